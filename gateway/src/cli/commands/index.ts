@@ -1,0 +1,8 @@
+import type { Command } from '../command.js';
+
+/**
+ * Every `fieldmesh` subcommand, in the order `fieldmesh --help` lists them.
+ * Commands are loaded lazily so `fieldmesh --help` does not pull in aedes or SQLite.
+ */
+export const commands: Array<Pick<Command, 'name' | 'summary'> & { load: () => Promise<Command> }> = [
+];
