@@ -35,6 +35,11 @@ export interface ReadingLog {
   ackWatermark(): number;
   /** Moves the watermark forward; a lower value is ignored (acks may arrive out of order). */
   advanceAckWatermark(seq: number): void;
+  /**
+   * Records that readings firstSeq..lastSeq were given up on (a batch the cloud keeps refusing),
+   * with the reason, counted; the watermark moves past them so delivery goes on.
+   */
+  quarantine(firstSeq: number, lastSeq: number, reason: string): void;
   backlog(): Backlog;
   close(): void;
 }
