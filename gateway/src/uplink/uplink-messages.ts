@@ -1,0 +1,79 @@
+import { UplinkError } from './errors.js';
+
+/**
+ * Topics and the small JSON messages of the uplink protocol besides the batch itself
+ * (FORMAT.md §6–§7). The batch is binary; acks and status are rare, so JSON keeps them readable
+ * in any MQTT client.
+ */
+export const uplinkTopics = {
+  batch: (gatewayId: string) => `fm/g/${gatewayId}/batch`,
+  ack: (gatewayId: string) => `fm/g/${gatewayId}/ack`,
+  status: (gatewayId: string) => `fm/g/${gatewayId}/status`,
+} as const;
+
+/** Matches `fm/g/<gateway>/<kind>`; returns null for anything else. */
+export function parseUplinkTopic(topic: string): { gatewayId: string; kind: string } | null {
+  const parts = topic.split('/');
+  if (parts.length !== 4 || parts[0] !== 'fm' || parts[1] !== 'g' || !parts[2] || !parts[3]) return null;
+  return { gatewayId: parts[2], kind: parts[3] };
+}
+
+/**
+ * The cloud's answer to one batch. `ok: true` is sent only after the batch's transaction
+ * committed durably; it names the exact seq range committed (the gateway's AckWatermark moves
+ * over contiguous acked ranges only). `ok: false` is a refusal: nothing of the batch was stored.
+ */
+export type AckMessage =
+  | { v: 1; ok: true; epoch: string; firstSeq: number; lastSeq: number; stored: number; duplicates: number }
+  | { v: 1; ok: false; epoch?: string; firstSeq?: number; lastSeq?: number; code: string; reason: string };
+
+export function encodeAck(msg: AckMessage): Buffer {
+  return Buffer.from(JSON.stringify(msg));
+}
+
+const isSeq = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 1;
+
+export function decodeAck(payload: Uint8Array): AckMessage {
+  let m: Record<string, unknown>;
+  try {
+    m = JSON.parse(Buffer.from(payload).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new UplinkError('FM_ERR_ACK_MALFORMED', 'not JSON');
+  }
+  if (typeof m !== 'object' || m === null || m.v !== 1) throw new UplinkError('FM_ERR_ACK_MALFORMED', 'missing v: 1');
+  if (m.ok === true) {
+    if (typeof m.epoch !== 'string' || !isSeq(m.firstSeq) || !isSeq(m.lastSeq) || m.lastSeq < m.firstSeq) {
+      throw new UplinkError('FM_ERR_ACK_MALFORMED', 'ack needs epoch, firstSeq <= lastSeq');
+    }
+    const stored = typeof m.stored === 'number' ? m.stored : 0;
+    const duplicates = typeof m.duplicates === 'number' ? m.duplicates : 0;
+    return { v: 1, ok: true, epoch: m.epoch, firstSeq: m.firstSeq, lastSeq: m.lastSeq, stored, duplicates };
+  }
+  if (m.ok === false) {
+    const out: AckMessage = { v: 1, ok: false, code: typeof m.code === 'string' ? m.code : 'unknown', reason: typeof m.reason === 'string' ? m.reason : '' };
+    if (typeof m.epoch === 'string') out.epoch = m.epoch;
+    if (isSeq(m.firstSeq) && isSeq(m.lastSeq)) {
+      out.firstSeq = m.firstSeq;
+      out.lastSeq = m.lastSeq;
+    }
+    return out;
+  }
+  throw new UplinkError('FM_ERR_ACK_MALFORMED', 'ok must be true or false');
+}
+
+/** Retained on fm/g/<gateway>/status; the last will carries the same shape with online: false. */
+export interface GatewayStatus {
+  v: 1;
+  online: boolean;
+  /** Gateway wall time of this report (ms). */
+  ts: number;
+  epoch?: string;
+  backlog?: number;
+  oldestUnsentAgeMs?: number | null;
+  ackedSeq?: number;
+  batchesSent?: number;
+  batchesAcked?: number;
+  batchesRefused?: number;
+  quarantined?: number;
+  [extra: string]: unknown;
+}
