@@ -1,8 +1,23 @@
 import type { Reading } from '@fieldmesh/device-sdk';
 
+/** How many recent message numbers per device the dedupe remembers (far above any in-flight window). */
+export const DEVICE_SEQ_WINDOW = 4096;
+
 /** A reading as it stands in the log: `seq` orders it and names it upstream with the epoch. */
 export interface LoggedReading extends Reading {
   seq: number;
+}
+
+/** "Device `device` sent its message number `seq`": recorded with the readings it carried. */
+export interface DeviceSeqMark {
+  device: string;
+  seq: number;
+}
+
+/** Batches given up on (see `quarantine`). */
+export interface QuarantineStats {
+  batches: number;
+  readings: number;
 }
 
 export interface Backlog {
@@ -26,7 +41,12 @@ export interface ReadingLog {
    * Appends in one transaction. Returns once the transaction is durable (synchronous=FULL), so a
    * caller may then acknowledge the readings to their device. Sequence numbers are contiguous.
    */
-  append(readings: readonly Reading[]): { firstSeq: number; lastSeq: number };
+  append(readings: readonly Reading[], marks?: readonly DeviceSeqMark[]): { firstSeq: number; lastSeq: number };
+  /**
+   * Whether `device`'s message `seq` was appended (as a mark) recently. The log keeps the last
+   * `DEVICE_SEQ_WINDOW` numbers below each device's highest; older ones read as not seen.
+   */
+  seenDeviceSeq?(device: string, seq: number): boolean;
   /** Up to `limit` readings with seq > `afterSeq`, in seq order. */
   readAfter(afterSeq: number, limit: number): LoggedReading[];
   /** Highest seq appended so far (0 when empty). */
@@ -37,9 +57,11 @@ export interface ReadingLog {
   advanceAckWatermark(seq: number): void;
   /**
    * Records that readings firstSeq..lastSeq were given up on (a batch the cloud keeps refusing),
-   * with the reason, counted; the watermark moves past them so delivery goes on.
+   * with the reason, counted; the watermark moves to `lastSeq` (if higher) so delivery goes on:
+   * call it for the oldest unacknowledged batch.
    */
   quarantine(firstSeq: number, lastSeq: number, reason: string): void;
+  quarantined?(): QuarantineStats;
   backlog(): Backlog;
   close(): void;
 }

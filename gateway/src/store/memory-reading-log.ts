@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import type { Reading } from '@fieldmesh/device-sdk';
+import { StoreError } from './errors.js';
+import { checkReading } from './sqlite-reading-log.js';
+import {
+  DEVICE_SEQ_WINDOW,
+  type Backlog,
+  type DeviceSeqMark,
+  type LoggedReading,
+  type QuarantineStats,
+  type ReadingLog,
+} from './reading-log.js';
+
+/**
+ * The in-memory twin of SqliteReadingLog for fast logic tests and the simulator: same contract
+ * (test/gateway/store/reading-log.contract.test.ts), nothing survives the process.
+ */
+export class MemoryReadingLog implements ReadingLog {
+  readonly epoch = randomBytes(8).toString('hex');
+  private readonly rows: LoggedReading[] = [];
+  /** seq of rows[0]; rows are contiguous. */
+  private base = 1;
+  private watermark = 0;
+  private readonly marks = new Map<string, Set<number>>();
+  private readonly quarantines: Array<{ firstSeq: number; lastSeq: number; reason: string }> = [];
+  private closed = false;
+
+  append(readings: readonly Reading[], marks: readonly DeviceSeqMark[] = []): { firstSeq: number; lastSeq: number } {
+    this.assertOpen();
+    for (const r of readings) checkReading(r);
+    const firstSeq = this.lastSeq() + 1;
+    let seq = firstSeq - 1;
+    for (const r of readings) {
+      const row: LoggedReading = { seq: ++seq, series: r.series, ts: r.ts, value: r.value };
+      if (r.unit !== undefined && r.unit !== '') row.unit = r.unit;
+      this.rows.push(row);
+    }
+    for (const m of marks) {
+      let set = this.marks.get(m.device);
+      if (!set) this.marks.set(m.device, (set = new Set()));
+      set.add(m.seq);
+      const max = Math.max(...set);
+      for (const s of set) if (s < max - DEVICE_SEQ_WINDOW) set.delete(s);
+    }
+    return { firstSeq, lastSeq: seq };
+  }
+
+  seenDeviceSeq(device: string, seq: number): boolean {
+    this.assertOpen();
+    return this.marks.get(device)?.has(seq) ?? false;
+  }
+
+  readAfter(afterSeq: number, limit: number): LoggedReading[] {
+    this.assertOpen();
+    const start = Math.max(0, afterSeq + 1 - this.base);
+    return this.rows.slice(start, start + limit).map((r) => ({ ...r }));
+  }
+
+  lastSeq(): number {
+    return this.base - 1 + this.rows.length;
+  }
+
+  ackWatermark(): number {
+    return this.watermark;
+  }
+
+  advanceAckWatermark(seq: number): void {
+    this.assertOpen();
+    if (seq > this.watermark) this.watermark = Math.min(seq, this.lastSeq());
+  }
+
+  quarantine(firstSeq: number, lastSeq: number, reason: string): void {
+    this.assertOpen();
+    this.quarantines.push({ firstSeq, lastSeq, reason });
+    this.advanceAckWatermark(lastSeq);
+  }
+
+  quarantined(): QuarantineStats {
+    return {
+      batches: this.quarantines.length,
+      readings: this.quarantines.reduce((n, q) => n + q.lastSeq - q.firstSeq + 1, 0),
+    };
+  }
+
+  backlog(): Backlog {
+    this.assertOpen();
+    const readings = this.lastSeq() - this.watermark;
+    const oldest = readings > 0 ? this.rows[this.watermark + 1 - this.base]?.ts ?? null : null;
+    return { readings, bytes: readings * 32, oldestUnsentTs: oldest };
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError('FM_ERR_STORE_CLOSED', 'reading log is closed');
+  }
+}

@@ -1,0 +1,39 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Schema migrations of the gateway database, applied in order inside one transaction each.
+ * Later issues append versions here (rollups, rules state); never edit a shipped version.
+ * The `schema_version` table holds the highest applied version.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; why: string; sql: string }> = [
+  {
+    version: 1,
+    why: 'reading log, interned series, ack watermark, device dedupe window, quarantine',
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      -- (name, unit) interned so a row is a few integers: unit '' means none.
+      CREATE TABLE series (id INTEGER PRIMARY KEY, name TEXT NOT NULL, unit TEXT NOT NULL, UNIQUE (name, unit));
+      -- kind: 0 number, 1 boolean (value 0/1), 2 string. The seq is the rowid: rows stay small.
+      CREATE TABLE readings (seq INTEGER PRIMARY KEY, sid INTEGER NOT NULL, ts INTEGER NOT NULL, kind INTEGER NOT NULL, value);
+      CREATE TABLE device_seq (device TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (device, seq)) WITHOUT ROWID;
+      CREATE TABLE quarantine (id INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Applies every migration above the database's version; returns the version found at open. */
+export function migrate(db: Database.Database): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  const row = db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null };
+  const found = row.v ?? 0;
+  for (const m of MIGRATIONS) {
+    if (m.version <= found) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
+    })();
+  }
+  return found;
+}

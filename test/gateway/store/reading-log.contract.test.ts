@@ -1,0 +1,154 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Reading } from '@fieldmesh/device-sdk';
+import type { ReadingLog } from '@fieldmesh/gateway/store/reading-log';
+import { DEVICE_SEQ_WINDOW } from '@fieldmesh/gateway/store/reading-log';
+import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
+import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
+
+const dirs: string[] = [];
+afterEach(() => {
+  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
+});
+
+function tempFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fm-store-'));
+  dirs.push(dir);
+  return join(dir, 'gateway.db');
+}
+
+const T = Date.UTC(2026, 0, 1);
+const r = (i: number, extra: Partial<Reading> = {}): Reading => ({ series: `dev1/s${i % 3}`, ts: T + i, value: i * 1.5, ...extra });
+
+describe.each([
+  ['SqliteReadingLog', () => new SqliteReadingLog(tempFile())],
+  ['MemoryReadingLog', () => new MemoryReadingLog()],
+] as Array<[string, () => ReadingLog]>)('ReadingLog contract: %s', (_name, make) => {
+  let log: ReadingLog;
+  afterEach(() => log?.close());
+
+  it('appends with contiguous sequence numbers from 1 and reads them back in order', () => {
+    log = make();
+    expect(log.lastSeq()).toBe(0);
+    expect(log.append([r(1), r(2)])).toEqual({ firstSeq: 1, lastSeq: 2 });
+    expect(log.append([r(3, { value: true }), r(4, { value: 'open', unit: 'state' }), r(5, { value: false, unit: 'Cel' })])).toEqual({ firstSeq: 3, lastSeq: 5 });
+    expect(log.lastSeq()).toBe(5);
+    const back = log.readAfter(0, 100);
+    expect(back.map((x) => x.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(back[2]).toEqual({ seq: 3, series: 'dev1/s0', ts: T + 3, value: true });
+    expect(back[3]).toEqual({ seq: 4, series: 'dev1/s1', ts: T + 4, value: 'open', unit: 'state' });
+    expect(back[4]).toEqual({ seq: 5, series: 'dev1/s2', ts: T + 5, value: false, unit: 'Cel' });
+    expect(log.readAfter(3, 1).map((x) => x.seq)).toEqual([4]);
+    expect(log.readAfter(5, 10)).toEqual([]);
+  });
+
+  it('keeps an epoch and an empty append changes nothing', () => {
+    log = make();
+    expect(log.epoch).toMatch(/^[0-9a-f]{16}$/);
+    expect(log.append([])).toEqual({ firstSeq: 1, lastSeq: 0 });
+  });
+
+  it('moves the ack watermark forward only, never past the last seq', () => {
+    log = make();
+    log.append([r(1), r(2), r(3)]);
+    expect(log.ackWatermark()).toBe(0);
+    log.advanceAckWatermark(2);
+    log.advanceAckWatermark(1);
+    expect(log.ackWatermark()).toBe(2);
+    log.advanceAckWatermark(99);
+    expect(log.ackWatermark()).toBe(3);
+  });
+
+  it('reports the backlog above the watermark', () => {
+    log = make();
+    expect(log.backlog()).toEqual({ readings: 0, bytes: 0, oldestUnsentTs: null });
+    log.append([r(1), r(2), r(3)]);
+    log.advanceAckWatermark(1);
+    const b = log.backlog();
+    expect(b.readings).toBe(2);
+    expect(b.bytes).toBeGreaterThan(0);
+    expect(b.oldestUnsentTs).toBe(T + 2);
+  });
+
+  it('quarantines a batch, counts it and moves the watermark past it', () => {
+    log = make();
+    log.append([r(1), r(2), r(3), r(4)]);
+    log.quarantine(1, 3, 'cloud refused: corrupt');
+    expect(log.ackWatermark()).toBe(3);
+    expect(log.quarantined!()).toEqual({ batches: 1, readings: 3 });
+  });
+
+  it('remembers device sequence marks appended with readings, within the window', () => {
+    log = make();
+    log.append([r(1)], [{ device: 'dev1', seq: 7 }]);
+    expect(log.seenDeviceSeq!('dev1', 7)).toBe(true);
+    expect(log.seenDeviceSeq!('dev1', 8)).toBe(false);
+    expect(log.seenDeviceSeq!('dev2', 7)).toBe(false);
+    log.append([r(2)], [{ device: 'dev1', seq: 7 + DEVICE_SEQ_WINDOW + 1 }]);
+    expect(log.seenDeviceSeq!('dev1', 7)).toBe(false);
+  });
+
+  it('refuses malformed readings whole, storing none of the batch', () => {
+    log = make();
+    expect(() => log.append([r(1), { series: 'nodevice', ts: T, value: 1 }])).toThrow(expect.objectContaining({ code: 'FM_ERR_STORE_INPUT' }));
+    expect(() => log.append([r(1), { series: 'a/b', ts: 1.5, value: 1 }])).toThrow(expect.objectContaining({ code: 'FM_ERR_STORE_INPUT' }));
+    expect(() => log.append([{ series: 'a/b', ts: T, value: Number.NaN }])).toThrow(expect.objectContaining({ code: 'FM_ERR_STORE_INPUT' }));
+    expect(log.lastSeq()).toBe(0);
+  });
+
+  it('refuses use after close with a coded error', () => {
+    log = make();
+    log.close();
+    expect(() => log.append([r(1)])).toThrow(expect.objectContaining({ code: 'FM_ERR_STORE_CLOSED' }));
+  });
+});
+
+describe('SqliteReadingLog on a real file', () => {
+  it('keeps epoch, readings, watermark and marks across reopen, and is WAL + synchronous=FULL each time', async () => {
+    const file = tempFile();
+    const a = new SqliteReadingLog(file);
+    a.append([r(1), r(2)], [{ device: 'dev1', seq: 1 }]);
+    a.advanceAckWatermark(1);
+    const epoch = a.epoch;
+    a.close();
+    const b = new SqliteReadingLog(file);
+    expect(b.durability()).toEqual({ journalMode: 'wal', synchronous: 2 });
+    expect(b.epoch).toBe(epoch);
+    expect(b.openedAtVersion).toBe(1);
+    expect(b.lastSeq()).toBe(2);
+    expect(b.ackWatermark()).toBe(1);
+    expect(b.seenDeviceSeq('dev1', 1)).toBe(true);
+    expect(b.append([r(3)])).toEqual({ firstSeq: 3, lastSeq: 3 });
+    expect(b.readAfter(0, 10).map((x) => x.value)).toEqual([1.5, 3, 4.5]);
+    b.close();
+    // An independent connection sees the settings the log insisted on.
+    const Database = (await import('better-sqlite3')).default;
+    const raw = new Database(file, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    raw.close();
+  });
+
+  it('a fresh database gets a fresh epoch', () => {
+    const a = new SqliteReadingLog(tempFile());
+    const b = new SqliteReadingLog(tempFile());
+    expect(a.epoch).not.toBe(b.epoch);
+    a.close();
+    b.close();
+  });
+
+  it('refuses a database from a newer schema with FM_ERR_STORE_SCHEMA', async () => {
+    const file = tempFile();
+    new SqliteReadingLog(file).close();
+    const Database = (await import('better-sqlite3')).default;
+    const raw = new Database(file);
+    raw.prepare('INSERT INTO schema_version (version) VALUES (99)').run();
+    raw.close();
+    expect(() => new SqliteReadingLog(file)).toThrow(expect.objectContaining({ code: 'FM_ERR_STORE_SCHEMA' }));
+  });
+
+  it('refuses an unopenable path with FM_ERR_STORE_OPEN', () => {
+    expect(() => new SqliteReadingLog('/nonexistent-dir/x/gateway.db')).toThrow(expect.objectContaining({ code: 'FM_ERR_STORE_OPEN' }));
+  });
+});
