@@ -1,0 +1,134 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import type { Clock } from '@fieldmesh/device-sdk/clock';
+import type { KeyRing } from './keyring.js';
+import type { Random } from './random.js';
+import { randomInt } from './random.js';
+import { PROTOCOL_VERSION } from './codec.js';
+
+/**
+ * The encrypted envelope around every datagram (FORMAT.md §1):
+ *
+ *   u8 envelope version = 1 | 12-byte nonce | AES-256-GCM ciphertext | 16-byte tag
+ *   AAD = envelope version byte || "fieldmesh/" || cluster label (UTF-8)
+ *   nonce = 4-byte session id (random per process start) || u64 counter (from 1)
+ *   plaintext = u8 protocol version | u48 sent-at (ms since epoch) | payload
+ *
+ * The cluster label in the AAD means two meshes sharing a key but not a label reject each other's
+ * packets. The nonce never repeats under one key (random session × counter), which GCM requires.
+ * Replay protection: per session a 64-packet sliding window over the counter, and packets whose
+ * sent-at is further than `replayWindowMs` from the receiver's clock are refused, so a session the
+ * receiver has forgotten cannot be replayed later either.
+ */
+export const ENVELOPE_VERSION = 1;
+const NONCE = 12;
+const TAG = 16;
+const WINDOW = 64;
+
+export type DropReason = 'malformed' | 'auth' | 'replay' | 'stale' | 'version';
+
+export type OpenResult = { ok: true; payload: Buffer; sentAt: number } | { ok: false; reason: DropReason };
+
+export interface SealOptions {
+  keyring: KeyRing;
+  label: string;
+  clock: Clock;
+  random: Random;
+  /** ms; 0 turns the sent-at check off (for gateways without a trustworthy clock). */
+  replayWindowMs: number;
+  /** Sessions remembered for the counter window; the oldest is forgotten beyond this. */
+  maxSessions?: number;
+}
+
+interface Session {
+  max: number;
+  seen: Uint8Array;
+  lastSeen: number;
+}
+
+export class Seal {
+  private readonly aad: Buffer;
+  private readonly session: number;
+  private counter = 0;
+  private readonly sessions = new Map<number, Session>();
+  private readonly maxSessions: number;
+
+  constructor(private readonly opts: SealOptions) {
+    this.aad = Buffer.concat([Buffer.from([ENVELOPE_VERSION]), Buffer.from(`fieldmesh/${opts.label}`, 'utf8')]);
+    this.session = randomInt(opts.random, 0x100000000);
+    this.maxSessions = opts.maxSessions ?? 4096;
+  }
+
+  seal(payload: Buffer, protocolVersion = PROTOCOL_VERSION): Buffer {
+    const nonce = Buffer.allocUnsafe(NONCE);
+    nonce.writeUInt32BE(this.session, 0);
+    this.counter++;
+    nonce.writeUInt32BE(Math.floor(this.counter / 0x100000000), 4);
+    nonce.writeUInt32BE(this.counter >>> 0, 8);
+    const header = Buffer.allocUnsafe(7);
+    header[0] = protocolVersion;
+    header.writeUIntBE(Math.max(0, Math.floor(this.opts.clock.now())), 1, 6);
+    const cipher = createCipheriv('aes-256-gcm', this.opts.keyring.primary, nonce);
+    cipher.setAAD(this.aad);
+    const a = cipher.update(header);
+    const b = cipher.update(payload);
+    cipher.final();
+    return Buffer.concat([Buffer.from([ENVELOPE_VERSION]), nonce, a, b, cipher.getAuthTag()]);
+  }
+
+  open(packet: Buffer): OpenResult {
+    if (packet.length < 1 + NONCE + TAG + 7) return { ok: false, reason: 'malformed' };
+    if (packet[0] !== ENVELOPE_VERSION) return { ok: false, reason: 'version' };
+    const nonce = packet.subarray(1, 1 + NONCE);
+    const body = packet.subarray(1 + NONCE, packet.length - TAG);
+    const tag = packet.subarray(packet.length - TAG);
+    let plain: Buffer | undefined;
+    for (const key of this.opts.keyring.all()) {
+      try {
+        const d = createDecipheriv('aes-256-gcm', key, nonce);
+        d.setAAD(this.aad);
+        d.setAuthTag(tag);
+        plain = Buffer.concat([d.update(body), d.final()]);
+        break;
+      } catch {
+        // Wrong key or tampered: try the next accepted key.
+      }
+    }
+    if (!plain) return { ok: false, reason: 'auth' };
+    const sentAt = plain.readUIntBE(1, 6);
+    const now = this.opts.clock.now();
+    if (this.opts.replayWindowMs > 0 && Math.abs(now - sentAt) > this.opts.replayWindowMs) return { ok: false, reason: 'stale' };
+    const session = nonce.readUInt32BE(0);
+    const counter = nonce.readUInt32BE(4) * 0x100000000 + nonce.readUInt32BE(8);
+    if (!this.admit(session, counter, now)) return { ok: false, reason: 'replay' };
+    if (plain[0] !== PROTOCOL_VERSION) return { ok: false, reason: 'version' };
+    return { ok: true, payload: plain.subarray(7), sentAt };
+  }
+
+  private admit(id: number, counter: number, now: number): boolean {
+    let s = this.sessions.get(id);
+    if (!s) {
+      if (this.sessions.size >= this.maxSessions) this.forgetOldest();
+      s = { max: 0, seen: new Uint8Array(WINDOW), lastSeen: now };
+      this.sessions.set(id, s);
+    }
+    s.lastSeen = now;
+    if (counter > s.max) {
+      const gap = Math.min(WINDOW, counter - s.max);
+      for (let i = 1; i <= gap; i++) s.seen[(s.max + i) % WINDOW] = 0;
+      s.max = counter;
+      s.seen[counter % WINDOW] = 1;
+      return true;
+    }
+    if (counter <= s.max - WINDOW) return false;
+    if (s.seen[counter % WINDOW]) return false;
+    s.seen[counter % WINDOW] = 1;
+    return true;
+  }
+
+  private forgetOldest(): void {
+    // Map iteration is insertion order; refresh-on-use is not worth the cost here: a forgotten
+    // live session simply starts a new window, and the sent-at check still bounds replays.
+    const first = this.sessions.keys().next();
+    if (!first.done) this.sessions.delete(first.value);
+  }
+}
