@@ -63,7 +63,8 @@ export type DecodeResult = { ok: true; frame: Frame } | { ok: false; code: Frame
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-function pickType(v: ReadingValue): ValueType {
+/** The wire type the encoder picks when a reading names none: the smallest exact one. */
+export function pickType(v: ReadingValue): ValueType {
   if (typeof v === 'boolean') return 'bool';
   if (typeof v === 'string') return 'str';
   if (Number.isInteger(v)) {
