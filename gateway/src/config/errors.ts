@@ -1,0 +1,22 @@
+/** Error catalog of the gateway config. Messages name the key path; the fix is below. */
+export const CONFIG_ERRORS = {
+  FM_ERR_CONFIG_FILE: 'The config file could not be read. Check the path given to --config and its permissions, or omit --config to run on embedded defaults.',
+  FM_ERR_CONFIG_YAML: 'The config file is not valid YAML. Fix the syntax at the line and column given (indentation, a missing colon or quote).',
+  FM_ERR_CONFIG_UNKNOWN_KEY: 'The key is not part of the gateway config (a typo, or a key of another section). Remove it or use one of the known keys listed in the message.',
+  FM_ERR_CONFIG_TYPE: 'The value has the wrong type. Give the type the message names (e.g. a number without quotes, a list in [ ]).',
+  FM_ERR_CONFIG_RANGE: 'The value is of the right type but out of range or malformed. Use a value within the limits the message names.',
+} as const;
+
+export type ConfigErrorCode = keyof typeof CONFIG_ERRORS;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly code: ConfigErrorCode,
+    /** Dotted path of the offending key, e.g. `broker.port` or `serial[0].baud`; '' for the file. */
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`${path ? `${path}: ` : ''}${detail} (${code}: ${CONFIG_ERRORS[code]})`);
+  }
+}

@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { DEVICE_ID } from '@fieldmesh/device-sdk';
+import { ConfigError } from './errors.js';
+import { deepFreeze, listOf, nullable, oneOf, section, str, type Check } from './checks.js';
+import { brokerDefaults, checkBroker, type BrokerConfig } from './broker.js';
+import { checkHttp, httpDefaults, type HttpConfig } from './http.js';
+import { checkIngest, ingestDefaults, type IngestConfig } from './ingest.js';
+import { checkMesh, meshDefaults, type MeshConfig } from './mesh.js';
+import { checkSerialLine, type SerialConfig } from './serial.js';
+import { checkUplink, type UplinkConfig } from './uplink.js';
+import { checkRule, type RuleConfig } from './rules.js';
+
+/** The whole gateway config (DESIGN.md "Interfaces"). Every key is optional; see each section. */
+export interface GatewayConfig {
+  /** Gateway id: names it upstream (`fm/g/<id>/…`) and in the mesh. Default: from the host name. */
+  id: string;
+  /** Directory for the database and device credentials. Default `./data`; relative to the config file. */
+  dataDir: string;
+  /** pino level. Default `info`. */
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  broker: BrokerConfig;
+  http: HttpConfig;
+  ingest: IngestConfig;
+  mesh: MeshConfig;
+  /** Serial lines. Default none. */
+  serial: SerialConfig[];
+  /** Cloud uplink; null (default) = store and forward until one is configured. */
+  uplink: UplinkConfig | null;
+  /** Local rules. Default none. */
+  rules: RuleConfig[];
+}
+
+/** A gateway id from the host name: lower case, unsafe characters as `-`, at most 64. */
+export function idFromHostname(host = hostname()): string {
+  const id = host.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 64);
+  return DEVICE_ID.test(id) ? id : 'gateway';
+}
+
+/** Every default in one place (STYLE.md habit 5). `id` is filled in from the host name at load. */
+export const gatewayDefaults: Omit<GatewayConfig, 'id'> = {
+  dataDir: './data',
+  logLevel: 'info',
+  broker: brokerDefaults,
+  http: httpDefaults,
+  ingest: ingestDefaults,
+  mesh: meshDefaults,
+  serial: [],
+  uplink: null,
+  rules: [],
+};
+
+const checkGateway: Check<GatewayConfig> = (v, path) =>
+  section<GatewayConfig>(
+    {
+      id: str({ pattern: DEVICE_ID, hint: 'a gateway id (letters, digits, _ . -; up to 64)' }),
+      dataDir: str({ max: 4096 }),
+      logLevel: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'),
+      broker: checkBroker,
+      http: checkHttp,
+      ingest: checkIngest,
+      mesh: checkMesh,
+      serial: listOf(checkSerialLine, 64),
+      uplink: nullable(checkUplink),
+      rules: listOf(checkRule, 10_000),
+    },
+    { ...gatewayDefaults, id: idFromHostname() },
+  )(v, path);
+
+/**
+ * Validates a parsed config object (from YAML or code) and returns it complete and frozen.
+ * `baseDir` anchors a relative `dataDir` (the config file's directory; else the working directory).
+ */
+export function parseGatewayConfig(input: unknown, baseDir = process.cwd()): Readonly<GatewayConfig> {
+  const config = checkGateway(input ?? {}, '');
+  config.dataDir = resolve(baseDir, config.dataDir);
+  return deepFreeze(config);
+}
+
+/** Loads `file` (YAML), or the embedded defaults when `file` is undefined. Throws ConfigError. */
+export function loadGatewayConfig(file?: string): Readonly<GatewayConfig> {
+  if (file === undefined) return parseGatewayConfig({});
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('FM_ERR_CONFIG_FILE', '', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const at = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+    throw new ConfigError('FM_ERR_CONFIG_YAML', '', `${file}${at}: ${e.message.split('\n')[0]}`);
+  }
+  let data: unknown;
+  try {
+    // maxAliasCount bounds a "billion laughs" alias bomb in a hostile file.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError('FM_ERR_CONFIG_YAML', '', `${file}: ${(err as Error).message}`);
+  }
+  return parseGatewayConfig(data, dirname(resolve(file)));
+}

@@ -1,0 +1,21 @@
+import { int, section, type Check } from './checks.js';
+
+/** Group commit and bad-input logging of the ingest path. */
+export interface IngestConfig {
+  /**
+   * Ms a submission may wait for others to share its transaction. Default 2. 0 = commit on the
+   * next tick. Higher: fewer fsyncs (an SD card's fsync costs milliseconds), later PUBACKs.
+   */
+  commitIntervalMs: number;
+  /** Readings that trigger a commit at once. Default 5,000. */
+  maxBatchReadings: number;
+  /** Ms between two log lines about the same device's refused input. Default 60,000. */
+  rejectLogIntervalMs: number;
+}
+
+export const ingestDefaults: IngestConfig = { commitIntervalMs: 2, maxBatchReadings: 5000, rejectLogIntervalMs: 60_000 };
+
+export const checkIngest: Check<IngestConfig> = section<IngestConfig>(
+  { commitIntervalMs: int(0, 1000), maxBatchReadings: int(1, 1_000_000), rejectLogIntervalMs: int(0, 86_400_000) },
+  ingestDefaults,
+);
