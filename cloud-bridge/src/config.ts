@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { CloudError } from './errors.js';
+
+/**
+ * The cloud bridge's one config type (STYLE.md habit 5). Every key is optional; defaults are in
+ * `CLOUD_DEFAULTS`; unknown keys are refused with their path named.
+ */
+export interface CloudConfig {
+  broker: {
+    /** TCP port of the MQTT listener for gateways. Default 1884; 0 picks a free port. */
+    port: number;
+    /** Address to bind. Default 127.0.0.1 (set 0.0.0.0 to accept gateways from other hosts). */
+    host: string;
+    /** `credentials`: each gateway logs in with its id and a password issued by `fieldmesh cloud add-gateway`. `none`: anyone may connect (a lab only). */
+    auth: 'credentials' | 'none';
+    /**
+     * Largest MQTT packet accepted, bytes, checked on the socket before aedes buffers it (aedes has
+     * no limit, its issue #831). Default 8 MiB: a batch of the uplink's largest size with margin.
+     */
+    maxPacketBytes: number;
+    /** Concurrent connections; more are refused by the listener. Default 1000. */
+    maxConnections: number;
+    /** Milliseconds a new connection has to send CONNECT. Default 10000. */
+    connectTimeoutMs: number;
+  };
+  http: {
+    /** HTTP port for the API and the page. Default 8080; 0 picks a free port. */
+    port: number;
+    /** Default 127.0.0.1. */
+    host: string;
+  };
+  /** Directory for the credentials file and, by default, the database. Default ./cloud-data. */
+  dataDir: string;
+  /** SQLite file path. Default `<dataDir>/cloud.sqlite`. (A postgres:// URL comes later.) */
+  store: string;
+}
+
+export const CLOUD_DEFAULTS = {
+  broker: { port: 1884, host: '127.0.0.1', auth: 'credentials', maxPacketBytes: 8 * 1024 * 1024, maxConnections: 1000, connectTimeoutMs: 10_000 },
+  http: { port: 8080, host: '127.0.0.1' },
+  dataDir: './cloud-data',
+} as const;
+
+type Shape = { [key: string]: 'port' | 'host' | 'string' | 'positive' | { enum: readonly string[] } | Shape };
+
+const SHAPE: Shape = {
+  broker: { port: 'port', host: 'host', auth: { enum: ['credentials', 'none'] }, maxPacketBytes: 'positive', maxConnections: 'positive', connectTimeoutMs: 'positive' },
+  http: { port: 'port', host: 'host' },
+  dataDir: 'string',
+  store: 'string',
+};
+
+function bad(path: string, why: string): never {
+  throw new CloudError('FM_ERR_CLOUD_CONFIG', `${path}: ${why}`);
+}
+
+function check(value: unknown, shape: Shape, path: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(path || '(top level)', 'must be a mapping of keys');
+  for (const [key, v] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    const rule = shape[key];
+    if (rule === undefined) bad(at, `unknown key; known keys here: ${Object.keys(shape).join(', ')}`);
+    if (rule === 'port') {
+      if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535) bad(at, `must be an integer port 0..65535 (0 = any free port), got ${JSON.stringify(v)}`);
+    } else if (rule === 'positive') {
+      if (!Number.isInteger(v) || (v as number) < 1) bad(at, `must be a positive integer, got ${JSON.stringify(v)}`);
+    } else if (rule === 'host' || rule === 'string') {
+      if (typeof v !== 'string' || v.length === 0) bad(at, `must be a non-empty string, got ${JSON.stringify(v)}`);
+    } else if ('enum' in rule && Array.isArray(rule.enum)) {
+      if (!rule.enum.includes(v as string)) bad(at, `must be one of ${rule.enum.join(' | ')}, got ${JSON.stringify(v)}`);
+    } else {
+      check(v, rule as Shape, at);
+    }
+  }
+}
+
+/** Validates a parsed config object (every key optional) and returns the frozen full config. */
+export function resolveCloudConfig(input: unknown = {}, baseDir = process.cwd()): CloudConfig {
+  check(input ?? {}, SHAPE, '');
+  const raw = (input ?? {}) as { broker?: Partial<CloudConfig['broker']>; http?: Partial<CloudConfig['http']>; dataDir?: string; store?: string };
+  const dataDir = resolve(baseDir, raw.dataDir ?? CLOUD_DEFAULTS.dataDir);
+  const config: CloudConfig = {
+    broker: { ...CLOUD_DEFAULTS.broker, ...raw.broker },
+    http: { ...CLOUD_DEFAULTS.http, ...raw.http },
+    dataDir,
+    store: raw.store === undefined ? join(dataDir, 'cloud.sqlite') : resolve(baseDir, raw.store),
+  };
+  if (/^postgres(ql)?:\/\//.test(raw.store ?? '')) bad('store', 'PostgreSQL is not supported yet; give a SQLite file path');
+  return deepFreeze(config);
+}
+
+/** Reads a YAML config file; relative paths in it are relative to the file's directory. */
+export function loadCloudConfig(file: string): CloudConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CloudError('FM_ERR_CLOUD_CONFIG_FILE', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parse(text);
+  } catch (err) {
+    throw new CloudError('FM_ERR_CLOUD_CONFIG_FILE', `${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  return resolveCloudConfig(parsed ?? {}, resolve(file, '..'));
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
