@@ -1,0 +1,90 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { Logger } from '@fieldmesh/device-sdk/logger';
+import { silentLogger } from '@fieldmesh/device-sdk/logger';
+import { formatAddress, parseAddress } from './address.js';
+import { MAX_DATAGRAM } from './codec.js';
+import { MeshError } from './errors.js';
+import type { Transport } from './transport.js';
+
+export interface UdpTransportOptions {
+  /** Address to bind, e.g. "0.0.0.0" or "127.0.0.1"; default "0.0.0.0". */
+  bindHost?: string;
+  /** UDP port; 0 picks a free one. */
+  port: number;
+  /** Address peers should use, "host:port"; default the bound address (required when binding 0.0.0.0 on a multi-homed host). */
+  advertise?: string;
+  logger?: Logger;
+}
+
+/** The real transport: one UDP socket (node:dgram), datagrams of at most 1400 bytes. */
+export class UdpTransport implements Transport {
+  private receiver?: (packet: Buffer, from: string) => void;
+  private closed = false;
+  /** Socket errors (ICMP unreachable surfaces here on some systems); counted, never thrown. */
+  sendErrors = 0;
+
+  private constructor(
+    private readonly socket: Socket,
+    readonly address: string,
+  ) {}
+
+  static async create(opts: UdpTransportOptions): Promise<UdpTransport> {
+    const bindHost = opts.bindHost ?? '0.0.0.0';
+    const logger = opts.logger ?? silentLogger;
+    const socket = createSocket({ type: isIPv6(bindHost) ? 'udp6' : 'udp4', reuseAddr: false });
+    await new Promise<void>((resolve, reject) => {
+      const fail = (err: Error) => reject(new MeshError('FM_ERR_MESH_TRANSPORT', `cannot bind UDP ${bindHost}:${opts.port}: ${err.message}`));
+      socket.once('error', fail);
+      socket.bind(opts.port, bindHost, () => {
+        socket.off('error', fail);
+        resolve();
+      });
+    });
+    const bound = socket.address();
+    const advertise = opts.advertise ?? formatAddress({ host: bound.address, port: bound.port });
+    parseAddress(advertise);
+    const t = new UdpTransport(socket, advertise);
+    let lastLog = 0;
+    socket.on('error', (err) => {
+      t.sendErrors++;
+      // Rate-limited: a flapping interface must not flood the log.
+      if (Date.now() - lastLog > 10_000) {
+        lastLog = Date.now();
+        logger.warn({ component: 'mesh', err: err.message }, 'UDP socket error');
+      }
+    });
+    socket.on('message', (msg, rinfo) => {
+      if (t.closed) return;
+      t.receiver?.(msg, formatAddress({ host: rinfo.address.replace(/^::ffff:/, ''), port: rinfo.port }));
+    });
+    return t;
+  }
+
+  send(to: string, packet: Buffer): void {
+    if (packet.length > MAX_DATAGRAM) {
+      throw new MeshError('FM_ERR_MESH_MESSAGE_TOO_LARGE', `datagram of ${packet.length} bytes exceeds ${MAX_DATAGRAM}`);
+    }
+    if (this.closed) return;
+    let hp;
+    try {
+      hp = parseAddress(to);
+    } catch {
+      this.sendErrors++;
+      return;
+    }
+    this.socket.send(packet, hp.port, hp.host, (err) => {
+      if (err) this.sendErrors++;
+    });
+  }
+
+  onPacket(receiver: (packet: Buffer, from: string) => void): void {
+    this.receiver = receiver;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}
