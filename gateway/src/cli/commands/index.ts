@@ -5,4 +5,5 @@ import type { Command } from '../command.js';
  * Commands are loaded lazily so `fieldmesh --help` does not pull in aedes or SQLite.
  */
 export const commands: Array<Pick<Command, 'name' | 'summary'> & { load: () => Promise<Command> }> = [
+  { name: 'cloud', summary: 'run the cloud bridge (uplink receiver, storage, HTTP API)', load: async () => (await import('./cloud.js')).default },
 ];

@@ -1,0 +1,132 @@
+import type { Clock, Logger } from '@fieldmesh/device-sdk';
+import { isSeriesName } from '@fieldmesh/device-sdk';
+import { decodeBatch, decodeBatchHeader, type BatchHeader } from '@fieldmesh/gateway/uplink/batch-codec';
+import { UplinkError } from '@fieldmesh/gateway/uplink/errors';
+import type { AckMessage } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { CloudError } from '../errors.js';
+import type { RateLimitedLog } from '../rate-limited-log.js';
+import type { CloudStore } from '../store/cloud-store.js';
+
+export interface ReceiverStats {
+  batchesReceived: number;
+  batchesCommitted: number;
+  readingsStored: number;
+  readingsDuplicate: number;
+  batchesRefused: number;
+  refusedByCode: Record<string, number>;
+  /** Batches dropped unprocessed because the queue was full (not acked: the gateway resends). */
+  batchesDropped: number;
+  queued: number;
+}
+
+/** Where acks go: the broker, or a test's recorder. */
+export type AckSender = (gatewayId: string, ack: AckMessage) => Promise<void>;
+
+/**
+ * Turns batches into durable rows and answers each with an ack or a nack (FORMAT.md §6):
+ * decode, check, commit in one transaction, and only then ack. Batches are handled one at a time
+ * in arrival order; a bad batch is refused, counted and logged rate-limited, and the loop goes on.
+ */
+export class BatchReceiver {
+  readonly stats: ReceiverStats = {
+    batchesReceived: 0,
+    batchesCommitted: 0,
+    readingsStored: 0,
+    readingsDuplicate: 0,
+    batchesRefused: 0,
+    refusedByCode: {},
+    batchesDropped: 0,
+    queued: 0,
+  };
+  private readonly queue: Array<{ gatewayId: string; payload: Buffer }> = [];
+  private running = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly store: CloudStore,
+    private readonly sendAck: AckSender,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly throttled: RateLimitedLog,
+    /**
+     * Queue bound: gateways keep a bounded window in flight, so a longer queue means a flood;
+     * dropping is safe because an unacked batch is resent.
+     */
+    private readonly maxQueued = 1000,
+  ) {}
+
+  /** Called for every publish on `fm/g/<gatewayId>/batch` (the ACL has checked the publisher). */
+  receive(gatewayId: string, payload: Buffer): void {
+    this.stats.batchesReceived++;
+    if (this.queue.length >= this.maxQueued) {
+      this.stats.batchesDropped++;
+      this.throttled.warn(`drop:${gatewayId}`, { gateway: gatewayId, queued: this.queue.length }, 'batch queue full, batch dropped (the gateway will resend)');
+      return;
+    }
+    this.queue.push({ gatewayId, payload });
+    this.stats.queued = this.queue.length;
+    if (!this.running) void this.drain();
+  }
+
+  /** Resolves when every received batch has been handled (tests, clean shutdown). */
+  idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      for (let item = this.queue.shift(); item; item = this.queue.shift()) {
+        this.stats.queued = this.queue.length;
+        await this.handle(item.gatewayId, item.payload);
+      }
+    } finally {
+      this.running = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private async handle(gatewayId: string, payload: Buffer): Promise<void> {
+    let header: BatchHeader | undefined;
+    try {
+      header = decodeBatchHeader(payload);
+      const batch = decodeBatch(payload);
+      if (batch.gatewayId !== gatewayId) {
+        throw new CloudError('FM_ERR_CLOUD_BATCH_GATEWAY', `batch names gateway ${JSON.stringify(batch.gatewayId)} but came on fm/g/${gatewayId}/batch`);
+      }
+      for (const r of batch.readings) {
+        if (!isSeriesName(r.series)) throw new CloudError('FM_ERR_CLOUD_BAD_BATCH_SERIES', `series ${JSON.stringify(r.series.slice(0, 80))} at seq ${r.seq}`);
+      }
+      const result = await this.store.commitBatch(gatewayId, batch.epoch, batch.readings, this.clock.now());
+      this.stats.batchesCommitted++;
+      this.stats.readingsStored += result.stored;
+      this.stats.readingsDuplicate += result.duplicates;
+      // The commit above is durable: only now may the gateway's watermark move (FORMAT.md §6).
+      await this.send(gatewayId, { v: 1, ok: true, epoch: batch.epoch, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, stored: result.stored, duplicates: result.duplicates });
+    } catch (err) {
+      const code = err instanceof UplinkError || err instanceof CloudError ? err.code : 'FM_ERR_CLOUD_STORE';
+      const reason = (err as Error).message;
+      this.stats.batchesRefused++;
+      this.stats.refusedByCode[code] = (this.stats.refusedByCode[code] ?? 0) + 1;
+      this.throttled.warn(`refuse:${gatewayId}:${code}`, { gateway: gatewayId, code, reason }, 'batch refused');
+      const nack: AckMessage = { v: 1, ok: false, code, reason: reason.slice(0, 300) };
+      if (header) Object.assign(nack, { epoch: header.epoch, firstSeq: header.firstSeq, lastSeq: header.lastSeq });
+      // A store failure is not the batch's fault: stay silent and let the gateway resend
+      // after its ack timeout instead of counting a refusal towards quarantine.
+      if (code !== 'FM_ERR_CLOUD_STORE') await this.send(gatewayId, nack);
+      else this.logger.error({ gateway: gatewayId, err: reason }, 'store commit failed');
+    }
+  }
+
+  private async send(gatewayId: string, ack: AckMessage): Promise<void> {
+    try {
+      await this.sendAck(gatewayId, ack);
+    } catch (err) {
+      this.throttled.warn(`ack:${gatewayId}`, { gateway: gatewayId, err: (err as Error).message }, 'ack publish failed');
+    }
+  }
+}
+

@@ -1,0 +1,90 @@
+import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { isDeviceId } from '@fieldmesh/device-sdk';
+import { CloudError } from '../errors.js';
+
+/**
+ * Per-gateway secrets in `<dataDir>/gateways.json` (mode 0600): only a salted scrypt hash of each
+ * password is kept, so a copy of the file does not let anyone log in. Passwords are 24 random
+ * bytes (base64url), printed once by `fieldmesh cloud add-gateway`.
+ */
+interface CredentialFile {
+  v: 1;
+  gateways: Record<string, { salt: string; hash: string; created: string }>;
+}
+
+// scrypt cost (RFC 7914 §2): N=2^14, r=8 is about 16 MiB and tens of ms per check; a gateway
+// logs in rarely, a guesser pays per attempt.
+const SCRYPT = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+const KEY_BYTES = 32;
+
+export class GatewayCredentials {
+  private entries: CredentialFile['gateways'] = {};
+  private loadedMtime = -1;
+
+  constructor(readonly file: string) {
+    this.reloadIfChanged();
+  }
+
+  /** The file may be edited by `add-gateway` while the bridge runs: re-read it when it changed. */
+  private reloadIfChanged(): void {
+    if (!existsSync(this.file)) {
+      this.entries = {};
+      this.loadedMtime = -1;
+      return;
+    }
+    const mtime = statSync(this.file).mtimeMs;
+    if (mtime === this.loadedMtime) return;
+    let parsed: CredentialFile;
+    try {
+      parsed = JSON.parse(readFileSync(this.file, 'utf8')) as CredentialFile;
+    } catch (err) {
+      throw new CloudError('FM_ERR_CLOUD_CREDENTIALS', `${this.file}: ${(err as Error).message}`);
+    }
+    if (parsed?.v !== 1 || typeof parsed.gateways !== 'object' || parsed.gateways === null) {
+      throw new CloudError('FM_ERR_CLOUD_CREDENTIALS', `${this.file}: expected { "v": 1, "gateways": { … } }`);
+    }
+    this.entries = parsed.gateways;
+    this.loadedMtime = mtime;
+  }
+
+  ids(): string[] {
+    this.reloadIfChanged();
+    return Object.keys(this.entries).sort();
+  }
+
+  /** Issues a password for `id` and stores its hash; returns the password (shown once). */
+  add(id: string, opts: { rotate?: boolean } = {}): string {
+    if (!isDeviceId(id)) throw new CloudError('FM_ERR_CLOUD_GATEWAY_ID', `gateway id ${JSON.stringify(id)}`);
+    this.reloadIfChanged();
+    if (this.entries[id] && !opts.rotate) throw new CloudError('FM_ERR_CLOUD_GATEWAY_EXISTS', `gateway ${id}`);
+    const password = randomBytes(24).toString('base64url');
+    const salt = randomBytes(16);
+    const hash = scryptSync(password, salt, KEY_BYTES, SCRYPT);
+    this.entries = { ...this.entries, [id]: { salt: salt.toString('hex'), hash: hash.toString('hex'), created: new Date().toISOString() } };
+    mkdirSync(dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ v: 1, gateways: this.entries } satisfies CredentialFile, null, 1) + '\n', { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, this.file);
+    this.loadedMtime = statSync(this.file).mtimeMs;
+    return password;
+  }
+
+  /** Whether `password` is the one issued to gateway `id`. Never throws on hostile input. */
+  async verify(id: string, password: Buffer | string | undefined): Promise<boolean> {
+    try {
+      this.reloadIfChanged();
+    } catch {
+      return false;
+    }
+    const entry = Object.hasOwn(this.entries, id) ? this.entries[id] : undefined;
+    if (!entry || password === undefined || password.length === 0 || password.length > 256) return false;
+    const expected = Buffer.from(entry.hash, 'hex');
+    const got = await new Promise<Buffer>((resolve, reject) =>
+      scrypt(password, Buffer.from(entry.salt, 'hex'), KEY_BYTES, SCRYPT, (err, key) => (err ? reject(err) : resolve(key))),
+    );
+    return expected.length === got.length && timingSafeEqual(expected, got);
+  }
+}

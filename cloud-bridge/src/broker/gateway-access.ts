@@ -1,0 +1,82 @@
+import type { Client, PublishPacket, Subscription } from 'aedes';
+import { isDeviceId } from '@fieldmesh/device-sdk';
+import { parseUplinkTopic, uplinkTopics } from '@fieldmesh/gateway/uplink/uplink-messages';
+import type { GatewayCredentials } from './credentials.js';
+
+/** Topic kinds a gateway may publish under its own `fm/g/<id>/`. */
+const GATEWAY_PUBLISHES = new Set(['batch', 'status']);
+
+export interface AccessStats {
+  authFailures: number;
+  publishDenied: number;
+  subscribeDenied: number;
+}
+
+/**
+ * Who a connected client is and what it may do (aedes' authenticate / authorizePublish /
+ * authorizeSubscribe hooks). With credentials, a gateway is its username; with `auth: none`
+ * (a lab), its MQTT client id. Either way it publishes only under `fm/g/<its id>/` and
+ * subscribes only to its own ack topic.
+ */
+export class GatewayAccess {
+  readonly stats: AccessStats = { authFailures: 0, publishDenied: 0, subscribeDenied: 0 };
+  private readonly identity = new WeakMap<Client, string>();
+
+  constructor(
+    private readonly mode: 'credentials' | 'none',
+    private readonly credentials: GatewayCredentials | null,
+    private readonly onDenied: (what: string, client: Client | null, detail: string) => void = () => {},
+  ) {}
+
+  gatewayOf(client: Client | null): string | undefined {
+    return client ? this.identity.get(client) : undefined;
+  }
+
+  readonly authenticate = (
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void,
+  ): void => {
+    const refuse = (returnCode: number, why: string) => {
+      this.stats.authFailures++;
+      this.onDenied('connect', client, why);
+      done(Object.assign(new Error(why), { returnCode }), null);
+    };
+    if (this.mode === 'none') {
+      const id = username && isDeviceId(username) ? username : client.id;
+      if (!isDeviceId(id)) return refuse(2, `client id ${JSON.stringify(id)} is not a valid gateway id`);
+      this.identity.set(client, id);
+      return done(null, true);
+    }
+    if (!username || !isDeviceId(username)) return refuse(4, 'missing or invalid username');
+    this.credentials!.verify(username, password).then(
+      (ok) => {
+        if (!ok) return refuse(4, `bad credentials for ${username}`);
+        this.identity.set(client, username);
+        done(null, true);
+      },
+      (err: Error) => refuse(3, `credential check failed: ${err.message}`),
+    );
+  };
+
+  readonly authorizePublish = (client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void => {
+    // Broker-internal publishes (acks) have no client.
+    if (client === null) return done(null);
+    const id = this.identity.get(client);
+    const t = parseUplinkTopic(packet.topic);
+    if (id !== undefined && t && t.gatewayId === id && GATEWAY_PUBLISHES.has(t.kind)) return done(null);
+    this.stats.publishDenied++;
+    this.onDenied('publish', client, `${id ?? '?'} may not publish on ${packet.topic}`);
+    done(new Error(`not authorized to publish on ${packet.topic}`));
+  };
+
+  readonly authorizeSubscribe = (client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void => {
+    const id = this.identity.get(client);
+    if (id !== undefined && sub.topic === uplinkTopics.ack(id)) return done(null, sub);
+    this.stats.subscribeDenied++;
+    this.onDenied('subscribe', client, `${id ?? '?'} may not subscribe to ${sub.topic}`);
+    // A null subscription makes aedes answer SUBACK 0x80 (failure) [MQTT-3.9.3].
+    done(null, null);
+  };
+}

@@ -1,0 +1,125 @@
+import { join } from 'node:path';
+import type { Client } from 'aedes';
+import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
+import { parseUplinkTopic, uplinkTopics, encodeAck } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { CloudBroker } from './broker/cloud-broker.js';
+import { GatewayCredentials } from './broker/credentials.js';
+import { GatewayAccess } from './broker/gateway-access.js';
+import { BatchReceiver } from './bridge/batch-receiver.js';
+import { GatewayPresence } from './bridge/gateway-presence.js';
+import type { CloudConfig } from './config.js';
+import { CloudHttpApi } from './http/http-api.js';
+import { RateLimitedLog } from './rate-limited-log.js';
+import type { CloudStore } from './store/cloud-store.js';
+import { SqliteCloudStore } from './store/sqlite-cloud-store.js';
+
+export function credentialsFile(config: CloudConfig): string {
+  return join(config.dataDir, 'gateways.json');
+}
+
+/**
+ * The cloud bridge's composition root: store, broker with gateway access control, batch receiver,
+ * presence tracking and HTTP, wired together. `start` throws on a bad setup (construction throws);
+ * once running, bad input is counted and logged, never fatal.
+ */
+export class CloudBridge {
+  private constructor(
+    readonly config: CloudConfig,
+    readonly store: CloudStore,
+    readonly broker: CloudBroker,
+    readonly receiver: BatchReceiver,
+    readonly access: GatewayAccess,
+    private readonly http: CloudHttpApi,
+    readonly brokerPort: number,
+    readonly httpPort: number,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(config: CloudConfig, opts: { logger?: Logger; clock?: Clock; store?: CloudStore } = {}): Promise<CloudBridge> {
+    const logger = (opts.logger ?? silentLogger).child({ component: 'cloud-bridge' });
+    const clock = opts.clock ?? systemClock;
+    const throttled = new RateLimitedLog(logger, clock);
+    const store = opts.store ?? new SqliteCloudStore(config.store);
+    const credentials = config.broker.auth === 'credentials' ? new GatewayCredentials(credentialsFile(config)) : null;
+    const access = new GatewayAccess(config.broker.auth, credentials, (what, client, detail) =>
+      throttled.warn(`deny:${what}:${client?.id ?? ''}`, { client: client?.id, detail }, `${what} refused`),
+    );
+    let broker: CloudBroker | undefined;
+    let http: CloudHttpApi | undefined;
+    try {
+      broker = await CloudBroker.start({
+        port: config.broker.port,
+        host: config.broker.host,
+        maxPacketBytes: config.broker.maxPacketBytes,
+        maxConnections: config.broker.maxConnections,
+        connectTimeoutMs: config.broker.connectTimeoutMs,
+        access,
+        onOversize: (remote, reason) => throttled.warn(`oversize:${remote.split(':')[0]}`, { remote, reason }, 'connection dropped: packet too large'),
+      });
+      const aedes = broker.aedes;
+      const receiver = new BatchReceiver(
+        store,
+        (gatewayId, ack) =>
+          new Promise<void>((resolve, reject) =>
+            aedes.publish({ cmd: 'publish', topic: uplinkTopics.ack(gatewayId), payload: encodeAck(ack), qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
+          ),
+        clock,
+        logger,
+        throttled,
+      );
+      const presence = new GatewayPresence(store, clock, throttled);
+      // Connections per gateway: a takeover (same gateway reconnecting) must not read as offline.
+      const live = new Map<string, number>();
+      // The newest connection of each gateway: a will from an older one that was taken over is stale.
+      const newest = new Map<string, Client>();
+      const report = (p: Promise<void>) => p.catch((err: Error) => logger.error({ err: err.message }, 'presence update failed'));
+      aedes.on('clientReady', (client: Client) => {
+        const id = access.gatewayOf(client);
+        if (id === undefined) return;
+        live.set(id, (live.get(id) ?? 0) + 1);
+        newest.set(id, client);
+        void report(presence.connected(id));
+      });
+      aedes.on('clientDisconnect', (client: Client) => {
+        const id = access.gatewayOf(client);
+        if (id === undefined) return;
+        const n = (live.get(id) ?? 1) - 1;
+        if (n <= 0) live.delete(id);
+        else live.set(id, n);
+        if (newest.get(id) === client) newest.delete(id);
+        if (n <= 0) void report(presence.disconnected(id));
+      });
+      aedes.on('publish', (packet, client) => {
+        if (client === null) return;
+        const t = parseUplinkTopic(packet.topic);
+        if (!t || access.gatewayOf(client) !== t.gatewayId) return;
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+        if (t.kind === 'batch') receiver.receive(t.gatewayId, payload);
+        else if (t.kind === 'status') {
+          const current = newest.get(t.gatewayId);
+          void report(presence.status(t.gatewayId, payload, current !== undefined && current !== client));
+        }
+      });
+      http = new CloudHttpApi(store, {
+        metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, oversizeDrops: broker!.oversizeDrops, statusRefused: presence.statusRefused, connected: live.size }),
+      });
+      const httpPort = await http.listen(config.http.port, config.http.host);
+      const bridge = new CloudBridge(config, store, broker, receiver, access, http, broker.port, httpPort, logger);
+      logger.info({ brokerPort: bridge.brokerPort, httpPort, auth: config.broker.auth, store: config.store }, 'cloud bridge started');
+      return bridge;
+    } catch (err) {
+      await http?.close();
+      await broker?.close();
+      await store.close();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.http.close();
+    await this.broker.close();
+    await this.receiver.idle();
+    await this.store.close();
+    this.logger.info({}, 'cloud bridge stopped');
+  }
+}

@@ -1,0 +1,125 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isDeviceId, isSeriesName } from '@fieldmesh/device-sdk';
+import { CloudError } from '../errors.js';
+import type { CloudStore, ReadingQuery } from '../store/cloud-store.js';
+import { renderOverviewPage } from './overview-page.js';
+
+/** Most readings one request returns; ask again with `from` past the last ts for more. */
+export const MAX_READINGS_PER_REQUEST = 10_000;
+
+class BadRequest extends Error {}
+
+function intParam(params: URLSearchParams, key: string): number | undefined {
+  const raw = params.get(key);
+  if (raw === null || raw === '') return undefined;
+  if (!/^-?\d{1,16}$/.test(raw)) throw new BadRequest(`${key} must be an integer (milliseconds since the epoch), got ${JSON.stringify(raw.slice(0, 40))}`);
+  return Number(raw);
+}
+
+/** Parses `/api/readings` query parameters; throws BadRequest naming the parameter. */
+export function parseReadingQuery(params: URLSearchParams): ReadingQuery {
+  for (const key of params.keys()) {
+    if (!['gateway', 'series', 'from', 'to', 'limit'].includes(key)) throw new BadRequest(`unknown parameter ${JSON.stringify(key.slice(0, 40))}; known: gateway, series, from, to, limit`);
+  }
+  const q: ReadingQuery = { limit: 1000 };
+  const gateway = params.get('gateway');
+  if (gateway !== null) {
+    if (!isDeviceId(gateway)) throw new BadRequest(`gateway ${JSON.stringify(gateway.slice(0, 80))} is not a gateway id`);
+    q.gateway = gateway;
+  }
+  const series = params.get('series');
+  if (series !== null) {
+    if (!isSeriesName(series)) throw new BadRequest(`series ${JSON.stringify(series.slice(0, 200))} is not a device/sensor name`);
+    q.series = series;
+  }
+  const from = intParam(params, 'from');
+  const to = intParam(params, 'to');
+  if (from !== undefined) q.from = from;
+  if (to !== undefined) q.to = to;
+  if (from !== undefined && to !== undefined && to < from) throw new BadRequest(`to (${to}) is before from (${from})`);
+  const limit = intParam(params, 'limit');
+  if (limit !== undefined) {
+    if (limit < 1 || limit > MAX_READINGS_PER_REQUEST) throw new BadRequest(`limit must be 1..${MAX_READINGS_PER_REQUEST}, got ${limit}`);
+    q.limit = limit;
+  }
+  return q;
+}
+
+/** JSON cannot carry NaN or ±Infinity: they travel as the strings "NaN", "Infinity", "-Infinity". */
+function jsonValue(v: number | boolean | string): number | boolean | string {
+  return typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
+}
+
+export class CloudHttpApi {
+  private server: Server | null = null;
+
+  constructor(
+    private readonly store: CloudStore,
+    private readonly extra: { metrics: () => Record<string, unknown> },
+  ) {}
+
+  async listen(port: number, host: string): Promise<number> {
+    const server = createServer((req, res) => {
+      this.route(req, res).catch((err: Error) => send(res, 500, { error: err.message }));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new CloudError('FM_ERR_CLOUD_LISTEN', `http ${host}:${port}: ${err.message}`)));
+      server.listen(port, host, () => resolve());
+    });
+    this.server = server;
+    return (server.address() as AddressInfo).port;
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET' });
+    try {
+      switch (url.pathname) {
+        case '/':
+          return sendHtml(res, renderOverviewPage(await this.store.gateways(), await this.store.series()));
+        case '/healthz':
+          return send(res, 200, { ok: true });
+        case '/api/gateways':
+          return send(res, 200, { gateways: await this.store.gateways() });
+        case '/api/series': {
+          const gateway = url.searchParams.get('gateway') ?? undefined;
+          if (gateway !== undefined && !isDeviceId(gateway)) throw new BadRequest('gateway is not a gateway id');
+          const series = await this.store.series(gateway);
+          return send(res, 200, { series: series.map((s) => ({ ...s, lastValue: jsonValue(s.lastValue) })) });
+        }
+        case '/api/readings': {
+          const q = parseReadingQuery(url.searchParams);
+          const rows = await this.store.readings(q);
+          return send(res, 200, { readings: rows.map((r) => ({ ...r, value: jsonValue(r.value) })), limit: q.limit, more: rows.length === q.limit });
+        }
+        case '/api/metrics':
+          return send(res, 200, this.extra.metrics());
+        default:
+          return send(res, 404, { error: `no route ${url.pathname}` });
+      }
+    } catch (err) {
+      if (err instanceof BadRequest) return send(res, 400, { error: err.message });
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function sendHtml(res: ServerResponse, html: string): void {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(html);
+}

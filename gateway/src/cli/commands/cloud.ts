@@ -1,0 +1,69 @@
+import { pino } from 'pino';
+import { CloudBridge, credentialsFile } from '@fieldmesh/cloud-bridge/cloud-bridge';
+import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
+import { loadCloudConfig, resolveCloudConfig, type CloudConfig } from '@fieldmesh/cloud-bridge/config';
+import { parseFlags, UsageError, type Command } from '../command.js';
+
+const help = `usage: fieldmesh cloud [--config FILE] [--log-level LEVEL]
+       fieldmesh cloud add-gateway ID [--config FILE] [--rotate]
+
+Runs the cloud bridge: an MQTT broker for gateways' uplinks, batch decoding, durable idempotent
+storage in SQLite, acks, and HTTP (GET /api/gateways, /api/series, /api/readings, and / ).
+Without --config it runs on defaults: broker 127.0.0.1:1884 (auth: credentials), HTTP
+127.0.0.1:8080, data in ./cloud-data. Prints "cloud broker: mqtt://HOST:PORT" and
+"cloud http: http://HOST:PORT/" once listening. Logs (JSON) go to stderr.
+
+add-gateway ID   issues credentials for gateway ID and prints its password once (only a hash is
+                 kept, in <dataDir>/gateways.json). --rotate replaces an existing password.
+                 A running bridge picks the change up at the gateway's next login.
+
+Config (YAML, every key optional, unknown keys refused):
+  broker: { port: 1884, host: 127.0.0.1, auth: credentials | none, maxPacketBytes: 8388608,
+            maxConnections: 1000, connectTimeoutMs: 10000 }
+  http:   { port: 8080, host: 127.0.0.1 }
+  dataDir: ./cloud-data
+  store: <dataDir>/cloud.sqlite
+`;
+
+function config(flags: Record<string, string | boolean>): CloudConfig {
+  return typeof flags.config === 'string' ? loadCloudConfig(flags.config) : resolveCloudConfig({});
+}
+
+const cloud: Command = {
+  name: 'cloud',
+  summary: 'run the cloud bridge (uplink receiver, storage, HTTP API); add-gateway issues credentials',
+  help,
+  async run(argv) {
+    const { flags, rest } = parseFlags(argv, { config: 'string', rotate: 'boolean', 'log-level': 'string' });
+    if (rest[0] === 'add-gateway') {
+      if (rest.length !== 2) throw new UsageError('add-gateway needs exactly one gateway id');
+      const cfg = config(flags);
+      const password = new GatewayCredentials(credentialsFile(cfg)).add(rest[1]!, { rotate: flags.rotate === true });
+      process.stdout.write(`gateway: ${rest[1]}\npassword: ${password}\n(shown once; put it in the gateway config as uplink.username / uplink.password)\n`);
+      return 0;
+    }
+    if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
+    if (flags.rotate) throw new UsageError('--rotate only goes with add-gateway');
+    const cfg = config(flags);
+    const level = typeof flags['log-level'] === 'string' ? flags['log-level'] : 'info';
+    const logger = pino({ level }, pino.destination(2));
+    const bridge = await CloudBridge.start(cfg, { logger });
+    if (cfg.broker.auth === 'credentials' && new GatewayCredentials(credentialsFile(cfg)).ids().length === 0) {
+      process.stdout.write(`no gateway credentials yet: run \`fieldmesh cloud add-gateway ID${typeof flags.config === 'string' ? ` --config ${flags.config}` : ''}\`\n`);
+    }
+    process.stdout.write(`cloud broker: mqtt://${cfg.broker.host}:${bridge.brokerPort}\ncloud http: http://${cfg.http.host}:${bridge.httpPort}/\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await bridge.stop();
+    return 0;
+  },
+};
+
+export default cloud;
