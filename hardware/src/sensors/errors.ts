@@ -1,0 +1,23 @@
+/** Error catalog of the serial sensor profiles (STYLE.md habit 6). */
+export const sensorErrors = {
+  FM_ERR_SENSOR_PROFILE: {
+    meaning: 'the serial config names a sensor profile that does not exist',
+    solve: 'use one of: line, senml-line, fm-frame, nmea0183, pms5003, mhz19 (hardware/src/sensors/profiles.ts)',
+  },
+  FM_ERR_SENSOR_DEVICE: {
+    meaning: 'the device id given to a sensor parser is not a valid device id',
+    solve: 'device ids match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}; fix the `device` key of the serial entry',
+  },
+} as const;
+
+export type SensorErrorCode = keyof typeof sensorErrors;
+
+export class SensorProfileError extends Error {
+  constructor(
+    readonly code: SensorErrorCode,
+    message: string,
+  ) {
+    super(`${message} (${code}: ${sensorErrors[code].solve})`);
+    this.name = 'SensorProfileError';
+  }
+}

@@ -1,0 +1,10 @@
+export * from './parser.js';
+export * from './errors.js';
+export * from './profiles.js';
+export { LineParser, parseLinePairs, LINE_MAX_LENGTH } from './line.js';
+export { SenmlLineParser, SENML_LINE_MAX_LENGTH } from './senml-line.js';
+export { FmFrameParser } from './fm-frame.js';
+export { Nmea0183Parser, nmeaSentence, NMEA_MAX_LENGTH, NMEA_TALKERS } from './nmea0183.js';
+export { createPms5003Parser, pms5003Frame, PMS5003_FRAME_LENGTH } from './pms5003.js';
+export { createMhz19Parser, mhz19Reply, mhz19Checksum, MHZ19_READ_COMMAND, MHZ19_POLL_INTERVAL_MS } from './mhz19.js';
+export { SyncFrameParser, type SyncFrameSpec, type FrameVerdict } from './sync-frame.js';

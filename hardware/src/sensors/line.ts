@@ -1,0 +1,64 @@
+/**
+ * `line` profile: one measurement set per line, `key=value` pairs separated by spaces, tabs or
+ * commas (`t=21.5 h=40`). Keys become sensor names (SENSOR_NAME alphabet); values are decimal
+ * numbers or `true`/`false`. A line with any bad pair is rejected whole (`malformed`), so a
+ * half-garbled line never stores half a measurement set.
+ */
+import { SENSOR_NAME, type Reading, type ReadingValue } from '@fieldmesh/device-sdk';
+import { asciiString, isPrintableAscii, LineSplitter } from './line-splitter.js';
+import { ParserCounters, type FeedResult, type SensorParser, type SensorParserOptions } from './parser.js';
+
+/** Longest line: 64 pairs of ~4 characters; firmware that sends more is not this protocol. */
+export const LINE_MAX_LENGTH = 256;
+const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+export function parseLinePairs(text: string): Map<string, ReadingValue> | undefined {
+  const pairs = new Map<string, ReadingValue>();
+  for (const token of text.split(/[\s,]+/)) {
+    if (token === '') continue;
+    const eq = token.indexOf('=');
+    if (eq <= 0) return undefined;
+    const key = token.slice(0, eq);
+    const raw = token.slice(eq + 1);
+    if (!SENSOR_NAME.test(key) || pairs.has(key)) return undefined;
+    let value: ReadingValue;
+    if (raw === 'true' || raw === 'false') value = raw === 'true';
+    else if (NUMBER.test(raw) && Number.isFinite(Number(raw))) value = Number(raw);
+    else return undefined;
+    pairs.set(key, value);
+  }
+  return pairs.size > 0 ? pairs : undefined;
+}
+
+export class LineParser implements SensorParser {
+  private readonly split = new LineSplitter(LINE_MAX_LENGTH);
+  private readonly c = new ParserCounters();
+
+  constructor(private readonly opts: SensorParserOptions) {}
+
+  feed(chunk: Uint8Array, now: number): FeedResult {
+    this.c.begin(chunk.length);
+    const readings: Reading[] = [];
+    this.split.push(chunk, (e) => {
+      if (e.kind === 'oversized') return this.c.reject('oversized', e.bytes);
+      const b = e.bytes;
+      const text = asciiString(b).trim();
+      if (text === '') return;
+      if (!isPrintableAscii(b)) return this.c.reject('noise', b.length + 1);
+      const pairs = parseLinePairs(text);
+      if (!pairs) return this.c.reject('malformed', b.length + 1);
+      for (const [sensor, value] of pairs) readings.push({ series: `${this.opts.device}/${sensor}`, ts: now, value });
+      this.c.accept(pairs.size);
+    });
+    return this.c.end(readings);
+  }
+
+  reset(): void {
+    const n = this.split.reset();
+    if (n > 0) this.c.reject('noise', n);
+  }
+
+  stats() {
+    return this.c.snapshot();
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * `senml-line` profile: one SenML JSON pack (array) or single record (object) per line
+ * (RFC 8428 §5, framed by LF as in NDJSON). Decoding is the device SDK's SenML codec, so serial
+ * and MQTT devices obey the same rules; the port's configured device id names every series,
+ * whatever `bn` claims.
+ */
+import type { Reading } from '@fieldmesh/device-sdk';
+import { decodeSenml } from '@fieldmesh/device-sdk/senml/index';
+import { LineSplitter } from './line-splitter.js';
+import { ParserCounters, type FeedResult, type SensorParser, type SensorParserOptions } from './parser.js';
+
+/** Longest line: a pack of ~100 records; bigger packs belong on MQTT, not on a serial line. */
+export const SENML_LINE_MAX_LENGTH = 16 * 1024;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export class SenmlLineParser implements SensorParser {
+  private readonly split = new LineSplitter(SENML_LINE_MAX_LENGTH);
+  private readonly c = new ParserCounters();
+
+  constructor(private readonly opts: SensorParserOptions) {}
+
+  feed(chunk: Uint8Array, now: number): FeedResult {
+    this.c.begin(chunk.length);
+    const readings: Reading[] = [];
+    this.split.push(chunk, (e) => {
+      if (e.kind === 'oversized') return this.c.reject('oversized', e.bytes);
+      let text: string;
+      try {
+        text = strictUtf8.decode(e.bytes).trim();
+      } catch {
+        return this.c.reject('noise', e.bytes.length + 1);
+      }
+      if (text === '') return;
+      // JSON text starts with [ or {; anything else is not SenML at all (boot banner, noise).
+      if (text[0] !== '[' && text[0] !== '{') return this.c.reject('noise', e.bytes.length + 1);
+      try {
+        const pack = decodeSenml(text[0] === '{' ? `[${text}]` : text, { device: this.opts.device, now });
+        readings.push(...pack.readings);
+        this.c.accept(pack.readings.length);
+      } catch {
+        // decodeSenml throws only SenmlError on bad input: a well-framed line we cannot store.
+        this.c.reject('malformed', e.bytes.length + 1);
+      }
+    });
+    return this.c.end(readings);
+  }
+
+  reset(): void {
+    const n = this.split.reset();
+    if (n > 0) this.c.reject('noise', n);
+  }
+
+  stats() {
+    return this.c.snapshot();
+  }
+}
