@@ -1,0 +1,213 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { silentLogger, systemClock, type Clock, type Logger, type Timer } from '@fieldmesh/device-sdk';
+import { isDeviceId } from '@fieldmesh/device-sdk';
+import type { BrokerConfig } from '../config/broker.js';
+import type { CredentialStore } from './credentials.js';
+import { BrokerError, IngestError, type RejectReason } from './errors.js';
+import type { Ingest } from './ingest.js';
+import { GuardedSocket } from './packet-guard.js';
+import { RejectLog } from './reject-log.js';
+import { decodePublish, DEVICE_TOPIC_PREFIX, rejectedTopic } from './topic.js';
+
+export interface IngestBrokerOptions {
+  config: Pick<BrokerConfig, 'port' | 'host' | 'auth' | 'maxPacketBytes' | 'connectTimeoutMs' | 'maxConnections'>;
+  ingest: Ingest;
+  /** Required unless `config.auth` is `none`. */
+  credentials?: CredentialStore;
+  clock?: Clock;
+  logger?: Logger;
+  /** Ms between two log lines about the same source's refused input. */
+  rejectLogIntervalMs?: number;
+}
+
+/** CONNACK return codes (MQTT 3.1.1 §3.2.2.3). */
+const CONNACK_IDENTIFIER_REJECTED = 2;
+const CONNACK_BAD_CREDENTIALS = 4;
+
+/** Refused publishes are routed here, where no subscription can see them (authorizeForward). */
+const REFUSED_TOPIC_PREFIX = '$fm/refused/';
+
+/**
+ * The embedded MQTT broker devices publish to: aedes behind a socket guard (packet size cap,
+ * connect timeout, connection cap), with per-device credentials and topic ACL. A publish is
+ * acknowledged (PUBACK) only after its readings committed, because aedes sends the PUBACK only
+ * when `authorizePublish` calls back (lib/handlers/publish.js: authorizePublish → enqueuePublish).
+ */
+export class IngestBroker {
+  private aedes: Aedes | null = null;
+  private server: Server | null = null;
+  private readonly identity = new WeakMap<Client, string>();
+  private readonly connectTimers = new WeakMap<object, Timer>();
+  private readonly sockets = new Set<Socket>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly rejects: RejectLog;
+  private boundPort = 0;
+
+  constructor(private readonly opts: IngestBrokerOptions) {
+    if (opts.config.auth === 'credentials' && !opts.credentials) throw new Error('IngestBroker: auth "credentials" needs a CredentialStore');
+    this.clock = opts.clock ?? systemClock;
+    this.log = (opts.logger ?? silentLogger).child({ component: 'broker' });
+    this.rejects = new RejectLog(this.log, this.clock, opts.rejectLogIntervalMs ?? 60_000);
+  }
+
+  /** The port listened on (useful with `port: 0`). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.opts.config;
+    this.aedes = await Aedes.createBroker({
+      // Our own timer (below) closes and counts slow connects; aedes' is the backstop.
+      connectTimeout: cfg.connectTimeoutMs * 2,
+      preConnect: (client, _packet, cb) => {
+        const t = this.connectTimers.get(client.conn);
+        if (t) this.clock.clearTimeout(t);
+        cb(null, true);
+      },
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
+      authorizeForward: (_client, packet) => (packet.topic.startsWith(REFUSED_TOPIC_PREFIX) ? null : packet),
+    });
+    this.aedes.on('clientError', (client, err) => this.rejects.note(`client:${client.id}`, { err: err.message }, 'mqtt client error'));
+    this.aedes.on('connectionError', (_client, err) => this.log.debug({ err: err.message }, 'mqtt connection error'));
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new BrokerError('FM_ERR_BROKER_LISTEN', `cannot listen on ${cfg.host}:${cfg.port}: ${err.message}`)));
+      server.listen(cfg.port, cfg.host, () => resolve());
+    }).catch(async (err) => {
+      await this.stop();
+      throw err;
+    });
+    server.on('error', (err) => this.log.error({ err }, 'broker server error'));
+    this.boundPort = (server.address() as { port: number }).port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    const aedes = this.aedes;
+    this.server = null;
+    this.aedes = null;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    const stats = this.opts.ingest.stats;
+    const cfg = this.opts.config;
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.sockets.size >= cfg.maxConnections) {
+      stats.reject('too_many_connections');
+      this.rejects.note(`addr:${socket.remoteAddress}`, { reason: 'too_many_connections', max: cfg.maxConnections }, 'connection refused');
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    stats.connections = this.sockets.size;
+    socket.setNoDelay(true);
+    socket.on('error', () => {}); // reported through the guarded stream / aedes
+    const guarded = new GuardedSocket(socket, cfg.maxPacketBytes, (why) => {
+      stats.reject('packet_too_large');
+      this.rejects.note(`addr:${socket.remoteAddress}`, { reason: 'packet_too_large', detail: why, remote }, 'connection closed');
+    });
+    const timer = this.clock.setTimeout(() => {
+      stats.reject('connect_timeout');
+      this.rejects.note(`addr:${socket.remoteAddress}`, { reason: 'connect_timeout', remote }, 'connection closed: no CONNECT in time');
+      socket.destroy();
+    }, cfg.connectTimeoutMs);
+    timer.unref?.();
+    this.connectTimers.set(guarded, timer);
+    socket.once('close', () => {
+      this.clock.clearTimeout(timer);
+      this.sockets.delete(socket);
+      stats.connections = this.sockets.size;
+    });
+    this.aedes!.handle(guarded);
+  }
+
+  private authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    const refuse = (returnCode: number, why: string) => {
+      this.opts.ingest.stats.reject('bad_credentials');
+      this.rejects.note(`login:${username ?? client.id}`, { reason: 'bad_credentials', why }, 'login refused');
+      const err = new Error(why) as AuthenticateError;
+      (err as { returnCode: number }).returnCode = returnCode;
+      done(err, false);
+    };
+    if (this.opts.config.auth === 'none') {
+      // Lab mode: the device is who its client id says it is.
+      const device = username ?? client.id;
+      if (!isDeviceId(device)) return refuse(CONNACK_IDENTIFIER_REJECTED, `device id ${JSON.stringify(device).slice(0, 80)} is not valid`);
+      this.identity.set(client, device);
+      return done(null, true);
+    }
+    if (username === undefined || password === undefined || !isDeviceId(username)) return refuse(CONNACK_BAD_CREDENTIALS, 'anonymous or malformed login');
+    this.opts.credentials!.verify(username, password).then(
+      (ok) => {
+        if (!ok) return refuse(CONNACK_BAD_CREDENTIALS, `wrong password for ${username}`);
+        this.identity.set(client, username);
+        done(null, true);
+      },
+      (err: Error) => refuse(CONNACK_BAD_CREDENTIALS, err.message),
+    );
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    if (client === null) return done(); // the gateway's own publishes
+    const device = this.identity.get(client);
+    if (device === undefined) return done(new Error('publish before authentication'));
+    // The gateway is the store; a device's retained message would only grow broker memory.
+    packet.retain = false;
+    let decoded;
+    try {
+      decoded = decodePublish(device, packet.topic, packet.payload as Buffer, this.clock.now());
+    } catch (err) {
+      return this.refuse(device, packet, err, done);
+    }
+    this.opts.ingest.submit(device, decoded.readings, decoded.deviceSeq).then(
+      () => done(),
+      (err) => this.refuse(device, packet, err, done),
+    );
+  }
+
+  /**
+   * A refused publish is answered with PUBACK (QoS 1) plus a notice on fm/d/<device>/rejected,
+   * so a device does not resend a poison message forever; a store failure instead closes the
+   * connection without PUBACK, so the device resends later (INGEST.md).
+   */
+  private refuse(device: string, packet: PublishPacket, err: unknown, done: (error?: Error | null) => void): void {
+    if (!(err instanceof IngestError)) {
+      this.log.error({ err, device }, 'unexpected ingest failure');
+      return done(err as Error);
+    }
+    const reason: RejectReason = err.reason;
+    if (reason === 'store_failed') return done(err);
+    this.opts.ingest.stats.reject(reason);
+    this.rejects.note(`device:${device}`, { device, reason, topic: packet.topic.slice(0, 200), detail: err.message.slice(0, 300) }, 'publish refused');
+    const notice = { reason, code: err.code, topic: packet.topic.slice(0, 200), messageId: packet.messageId ?? null, detail: err.message.slice(0, 500) };
+    this.aedes?.publish(
+      { cmd: 'publish', topic: rejectedTopic(device), payload: Buffer.from(JSON.stringify(notice)), qos: 0, retain: false, dup: false },
+      () => {},
+    );
+    packet.topic = `${REFUSED_TOPIC_PREFIX}${device}`;
+    done();
+  }
+
+  private authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
+    if (this.opts.config.auth === 'none') return done(null, sub);
+    // A device may listen to its own subtree only (rejection notices, later: commands).
+    const device = this.identity.get(client);
+    const own = `${DEVICE_TOPIC_PREFIX}${device}/`;
+    if (device !== undefined && (sub.topic.startsWith(own) || sub.topic === `${DEVICE_TOPIC_PREFIX}${device}/#`)) return done(null, sub);
+    done(null, null);
+  }
+}

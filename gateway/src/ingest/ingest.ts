@@ -1,0 +1,186 @@
+import { isDeviceId, SENSOR_NAME, silentLogger, systemClock, type Clock, type Logger, type Reading, type Timer } from '@fieldmesh/device-sdk';
+import type { DeviceSeqMark, ReadingLog } from '../store/reading-log.js';
+import { IngestError } from './errors.js';
+import type { IngestSink } from './sink.js';
+import { IngestStats } from './stats.js';
+
+/** What a group commit stored, for listeners (uplink drain, rules, rollups). */
+export interface CommittedBatch {
+  firstSeq: number;
+  lastSeq: number;
+  readings: readonly Reading[];
+}
+
+export interface IngestOptions {
+  /** Ms a submission may wait for others to share its transaction; 0 = next tick. */
+  commitIntervalMs: number;
+  /** Readings that trigger a commit at once. */
+  maxBatchReadings: number;
+  clock?: Clock;
+  logger?: Logger;
+  stats?: IngestStats;
+}
+
+interface Pending {
+  device: string;
+  readings: readonly Reading[];
+  seq: number | undefined;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** Longest string value accepted (matches the SenML codec's limit). */
+const MAX_STRING_VALUE = 1024;
+const MAX_UNIT = 32;
+
+/**
+ * Group commit: submissions arriving within `commitIntervalMs` (or until `maxBatchReadings`)
+ * share one transaction, so one fsync acknowledges many readings. A submission's promise settles
+ * only after its transaction committed: the MQTT PUBACK waits on it (INGEST.md).
+ */
+export class Ingest implements IngestSink {
+  readonly stats: IngestStats;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private queue: Pending[] = [];
+  private queuedReadings = 0;
+  private timer: Timer | null = null;
+  /** (device, seq) submitted but not yet committed: a resend joins the first one's fate. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly listeners: Array<(batch: CommittedBatch) => void> = [];
+  private stopped = false;
+
+  constructor(
+    private readonly readingLog: ReadingLog,
+    private readonly opts: IngestOptions,
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? silentLogger;
+    this.stats = opts.stats ?? new IngestStats();
+  }
+
+  /** Called after each commit, synchronously; a throwing listener is logged, not fatal. */
+  onCommitted(listener: (batch: CommittedBatch) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  submit(device: string, readings: readonly Reading[], deviceSeq?: number): Promise<void> {
+    if (this.stopped) return Promise.reject(new IngestError('store_failed', 'ingest is stopped'));
+    try {
+      validate(device, readings, deviceSeq);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let key: string | undefined;
+    if (deviceSeq !== undefined) {
+      key = `${device}\u0000${deviceSeq}`;
+      const same = this.inFlight.get(key);
+      if (same) {
+        this.stats.duplicates++;
+        return same;
+      }
+      if (this.readingLog.seenDeviceSeq?.(device, deviceSeq)) {
+        this.stats.duplicates++;
+        return Promise.resolve();
+      }
+    }
+    const promise = new Promise<void>((resolve, reject) => {
+      this.queue.push({ device, readings, seq: deviceSeq, resolve, reject });
+    });
+    if (key !== undefined) {
+      this.inFlight.set(key, promise);
+      const k = key;
+      promise.then(
+        () => this.inFlight.delete(k),
+        () => this.inFlight.delete(k),
+      );
+    }
+    this.queuedReadings += readings.length;
+    if (this.queuedReadings >= this.opts.maxBatchReadings) this.flush();
+    else if (this.timer === null) {
+      this.timer = this.clock.setTimeout(() => {
+        this.timer = null;
+        this.flush();
+      }, this.opts.commitIntervalMs);
+    }
+    return promise;
+  }
+
+  /** Commits everything queued now, in one transaction. */
+  flush(): void {
+    if (this.timer !== null) {
+      this.clock.clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    this.queuedReadings = 0;
+    const readings: Reading[] = [];
+    const marks: DeviceSeqMark[] = [];
+    for (const p of batch) {
+      for (const r of p.readings) readings.push(r);
+      if (p.seq !== undefined) marks.push({ device: p.device, seq: p.seq });
+    }
+    let range: { firstSeq: number; lastSeq: number };
+    try {
+      range = this.readingLog.append(readings, marks);
+    } catch (err) {
+      // Nothing of this transaction is stored, so nothing may be acknowledged: every device
+      // resends. The loop goes on; the next commit may succeed (space freed, disk back).
+      this.log.error({ err, readings: readings.length }, 'group commit failed; nothing acknowledged');
+      for (const p of batch) {
+        this.stats.reject('store_failed');
+        p.reject(new IngestError('store_failed', `commit failed: ${(err as Error).message}`));
+      }
+      return;
+    }
+    this.stats.ingested += readings.length;
+    this.stats.commits++;
+    for (const p of batch) p.resolve();
+    if (readings.length > 0) {
+      const committed: CommittedBatch = { firstSeq: range.firstSeq, lastSeq: range.lastSeq, readings };
+      for (const l of this.listeners) {
+        try {
+          l(committed);
+        } catch (err) {
+          this.log.error({ err }, 'onCommitted listener threw');
+        }
+      }
+    }
+  }
+
+  /** Commits what is queued and refuses further submissions. */
+  stop(): void {
+    this.flush();
+    this.stopped = true;
+  }
+}
+
+/** Everything a source hands in is checked here once: serial and MQTT alike may be hostile. */
+function validate(device: string, readings: readonly Reading[], deviceSeq: number | undefined): void {
+  if (!isDeviceId(device)) throw new IngestError('bad_topic', `device id ${JSON.stringify(device).slice(0, 80)} is not valid`);
+  if (deviceSeq !== undefined && !(Number.isSafeInteger(deviceSeq) && deviceSeq >= 0)) {
+    throw new IngestError('malformed_senml', `device sequence ${deviceSeq} is not a non-negative integer`);
+  }
+  const prefix = `${device}/`;
+  for (const r of readings) {
+    if (typeof r.series !== 'string' || !r.series.startsWith(prefix) || !SENSOR_NAME.test(r.series.slice(prefix.length))) {
+      throw new IngestError('bad_topic', `series ${JSON.stringify(r.series).slice(0, 200)} is not a sensor of ${device}`);
+    }
+    const v = r.value;
+    const ok =
+      (typeof v === 'number' && Number.isFinite(v)) ||
+      typeof v === 'boolean' ||
+      (typeof v === 'string' && v.length <= MAX_STRING_VALUE);
+    if (!ok) throw new IngestError('bad_value', `value of ${r.series} is not a finite number, boolean or short string`);
+    if (!Number.isSafeInteger(r.ts)) throw new IngestError('bad_value', `ts of ${r.series} is not whole milliseconds`);
+    if (r.unit !== undefined && (typeof r.unit !== 'string' || r.unit.length > MAX_UNIT)) {
+      throw new IngestError('bad_value', `unit of ${r.series} is not a short string`);
+    }
+  }
+}

@@ -1,0 +1,121 @@
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+
+/**
+ * Reads MQTT fixed headers (MQTT 3.1.1 §2.2) off the raw byte stream BEFORE aedes sees it, and
+ * stops a connection whose next packet declares more than `maxPacketBytes`. aedes has no packet
+ * size option (its issue #831): its parser would buffer a declared 256 MiB body as it arrives.
+ * Bytes pass through unchanged; only the header is inspected, so the cost is a few branches
+ * per packet.
+ */
+export class FixedHeaderScanner {
+  /** Bytes of the current packet's body still to skip. */
+  private body = 0;
+  /** Bytes of the remaining-length field read so far (0 = expecting a first byte). */
+  private lenBytes = -1;
+  private len = 0;
+  private mult = 1;
+
+  constructor(private readonly maxPacketBytes: number) {}
+
+  /**
+   * Scans `chunk`; returns null when every packet in it is within the cap, else a reason.
+   * Remaining length: 1–4 bytes, 7 bits each, low first, high bit = more (§2.2.3).
+   */
+  scan(chunk: Buffer): string | null {
+    let i = 0;
+    const n = chunk.length;
+    while (i < n) {
+      if (this.body > 0) {
+        const skip = Math.min(this.body, n - i);
+        this.body -= skip;
+        i += skip;
+        continue;
+      }
+      if (this.lenBytes === -1) {
+        // First byte: packet type and flags. Type 0 is reserved (§2.2.1).
+        if (chunk[i]! >> 4 === 0) return 'reserved packet type 0';
+        this.lenBytes = 0;
+        this.len = 0;
+        this.mult = 1;
+        i++;
+        continue;
+      }
+      const b = chunk[i++]!;
+      this.len += (b & 0x7f) * this.mult;
+      this.mult *= 128;
+      this.lenBytes++;
+      if (b & 0x80) {
+        if (this.lenBytes >= 4) return 'remaining length longer than 4 bytes';
+        continue;
+      }
+      const total = 1 + this.lenBytes + this.len;
+      if (total > this.maxPacketBytes) return `packet of ${total} bytes exceeds ${this.maxPacketBytes}`;
+      this.body = this.len;
+      this.lenBytes = -1;
+    }
+    return null;
+  }
+}
+
+/**
+ * The socket as aedes sees it: a Duplex whose readable side is the scanned byte stream. When a
+ * packet is over the cap, `onViolation` is called and the socket destroyed; nothing of the
+ * oversized packet reaches aedes.
+ */
+export class GuardedSocket extends Duplex {
+  private readonly scanner: FixedHeaderScanner;
+
+  constructor(
+    readonly socket: Socket,
+    maxPacketBytes: number,
+    onViolation: (reason: string) => void,
+  ) {
+    super({ allowHalfOpen: false });
+    this.scanner = new FixedHeaderScanner(maxPacketBytes);
+    socket.on('data', (chunk: Buffer) => {
+      const bad = this.scanner.scan(chunk);
+      if (bad !== null) {
+        onViolation(bad);
+        socket.destroy();
+        this.destroy();
+        return;
+      }
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.on('end', () => this.push(null));
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => this.destroy());
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.socket.destroyed) return cb(new Error('socket closed'));
+    // Backpressure: a device that stops reading must not make the gateway buffer without bound.
+    if (this.socket.write(chunk)) cb();
+    else this.socket.once('drain', () => cb());
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    if (this.socket.destroyed) return cb(new Error('socket closed'));
+    this.socket.cork();
+    let ok = true;
+    for (const c of chunks) ok = this.socket.write(c.chunk);
+    this.socket.uncork();
+    if (ok) cb();
+    else this.socket.once('drain', () => cb());
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.socket.end();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.socket.destroy();
+    cb(err);
+  }
+}

@@ -1,0 +1,126 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManualClock, type Reading } from '@fieldmesh/device-sdk';
+import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
+import { Ingest, type CommittedBatch } from '@fieldmesh/gateway/ingest/ingest';
+import { FileCredentialStore } from '@fieldmesh/gateway/ingest/credentials';
+import { FixedHeaderScanner } from '@fieldmesh/gateway/ingest/packet-guard';
+import { parseBareValue } from '@fieldmesh/gateway/ingest/topic';
+
+const T = Date.UTC(2026, 0, 1);
+const r = (sensor: string, value: Reading['value'] = 1): Reading => ({ series: `d1/${sensor}`, ts: T, value });
+
+describe('Ingest group commit (in-memory log, manual clock)', () => {
+  it('holds submissions until the commit interval, then commits them in one transaction and notifies', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryReadingLog();
+    const ingest = new Ingest(log, { commitIntervalMs: 5, maxBatchReadings: 100, clock });
+    const batches: CommittedBatch[] = [];
+    ingest.onCommitted((b) => batches.push(b));
+    let done = 0;
+    const a = ingest.submit('d1', [r('a'), r('b')]).then(() => done++);
+    const b = ingest.submit('d1', [r('c')]).then(() => done++);
+    await Promise.resolve();
+    expect(done).toBe(0);
+    expect(log.lastSeq()).toBe(0);
+    clock.advance(5);
+    await Promise.all([a, b]);
+    expect(done).toBe(2);
+    expect(batches).toEqual([{ firstSeq: 1, lastSeq: 3, readings: [r('a'), r('b'), r('c')] }]);
+    expect(ingest.stats.commits).toBe(1);
+    expect(ingest.stats.ingested).toBe(3);
+  });
+
+  it('commits at once when the batch is full', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryReadingLog();
+    const ingest = new Ingest(log, { commitIntervalMs: 1000, maxBatchReadings: 3, clock });
+    await ingest.submit('d1', [r('a'), r('b'), r('c')]);
+    expect(log.lastSeq()).toBe(3);
+  });
+
+  it('rejects every submission of a failed commit with store_failed and acknowledges none', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryReadingLog();
+    log.append = () => {
+      throw new Error('disk I/O error');
+    };
+    const ingest = new Ingest(log, { commitIntervalMs: 1, maxBatchReadings: 100, clock });
+    const p = ingest.submit('d1', [r('a')], 1);
+    clock.advance(1);
+    await expect(p).rejects.toMatchObject({ reason: 'store_failed', code: 'FM_ERR_INGEST_STORE' });
+    expect(ingest.stats.rejected.get('store_failed')).toBe(1);
+  });
+
+  it.each([
+    ['d1', [{ series: 'd2/a', ts: T, value: 1 }], 'bad_topic'],
+    ['d1', [{ series: 'd1/a b', ts: T, value: 1 }], 'bad_topic'],
+    ['bad id', [r('a')], 'bad_topic'],
+    ['d1', [{ series: 'd1/a', ts: T, value: Number.NaN }], 'bad_value'],
+    ['d1', [{ series: 'd1/a', ts: T + 0.5, value: 1 }], 'bad_value'],
+    ['d1', [{ series: 'd1/a', ts: T, value: 'x'.repeat(2000) }], 'bad_value'],
+  ])('refuses hostile input from any source (%s, %j) as %s', async (device, readings, reason) => {
+    const ingest = new Ingest(new MemoryReadingLog(), { commitIntervalMs: 0, maxBatchReadings: 100 });
+    await expect(ingest.submit(device, readings as Reading[])).rejects.toMatchObject({ reason });
+  });
+});
+
+describe('FixedHeaderScanner', () => {
+  it('accepts packets split at every byte boundary and catches an oversized one mid-stream', () => {
+    const pub = Buffer.from([0x30, 0x05, 0x00, 0x01, 0x61, 0x31, 0x32]);
+    const big = Buffer.from([0x30, 0x80, 0x80, 0x01]); // 16,384 bytes
+    const stream = Buffer.concat([pub, pub, big]);
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const s = new FixedHeaderScanner(1000);
+      const first = s.scan(stream.subarray(0, cut));
+      const second = first ?? s.scan(stream.subarray(cut));
+      expect(second).toMatch(/exceeds 1000/);
+    }
+    const ok = new FixedHeaderScanner(1000);
+    for (const b of Buffer.concat([pub, pub, pub])) expect(ok.scan(Buffer.from([b]))).toBeNull();
+  });
+});
+
+describe('bare values', () => {
+  it.each([
+    ['21.5', 21.5],
+    ['-3', -3],
+    ['true', true],
+    ['false', false],
+    ['"open"', 'open'],
+  ])('%s → %j', (text, value) => {
+    expect(parseBareValue(Buffer.from(text))).toBe(value);
+  });
+  it.each(['21.5C', '', 'null', '[1]', '{"v":1}', '1e999'])('refuses %j', (text) => {
+    expect(() => parseBareValue(Buffer.from(text))).toThrow(expect.objectContaining({ reason: 'bad_value' }));
+  });
+});
+
+describe('FileCredentialStore', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fm-cred-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates passwords once, keeps only salted hashes (mode 0600), and verifies after reload', async () => {
+    const file = join(dir, 'devices.json');
+    const a = new FileCredentialStore(file);
+    const created = await a.ensure(['d1', 'd2']);
+    expect(created.map((c) => c.device)).toEqual(['d1', 'd2']);
+    expect(await a.ensure(['d1', 'd2'])).toEqual([]);
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain(created[0]!.password);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const b = new FileCredentialStore(file);
+    expect(await b.verify('d1', Buffer.from(created[0]!.password))).toBe(true);
+    expect(await b.verify('d1', Buffer.from(created[1]!.password))).toBe(false);
+    expect(await b.verify('__proto__', Buffer.from('x'))).toBe(false);
+  });
+
+  it('refuses a corrupt file with FM_ERR_BROKER_CREDENTIALS', async () => {
+    const file = join(dir, 'bad.json');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, '{nope');
+    expect(() => new FileCredentialStore(file)).toThrow(expect.objectContaining({ code: 'FM_ERR_BROKER_CREDENTIALS' }));
+  });
+});
