@@ -6,4 +6,5 @@ import type { Command } from '../command.js';
  */
 export const commands: Array<Pick<Command, 'name' | 'summary'> & { load: () => Promise<Command> }> = [
   { name: 'cloud', summary: 'run the cloud bridge (uplink receiver, storage, HTTP API)', load: async () => (await import('./cloud.js')).default },
+  { name: 'image', summary: 'write a customised Raspberry Pi OS image for a gateway', load: async () => (await import('./image.js')).default },
 ];
