@@ -54,7 +54,7 @@ export async function customiseBootPartition(boot: BootPartition, req: Customise
     existing &&
     existing.gatewayId === wantedId &&
     (req.siteKey === undefined || (existing.site === req.siteKey.site && existing.clusterKey === req.siteKey.clusterKey)) &&
-    existing.devices.map((d) => d.username).join(',') === req.devices.join(',');
+    existing.devices.map((d) => d.device).join(',') === req.devices.join(',');
   if (existing && sameAsked) {
     identity = existing;
     log.info({ gatewayId: identity.gatewayId }, 'image already has this gateway identity: keeping it');

@@ -35,6 +35,7 @@ RUNTIME_DIR=${sh(runtimeDir)}
 SERVICE_USER=${sh(layout.user)}
 CONFIG_PATH=${sh(layout.configPath)}
 CONFIG_DIR="$(dirname "$CONFIG_PATH")"
+DATA_DIR=${sh(`/var/lib/${layout.stateDirectory}`)}
 HAS_NODE_RUNTIME=${opts.hasNodeRuntime ? 1 : 0}
 IMAGER=/usr/lib/raspberrypi-sys-mods/imager_custom
 fail=0
@@ -108,13 +109,15 @@ install -D -m 644 "$FM/fieldmesh.sysusers" /usr/lib/sysusers.d/fieldmesh.conf
 systemd-sysusers /usr/lib/sysusers.d/fieldmesh.conf || fail=1
 install -d -m 750 -o root -g "$SERVICE_USER" "$CONFIG_DIR"
 install -m 640 -o root -g "$SERVICE_USER" "$FM/gateway.yaml" "$CONFIG_PATH"
-install -m 640 -o root -g "$SERVICE_USER" "$FM/devices.yaml" "$CONFIG_DIR/devices.yaml"
+# The gateway's credential store lives in its data directory and is rewritten by it.
+install -d -m 750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR"
+install -m 600 -o "$SERVICE_USER" -g "$SERVICE_USER" "$FM/device-credentials.json" "$DATA_DIR/device-credentials.json"
 install -m 600 -o root -g root "$FM/identity.json" "$CONFIG_DIR/identity.json"
 install -m 644 "$FM/fieldmesh.service" /etc/systemd/system/fieldmesh.service
 systemctl enable fieldmesh.service || fail=1
 
 # --- secrets off the boot partition (anyone holding the card can read FAT)
-rm -f "$FM/gateway.yaml" "$FM/devices.yaml" "$FM/identity.json" "$FM/wifi.nmconnection"
+rm -f "$FM/gateway.yaml" "$FM/device-credentials.json" "$FM/identity.json" "$FM/wifi.nmconnection"
 
 # --- done: remove the hook (as Imager does) and this script
 echo "== fieldmesh firstrun finished, fail=$fail"

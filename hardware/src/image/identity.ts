@@ -18,13 +18,13 @@ export interface GatewayIdentity {
   /** Credentials the gateway presents to the cloud broker (register them on the cloud side). */
   uplink: { username: string; password: string };
   /** Credentials devices present to this gateway's broker; only scrypt hashes are kept here. */
-  devices: Array<{ username: string; passwordHash: string }>;
+  devices: DeviceCredential[];
   createdAt: string;
 }
 
 /** Plain-text device passwords: given to the user once (the secrets file), never on the image. */
 export interface DeviceSecret {
-  username: string;
+  device: string;
   password: string;
 }
 
@@ -35,6 +35,7 @@ export interface SiteKey {
 
 export type RandomBytes = (n: number) => Buffer;
 
+/** Gateway, device and site names: a subset of the gateway's DEVICE_ID that is also a host name. */
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/u;
 
 /** URL-safe, no padding: fits in YAML, MQTT usernames and shells without quoting trouble. */
@@ -47,28 +48,30 @@ export function isClusterKey(key: string): boolean {
 }
 
 /*
- * Device secret hash format: "scrypt$N$r$p$<salt base64url>$<key base64url>", 32-byte key,
- * N=16384 r=8 p=1 (node's defaults: ~50 ms and 16 MiB on a Pi 4, paid once per connection).
- * Test vector: password "secret", salt bytes 00..0f → see test/hardware/image/identity.test.ts.
+ * Device credential format: the gateway's FileCredentialStore (gateway/src/ingest/credentials.ts)
+ * entry, so the file written here is the one the gateway reads: scrypt N=2^14 r=8 p=1 (~30 ms on
+ * a Pi 4 per CONNECT), 16-byte random salt, 32-byte key, both base64.
+ * Test vector: password "secret", salt bytes 00..0f → see test/hardware/image/boot-files.test.ts.
  */
-const SCRYPT = { N: 16384, r: 8, p: 1 };
+const SCRYPT = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 
-export function hashDeviceSecret(password: string, salt: Buffer): string {
-  const key = scryptSync(password, salt, 32, SCRYPT);
-  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+export interface DeviceCredential {
+  device: string;
+  salt: string;
+  hash: string;
+  created: string;
 }
 
-/** Checks a device password against a stored hash; false for any malformed hash. */
-export function verifyDeviceSecret(password: string, stored: string): boolean {
-  const m = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/u.exec(stored);
-  if (!m) return false;
-  const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  // Bounds stop a hostile hash from asking for gigabytes of memory.
-  if (N > 1 << 20 || r > 32 || p > 16 || (N & (N - 1)) !== 0) return false;
-  const expected = Buffer.from(m[5]!, 'base64url');
-  if (expected.length < 16) return false;
-  const got = scryptSync(password, Buffer.from(m[4]!, 'base64url'), expected.length, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
-  return timingSafeEqual(got, expected);
+export function hashDeviceSecret(password: string, salt: Buffer): string {
+  return scryptSync(password, salt, 32, SCRYPT).toString('base64');
+}
+
+/** Checks a device password against a stored entry; false for a malformed entry. */
+export function verifyDeviceSecret(password: string, entry: { salt: string; hash: string }): boolean {
+  const want = Buffer.from(entry.hash, 'base64');
+  if (want.length !== 32) return false;
+  const got = scryptSync(password, Buffer.from(entry.salt, 'base64'), 32, SCRYPT);
+  return timingSafeEqual(got, want);
 }
 
 export interface IdentityRequest {
@@ -93,15 +96,19 @@ export function generateIdentity(req: IdentityRequest): { identity: GatewayIdent
     }
     seen.add(d);
   }
-  const deviceSecrets = req.devices.map((username) => ({ username, password: token(random, 18) }));
+  const created = req.now.toISOString();
+  const deviceSecrets = req.devices.map((device) => ({ device, password: token(random, 24) }));
   const identity: GatewayIdentity = {
     format: 1,
     gatewayId: req.gatewayId,
     site: req.siteKey?.site,
     clusterKey: req.siteKey?.clusterKey ?? random(32).toString('base64'),
     uplink: { username: req.gatewayId, password: token(random, 24) },
-    devices: deviceSecrets.map((s) => ({ username: s.username, passwordHash: hashDeviceSecret(s.password, random(16)) })),
-    createdAt: req.now.toISOString(),
+    devices: deviceSecrets.map((s) => {
+      const salt = random(16);
+      return { device: s.device, salt: salt.toString('base64'), hash: hashDeviceSecret(s.password, salt), created };
+    }),
+    createdAt: created,
   };
   return { identity, deviceSecrets };
 }

@@ -74,7 +74,7 @@ export function renderGatewayConfig(p: ProvisioningInput, id: GatewayIdentity, l
     '# fieldmesh gateway config, written by `fieldmesh image`. Secrets: keep this file 0640 root:fieldmesh.',
     `id: ${q(id.gatewayId)}`,
     `dataDir: ${q(`/var/lib/${layout.stateDirectory}`)}`,
-    'broker: { port: 1883, auth: credentials }',
+    `broker: { port: 1883, auth: credentials, devices: [${id.devices.map((d) => q(d.device)).join(', ')}] }`,
     'http: { port: 8081 }',
     `mesh: { port: 7946, mdns: true, seeds: [${(p.meshSeeds ?? []).map(q).join(', ')}], key: ${q(id.clusterKey)} }`,
   ];
@@ -82,15 +82,14 @@ export function renderGatewayConfig(p: ProvisioningInput, id: GatewayIdentity, l
   return lines.join('\n') + '\n';
 }
 
-/** Device credentials for the gateway's broker: hashes only (see identity.ts for the format). */
+/**
+ * Device credentials in the gateway's FileCredentialStore layout (version 1, hashes only), so the
+ * gateway verifies the devices' passwords without ever having had them in clear.
+ */
 export function renderDeviceCredentials(id: GatewayIdentity): string {
-  return [
-    '# fieldmesh device credentials for this gateway\'s MQTT broker, written by `fieldmesh image`.',
-    '# passwordHash format: scrypt$N$r$p$salt$key (base64url); verify with verifyDeviceSecret().',
-    'devices:',
-    ...id.devices.map((d) => `  - { username: ${q(d.username)}, passwordHash: ${q(d.passwordHash)} }`),
-    '',
-  ].join('\n');
+  const devices: Record<string, { salt: string; hash: string; created: string }> = {};
+  for (const d of id.devices) devices[d.device] = { salt: d.salt, hash: d.hash, created: d.created };
+  return JSON.stringify({ version: 1, devices }, null, 2) + '\n';
 }
 
 export function renderWifiKeyfile(p: ProvisioningInput, id: GatewayIdentity): string | undefined {
@@ -140,7 +139,7 @@ export function renderProvisioningFiles(
   const put = (path: string, text: string) => files.set(path, Buffer.from(text, 'utf8'));
   put(`${PROVISION_DIR}/identity.json`, JSON.stringify(id, null, 2) + '\n');
   put(`${PROVISION_DIR}/gateway.yaml`, renderGatewayConfig(p, id, layout));
-  put(`${PROVISION_DIR}/devices.yaml`, renderDeviceCredentials(id));
+  put(`${PROVISION_DIR}/device-credentials.json`, renderDeviceCredentials(id));
   put(`${PROVISION_DIR}/fieldmesh.service`, renderServiceUnit(layout));
   put(`${PROVISION_DIR}/fieldmesh.sysusers`, renderSysusers(layout));
   if (p.sshKeys.length > 0) put(`${PROVISION_DIR}/authorized_keys`, p.sshKeys.map((k) => k.trim()).join('\n') + '\n');

@@ -9,7 +9,9 @@ import { parse as parseYaml } from 'yaml';
 import { MemoryBootPartition, MtoolsBootPartition } from '@fieldmesh/hardware/image/boot-partition';
 import { customiseBootPartition, customiseImageFile, type ImageFileRequest } from '@fieldmesh/hardware/image/customise';
 import { isImageError } from '@fieldmesh/hardware/image/errors';
-import { loadOrCreateSite, verifyDeviceSecret } from '@fieldmesh/hardware/image/identity';
+import { loadOrCreateSite } from '@fieldmesh/hardware/image/identity';
+import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
+import { FileCredentialStore } from '@fieldmesh/gateway/ingest/credentials';
 import { inspectImage } from '@fieldmesh/hardware/image/layout';
 import { PI_CMDLINE, PI_CONFIG, makePiImage, requireTools } from './synthetic-image.js';
 
@@ -90,17 +92,29 @@ describe('fieldmesh image on a synthetic Raspberry Pi OS image', () => {
     expect(Object.keys(cfg).sort()).toEqual(['broker', 'dataDir', 'http', 'id', 'mesh', 'uplink']);
     expect(cfg.id).toBe('gw-north-1');
     expect(cfg.dataDir).toBe('/var/lib/fieldmesh');
-    expect(cfg.broker).toEqual({ port: 1883, auth: 'credentials' });
+    expect(cfg.broker).toEqual({ port: 1883, auth: 'credentials', devices: ['sensor-a', 'sensor-b'] });
     expect(cfg.mesh.key).toBe(r.identity.clusterKey);
     expect(Buffer.from(cfg.mesh.key, 'base64')).toHaveLength(32);
     expect(cfg.mesh.seeds).toEqual(['10.0.0.2:7946']);
     expect(cfg.uplink).toEqual({ url: 'mqtts://cloud.example:8883', username: 'gw-north-1', password: r.identity.uplink.password });
 
-    const devices = parseYaml(await text('/fieldmesh/devices.yaml')) as { devices: Array<{ username: string; passwordHash: string }> };
-    expect(devices.devices.map((d) => d.username)).toEqual(['sensor-a', 'sensor-b']);
-    expect(r.deviceSecrets).toHaveLength(2);
-    expect(verifyDeviceSecret(r.deviceSecrets![0]!.password, devices.devices[0]!.passwordHash)).toBe(true);
-    expect(verifyDeviceSecret('wrong', devices.devices[0]!.passwordHash)).toBe(false);
+    // The config the gateway itself accepts, and the credential file its store reads.
+    const parsed = parseGatewayConfig(cfg, '/');
+    expect(parsed.broker.devices).toEqual(['sensor-a', 'sensor-b']);
+    expect(parsed.mesh.key).toBe(r.identity.clusterKey);
+    const credDir = mkdtempSync(join(tmpdir(), 'fm-cred-'));
+    try {
+      const credFile = join(credDir, 'device-credentials.json');
+      writeFileSync(credFile, await text('/fieldmesh/device-credentials.json'));
+      const store = new FileCredentialStore(credFile);
+      expect(r.deviceSecrets).toHaveLength(2);
+      expect(store.has('sensor-a') && store.has('sensor-b')).toBe(true);
+      expect(await store.verify('sensor-a', Buffer.from(r.deviceSecrets![0]!.password))).toBe(true);
+      expect(await store.verify('sensor-a', Buffer.from(r.deviceSecrets![1]!.password))).toBe(false);
+      expect(await store.ensure(['sensor-a', 'sensor-b'])).toEqual([]);
+    } finally {
+      rmSync(credDir, { recursive: true, force: true });
+    }
 
     expect(await text('/fieldmesh/authorized_keys')).toBe(SSH + '\n');
     const wifi = await text('/fieldmesh/wifi.nmconnection');
@@ -131,7 +145,7 @@ describe('fieldmesh image on a synthetic Raspberry Pi OS image', () => {
     expect(a.identity.gatewayId).toBe(b.identity.gatewayId); // asked for the same id
     expect(a.identity.clusterKey).not.toBe(b.identity.clusterKey);
     expect(a.identity.uplink.password).not.toBe(b.identity.uplink.password);
-    expect(a.identity.devices[0]!.passwordHash).not.toBe(b.identity.devices[0]!.passwordHash);
+    expect(a.identity.devices[0]!.hash).not.toBe(b.identity.devices[0]!.hash);
     expect(a.deviceSecrets![0]!.password).not.toBe(b.deviceSecrets![0]!.password);
 
     const siteFile = join(dir, 'north.site.json');
@@ -245,8 +259,8 @@ describe('fieldmesh image CLI', () => {
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain('gateway id: gw-cli');
-    const secrets = JSON.parse(readFileSync(`${out}.secrets.json`, 'utf8')) as { devices: Array<{ username: string; password: string }> };
-    expect(secrets.devices[0]!.username).toBe('d1');
+    const secrets = JSON.parse(readFileSync(`${out}.secrets.json`, 'utf8')) as { devices: Array<{ device: string; password: string }> };
+    expect(secrets.devices[0]!.device).toBe('d1');
     expect(statSync(`${out}.secrets.json`).mode & 0o777).toBe(0o600);
     const again = cli(['--image', piImage, '--out', out, '--bundle', bundleFile, '--ssh-key-file', keyFile, '--hostname', 'gw-cli', '--devices', 'd1']);
     expect(again.status).toBe(0);
