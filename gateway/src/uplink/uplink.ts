@@ -1,0 +1,419 @@
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
+import type { LoggedReading, ReadingLog } from '../store/reading-log.js';
+import { encodeBatch } from './batch-codec.js';
+import { BatchWindow, type InFlightBatch } from './batch-window.js';
+import { UplinkError } from './errors.js';
+import { ReconnectBackoff } from './reconnect-backoff.js';
+import { decodeAck, uplinkTopics, type GatewayStatus } from './uplink-messages.js';
+
+export interface UplinkOptions {
+  gatewayId: string;
+  log: ReadingLog;
+  /** `mqtt://host:port` (or mqtts://) of the cloud broker. */
+  url: string;
+  username?: string;
+  password?: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** Extra fields for the retained status message (members, dropped counts…). */
+  status?: () => object;
+  /** Readings per batch at most. Default 2000: ~5 kB on the wire for slow series, well inside any packet cap. */
+  batchReadings?: number;
+  /** Bytes per batch at most; a larger batch is split. Default 1 MiB (the cloud's cap defaults to 8 MiB). */
+  maxBatchBytes?: number;
+  /** Batches published and not yet acked. Default 8 (mqtt.js warns past ~1000 in flight). */
+  maxInFlight?: number;
+  /** Milliseconds to wait for the cloud's ack before resending a batch. Default 30000. */
+  ackTimeoutMs?: number;
+  /** Refusals (nacks) of a one-reading batch before it is quarantined (larger ones are split first). Default 5. */
+  maxRefusals?: number;
+  /** Reconnect backoff bounds, ms. Defaults 500 and 30000. */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** Status refresh period, ms. Default 15000. */
+  statusIntervalMs?: number;
+  /** Randomness for the backoff jitter (tests pin it). */
+  random?: () => number;
+}
+
+export type UplinkState = 'stopped' | 'connecting' | 'online' | 'backoff';
+const STATE_CODE: Record<UplinkState, number> = { stopped: 0, connecting: 1, online: 2, backoff: 3 };
+
+export interface UplinkStats {
+  state: UplinkState;
+  /** 0 stopped, 1 connecting, 2 online, 3 waiting to reconnect (for a Prometheus gauge). */
+  stateCode: number;
+  batchesSent: number;
+  batchesAcked: number;
+  batchesRefused: number;
+  batchesTimedOut: number;
+  batchesQuarantined: number;
+  readingsAcked: number;
+  readingsQuarantined: number;
+  bytesSent: number;
+  inFlight: number;
+  connects: number;
+  backlog: number;
+  backlogBytes: number;
+  oldestUnsentAgeMs: number | null;
+  ackedSeq: number;
+}
+
+const DEFAULTS = {
+  batchReadings: 2000,
+  maxBatchBytes: 1024 * 1024,
+  maxInFlight: 8,
+  ackTimeoutMs: 30_000,
+  maxRefusals: 5,
+  backoffMinMs: 500,
+  backoffMaxMs: 30_000,
+  statusIntervalMs: 15_000,
+};
+
+/**
+ * Store-and-forward delivery of the reading log to the cloud (DESIGN.md step 4, FORMAT.md).
+ * A cursor over the log: read past the sent position, pack, publish at QoS 1, and move the
+ * AckWatermark only on the cloud's ack, never on PUBACK. On reconnect it resends from the
+ * watermark at once; the cloud's `(gateway, epoch, seq)` key makes the resend harmless.
+ */
+export class Uplink {
+  private readonly o: Required<Omit<UplinkOptions, 'username' | 'password' | 'status' | 'clock' | 'logger' | 'random'>> & UplinkOptions;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly backoff: ReconnectBackoff;
+  private readonly window: BatchWindow;
+  private client: MqttClient | null = null;
+  private generation = 0;
+  private state: UplinkState = 'stopped';
+  /** Highest seq read into the window; the next batch starts after it. */
+  private sentSeq = 0;
+  private reconnectTimer: unknown = null;
+  private statusTimer: unknown = null;
+  private pumpScheduled = false;
+  private pumping = false;
+  private readonly counts = {
+    batchesSent: 0,
+    batchesAcked: 0,
+    batchesRefused: 0,
+    batchesTimedOut: 0,
+    batchesQuarantined: 0,
+    readingsAcked: 0,
+    readingsQuarantined: 0,
+    bytesSent: 0,
+    connects: 0,
+  };
+
+  constructor(opts: UplinkOptions) {
+    if (!/^(mqtts?|tcp|tls|wss?):\/\/[^/]+/.test(opts.url)) {
+      throw new UplinkError('FM_ERR_UPLINK_CONFIG', `uplink.url ${JSON.stringify(opts.url)} must look like mqtt://host:port`);
+    }
+    if (!opts.gatewayId) throw new UplinkError('FM_ERR_UPLINK_CONFIG', 'gatewayId is empty');
+    const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Uplink['o'];
+    for (const key of ['batchReadings', 'maxBatchBytes', 'maxInFlight', 'ackTimeoutMs', 'maxRefusals', 'backoffMinMs', 'backoffMaxMs', 'statusIntervalMs'] as const) {
+      if (!Number.isInteger(o[key]) || o[key] < 1) throw new UplinkError('FM_ERR_UPLINK_CONFIG', `${key} must be a positive integer, got ${String(o[key])}`);
+    }
+    this.o = o;
+    this.clock = opts.clock ?? systemClock;
+    this.logger = (opts.logger ?? silentLogger).child({ component: 'uplink' });
+    this.backoff = new ReconnectBackoff(o.backoffMinMs, o.backoffMaxMs, opts.random);
+    this.window = new BatchWindow(opts.log);
+  }
+
+  start(): void {
+    if (this.state !== 'stopped') return;
+    this.connectNow();
+  }
+
+  /** Called after each ingest commit: new readings may be sent (coalesced). */
+  notify(): void {
+    if (this.state === 'online') this.schedulePump();
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.generation++;
+    this.clearTimer('reconnectTimer');
+    this.clearTimer('statusTimer');
+    this.window.reset((b) => this.clearBatchTimer(b));
+    const client = this.client;
+    this.client = null;
+    if (!client) return;
+    if (client.connected) {
+      // A clean stop says so itself: the broker drops the last will on a clean DISCONNECT.
+      await new Promise<void>((resolve) => {
+        client.publish(uplinkTopics.status(this.o.gatewayId), JSON.stringify(this.statusMessage(false)), { qos: 1, retain: true }, () => resolve());
+        const t = this.clock.setTimeout(resolve, 2000);
+        t.unref?.();
+      });
+    }
+    await new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve()));
+  }
+
+  stats(): UplinkStats {
+    const backlog = this.o.log.backlog();
+    return {
+      state: this.state,
+      stateCode: STATE_CODE[this.state],
+      ...this.counts,
+      inFlight: this.window.size,
+      backlog: backlog.readings,
+      backlogBytes: backlog.bytes,
+      oldestUnsentAgeMs: backlog.oldestUnsentTs === null ? null : Math.max(0, this.clock.now() - backlog.oldestUnsentTs),
+      ackedSeq: this.o.log.ackWatermark(),
+    };
+  }
+
+  private clearTimer(key: 'reconnectTimer' | 'statusTimer'): void {
+    const t = this[key];
+    if (t !== null) this.clock.clearTimeout(t as never);
+    this[key] = null;
+  }
+
+  private statusMessage(online: boolean): GatewayStatus {
+    const s = this.stats();
+    return {
+      ...(this.o.status?.() ?? {}),
+      v: 1,
+      online,
+      ts: this.clock.now(),
+      epoch: this.o.log.epoch,
+      backlog: s.backlog,
+      oldestUnsentAgeMs: s.oldestUnsentAgeMs,
+      ackedSeq: s.ackedSeq,
+      batchesSent: s.batchesSent,
+      batchesAcked: s.batchesAcked,
+      batchesRefused: s.batchesRefused,
+      quarantined: s.readingsQuarantined,
+    };
+  }
+
+  private connectNow(): void {
+    this.state = 'connecting';
+    const gen = ++this.generation;
+    const options: IClientOptions = {
+      clientId: this.o.gatewayId,
+      clean: true,
+      // Reconnects are ours (backoff with jitter on the injected clock), not mqtt.js's fixed period.
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      keepalive: 30,
+      protocolVersion: 4,
+      will: { topic: uplinkTopics.status(this.o.gatewayId), payload: Buffer.from(JSON.stringify({ v: 1, online: false, epoch: this.o.log.epoch })), qos: 1, retain: true },
+    };
+    if (this.o.username !== undefined) options.username = this.o.username;
+    if (this.o.password !== undefined) options.password = this.o.password;
+    const client = connect(this.o.url, options);
+    this.client = client;
+    client.on('connect', () => {
+      if (gen !== this.generation) return;
+      client.subscribe(uplinkTopics.ack(this.o.gatewayId), { qos: 1 }, (err, granted) => {
+        if (gen !== this.generation) return;
+        if (err || !granted || granted.some((g) => g.qos === 128)) {
+          this.logger.warn({ err: err?.message ?? 'subscription refused' }, 'cannot subscribe to acks');
+          client.end(true);
+          return;
+        }
+        this.online(client);
+      });
+    });
+    client.on('message', (topic, payload) => {
+      if (gen === this.generation) this.onAck(payload);
+    });
+    client.on('error', (err) => {
+      if (gen === this.generation) this.logger.debug({ err: err.message }, 'uplink connection error');
+    });
+    client.on('close', () => {
+      if (gen === this.generation) this.linkDown();
+    });
+  }
+
+  private online(client: MqttClient): void {
+    this.state = 'online';
+    this.counts.connects++;
+    this.backoff.reset();
+    this.logger.info({ url: this.o.url }, 'uplink online');
+    // Everything past the watermark goes (again) now; the cloud dedupes what it already has.
+    this.window.reset((b) => this.clearBatchTimer(b));
+    this.sentSeq = this.o.log.ackWatermark();
+    this.publishStatus(client);
+    this.pump();
+  }
+
+  private publishStatus(client: MqttClient): void {
+    this.clearTimer('statusTimer');
+    if (this.state !== 'online' || !client.connected) return;
+    client.publish(uplinkTopics.status(this.o.gatewayId), JSON.stringify(this.statusMessage(true)), { qos: 1, retain: true });
+    const t = this.clock.setTimeout(() => this.publishStatus(client), this.o.statusIntervalMs);
+    t.unref?.();
+    this.statusTimer = t;
+  }
+
+  private linkDown(): void {
+    if (this.state === 'stopped') return;
+    const wasOnline = this.state === 'online';
+    this.generation++;
+    this.client?.removeAllListeners('message');
+    this.client?.end(true);
+    this.client = null;
+    this.clearTimer('statusTimer');
+    this.window.reset((b) => this.clearBatchTimer(b));
+    this.state = 'backoff';
+    const delay = this.backoff.next();
+    if (wasOnline) this.logger.warn({ retryInMs: delay }, 'uplink down, store-and-forward');
+    const t = this.clock.setTimeout(() => {
+      this.reconnectTimer = null;
+      if (this.state === 'backoff') this.connectNow();
+    }, delay);
+    t.unref?.();
+    this.reconnectTimer = t;
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Fills the window from the log. Synchronous between reads: SQLite reads are short. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.state === 'online' && this.client && this.window.size < this.o.maxInFlight) {
+        const readings = this.o.log.readAfter(this.sentSeq, this.o.batchReadings);
+        if (readings.length === 0) break;
+        for (const part of this.pack(readings)) {
+          this.sentSeq = part.lastSeq;
+          this.window.add(part);
+          if (part.state === 'sent') this.send(part);
+        }
+        this.settle();
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /**
+   * Encodes readings into batches under the byte cap. A reading the codec cannot carry (the
+   * ingest should have refused it) becomes a one-reading poison batch, quarantined in order.
+   */
+  private pack(readings: LoggedReading[]): InFlightBatch[] {
+    const make = (rs: LoggedReading[], payload: Buffer | null, reason = ''): InFlightBatch => ({
+      firstSeq: rs[0]!.seq,
+      lastSeq: rs.at(-1)!.seq,
+      count: rs.length,
+      payload,
+      state: payload ? 'sent' : 'poison',
+      attempts: 0,
+      reason,
+      timer: null,
+    });
+    try {
+      const payload = encodeBatch({ gatewayId: this.o.gatewayId, epoch: this.o.log.epoch, readings });
+      if (payload.length <= this.o.maxBatchBytes || readings.length === 1) return [make(readings, payload)];
+      const half = Math.ceil(readings.length / 2);
+      return [...this.pack(readings.slice(0, half)), ...this.pack(readings.slice(half))];
+    } catch (err) {
+      if (!(err instanceof UplinkError)) throw err;
+      if (readings.length === 1) {
+        this.logger.warn({ seq: readings[0]!.seq, err: err.message }, 'reading cannot be encoded, quarantined');
+        return [make(readings, null, err.code)];
+      }
+      const half = Math.ceil(readings.length / 2);
+      return [...this.pack(readings.slice(0, half)), ...this.pack(readings.slice(half))];
+    }
+  }
+
+  private send(b: InFlightBatch): void {
+    const client = this.client;
+    if (!client || !b.payload) return;
+    this.counts.batchesSent++;
+    this.counts.bytesSent += b.payload.length;
+    // PUBACK only means the broker took it; the cloud's ack (onAck) is what counts.
+    client.publish(uplinkTopics.batch(this.o.gatewayId), b.payload, { qos: 1 }, () => {});
+    this.clearBatchTimer(b);
+    const gen = this.generation;
+    const t = this.clock.setTimeout(() => {
+      b.timer = null;
+      if (gen !== this.generation || b.state !== 'sent') return;
+      // No answer is not a refusal (the cloud may be slow or its store down): resend, and never
+      // quarantine for silence, or a cloud outage would throw data away.
+      this.counts.batchesTimedOut++;
+      this.send(b);
+    }, this.o.ackTimeoutMs);
+    t.unref?.();
+    b.timer = t;
+  }
+
+  private clearBatchTimer(b: InFlightBatch): void {
+    if (b.timer !== null) this.clock.clearTimeout(b.timer as never);
+    b.timer = null;
+  }
+
+  /**
+   * A nacked batch of several readings is split in two and both halves resent, so a poison
+   * reading is isolated in about log2(batch) round trips and only it is quarantined (after
+   * `maxRefusals` refusals of the one-reading batch), not the good readings around it.
+   */
+  private refused(b: InFlightBatch, reason: string): void {
+    b.attempts++;
+    b.reason = reason;
+    this.clearBatchTimer(b);
+    if (b.count > 1) {
+      const readings = this.o.log.readAfter(b.firstSeq - 1, b.count).filter((r) => r.seq <= b.lastSeq);
+      if (readings.length > 1) {
+        const half = Math.ceil(readings.length / 2);
+        const parts = [...this.pack(readings.slice(0, half)), ...this.pack(readings.slice(half))];
+        this.window.replace(b, parts);
+        for (const p of parts) if (p.state === 'sent') this.send(p);
+        this.settle();
+        return;
+      }
+    }
+    if (b.attempts >= this.o.maxRefusals) {
+      this.logger.warn({ firstSeq: b.firstSeq, lastSeq: b.lastSeq, reason, attempts: b.attempts }, 'batch refused too often, quarantined');
+      b.state = 'poison';
+      b.payload = null;
+      this.settle();
+      this.pump();
+    } else {
+      this.send(b);
+    }
+  }
+
+  private onAck(payload: Buffer): void {
+    let ack;
+    try {
+      ack = decodeAck(payload);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'malformed ack ignored');
+      return;
+    }
+    // An ack for another epoch is about an old database of this gateway id: not ours.
+    if (ack.epoch !== undefined && ack.epoch !== this.o.log.epoch) return;
+    if (ack.ok) {
+      this.window.ackRange(ack.firstSeq, ack.lastSeq);
+      this.settle();
+      this.pump();
+      return;
+    }
+    this.counts.batchesRefused++;
+    if (ack.firstSeq === undefined || ack.lastSeq === undefined) return; // unattributable: the ack timeout covers it
+    const b = this.window.find(ack.firstSeq, ack.lastSeq);
+    if (b && b.state === 'sent') this.refused(b, ack.code);
+  }
+
+  private settle(): void {
+    const out = this.window.settle((b) => this.clearBatchTimer(b));
+    this.counts.batchesAcked += out.acked;
+    this.counts.readingsAcked += out.ackedReadings;
+    this.counts.batchesQuarantined += out.quarantined;
+    this.counts.readingsQuarantined += out.quarantinedReadings;
+  }
+}

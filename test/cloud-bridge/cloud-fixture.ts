@@ -1,0 +1,42 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
+import { resolveCloudConfig, type CloudConfig } from '@fieldmesh/cloud-bridge/config';
+
+/** Polls `cond` until it holds or the deadline passes (then throws naming `what`). */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, deadlineMs = 30_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A port that was free a moment ago (for a server started later on a known port). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function labConfig(dataDir: string, over: { auth?: 'none' | 'credentials'; brokerPort?: number; maxPacketBytes?: number } = {}): CloudConfig {
+  return resolveCloudConfig({
+    broker: { port: over.brokerPort ?? 0, host: '127.0.0.1', auth: over.auth ?? 'none', ...(over.maxPacketBytes ? { maxPacketBytes: over.maxPacketBytes } : {}) },
+    http: { port: 0, host: '127.0.0.1' },
+    dataDir,
+  });
+}
+
+export async function startCloud(config: CloudConfig): Promise<CloudBridge> {
+  return CloudBridge.start(config);
+}
