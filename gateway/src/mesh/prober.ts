@@ -1,0 +1,155 @@
+import type { Clock, Timer } from '@fieldmesh/device-sdk/clock';
+import type { Awareness } from './awareness.js';
+import { encodeMessage } from './codec.js';
+import type { MeshTuning } from './config.js';
+import type { Member } from './member.js';
+import type { Membership } from './membership.js';
+import type { IndirectPing, Ping } from './messages.js';
+import type { MeshMetrics } from './metrics.js';
+
+export interface AckWaiter {
+  ack(): void;
+  nack(): void;
+}
+
+/** What the prober needs from its node. */
+export interface ProbeHost {
+  readonly tuning: Readonly<MeshTuning>;
+  readonly clock: Clock;
+  readonly metrics: MeshMetrics;
+  readonly awareness: Awareness;
+  readonly membership: Membership;
+  readonly acks: Map<number, AckWaiter>;
+  nextSeq(): number;
+  /** Sends encoded messages to `addr`, piggybacking queued updates. */
+  send(addr: string, parts: Buffer[]): void;
+}
+
+/**
+ * SWIM failure detection with Lifeguard (memberlist state.go probeNode): a direct ping; after the
+ * probe timeout, indirect pings through k members who nack if they hear nothing either; at the
+ * end of the (health-scaled) interval, suspicion. Missed nacks raise our own health score: if
+ * even the relays do not answer, the fault is probably ours.
+ */
+export class Prober {
+  constructor(private readonly host: ProbeHost) {}
+
+  /** Probes the next member in the round; returns ms until the next tick (health-scaled). */
+  tick(): number {
+    const h = this.host;
+    const interval = h.tuning.lifeguard ? h.awareness.scale(h.tuning.probeIntervalMs) : h.tuning.probeIntervalMs;
+    const target = h.membership.nextProbeTarget();
+    if (target) this.probe(target, interval);
+    return interval;
+  }
+
+  probe(target: Member, interval: number): void {
+    const h = this.host;
+    const t = h.tuning;
+    const self = h.membership.self;
+    const seq = h.nextSeq();
+    const start = h.clock.monotonic();
+    const incarnation = target.incarnation;
+    let done = false;
+    let indirect = false;
+    let deferred = false;
+    let nacks = 0;
+    let expectedNacks = 0;
+    let timeoutTimer: Timer | undefined;
+    let deadlineTimer: Timer | undefined;
+    h.metrics.probes++;
+
+    const finish = (healthDelta: number) => {
+      done = true;
+      h.acks.delete(seq);
+      if (timeoutTimer) h.clock.clearTimeout(timeoutTimer);
+      if (deadlineTimer) h.clock.clearTimeout(deadlineTimer);
+      if (t.lifeguard && healthDelta !== 0) h.awareness.applyDelta(healthDelta);
+    };
+    h.acks.set(seq, {
+      // A direct ack proves our own path healthy (-1); an ack via relays only says the target lives.
+      ack: () => !done && finish(indirect ? 0 : -1),
+      nack: () => {
+        nacks++;
+        h.metrics.nacksReceived++;
+      },
+    });
+
+    const ping: Ping = { type: 'ping', seq, target: target.id, source: self.id, sourceAddr: self.addr };
+    const parts = [encodeMessage(ping)];
+    // Lifeguard's buddy system: tell a suspect directly, so it refutes now rather than when gossip finds it.
+    if (t.lifeguard && target.state === 'suspect') {
+      parts.push(encodeMessage({ type: 'suspect', incarnation: target.incarnation, node: target.id, from: self.id }));
+    }
+    h.send(target.addr, parts);
+
+    // The probe timeout is not health-scaled (memberlist): scaling it would make a slow member
+    // more tolerant of others' latency, not less accusatory.
+    timeoutTimer = h.clock.setTimeout(() => {
+      timeoutTimer = undefined;
+      if (done || t.indirectChecks === 0) return;
+      indirect = true;
+      const relays = h.membership.randomMembers(t.indirectChecks, (m) => m.state === 'alive', target.id);
+      const req: IndirectPing = {
+        type: 'indirect-ping',
+        seq,
+        target: target.id,
+        targetAddr: target.addr,
+        nack: t.lifeguard,
+        source: self.id,
+        sourceAddr: self.addr,
+      };
+      const msg = encodeMessage(req);
+      for (const r of relays) {
+        h.metrics.indirectProbes++;
+        h.send(r.addr, [msg]);
+      }
+      expectedNacks = t.lifeguard ? relays.length : 0;
+    }, t.probeTimeoutMs);
+
+    const fail = (due: number) => {
+      deadlineTimer = undefined;
+      if (done) return;
+      if (t.stallThresholdMs > 0 && !deferred && h.clock.monotonic() - due > t.stallThresholdMs) {
+        // We froze: acks may be queued unread. Give them one probe timeout before judging.
+        deferred = true;
+        h.metrics.stallDeferrals++;
+        deadlineTimer = h.clock.setTimeout(() => fail(h.clock.monotonic()), t.probeTimeoutMs);
+        return;
+      }
+      finish(expectedNacks > 0 ? Math.max(0, expectedNacks - nacks) : 1);
+      if (target.state !== 'alive' && target.state !== 'suspect') return;
+      h.metrics.probeFailures++;
+      h.membership.suspect({ type: 'suspect', incarnation, node: target.id, from: self.id });
+    };
+    deadlineTimer = h.clock.setTimeout(() => fail(start + interval), interval);
+  }
+
+  /** Probes `msg.target` on behalf of `msg.source`, forwarding the ack, or a nack if asked. */
+  relay(msg: IndirectPing): void {
+    const h = this.host;
+    const self = h.membership.self;
+    const seq = h.nextSeq();
+    let done = false;
+    const timer = h.clock.setTimeout(() => {
+      if (done) return;
+      done = true;
+      h.acks.delete(seq);
+      if (msg.nack) {
+        h.metrics.nacksSent++;
+        h.send(msg.sourceAddr, [encodeMessage({ type: 'nack', seq: msg.seq })]);
+      }
+    }, h.tuning.probeTimeoutMs);
+    h.acks.set(seq, {
+      ack: () => {
+        if (done) return;
+        done = true;
+        h.clock.clearTimeout(timer);
+        h.acks.delete(seq);
+        h.send(msg.sourceAddr, [encodeMessage({ type: 'ack', seq: msg.seq })]);
+      },
+      nack: () => {},
+    });
+    h.send(msg.targetAddr, [encodeMessage({ type: 'ping', seq, target: msg.target, source: self.id, sourceAddr: self.addr })]);
+  }
+}
