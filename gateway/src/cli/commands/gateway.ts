@@ -1,0 +1,56 @@
+import { pino } from 'pino';
+import { loadGatewayConfig } from '../../config/gateway-config.js';
+import { Gateway } from '../../gateway.js';
+import { parseFlags, UsageError, type Command } from '../command.js';
+
+const help = `usage: fieldmesh gateway [--config FILE] [--log-level LEVEL]
+
+Runs one gateway: the MQTT broker devices publish to, the SQLite reading log, the local HTTP
+API and metrics, and the uplink when uplink.url is configured (store and forward until then).
+Without --config it runs on embedded defaults: broker 0.0.0.0:1883 (auth: credentials, one
+device "device-1"), HTTP 127.0.0.1:8081, data in ./data.
+
+On first start, credentials for every id in broker.devices are generated and printed ONCE to
+stdout (username = device id). Once listening it prints:
+  broker: mqtt://HOST:PORT
+  http: http://HOST:PORT/
+Logs (JSON, pino) go to stderr. SIGINT/SIGTERM stop it cleanly.
+
+Config (YAML, every key optional, unknown keys refused): id, dataDir, logLevel,
+  broker: { port, host, auth: credentials | none, devices: [ids], maxPacketBytes,
+            connectTimeoutMs, maxConnections }
+  http: { port, host }    ingest: { commitIntervalMs, maxBatchReadings, rejectLogIntervalMs }
+  mesh: { port, mdns, seeds, key }   serial: [{ path, baud, profile, device }]
+  uplink: { url, username, password }   rules: []
+See gateway/src/config/*.ts for units and defaults, gateway/src/ingest/INGEST.md for topics.
+`;
+
+const gateway: Command = {
+  name: 'gateway',
+  summary: 'run a gateway (device broker, reading log, HTTP API, uplink)',
+  help,
+  async run(argv) {
+    const { flags, rest } = parseFlags(argv, { config: 'string', 'log-level': 'string' });
+    if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
+    const config = loadGatewayConfig(typeof flags.config === 'string' ? flags.config : undefined);
+    const level = typeof flags['log-level'] === 'string' ? flags['log-level'] : config.logLevel;
+    const logger = pino({ level }, pino.destination(2));
+    const gw = new Gateway(config, { logger });
+    const started = await gw.start();
+    process.stdout.write(`gateway: ${config.id}\nbroker: mqtt://${config.broker.host}:${started.brokerPort}\nhttp: http://${config.http.host}:${started.httpPort}/\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await gw.stop();
+    logger.info({}, 'gateway stopped');
+    return 0;
+  },
+};
+
+export default gateway;

@@ -1,0 +1,186 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
+import type { GatewayConfig } from './config/gateway-config.js';
+import { IngestBroker } from './ingest/broker.js';
+import { FileCredentialStore } from './ingest/credentials.js';
+import { Ingest } from './ingest/ingest.js';
+import { HttpApi } from './http/server.js';
+import { HttpError } from './http/errors.js';
+import { gatewayMetrics, type UplinkStatsView } from './metrics/gateway-metrics.js';
+import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics/prometheus.js';
+import { SqliteReadingLog } from './store/sqlite-reading-log.js';
+
+/** What the composition root needs of an uplink (gateway/src/uplink/uplink.ts `Uplink` fits). */
+export interface GatewayUplink {
+  start(): void | Promise<void>;
+  stop(): void | Promise<void>;
+  /** Called after every group commit so draining starts at once. */
+  notify(): void;
+  stats(): UplinkStatsView;
+}
+
+export interface GatewayDeps {
+  logger?: Logger;
+  clock?: Clock;
+  /** Where the one-time credential lines go. Default: stdout. */
+  print?: (line: string) => void;
+}
+
+export interface StartedGateway {
+  brokerPort: number;
+  httpPort: number;
+  /** Device credentials created by this start, with plain passwords (shown once). */
+  newCredentials: Array<{ device: string; password: string }>;
+}
+
+/**
+ * The gateway's composition root: wires the real parts (SQLite log, aedes broker, HTTP API,
+ * uplink) from a validated config. Components below it only see interfaces.
+ */
+export class Gateway {
+  readonly http: HttpApi;
+  readonly metrics = new MetricsRegistry();
+  private readingLog: SqliteReadingLog | null = null;
+  private ingestPath: Ingest | null = null;
+  private broker: IngestBroker | null = null;
+  private uplink: GatewayUplink | null = null;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly print: (line: string) => void;
+  private startedAt = 0;
+  private running = false;
+
+  constructor(
+    readonly config: Readonly<GatewayConfig>,
+    deps: GatewayDeps = {},
+  ) {
+    this.log = (deps.logger ?? silentLogger).child({ gateway: config.id });
+    this.clock = deps.clock ?? systemClock;
+    this.print = deps.print ?? ((line) => process.stdout.write(line + '\n'));
+    this.http = new HttpApi(this.log);
+  }
+
+  /** The reading log, once started (rules, rollups and the query API read it). */
+  get store(): SqliteReadingLog {
+    if (!this.readingLog) throw new Error('gateway not started');
+    return this.readingLog;
+  }
+
+  /** The ingest sink, once started (serial lines submit here). */
+  get ingest(): Ingest {
+    if (!this.ingestPath) throw new Error('gateway not started');
+    return this.ingestPath;
+  }
+
+  async start(): Promise<StartedGateway> {
+    const cfg = this.config;
+    try {
+      mkdirSync(cfg.dataDir, { recursive: true });
+      this.readingLog = new SqliteReadingLog(join(cfg.dataDir, 'gateway.db'));
+      this.ingestPath = new Ingest(this.readingLog, {
+        commitIntervalMs: cfg.ingest.commitIntervalMs,
+        maxBatchReadings: cfg.ingest.maxBatchReadings,
+        clock: this.clock,
+        logger: this.log.child({ component: 'ingest' }),
+      });
+
+      let newCredentials: StartedGateway['newCredentials'] = [];
+      let credentials: FileCredentialStore | undefined;
+      if (cfg.broker.auth === 'credentials') {
+        credentials = new FileCredentialStore(join(cfg.dataDir, 'devices.json'));
+        newCredentials = await credentials.ensure(cfg.broker.devices);
+        if (newCredentials.length > 0) {
+          // Printed once, here, never logged and never stored in clear: note them now.
+          this.print('new device credentials (shown only this once; username = device id):');
+          for (const c of newCredentials) this.print(`  ${c.device}  ${c.password}`);
+        }
+      } else {
+        this.log.warn({ auth: 'none' }, 'broker.auth is none: any client may publish as any device (lab only)');
+      }
+
+      // ── Uplink ────────────────────────────────────────────────────────────────────────────
+      // Constructed here when `uplink.url` is configured (gateway/src/uplink/uplink.ts); until
+      // then readings are stored and forwarded later. After each commit it is notified so the
+      // drain starts at once.
+      this.uplink = this.createUplink();
+      this.ingestPath.onCommitted(() => this.uplink?.notify());
+
+      this.broker = new IngestBroker({
+        config: cfg.broker,
+        ingest: this.ingestPath,
+        ...(credentials ? { credentials } : {}),
+        clock: this.clock,
+        logger: this.log,
+        rejectLogIntervalMs: cfg.ingest.rejectLogIntervalMs,
+      });
+      await this.broker.start();
+
+      this.metrics.register(
+        gatewayMetrics({
+          stats: this.ingestPath.stats,
+          log: this.readingLog,
+          uplink: this.uplink ? () => this.uplink!.stats() : undefined,
+          now: () => this.clock.now(),
+        }),
+      );
+      this.registerRoutes();
+      await this.http.listen(cfg.http.port, cfg.http.host);
+      await this.uplink?.start();
+
+      this.startedAt = this.clock.monotonic();
+      this.running = true;
+      this.log.info({ brokerPort: this.broker.port, httpPort: this.http.port, epoch: this.readingLog.epoch }, 'gateway started');
+      return { brokerPort: this.broker.port, httpPort: this.http.port, newCredentials };
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Stops in dependency order: no new input, commit what is queued, then outputs, then the store. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.broker?.stop();
+    this.broker = null;
+    this.ingestPath?.stop();
+    await this.uplink?.stop();
+    this.uplink = null;
+    await this.http.close();
+    this.readingLog?.close();
+    this.readingLog = null;
+  }
+
+  /** The status `/api/status` serves and the uplink may publish. */
+  status(): Record<string, unknown> {
+    const log = this.readingLog;
+    return {
+      id: this.config.id,
+      running: this.running,
+      uptimeS: this.running ? Math.round((this.clock.monotonic() - this.startedAt) / 1000) : 0,
+      epoch: log?.epoch ?? null,
+      broker: { port: this.broker?.port ?? null, auth: this.config.broker.auth },
+      http: { port: this.http.port },
+      ingest: this.ingestPath?.stats.snapshot() ?? null,
+      log: log ? { lastSeq: log.lastSeq(), ackWatermark: log.ackWatermark(), backlog: log.backlog(), quarantined: log.quarantined() } : null,
+      uplink: this.uplink ? this.uplink.stats() : { state: 'none', configured: this.config.uplink !== null },
+    };
+  }
+
+  private createUplink(): GatewayUplink | null {
+    if (this.config.uplink === null) return null;
+    // The uplink engineer wires `new Uplink({ gatewayId, log: this.store, url, username,
+    // password, clock, logger })` here.
+    this.log.warn({ url: this.config.uplink.url }, 'uplink configured but not wired in this build; storing and forwarding later');
+    return null;
+  }
+
+  private registerRoutes(): void {
+    this.http.route('GET', '/healthz', () => {
+      if (!this.running || !this.readingLog) throw new HttpError(503, 'FM_ERR_HTTP_INTERNAL', 'gateway not running');
+      return { json: { ok: true, id: this.config.id } };
+    });
+    this.http.route('GET', '/metrics', () => ({ text: this.metrics.render(), contentType: PROMETHEUS_CONTENT_TYPE }));
+    this.http.route('GET', '/api/status', () => ({ json: this.status() }));
+  }
+}
