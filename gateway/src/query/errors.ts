@@ -1,0 +1,31 @@
+/**
+ * Error catalog of the local query API. Each becomes an HTTP 400 with `{ error: { code, param,
+ * message } }`; the message names the parameter, the bad value and the fix.
+ */
+export const QUERY_ERRORS = {
+  FM_ERR_QUERY_MISSING_PARAM: 'Add the parameter named in the message, e.g. /api/readings?series=dev/temp&from=0&to=1700000000000.',
+  FM_ERR_QUERY_NOT_A_NUMBER: 'Give times and step as whole milliseconds since the Unix epoch (digits only, no units).',
+  FM_ERR_QUERY_RANGE: 'Make `from` less than or equal to `to` (the range is from inclusive, to exclusive).',
+  FM_ERR_QUERY_BAD_STEP: 'Give `step` as a positive whole number of milliseconds, e.g. 60000 for one point per minute.',
+  FM_ERR_QUERY_TOO_MANY_POINTS: 'Ask for a shorter range or a larger step: (to - from) / step must stay within the limit in the message.',
+  FM_ERR_QUERY_BAD_LIMIT: 'Give `limit` as a whole number from 1 to the maximum in the message.',
+  FM_ERR_QUERY_BAD_CURSOR: 'Pass back the `next` value of the previous page unchanged, with the same series, from and to.',
+  FM_ERR_QUERY_BAD_SERIES: 'Name a series as device/sensor (or, where a pattern is accepted, with * for any part).',
+  FM_ERR_QUERY_UNKNOWN_PARAM: 'Remove the parameter or fix its spelling; the message lists the accepted ones.',
+  FM_ERR_QUERY_DUPLICATE_PARAM: 'Give each parameter once.',
+} as const;
+
+export type QueryErrorCode = keyof typeof QUERY_ERRORS;
+
+export class QueryError extends Error {
+  override name = 'QueryError';
+  readonly solve: string;
+  constructor(
+    readonly code: QueryErrorCode,
+    readonly param: string,
+    detail: string,
+  ) {
+    super(`${param}: ${detail}. ${QUERY_ERRORS[code]}`);
+    this.solve = QUERY_ERRORS[code];
+  }
+}
