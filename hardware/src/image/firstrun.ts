@@ -100,7 +100,10 @@ if [ -x "$RUNTIME_DIR/bin/node" ] && [ -f "$APP_DIR/bundle-manifest.json" ]; the
   if [ "$WANT" != "$HAVE" ]; then
     # Native modules were built elsewhere: rebuild (prebuilt download, else compile: needs network or build-essential).
     echo "native modules built for $HAVE, this board is $WANT: rebuilding"
-    (cd "$APP_DIR" && PATH="$RUNTIME_DIR/bin:$PATH" "$RUNTIME_DIR/bin/node" "$RUNTIME_DIR/lib/node_modules/npm/bin/npm-cli.js" rebuild better-sqlite3 @serialport/bindings-cpp) || echo "WARNING: rebuild failed; see README 'Native modules on the Pi'"
+    # serialport needs nothing: it ships linux-arm64 prebuilds and picks them at run time.
+    NPM_CLI="$RUNTIME_DIR/lib/node_modules/npm/bin/npm-cli.js"
+    [ -f "$NPM_CLI" ] || NPM_CLI=$(command -v npm)
+    (cd "$APP_DIR" && PATH="$RUNTIME_DIR/bin:$PATH" "$RUNTIME_DIR/bin/node" "$NPM_CLI" rebuild better-sqlite3) || echo "WARNING: rebuild failed; see README 'Native modules on the Pi'"
   fi
 fi
 

@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBundle, type BundleResult } from '@fieldmesh/hardware/image/bundle/build';
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+
+// The real bundle of HEAD (about 10 s here): sources compiled, production dependencies only.
+describe('npm run bundle', () => {
+  let dir: string;
+  let first: BundleResult;
+  let app: string;
+  let commit: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fm-bundle-test-'));
+    // One commit for every build here: other work may move HEAD meanwhile.
+    commit = spawnSync('git', ['-C', repo, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+    first = await buildBundle({ repoRoot: repo, outFile: join(dir, 'a.tgz'), ref: commit });
+    const x = join(dir, 'x');
+    mkdirSync(x);
+    const tar = spawnSync('tar', ['-xzf', first.outFile, '-C', x]);
+    expect(tar.status).toBe(0);
+    app = join(x, 'fieldmesh');
+  }, 180_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('records what its native modules were built for', () => {
+    const m = JSON.parse(readFileSync(join(app, 'bundle-manifest.json'), 'utf8')) as BundleResult['manifest'];
+    expect(m).toEqual(first.manifest);
+    expect(m.nodeAbi).toBe(process.versions.modules);
+    expect(m.native).toContain('node_modules/better-sqlite3/build/Release/better_sqlite3.node');
+    expect(m.prebuiltArm64).toContain('@serialport/bindings-cpp');
+    expect(m.commit).toMatch(/^[0-9a-f]{40}$/u);
+  });
+
+  it('holds the sources and production dependencies only', () => {
+    for (const p of ['package.json', 'package-lock.json', 'gateway/src/cli/main.js', 'gateway/src/cli/main.ts', 'hardware/systemd/fieldmesh.service', 'node_modules/aedes', 'node_modules/better-sqlite3', 'node_modules/serialport']) {
+      expect(existsSync(join(app, p)), p).toBe(true);
+    }
+    for (const p of ['test', 'node_modules/vitest', 'node_modules/typescript', 'node_modules/fast-check', 'node_modules/playwright-core', 'node_modules/tsx', 'node_modules/esbuild', 'node_modules/better-sqlite3/build/Release/obj.target']) {
+      expect(existsSync(join(app, p)), p).toBe(false);
+    }
+    const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as Record<string, unknown>;
+    expect(pkg.devDependencies).toBeUndefined();
+    const gw = JSON.parse(readFileSync(join(app, 'gateway/package.json'), 'utf8')) as { exports: Record<string, string> };
+    expect(gw.exports['./*']).toBe('./src/*.js');
+  });
+
+  it('runs from the unpacked bundle alone: the CLI, the image command, SQLite', () => {
+    const help = spawnSync(process.execPath, [join(app, 'gateway/bin/fieldmesh.js'), '--help'], { cwd: dir, encoding: 'utf8' });
+    expect(help.stderr).toBe('');
+    expect(help.stdout).toContain('image');
+    const image = spawnSync(process.execPath, [join(app, 'gateway/bin/fieldmesh.js'), 'image', '--help'], { cwd: dir, encoding: 'utf8' });
+    expect(image.status).toBe(0);
+    expect(image.stdout).toContain('--site-file');
+    const sqlite = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', "const D = (await import('better-sqlite3')).default; console.log(new D(':memory:').prepare('select 40+2 as x').get().x)"],
+      { cwd: app, encoding: 'utf8' },
+    );
+    expect(sqlite.stdout.trim()).toBe('42');
+  });
+
+  it('is reproducible: the same commit gives the same bytes', async () => {
+    const again = await buildBundle({ repoRoot: repo, outFile: join(dir, 'b.tgz'), ref: commit });
+    expect(again.sha256).toBe(first.sha256);
+  }, 180_000);
+});
