@@ -1,0 +1,115 @@
+/**
+ * SerialLinkOpener over node-serialport's stream (`SerialPortStream`), as its own packages do:
+ * the same class runs on the real binding (`SerialPort`) or on `MockBinding` (`SerialPortMock`).
+ */
+import { realpath } from 'node:fs/promises';
+import { SerialPort, SerialPortMock } from 'serialport';
+import type { SerialLink, SerialLinkEvents, SerialLinkOpener } from './serial-link.js';
+
+// Both share node-serialport's SerialPortStream; naming the union avoids depending on @serialport/stream.
+type SerialPortStream = SerialPort | SerialPortMock;
+type PortFactory = (path: string, baud: number) => SerialPortStream;
+
+/**
+ * ms between checks that the opened path still names the same device. The read error a pulled
+ * adapter causes is the fast path; this catches what it misses: a read that is not in progress
+ * when the device goes, and a /dev/serial/by-id link re-pointed at a new tty after a re-plug.
+ */
+export const PRESENCE_CHECK_MS = 1000;
+
+class StreamSerialLink implements SerialLink {
+  private ended = false;
+  private readonly presence?: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly port: SerialPortStream,
+    private readonly events: SerialLinkEvents,
+    openedDevice?: string,
+  ) {
+    if (openedDevice !== undefined) {
+      this.presence = setInterval(() => {
+        realpath(port.path).then(
+          (now) => now !== openedDevice && this.end(new Error(`${port.path} now names ${now}, not ${openedDevice}`)),
+          (err: Error) => this.end(err),
+        );
+      }, PRESENCE_CHECK_MS);
+      this.presence.unref();
+    }
+    port.on('data', (chunk: Buffer) => events.data(chunk));
+    // A pulled USB adapter shows as an 'error' (EIO), a 'close' with a DisconnectedError, or both.
+    port.on('error', (err: Error) => this.end(err));
+    port.on('close', (err?: Error) => this.end(err ?? undefined));
+  }
+
+  get path(): string {
+    return this.port.path;
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.port.write(Buffer.from(bytes), (err) => (err ? reject(err) : this.port.drain((e) => (e ? reject(e) : resolve()))));
+    });
+  }
+
+  pause(): void {
+    this.port.pause();
+  }
+
+  resume(): void {
+    this.port.resume();
+  }
+
+  close(): Promise<void> {
+    this.ended = true;
+    clearInterval(this.presence);
+    return new Promise((resolve) => {
+      if (!this.port.isOpen) return resolve();
+      this.port.close(() => resolve());
+    });
+  }
+
+  private end(err?: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.presence);
+    if (this.port.isOpen) this.port.close(() => {});
+    this.events.closed(err);
+  }
+}
+
+export class StreamSerialLinkOpener implements SerialLinkOpener {
+  /** `watchPath`: check the path's presence (real devices); off for MockBinding's virtual paths. */
+  constructor(
+    private readonly makePort: PortFactory,
+    private readonly watchPath = false,
+  ) {}
+
+  open(path: string, baud: number, events: SerialLinkEvents): Promise<SerialLink> {
+    return new Promise((resolve, reject) => {
+      let port: SerialPortStream;
+      try {
+        port = this.makePort(path, baud);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      const opened = this.watchPath ? realpath(path).catch(() => undefined) : Promise.resolve(undefined);
+      void opened.then((device) => {
+        port.open((err) => {
+          if (err) reject(err);
+          else resolve(new StreamSerialLink(port, events, device));
+        });
+      });
+    });
+  }
+}
+
+/** Real ports. `lock: true` takes the port exclusively, so a second gateway gets FM_ERR_SERIAL_BUSY. */
+export function nodeSerialLinks(): SerialLinkOpener {
+  return new StreamSerialLinkOpener((path, baudRate) => new SerialPort({ path, baudRate, autoOpen: false, lock: true }), true);
+}
+
+/** node-serialport's MockBinding; create ports first with `SerialPortMock.binding.createPort(path)`. */
+export function mockBindingSerialLinks(): SerialLinkOpener {
+  return new StreamSerialLinkOpener((path, baudRate) => new SerialPortMock({ path, baudRate, autoOpen: false }));
+}
