@@ -49,9 +49,10 @@ export interface MeshTuning {
   /** Lifeguard (health multiplier, nacks, shrinking suspicion timeouts, suspect told directly). Off only to measure its effect. */
   lifeguard: boolean;
   /**
-   * A timer that fires more than this many ms late means our own event loop stalled: a death
-   * or failed probe decided at that moment is postponed by one probe timeout so the datagrams
-   * that queued meanwhile are read first (LAN 1000; 0 = off). A fieldmesh extension beyond Lifeguard.
+   * Stall guard, a fieldmesh extension beyond Lifeguard. Deaths and failed probes are decided one
+   * event-loop turn after their timer, so datagrams that queued while the loop was busy (a
+   * refutation, a late ack) are read first; a timer that fires more than this many ms late means
+   * our own loop froze, and the decision waits one more probe timeout (LAN 1000; 0 = guard off).
    */
   stallThresholdMs: number;
 }

@@ -2,7 +2,7 @@ import type { Clock } from '@fieldmesh/device-sdk/clock';
 import type { Awareness } from './awareness.js';
 import type { MeshTuning } from './config.js';
 import { aliveOverrides, deadOverrides, refutingIncarnation, type Member } from './member.js';
-import type { Alive, Dead, MemberStateName, PushPullEntry, Suspect } from './messages.js';
+import type { Alive, Dead, MemberStateName, Ping, PushPullEntry, Suspect } from './messages.js';
 import type { MeshMetrics } from './metrics.js';
 import { randomInt, shuffle, type Random } from './random.js';
 import { Suspicion, suspicionMinMs } from './suspicion.js';
@@ -24,6 +24,9 @@ export interface MembershipHost {
   readonly awareness: Awareness;
   /** Queue a message for piggybacked dissemination, replacing older news about `about`. */
   broadcast(about: string, msg: Alive | Suspect | Dead): void;
+  /** Sends one message straight to `addr` (a refutation to the member holding the accusation). */
+  sendDirect(addr: string, msg: Alive | Suspect | Dead | Ping): void;
+  nextSeq(): number;
   emit(event: MemberEvent): void;
   /** True while leaving: a death about ourselves is then accepted, not refuted. */
   readonly leaving: boolean;
@@ -179,10 +182,17 @@ export class Membership {
     } else host.emit({ type: prev === 'suspect' ? 'alive' : 'update', member: m, previous: prev });
   }
 
-  suspect(s: Suspect): void {
+  /** `fromAddr`: who sent us the accusation, told directly if it is about us. */
+  suspect(s: Suspect, fromAddr?: string): void {
     const host = this.host;
     const m = this.byId.get(s.node);
-    if (!m || s.incarnation < m.incarnation) return;
+    if (!m) return;
+    if (s.incarnation < m.incarnation) {
+      // A stale accusation of us: the sender missed our refutation. Repair its view directly,
+      // or its suspicion runs out and it declares us dead.
+      if (m === this.self && fromAddr) host.sendDirect(fromAddr, this.selfAlive());
+      return;
+    }
     if (m.state === 'suspect') {
       const timer = this.suspicions.get(m.id);
       if (timer && timer.confirm(s.from)) host.broadcast(s.node, s);
@@ -190,7 +200,7 @@ export class Membership {
     }
     if (m.state === 'dead' || m.state === 'left') return;
     if (m === this.self) {
-      this.refute(s.incarnation);
+      this.refute(s.incarnation, fromAddr);
       return;
     }
     host.broadcast(s.node, s);
@@ -208,27 +218,38 @@ export class Membership {
       this.suspicions.delete(m.id);
       if (m.state === 'suspect' && m.incarnation === incarnation) this.dead({ type: 'dead', incarnation, node: m.id, from: this.self.id });
     };
+    const lastChance = () => {
+      if (m.state !== 'suspect' || m.incarnation !== incarnation) return this.suspicions.delete(m.id);
+      // Stall guard: one last direct ping carrying the suspicion. A live member answers with its
+      // current alive (refuting, or repairing our stale view) before we declare it dead.
+      const self = this.self;
+      host.sendDirect(m.addr, { type: 'ping', seq: host.nextSeq(), target: m.id, source: self.id, sourceAddr: self.addr });
+      host.sendDirect(m.addr, { type: 'suspect', incarnation, node: m.id, from: self.id });
+      host.clock.setTimeout(declare, t.probeTimeoutMs);
+    };
     const suspicion = new Suspicion(s.from, k, min, max, host.clock, (_confirmations, lateMs) => {
-      // Our own loop froze past the deadline: the refutation may be waiting in the socket
-      // buffer. Read it first; decide one probe timeout later.
-      if (t.stallThresholdMs > 0 && lateMs > t.stallThresholdMs) {
-        host.metrics.stallDeferrals++;
-        host.clock.setTimeout(declare, t.probeTimeoutMs);
-      } else declare();
+      if (t.stallThresholdMs <= 0) return declare();
+      // Node runs due timers before it reads the socket, so after any pause the refutation may
+      // sit unread behind this timer: decide one loop turn later, after the datagrams. If our
+      // loop froze past the deadline, the refutation may still be on its way: wait a probe timeout.
+      if (lateMs > t.stallThresholdMs) host.metrics.stallDeferrals++;
+      host.clock.setTimeout(lastChance, lateMs > t.stallThresholdMs ? t.probeTimeoutMs : 0);
     });
     this.suspicions.set(m.id, suspicion);
     host.emit({ type: 'suspect', member: m, previous: 'alive' });
   }
 
-  dead(d: Dead): void {
+  dead(d: Dead, fromAddr?: string): void {
     const host = this.host;
     const m = this.byId.get(d.node);
-    if (!m || !deadOverrides(d.incarnation, m)) return;
-    this.stopSuspicion(m.id);
+    if (!m) return;
     if (m === this.self && !host.leaving) {
-      this.refute(d.incarnation);
+      if (d.incarnation >= m.incarnation) this.refute(d.incarnation, fromAddr);
+      else if (fromAddr) host.sendDirect(fromAddr, this.selfAlive());
       return;
     }
+    if (!deadOverrides(d.incarnation, m)) return;
+    this.stopSuspicion(m.id);
     host.broadcast(d.node, d);
     m.incarnation = d.incarnation;
     const left = d.from === d.node;
@@ -241,30 +262,32 @@ export class Membership {
    * Anti-entropy merge (memberlist mergeState). A remote "dead" becomes a local suspicion: a stale
    * view (the far side of a healed partition) must not kill a live member without its chance to refute.
    */
-  merge(entries: PushPullEntry[]): void {
+  merge(entries: PushPullEntry[], fromAddr?: string): void {
     for (const e of entries) {
       switch (e.state) {
         case 'alive':
           this.alive({ type: 'alive', incarnation: e.incarnation, node: e.node, addr: e.addr, meta: e.meta });
           break;
         case 'left':
-          this.dead({ type: 'dead', incarnation: e.incarnation, node: e.node, from: e.node });
+          this.dead({ type: 'dead', incarnation: e.incarnation, node: e.node, from: e.node }, fromAddr);
           break;
         case 'dead':
         case 'suspect':
-          this.suspect({ type: 'suspect', incarnation: e.incarnation, node: e.node, from: this.self.id });
+          this.suspect({ type: 'suspect', incarnation: e.incarnation, node: e.node, from: this.self.id }, fromAddr);
           break;
       }
     }
   }
 
-  refute(accused: number): void {
+  refute(accused: number, accuserAddr?: string): void {
     const host = this.host;
     this.self.incarnation = refutingIncarnation(this.self.incarnation, accused);
     host.metrics.refutations++;
     // Being accused is a hint that we are the slow one (Lifeguard).
     if (host.tuning.lifeguard) host.awareness.applyDelta(1);
-    host.broadcast(this.self.id, this.selfAlive());
+    const alive = this.selfAlive();
+    host.broadcast(this.self.id, alive);
+    if (accuserAddr && host.tuning.stallThresholdMs > 0) host.sendDirect(accuserAddr, alive);
   }
 
   /** Our own news: a new incarnation with new metadata (memberlist UpdateNode). */

@@ -20,7 +20,7 @@ import { MeshError } from './errors.js';
 import type { KeyRing } from './keyring.js';
 import type { Member } from './member.js';
 import { Membership, type MemberEvent } from './membership.js';
-import type { Alive, Dead, Message, PushPullEntry, Suspect } from './messages.js';
+import type { Alive, Dead, Message, Ping, PushPullEntry, Suspect } from './messages.js';
 import { emptyMetrics, type MeshDropReason, type MeshMetrics } from './metrics.js';
 import { Prober, type AckWaiter } from './prober.js';
 import type { Random } from './random.js';
@@ -191,6 +191,10 @@ export class MeshNode {
     this.queue.queue(about, encodeMessage(msg));
   }
 
+  sendDirect(addr: string, msg: Alive | Suspect | Dead | Ping): void {
+    this.send(addr, [encodeMessage(msg)], false);
+  }
+
   private transmitLimit(): number {
     return retransmitLimit(this.tuning.retransmitMult, this.membership.liveCount());
   }
@@ -329,17 +333,17 @@ export class MeshNode {
         this.acks.get(m.seq)?.nack();
         return;
       case 'suspect':
-        this.membership.suspect(m);
+        this.membership.suspect(m, from);
         return;
       case 'alive':
         this.membership.alive(m);
         return;
       case 'dead':
-        this.membership.dead(m);
+        this.membership.dead(m, from);
         return;
       case 'push-pull':
         if (!m.reply) this.sendState(from, m.join, true);
-        this.membership.merge(m.entries);
+        this.membership.merge(m.entries, from);
         return;
     }
   }

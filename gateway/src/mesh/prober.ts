@@ -100,6 +100,9 @@ export class Prober {
         sourceAddr: self.addr,
       };
       const msg = encodeMessage(req);
+      // A second direct ping beside the indirect ones: the UDP stand-in for memberlist's TCP
+      // fallback ping, so one lost datagram on the direct path is not enough for a suspicion.
+      h.send(target.addr, [encodeMessage(ping)]);
       for (const r of relays) {
         h.metrics.indirectProbes++;
         h.send(r.addr, [msg]);
@@ -110,11 +113,13 @@ export class Prober {
     const fail = (due: number) => {
       deadlineTimer = undefined;
       if (done) return;
-      if (t.stallThresholdMs > 0 && !deferred && h.clock.monotonic() - due > t.stallThresholdMs) {
-        // We froze: acks may be queued unread. Give them one probe timeout before judging.
+      if (t.stallThresholdMs > 0 && !deferred) {
+        // Acks may be queued unread behind this timer (Node runs timers before reading sockets):
+        // judge one loop turn later, or a probe timeout later if our own loop froze.
         deferred = true;
-        h.metrics.stallDeferrals++;
-        deadlineTimer = h.clock.setTimeout(() => fail(h.clock.monotonic()), t.probeTimeoutMs);
+        const late = h.clock.monotonic() - due > t.stallThresholdMs;
+        if (late) h.metrics.stallDeferrals++;
+        deadlineTimer = h.clock.setTimeout(() => fail(h.clock.monotonic()), late ? t.probeTimeoutMs : 0);
         return;
       }
       finish(expectedNacks > 0 ? Math.max(0, expectedNacks - nacks) : 1);
