@@ -131,8 +131,13 @@ export class SqliteCloudStore implements CloudStore {
       let stored = 0;
       let maxSeq = 0;
       const touched = new Map<number, { n: number; ts: number; kind: number; value: number | string | null }>();
+      // Most batches carry few series many times: look each up once per batch.
+      const local = new Map<string, number>();
       for (const r of readings) {
-        const sid = this.seriesId(gateway, r.series, r.unit ?? '');
+        const unit = r.unit ?? '';
+        const localKey = unit === '' ? r.series : `${r.series}\u0000${unit}`;
+        let sid = local.get(localKey);
+        if (sid === undefined) local.set(localKey, (sid = this.seriesId(gateway, r.series, unit)));
         const [kind, value] = toColumn(r.value);
         if (r.seq > maxSeq) maxSeq = r.seq;
         if (this.stmt.insert.run(stream, r.seq, sid, r.ts, kind, value).changes === 0) continue;

@@ -18,7 +18,7 @@ export interface UplinkOptions {
   logger?: Logger;
   /** Extra fields for the retained status message (members, dropped counts…). */
   status?: () => object;
-  /** Readings per batch at most. Default 2000: ~5 kB on the wire for slow series, well inside any packet cap. */
+  /** Readings per batch at most. Default 5000: a few kB on the wire for slow series, well inside any packet cap. */
   batchReadings?: number;
   /** Bytes per batch at most; a larger batch is split. Default 1 MiB (the cloud's cap defaults to 8 MiB). */
   maxBatchBytes?: number;
@@ -37,8 +37,8 @@ export interface UplinkOptions {
   random?: () => number;
 }
 
-export type UplinkState = 'stopped' | 'connecting' | 'online' | 'backoff';
-const STATE_CODE: Record<UplinkState, number> = { stopped: 0, connecting: 1, online: 2, backoff: 3 };
+export type UplinkState = 'stopped' | 'connecting' | 'online' | 'waiting';
+const STATE_CODE: Record<UplinkState, number> = { stopped: 0, connecting: 1, online: 2, waiting: 3 };
 
 export interface UplinkStats {
   state: UplinkState;
@@ -61,7 +61,7 @@ export interface UplinkStats {
 }
 
 const DEFAULTS = {
-  batchReadings: 2000,
+  batchReadings: 5000,
   maxBatchBytes: 1024 * 1024,
   maxInFlight: 8,
   ackTimeoutMs: 30_000,
@@ -259,12 +259,12 @@ export class Uplink {
     this.client = null;
     this.clearTimer('statusTimer');
     this.window.reset((b) => this.clearBatchTimer(b));
-    this.state = 'backoff';
+    this.state = 'waiting';
     const delay = this.backoff.next();
     if (wasOnline) this.logger.warn({ retryInMs: delay }, 'uplink down, store-and-forward');
     const t = this.clock.setTimeout(() => {
       this.reconnectTimer = null;
-      if (this.state === 'backoff') this.connectNow();
+      if (this.state === 'waiting') this.connectNow();
     }, delay);
     t.unref?.();
     this.reconnectTimer = t;

@@ -55,7 +55,7 @@ describe('uplink against a real cloud bridge', () => {
     const u = uplink(log, port);
     u.start();
     log.append(burst(0, 3000));
-    await waitFor(() => u.stats().state === 'backoff', 'first connect to fail');
+    await waitFor(() => u.stats().state === 'waiting', 'first connect to fail');
     log.append(burst(3000, 2000));
     u.notify();
     expect(log.ackWatermark()).toBe(0);
