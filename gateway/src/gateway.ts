@@ -10,6 +10,7 @@ import { HttpError } from './http/errors.js';
 import { gatewayMetrics, type UplinkStatsView } from './metrics/gateway-metrics.js';
 import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics/prometheus.js';
 import { SqliteReadingLog } from './store/sqlite-reading-log.js';
+import { Uplink } from './uplink/uplink.js';
 
 /** What the composition root needs of an uplink (gateway/src/uplink/uplink.ts `Uplink` fits). */
 export interface GatewayUplink {
@@ -168,11 +169,19 @@ export class Gateway {
   }
 
   private createUplink(): GatewayUplink | null {
-    if (this.config.uplink === null) return null;
-    // The uplink engineer wires `new Uplink({ gatewayId, log: this.store, url, username,
-    // password, clock, logger })` here.
-    this.log.warn({ url: this.config.uplink.url }, 'uplink configured but not wired in this build; storing and forwarding later');
-    return null;
+    const up = this.config.uplink;
+    if (up === null) return null;
+    return new Uplink({
+      gatewayId: this.config.id,
+      log: this.store,
+      url: up.url,
+      username: up.username ?? this.config.id,
+      ...(up.password !== null ? { password: up.password } : {}),
+      clock: this.clock,
+      logger: this.log,
+      // The retained status carries what /api/status shows about ingest (uplink fields are its own).
+      status: () => ({ ingest: this.ingestPath?.stats.snapshot() ?? null }),
+    });
   }
 
   private registerRoutes(): void {
