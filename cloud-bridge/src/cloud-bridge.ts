@@ -9,6 +9,7 @@ import { BatchReceiver } from './bridge/batch-receiver.js';
 import { GatewayPresence } from './bridge/gateway-presence.js';
 import type { CloudConfig } from './config.js';
 import { CloudHttpApi } from './http/http-api.js';
+import { LiveService } from './live/live-service.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import type { CloudStore } from './store/cloud-store.js';
 import { SqliteCloudStore } from './store/sqlite-cloud-store.js';
@@ -33,13 +34,16 @@ export class CloudBridge {
     readonly brokerPort: number,
     readonly httpPort: number,
     private readonly logger: Logger,
+    /** Live subscriptions (WebSocket `/live`, MQTT over WebSocket `/mqtt`): cloud-bridge/src/live/LIVE.md. */
+    readonly live: LiveService,
   ) {}
 
   static async start(config: CloudConfig, opts: { logger?: Logger; clock?: Clock; store?: CloudStore } = {}): Promise<CloudBridge> {
     const logger = (opts.logger ?? silentLogger).child({ component: 'cloud-bridge' });
     const clock = opts.clock ?? systemClock;
     const throttled = new RateLimitedLog(logger, clock);
-    const store = opts.store ?? new SqliteCloudStore(config.store);
+    const liveApi = LiveService.open({ dataDir: config.dataDir, clock, logger });
+    const store = liveApi.feed(opts.store ?? new SqliteCloudStore(config.store));
     const credentials = config.broker.auth === 'credentials' ? new GatewayCredentials(credentialsFile(config)) : null;
     const access = new GatewayAccess(config.broker.auth, credentials, (what, client, detail) =>
       throttled.warn(`deny:${what}:${client?.id ?? ''}`, { client: client?.id, detail }, `${what} refused`),
@@ -57,6 +61,7 @@ export class CloudBridge {
         onOversize: (remote, reason) => throttled.warn(`oversize:${remote.split(':')[0]}`, { remote, reason }, 'connection dropped: packet too large'),
       });
       const aedes = broker.aedes;
+      liveApi.attachBroker(aedes);
       const receiver = new BatchReceiver(
         store,
         (gatewayId, ack) =>
@@ -101,13 +106,15 @@ export class CloudBridge {
         }
       });
       http = new CloudHttpApi(store, {
-        metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, oversizeDrops: broker!.oversizeDrops, statusRefused: presence.statusRefused, connected: live.size }),
+        metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, oversizeDrops: broker!.oversizeDrops, statusRefused: presence.statusRefused, connected: live.size, live: liveApi.metrics() }),
+        upgrade: liveApi.server.upgrade,
       });
       const httpPort = await http.listen(config.http.port, config.http.host);
-      const bridge = new CloudBridge(config, store, broker, receiver, access, http, broker.port, httpPort, logger);
+      const bridge = new CloudBridge(config, store, broker, receiver, access, http, broker.port, httpPort, logger, liveApi);
       logger.info({ brokerPort: bridge.brokerPort, httpPort, auth: config.broker.auth, store: config.store }, 'cloud bridge started');
       return bridge;
     } catch (err) {
+      liveApi.close();
       await http?.close();
       await broker?.close();
       await store.close();
@@ -116,6 +123,7 @@ export class CloudBridge {
   }
 
   async stop(): Promise<void> {
+    this.live.close();
     await this.http.close();
     await this.broker.close();
     await this.receiver.idle();

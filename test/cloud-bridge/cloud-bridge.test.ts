@@ -5,7 +5,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
 import { credentialsFile } from '@fieldmesh/cloud-bridge/cloud-bridge';
 import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
-import { MqttPacketScanner } from '@fieldmesh/cloud-bridge/broker/packet-guard';
 import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
 import { encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
 import { decodeAck, type AckMessage } from '@fieldmesh/gateway/uplink/uplink-messages';
@@ -192,19 +191,5 @@ describe('cloud bridge over real aedes, mqtt.js and SQLite', () => {
     expect(page.body).toContain('gw-a');
     expect(page.body).toContain('dev2/&lt;b&gt;x');
     expect(page.body).not.toContain('<b>x');
-  });
-});
-
-describe('MQTT packet scanner', () => {
-  it('finds packet boundaries across awkward chunk splits and refuses oversize declarations', () => {
-    const packets = Buffer.concat([Buffer.from([0x30, 3, 1, 2, 3]), Buffer.from([0xc0, 0]), Buffer.from([0x30, 0x80, 0x01, ...Buffer.alloc(128)])]);
-    for (let cut = 0; cut <= packets.length; cut++) {
-      const s = new MqttPacketScanner(200);
-      expect(s.feed(packets.subarray(0, cut))).toBeNull();
-      expect(s.feed(packets.subarray(cut))).toBeNull();
-    }
-    const s = new MqttPacketScanner(100);
-    expect(s.feed(Buffer.from([0x30, 0x80, 0x01]))).toMatch(/over the 100-byte cap/);
-    expect(new MqttPacketScanner(1e9).feed(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff]))).toMatch(/malformed/);
   });
 });

@@ -2,7 +2,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import type { GatewayAccess } from './gateway-access.js';
-import { GuardedConnection } from './packet-guard.js';
+// The gateway's guard, shared: the same aedes gap (no max packet size, its issue #831) on both sides.
+import { GuardedSocket } from '@fieldmesh/gateway/ingest/packet-guard';
 import { CloudError } from '../errors.js';
 
 export interface CloudBrokerOptions {
@@ -44,7 +45,7 @@ export class CloudBroker {
       socket.on('close', () => this.sockets.delete(socket));
       socket.setNoDelay(true);
       const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-      const conn = new GuardedConnection(socket, this.opts.maxPacketBytes, (reason) => {
+      const conn = new GuardedSocket(socket, this.opts.maxPacketBytes, (reason) => {
         this.oversizeDrops++;
         this.opts.onOversize(remote, reason);
       });

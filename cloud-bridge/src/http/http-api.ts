@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { isDeviceId, isSeriesName } from '@fieldmesh/device-sdk';
 import { CloudError } from '../errors.js';
 import type { CloudStore, ReadingQuery } from '../store/cloud-store.js';
@@ -9,6 +10,14 @@ import { renderOverviewPage } from './overview-page.js';
 export const MAX_READINGS_PER_REQUEST = 10_000;
 
 class BadRequest extends Error {}
+
+/** A page or asset served as is. */
+export interface StaticResponse {
+  type: string;
+  body: string | Buffer;
+  /** Cache-Control; default no-store. */
+  cache?: string;
+}
 
 function intParam(params: URLSearchParams, key: string): number | undefined {
   const raw = params.get(key);
@@ -56,13 +65,21 @@ export class CloudHttpApi {
 
   constructor(
     private readonly store: CloudStore,
-    private readonly extra: { metrics: () => Record<string, unknown> },
+    private readonly extra: {
+      metrics: () => Record<string, unknown>;
+      /** WebSocket upgrades (the live API, cloud-bridge/src/live/LIVE.md); without it upgrades are refused. */
+      upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+      /** Pages and static assets (the dashboard); null falls through to the API routes. */
+      page?: (path: string) => Promise<StaticResponse | null>;
+    },
   ) {}
 
   async listen(port: number, host: string): Promise<number> {
     const server = createServer((req, res) => {
       this.route(req, res).catch((err: Error) => send(res, 500, { error: err.message }));
     });
+    const upgrade = this.extra.upgrade;
+    if (upgrade) server.on('upgrade', upgrade);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new CloudError('FM_ERR_CLOUD_LISTEN', `http ${host}:${port}: ${err.message}`)));
       server.listen(port, host, () => resolve());
@@ -75,6 +92,12 @@ export class CloudHttpApi {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET' });
     try {
+      const page = this.extra.page ? await this.extra.page(url.pathname) : null;
+      if (page) {
+        res.writeHead(200, { 'content-type': page.type, 'cache-control': page.cache ?? 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : page.body);
+        return;
+      }
       switch (url.pathname) {
         case '/':
           return sendHtml(res, renderOverviewPage(await this.store.gateways(), await this.store.series()));
