@@ -3,8 +3,9 @@ import { int, section, type Check } from './checks.js';
 /** Group commit and bad-input logging of the ingest path. */
 export interface IngestConfig {
   /**
-   * Ms a submission may wait for others to share its transaction. Default 2. 0 = commit on the
-   * next tick. Higher: fewer fsyncs (an SD card's fsync costs milliseconds), later PUBACKs.
+   * Ms a submission may wait for others to share its transaction. Default 0: commit on the next
+   * event-loop turn; batches still grow with load, since what arrives during one commit's fsync
+   * shares the next. Higher: fewer, larger commits at low load, later PUBACKs.
    */
   commitIntervalMs: number;
   /** Readings that trigger a commit at once. Default 5,000. */
@@ -13,7 +14,7 @@ export interface IngestConfig {
   rejectLogIntervalMs: number;
 }
 
-export const ingestDefaults: IngestConfig = { commitIntervalMs: 2, maxBatchReadings: 5000, rejectLogIntervalMs: 60_000 };
+export const ingestDefaults: IngestConfig = { commitIntervalMs: 0, maxBatchReadings: 5000, rejectLogIntervalMs: 60_000 };
 
 export const checkIngest: Check<IngestConfig> = section<IngestConfig>(
   { commitIntervalMs: int(0, 1000), maxBatchReadings: int(1, 1_000_000), rejectLogIntervalMs: int(0, 86_400_000) },

@@ -12,7 +12,7 @@ export interface CommittedBatch {
 }
 
 export interface IngestOptions {
-  /** Ms a submission may wait for others to share its transaction; 0 = next tick. */
+  /** Ms a submission may wait for others to share its transaction; 0 = next event-loop turn (setImmediate). */
   commitIntervalMs: number;
   /** Readings that trigger a commit at once. */
   maxBatchReadings: number;
@@ -45,6 +45,7 @@ export class Ingest implements IngestSink {
   private queue: Pending[] = [];
   private queuedReadings = 0;
   private timer: Timer | null = null;
+  private immediate: ReturnType<typeof setImmediate> | null = null;
   /** (device, seq) submitted but not yet committed: a resend joins the first one's fate. */
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly listeners: Array<(batch: CommittedBatch) => void> = [];
@@ -101,11 +102,21 @@ export class Ingest implements IngestSink {
     }
     this.queuedReadings += readings.length;
     if (this.queuedReadings >= this.opts.maxBatchReadings) this.flush();
-    else if (this.timer === null) {
-      this.timer = this.clock.setTimeout(() => {
-        this.timer = null;
-        this.flush();
-      }, this.opts.commitIntervalMs);
+    else if (this.timer === null && !this.immediate) {
+      if (this.opts.commitIntervalMs === 0) {
+        // Next turn of the event loop: every publish parsed from this round of socket reads
+        // shares the commit, and whatever arrives while SQLite fsyncs (the loop is blocked)
+        // shares the next one. Batches grow with load by themselves.
+        this.immediate = setImmediate(() => {
+          this.immediate = null;
+          this.flush();
+        });
+      } else {
+        this.timer = this.clock.setTimeout(() => {
+          this.timer = null;
+          this.flush();
+        }, this.opts.commitIntervalMs);
+      }
     }
     return promise;
   }
@@ -115,6 +126,10 @@ export class Ingest implements IngestSink {
     if (this.timer !== null) {
       this.clock.clearTimeout(this.timer);
       this.timer = null;
+    }
+    if (this.immediate !== null) {
+      clearImmediate(this.immediate);
+      this.immediate = null;
     }
     const batch = this.queue;
     if (batch.length === 0) return;
