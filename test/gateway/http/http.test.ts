@@ -129,3 +129,19 @@ describe('Gateway composition root over real sockets', () => {
     }
   });
 });
+
+describe('HttpApi under hostile request targets', () => {
+  it('answers any target with a JSON status, never a crash or a 500', async () => {
+    const fc = (await import('fast-check')).default;
+    const api = new HttpApi();
+    api.route('GET', '/api/status', () => ({ json: { ok: true } }));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), fc.webPath(), fc.webUrl()), fc.constantFrom('GET', 'POST', 'HEAD', 'BREW'), async (target, method) => {
+        const res = await api.inject(method, target);
+        expect([200, 400, 404, 405, 414]).toContain(res.status);
+        expect(() => JSON.parse(res.body)).not.toThrow();
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
