@@ -90,10 +90,10 @@ export class BatchReceiver {
   }
 
   private async handle(gatewayId: string, payload: Buffer): Promise<void> {
-    let header: BatchHeader | undefined;
+    let header: Pick<BatchHeader, 'epoch' | 'firstSeq' | 'lastSeq'> | undefined;
     try {
-      header = decodeBatchHeader(payload);
       const batch = decodeBatch(payload);
+      header = batch;
       if (batch.gatewayId !== gatewayId) {
         throw new CloudError('FM_ERR_CLOUD_BATCH_GATEWAY', `batch names gateway ${JSON.stringify(batch.gatewayId)} but came on fm/g/${gatewayId}/batch`);
       }
@@ -108,6 +108,14 @@ export class BatchReceiver {
       await this.send(gatewayId, { v: 1, ok: true, epoch: batch.epoch, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, stored: result.stored, duplicates: result.duplicates });
     } catch (err) {
       const code = err instanceof UplinkError || err instanceof CloudError ? err.code : 'FM_ERR_CLOUD_STORE';
+      if (header === undefined) {
+        try {
+          // Names the batch in the nack when only its body is bad (checksum and header fine).
+          header = decodeBatchHeader(payload);
+        } catch {
+          header = undefined;
+        }
+      }
       const reason = (err as Error).message;
       this.stats.batchesRefused++;
       this.stats.refusedByCode[code] = (this.stats.refusedByCode[code] ?? 0) + 1;

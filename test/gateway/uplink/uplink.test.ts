@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -122,6 +123,26 @@ describe('uplink against a real cloud bridge', () => {
     expect(u.stats().batchesRefused).toBeGreaterThanOrEqual(3);
     expect(log.quarantined?.()).toEqual({ batches: 1, readings: 1 });
     expect(cloud.receiver.stats.refusedByCode.FM_ERR_CLOUD_BAD_BATCH_SERIES).toBeGreaterThanOrEqual(3);
+  });
+
+  it('splits batches over the byte cap, and quarantines locally a reading the codec cannot carry', async () => {
+    const { tmp } = setup();
+    const log = new MemoryReadingLog();
+    log.append(Array.from({ length: 20 }, (_, i) => ({ series: 'cam/caption', ts: T0 + i, value: randomBytes(15_000).toString('base64') })));
+    // The log accepts any safe-integer time; the batch format carries |ts| < 2^48 only.
+    log.append([{ series: 'dev1/temp', ts: 2 ** 50, value: 1 }]);
+    log.append(burst(0, 9));
+    const cloud = await cloudOn(tmp.dir, 0);
+    const u = uplink(log, cloud.brokerPort, { maxBatchBytes: 64 * 1024 });
+    u.start();
+    await waitFor(() => log.ackWatermark() === 30, 'drain past the unencodable reading');
+    expect(await cloud.store.count()).toBe(29);
+    const s = u.stats();
+    expect(s).toMatchObject({ batchesQuarantined: 1, readingsQuarantined: 1, batchesRefused: 0 });
+    // 20 random strings of 20 kB (about 15 kB compressed each) under a 64 kB cap: at least 5 batches.
+    expect(s.batchesSent).toBeGreaterThanOrEqual(5);
+    const back = await cloud.store.readings({ series: 'cam/caption', limit: 100 });
+    expect(back.map((r) => r.value)).toEqual(log.readAfter(0, 20).map((r) => r.value));
   });
 
   it('publishes a retained status the cloud tracks; a clean stop reads offline', async () => {
