@@ -55,12 +55,16 @@ export async function customiseBootPartition(boot: BootPartition, req: Customise
     existing.gatewayId === wantedId &&
     (req.siteKey === undefined || (existing.site === req.siteKey.site && existing.clusterKey === req.siteKey.clusterKey)) &&
     existing.devices.map((d) => d.device).join(',') === req.devices.join(',');
-  if (existing && sameAsked) {
+  if (existing && sameAsked && existing.hostname !== undefined && existing.hostname !== req.provisioning.hostname) {
+    // Same identity, new host name: keep the secrets, record the name.
+    identity = { ...existing, hostname: req.provisioning.hostname };
+    log.info({ gatewayId: identity.gatewayId }, 'host name changed: keeping the identity');
+  } else if (existing && sameAsked) {
     identity = existing;
     log.info({ gatewayId: identity.gatewayId }, 'image already has this gateway identity: keeping it');
   } else {
     if (existing) log.warn({ old: existing.gatewayId, new: wantedId }, 'identity options changed: making a new identity');
-    const made = generateIdentity({ gatewayId: wantedId, siteKey: req.siteKey, devices: req.devices, now: req.now ?? new Date(), random: req.random });
+    const made = generateIdentity({ gatewayId: wantedId, hostname: req.provisioning.hostname, siteKey: req.siteKey, devices: req.devices, now: req.now ?? new Date(), random: req.random });
     identity = made.identity;
     deviceSecrets = made.deviceSecrets;
   }
@@ -90,6 +94,18 @@ export async function customiseBootPartition(boot: BootPartition, req: Customise
 export interface ImageFileRequest extends CustomiseRequest {
   source: string;
   out: string;
+}
+
+/** The identity of an image this tool made earlier, or undefined (no file, not ours). */
+export async function readImageIdentity(path: string): Promise<GatewayIdentity | undefined> {
+  if (!(await exists(path))) return undefined;
+  try {
+    const layout = await inspectImage(path);
+    const text = await new MtoolsBootPartition(path, layout.boot.offsetBytes).read(`${PROVISION_DIR}/identity.json`);
+    return text ? parseIdentity(text.toString('utf8')) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

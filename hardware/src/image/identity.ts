@@ -12,6 +12,8 @@ import { ImageError } from './errors.js';
 export interface GatewayIdentity {
   format: 1;
   gatewayId: string;
+  /** The host name the image was made with (re-runs without --hostname keep it). */
+  hostname?: string;
   site: string | undefined;
   /** base64 of 32 random bytes: the mesh's AES-256-GCM key (DESIGN.md mesh.key). */
   clusterKey: string;
@@ -76,6 +78,7 @@ export function verifyDeviceSecret(password: string, entry: { salt: string; hash
 
 export interface IdentityRequest {
   gatewayId: string;
+  hostname?: string;
   /** Shared site key; a fresh one (site undefined) when absent. */
   siteKey?: SiteKey;
   /** Usernames for device credentials. */
@@ -101,6 +104,7 @@ export function generateIdentity(req: IdentityRequest): { identity: GatewayIdent
   const identity: GatewayIdentity = {
     format: 1,
     gatewayId: req.gatewayId,
+    hostname: req.hostname,
     site: req.siteKey?.site,
     clusterKey: req.siteKey?.clusterKey ?? random(32).toString('base64'),
     uplink: { username: req.gatewayId, password: token(random, 24) },

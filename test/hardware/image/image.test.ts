@@ -266,6 +266,15 @@ describe('fieldmesh image CLI', () => {
     expect(again.status).toBe(0);
     expect(again.stdout).toContain('files written: none');
 
+    // Without --hostname: a random name the first time, the same one on every re-run.
+    const out2 = join(dir, 'cli-random.img');
+    const r1 = cli(['--image', piImage, '--out', out2, '--bundle', bundleFile, '--ssh-key-file', keyFile]);
+    expect(r1.status, r1.stderr).toBe(0);
+    expect(r1.stdout).toMatch(/gateway id: fm-[0-9a-f]{6}\n/u);
+    const r2 = cli(['--image', piImage, '--out', out2, '--bundle', bundleFile, '--ssh-key-file', keyFile]);
+    expect(r2.stdout).toContain('files written: none');
+    expect(r2.stdout).toContain(r1.stdout.match(/gateway id: (fm-[0-9a-f]{6})/u)![1]!);
+
     const junk = join(dir, 'junk2.img');
     writeFileSync(junk, Buffer.alloc(4096));
     const ko = cli(['--image', junk, '--out', join(dir, 'cli2.img'), '--bundle', bundleFile, '--ssh-key-file', keyFile]);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { customiseImageFile, writeSecretsFile } from '@fieldmesh/hardware/image/customise';
+import { customiseImageFile, readImageIdentity, writeSecretsFile } from '@fieldmesh/hardware/image/customise';
 import { isClusterKey, loadOrCreateSite, type SiteKey } from '@fieldmesh/hardware/image/identity';
 import { parseFlags, UsageError, type Command } from '../command.js';
 
@@ -107,13 +107,15 @@ export const command: Command = {
       siteKey = { site: str('site') ?? 'site', clusterKey: str('site-key')! };
     }
 
-    const hostname = str('hostname') ?? `fm-${randomBytes(3).toString('hex')}`;
+    // Without --hostname, a re-run keeps the name the image was made with (idempotence).
+    const previous = str('hostname') === undefined ? await readImageIdentity(out) : undefined;
+    const hostname = str('hostname') ?? previous?.hostname ?? `fm-${randomBytes(3).toString('hex')}`;
     const result = await customiseImageFile({
       source,
       out,
       bundle: await readOrUsage(bundlePath, 'bundle'),
       nodeRuntime: str('node') ? await readOrUsage(str('node')!, 'Node.js runtime') : undefined,
-      gatewayId: str('id'),
+      gatewayId: str('id') ?? previous?.gatewayId,
       siteKey,
       devices: flags.devices === undefined ? ['device-1'] : list(flags.devices),
       newIdentity: flags['new-identity'] === true,
