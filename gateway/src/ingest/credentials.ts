@@ -1,5 +1,5 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BrokerError } from './errors.js';
 
@@ -7,6 +7,8 @@ import { BrokerError } from './errors.js';
 export interface CredentialStore {
   /** Creates credentials for the ids that have none; returns only the new ones, with plain passwords. */
   ensure(devices: readonly string[]): Promise<Array<{ device: string; password: string }>>;
+  /** Replaces (or creates) `device`'s password; returns the new plain password. */
+  rotate(device: string): Promise<string>;
   verify(device: string, password: Buffer): Promise<boolean>;
   has(device: string): boolean;
 }
@@ -49,26 +51,68 @@ function newPassword(): string {
 
 /** Hashed credentials in one JSON file (mode 0600) in the data directory, replaced atomically. */
 export class FileCredentialStore implements CredentialStore {
-  private data: FileShape;
+  private data: FileShape = { version: 1, devices: Object.create(null) as Record<string, Entry> };
+  private loadedMtimeMs = -1;
 
   constructor(private readonly file: string) {
+    this.load();
+  }
+
+  /** (Re)reads the file; a missing file is an empty store. */
+  private load(): void {
     let text: string | undefined;
+    let mtimeMs = 0;
     try {
-      text = readFileSync(file, 'utf8');
+      mtimeMs = statSync(this.file).mtimeMs;
+      text = readFileSync(this.file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new BrokerError('FM_ERR_BROKER_CREDENTIALS', `cannot read ${file}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new BrokerError('FM_ERR_BROKER_CREDENTIALS', `cannot read ${this.file}: ${(err as Error).message}`);
     }
-    if (text === undefined) {
-      this.data = { version: 1, devices: {} };
-      return;
-    }
+    this.loadedMtimeMs = mtimeMs;
+    if (text === undefined) return;
     try {
       const parsed = JSON.parse(text) as FileShape;
       if (parsed.version !== 1 || typeof parsed.devices !== 'object' || parsed.devices === null) throw new Error('unknown layout');
       this.data = { version: 1, devices: Object.assign(Object.create(null) as Record<string, Entry>, parsed.devices) };
     } catch (err) {
-      throw new BrokerError('FM_ERR_BROKER_CREDENTIALS', `${file} is corrupt: ${(err as Error).message}`);
+      throw new BrokerError('FM_ERR_BROKER_CREDENTIALS', `${this.file} is corrupt: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * Picks up devices added by `fieldmesh gateway add-device` while the gateway runs: re-read
+   * when the file changed. A corrupt file keeps the last good copy (logins go on working).
+   */
+  private refresh(): void {
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(this.file).mtimeMs;
+    } catch {
+      return;
+    }
+    if (mtimeMs === this.loadedMtimeMs) return;
+    const keep = this.data;
+    try {
+      this.load();
+    } catch {
+      this.data = keep;
+    }
+  }
+
+  private save(): void {
+    mkdirSync(dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.data, null, 2) + '\n', { mode: 0o600 });
+    renameSync(tmp, this.file);
+    this.loadedMtimeMs = statSync(this.file).mtimeMs;
+  }
+
+  async rotate(device: string): Promise<string> {
+    this.refresh();
+    const password = newPassword();
+    this.data.devices[device] = await entryFor(password);
+    this.save();
+    return password;
   }
 
   has(device: string): boolean {
@@ -83,16 +127,12 @@ export class FileCredentialStore implements CredentialStore {
       this.data.devices[device] = await entryFor(password);
       created.push({ device, password });
     }
-    if (created.length > 0) {
-      mkdirSync(dirname(this.file), { recursive: true });
-      const tmp = `${this.file}.tmp`;
-      writeFileSync(tmp, JSON.stringify(this.data, null, 2) + '\n', { mode: 0o600 });
-      renameSync(tmp, this.file);
-    }
+    if (created.length > 0) this.save();
     return created;
   }
 
   async verify(device: string, password: Buffer): Promise<boolean> {
+    this.refresh();
     const entry = this.has(device) ? this.data.devices[device] : undefined;
     if (!entry) return false;
     return matches(entry, password);
@@ -116,6 +156,12 @@ export class MemoryCredentialStore implements CredentialStore {
       created.push({ device, password });
     }
     return created;
+  }
+
+  async rotate(device: string): Promise<string> {
+    const password = newPassword();
+    this.devices.set(device, await entryFor(password));
+    return password;
   }
 
   async verify(device: string, password: Buffer): Promise<boolean> {

@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = resolve(import.meta.dirname, '../../../gateway/bin/fieldmesh.js');
@@ -43,6 +44,19 @@ describe('fieldmesh gateway / status', () => {
     expect(status.stdout).toContain('gateway   cli-gw (running');
     const raw = await run(['status', '--url', url, '--json']);
     expect(JSON.parse(raw.stdout)).toMatchObject({ id: 'cli-gw', broker: { auth: 'credentials' } });
+
+    // A device added while the gateway runs can log in at once.
+    const added = await run(['gateway', 'add-device', 'th2', '--config', config]);
+    expect(added.code).toBe(0);
+    const password = /^password: (\S+)$/m.exec(added.stdout)![1]!;
+    expect((await run(['gateway', 'add-device', 'th2', '--config', config])).code).toBe(1);
+    const port = Number(/^broker: mqtt:\/\/127\.0\.0\.1:(\d+)$/m.exec(out)![1]);
+    const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'th2', username: 'th2', password, reconnectPeriod: 0 });
+    await new Promise<void>((res, rej) => {
+      client.once('connect', () => res());
+      client.once('error', rej);
+    });
+    client.end(true);
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -1,9 +1,13 @@
 import { pino } from 'pino';
+import { join } from 'node:path';
+import { isDeviceId } from '@fieldmesh/device-sdk';
 import { loadGatewayConfig } from '../../config/gateway-config.js';
+import { FileCredentialStore } from '../../ingest/credentials.js';
 import { Gateway } from '../../gateway.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
 
 const help = `usage: fieldmesh gateway [--config FILE] [--log-level LEVEL]
+       fieldmesh gateway add-device ID [--config FILE] [--rotate]
 
 Runs one gateway: the MQTT broker devices publish to, the SQLite reading log, the local HTTP
 API and metrics, and the uplink when uplink.url is configured (store and forward until then).
@@ -15,6 +19,10 @@ stdout (username = device id). Once listening it prints:
   broker: mqtt://HOST:PORT
   http: http://HOST:PORT/
 Logs (JSON, pino) go to stderr. SIGINT/SIGTERM stop it cleanly.
+
+add-device ID   creates credentials for device ID in <dataDir>/devices.json and prints its
+                password once (only a salted hash is kept). --rotate replaces an existing
+                password. A running gateway picks the change up at the device's next login.
 
 Config (YAML, every key optional, unknown keys refused): id, dataDir, logLevel,
   broker: { port, host, auth: credentials | none, devices: [ids], maxPacketBytes,
@@ -30,9 +38,23 @@ const gateway: Command = {
   summary: 'run a gateway (device broker, reading log, HTTP API, uplink)',
   help,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv, { config: 'string', 'log-level': 'string' });
-    if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
+    const { flags, rest } = parseFlags(argv, { config: 'string', 'log-level': 'string', rotate: 'boolean' });
     const config = loadGatewayConfig(typeof flags.config === 'string' ? flags.config : undefined);
+    if (rest[0] === 'add-device') {
+      const id = rest[1];
+      if (rest.length !== 2 || id === undefined) throw new UsageError('add-device needs exactly one device id');
+      if (!isDeviceId(id)) throw new UsageError(`device id ${JSON.stringify(id)} is not valid (letters, digits, _ . -; up to 64)`);
+      const store = new FileCredentialStore(join(config.dataDir, 'devices.json'));
+      if (store.has(id) && !flags.rotate) {
+        process.stderr.write(`fieldmesh gateway: device ${id} already has credentials; pass --rotate to replace them\n`);
+        return 1;
+      }
+      const password = await store.rotate(id);
+      process.stdout.write(`device: ${id}\npassword: ${password}\n(shown once; the device logs in with username = device id)\n`);
+      return 0;
+    }
+    if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
+    if (flags.rotate) throw new UsageError('--rotate only goes with add-device');
     const level = typeof flags['log-level'] === 'string' ? flags['log-level'] : config.logLevel;
     const logger = pino({ level }, pino.destination(2));
     const gw = new Gateway(config, { logger });
