@@ -91,6 +91,7 @@ export class Uplink {
   private reconnectTimer: unknown = null;
   private statusTimer: unknown = null;
   private pumpScheduled = false;
+  private lastError = { message: '', at: -Infinity };
   private pumping = false;
   private readonly counts = {
     batchesSent: 0,
@@ -222,11 +223,25 @@ export class Uplink {
       if (gen === this.generation) this.onAck(payload);
     });
     client.on('error', (err) => {
-      if (gen === this.generation) this.logger.debug({ err: err.message }, 'uplink connection error');
+      if (gen === this.generation) this.connectionError(err);
     });
     client.on('close', () => {
       if (gen === this.generation) this.linkDown();
     });
+  }
+
+  /**
+   * A refused login (CONNACK 4/5) needs a person, so it is a warning; a refused TCP connect while
+   * the cloud is away is expected store-and-forward. Either way at most one line per minute per
+   * distinct message: a gateway retrying for days must not fill its SD card with logs.
+   */
+  private connectionError(err: Error & { code?: string | number }): void {
+    const now = this.clock.monotonic();
+    if (err.message === this.lastError.message && now - this.lastError.at < 60_000) return;
+    this.lastError = { message: err.message, at: now };
+    const refusedLogin = err.code === 4 || err.code === 5;
+    if (refusedLogin) this.logger.warn({ err: err.message, url: this.o.url }, 'cloud refused the uplink login: check uplink.username / uplink.password');
+    else this.logger.info({ err: err.message, url: this.o.url }, 'uplink connection error');
   }
 
   private online(client: MqttClient): void {

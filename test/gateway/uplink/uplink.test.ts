@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Reading } from '@fieldmesh/device-sdk';
+import { silentLogger, type Reading, type Logger } from '@fieldmesh/device-sdk';
+import { credentialsFile } from '@fieldmesh/cloud-bridge/cloud-bridge';
+import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
 import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
 import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
 import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
@@ -143,6 +145,26 @@ describe('uplink against a real cloud bridge', () => {
     expect(s.batchesSent).toBeGreaterThanOrEqual(5);
     const back = await cloud.store.readings({ series: 'cam/caption', limit: 100 });
     expect(back.map((r) => r.value)).toEqual(log.readAfter(0, 20).map((r) => r.value));
+  });
+
+  it('a refused login keeps readings stored, warns once, and retries with backoff', async () => {
+    const { tmp, log } = setup();
+    const config = labConfig(join(tmp.dir, 'cloud'), { auth: 'credentials' });
+    const password = new GatewayCredentials(credentialsFile(config)).add('gw-a');
+    const cloud = await startCloud(config);
+    cleanups.push(() => cloud.stop());
+    log.append(burst(0, 10));
+    const warnings: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (_o: object, msg?: string) => void warnings.push(msg ?? ''), child: () => logger };
+    const bad = uplink(log, cloud.brokerPort, { username: 'gw-a', password: 'not-it', logger });
+    bad.start();
+    await waitFor(() => cloud.access.stats.authFailures >= 3, 'three refused logins');
+    expect(log.ackWatermark()).toBe(0);
+    expect(warnings.filter((w) => w.includes('refused the uplink login'))).toHaveLength(1);
+    await bad.stop();
+    const good = uplink(log, cloud.brokerPort, { username: 'gw-a', password });
+    good.start();
+    await waitFor(() => log.ackWatermark() === 10, 'drain with the right password');
   });
 
   it('publishes a retained status the cloud tracks; a clean stop reads offline', async () => {
