@@ -207,6 +207,27 @@ describe('ingest: durability, dedupe, bad input', () => {
     expect(count(rig)).toBe(1);
   });
 
+  it('when the store fails, acknowledges nothing and closes the connection so the device resends', async () => {
+    rig = await startRig();
+    const c = await connectDevice(rig, 'dev1');
+    const append = rig.log.append.bind(rig.log);
+    rig.log.append = () => {
+      throw new Error('database or disk is full');
+    };
+    let acked = false;
+    const closedConn = new Promise<void>((res) => c.once('close', () => res()));
+    c.publish('fm/d/dev1/temp', '1', { qos: 1 }, (err) => {
+      if (!err) acked = true;
+    });
+    await closedConn;
+    expect(acked).toBe(false);
+    expect(rig.ingest.stats.rejected.get('store_failed')).toBe(1);
+    rig.log.append = append;
+    const again = await connectDevice(rig, 'dev1');
+    await publish(again, 'fm/d/dev1/temp', '1');
+    expect(count(rig)).toBe(1);
+  });
+
   it('commits many concurrent publishes in few transactions', async () => {
     rig = await startRig({ commitIntervalMs: 5 });
     const c = await connectDevice(rig, 'dev1');
