@@ -123,8 +123,18 @@ export class Rollups {
       s = { open: [], latest: undefined, latestDirty: false };
       this.series.set(r.series, s);
     }
-    if (!s.latest || r.ts >= s.latest.ts) {
+    const l = s.latest;
+    if (!l) {
       s.latest = r.unit === undefined ? { series: r.series, ts: r.ts, value: r.value } : { series: r.series, ts: r.ts, value: r.value, unit: r.unit };
+      s.latestDirty = true;
+    } else if (r.ts >= l.ts) {
+      // Updated in place: no allocation per reading on the ingest path.
+      l.ts = r.ts;
+      l.value = r.value;
+      if (r.unit !== l.unit) {
+        if (r.unit === undefined) delete l.unit;
+        else l.unit = r.unit;
+      }
       s.latestDirty = true;
     }
     const raw = r.value;
@@ -207,7 +217,7 @@ export class Rollups {
         const o = s.open[i];
         if (o && o.agg.count > 0) buckets[TIER_NAMES[i]!].push({ series, bucket: o.bucket, ...o.agg });
       }
-      if (s.latestDirty && s.latest) latest.push(s.latest);
+      if (s.latestDirty && s.latest) latest.push({ ...s.latest });
     }
     const n = buckets.minute.length + buckets.hour.length;
     if (n === 0 && latest.length === 0) return;
@@ -257,12 +267,13 @@ export class Rollups {
   /** Latest value of every series seen (from memory; persisted on flush). */
   latest(): LatestValue[] {
     const out: LatestValue[] = [];
-    for (const s of this.series.values()) if (s.latest) out.push(s.latest);
+    for (const s of this.series.values()) if (s.latest) out.push({ ...s.latest });
     return out.sort((a, b) => (a.series < b.series ? -1 : a.series > b.series ? 1 : 0));
   }
 
   latestOf(series: string): LatestValue | undefined {
-    return this.series.get(series)?.latest;
+    const l = this.series.get(series)?.latest;
+    return l && { ...l };
   }
 
   stats(): RollupsStats {

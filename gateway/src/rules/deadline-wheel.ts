@@ -1,61 +1,62 @@
 import type { Clock, Timer } from '@fieldmesh/device-sdk/clock';
 
+/** Something with a deadline in the wheel. The wheel owns `slot` and `deadline`. */
+export interface WheelEntry {
+  /** Slot number while scheduled, -1 otherwise. */
+  slot: number;
+  deadline: number;
+}
+
 /**
- * Deadline scheduling for staleness: thousands of keys (rule × series) each with a deadline that
- * moves forward on every reading. A reading costs O(1) (move the key between two slot sets); the
- * clock holds ONE timer, armed for the earliest non-empty slot; a firing visits only due slots.
- * No periodic scan of all keys.
+ * Deadline scheduling for staleness: thousands of entries (rule × series) each with a deadline
+ * that moves forward on every reading. A reading costs O(1) with no allocation (move the entry
+ * between two slot sets, often the same one); the clock holds ONE timer, armed for the earliest
+ * non-empty slot; a firing visits only due slots. No periodic scan of all entries.
  *
  * Deadlines are in monotonic ms (`Clock.monotonic`): staleness is about gateway time passing,
- * and the wall clock may jump. Slots are `resolutionMs` wide; a key fires at the end of its slot,
- * so at most `resolutionMs` late, never early.
+ * and the wall clock may jump. Slots are `resolutionMs` wide; an entry fires at the end of its
+ * slot, so at most `resolutionMs` late, never early.
  */
-export class DeadlineWheel {
-  private readonly slots = new Map<number, Set<string>>();
-  private readonly slotOf = new Map<string, number>();
-  private readonly deadlineOf = new Map<string, number>();
+export class DeadlineWheel<E extends WheelEntry> {
+  private readonly slots = new Map<number, Set<E>>();
   /** Min-heap of slot numbers; each slot is pushed once, when its set is created. */
   private readonly heap: number[] = [];
   private timer: Timer | undefined;
   private armedSlot = -1;
+  private count = 0;
 
   constructor(
     private readonly clock: Clock,
-    private readonly onDue: (key: string) => void,
+    private readonly onDue: (entry: E) => void,
     private readonly resolutionMs = 250,
   ) {}
 
   get size(): number {
-    return this.deadlineOf.size;
+    return this.count;
   }
 
-  has(key: string): boolean {
-    return this.deadlineOf.has(key);
-  }
-
-  schedule(key: string, deadline: number): void {
+  schedule(e: E, deadline: number): void {
+    e.deadline = deadline;
     const slot = Math.ceil(deadline / this.resolutionMs);
-    this.deadlineOf.set(key, deadline);
-    const old = this.slotOf.get(key);
-    if (old === slot) return;
-    if (old !== undefined) this.slots.get(old)?.delete(key);
+    if (e.slot === slot) return;
+    if (e.slot !== -1) this.slots.get(e.slot)?.delete(e);
+    else this.count++;
     let set = this.slots.get(slot);
     if (!set) {
       set = new Set();
       this.slots.set(slot, set);
       this.push(slot);
     }
-    set.add(key);
-    this.slotOf.set(key, slot);
+    set.add(e);
+    e.slot = slot;
     if (this.heap[0] === slot && this.armedSlot !== slot) this.arm();
   }
 
-  cancel(key: string): void {
-    const slot = this.slotOf.get(key);
-    if (slot === undefined) return;
-    this.slots.get(slot)?.delete(key);
-    this.slotOf.delete(key);
-    this.deadlineOf.delete(key);
+  cancel(e: E): void {
+    if (e.slot === -1) return;
+    this.slots.get(e.slot)?.delete(e);
+    e.slot = -1;
+    this.count--;
   }
 
   stop(): void {
@@ -84,10 +85,10 @@ export class DeadlineWheel {
       const set = this.slots.get(slot);
       this.slots.delete(slot);
       if (!set) continue;
-      for (const key of set) {
-        this.slotOf.delete(key);
-        this.deadlineOf.delete(key);
-        this.onDue(key);
+      for (const e of set) {
+        e.slot = -1;
+        this.count--;
+        this.onDue(e);
       }
     }
     this.arm();

@@ -34,6 +34,20 @@ export function compilePattern(text: string): SeriesPattern | string {
   const exact = device !== '*' && !levels.includes('*');
   if (exact) return { text, exact, device, matches: (s) => s === text };
   const anySensor = sensor === '*';
+  // Fast paths for the common shapes, without allocating: `dev/*`, `*/sensor`, `*/*`.
+  if (anySensor) {
+    const prefix = `${device}/`;
+    return {
+      text,
+      exact,
+      ...(device === '*' ? {} : { device }),
+      matches: device === '*' ? (s) => s.indexOf('/') > 0 : (s) => s.startsWith(prefix) && s.length > prefix.length,
+    };
+  }
+  if (device === '*' && !levels.includes('*')) {
+    const suffix = `/${sensor}`;
+    return { text, exact, matches: (s) => s.endsWith(suffix) && s.indexOf('/') === s.length - suffix.length && s.length > suffix.length };
+  }
   return {
     text,
     exact,
@@ -42,7 +56,6 @@ export function compilePattern(text: string): SeriesPattern | string {
       const cut = series.indexOf('/');
       if (cut <= 0) return false;
       if (device !== '*' && series.slice(0, cut) !== device) return false;
-      if (anySensor) return true;
       const got = series.slice(cut + 1).split('/');
       if (got.length !== levels.length) return false;
       for (let i = 0; i < levels.length; i++) if (levels[i] !== '*' && levels[i] !== got[i]) return false;

@@ -1,5 +1,5 @@
 import type { Reading } from '@fieldmesh/device-sdk/reading';
-import { transition, type EvaluatorContext, type RuleEvaluator } from './evaluator.js';
+import { numericValue, transition, type EvaluatorContext, type RuleEvaluator } from './evaluator.js';
 import type { SeriesPattern } from './pattern.js';
 import type { RateRule } from './spec.js';
 import type { ActiveCondition } from './transition.js';
@@ -25,10 +25,15 @@ interface SeriesWindow {
  * data (two readings 1 ms apart say nothing about a slope). Readings not newer than the last one of
  * their series (out of order, duplicates) are ignored for the slope and counted in `ignored`.
  */
-export class RateEvaluator implements RuleEvaluator {
+export class RateEvaluator implements RuleEvaluator<SeriesWindow> {
   private windows = new Map<string, SeriesWindow>();
   ignored = 0;
   private readonly scale: number;
+  // Copied out of the (frozen) spec into own fields: the hot path reads them per reading.
+  private readonly windowMs: number;
+  private readonly maxRise: number | undefined;
+  private readonly maxFall: number | undefined;
+  private readonly hysteresis: number;
 
   constructor(
     readonly spec: RateRule,
@@ -36,22 +41,27 @@ export class RateEvaluator implements RuleEvaluator {
     private readonly ctx: EvaluatorContext,
   ) {
     this.scale = spec.per === 'second' ? 1000 : 60_000;
+    this.windowMs = spec.windowMs;
+    this.maxRise = spec.maxRise;
+    this.maxFall = spec.maxFall;
+    this.hysteresis = spec.hysteresis;
   }
 
-  onReading(r: Reading, v: number | null): void {
+  stateFor(series: string): SeriesWindow {
+    let w = this.windows.get(series);
+    if (!w) this.windows.set(series, (w = { ts: [], v: [], head: 0, lastTs: -Infinity }));
+    return w;
+  }
+
+  onReading(r: Reading, w: SeriesWindow): void {
+    const v = numericValue(r);
     if (v === null) return;
-    let w = this.windows.get(r.series);
-    if (!w) {
-      w = { ts: [r.ts], v: [v], head: 0, lastTs: r.ts };
-      this.windows.set(r.series, w);
-      return;
-    }
     if (r.ts <= w.lastTs) {
       this.ignored++;
       return;
     }
     w.lastTs = r.ts;
-    const { windowMs, maxRise, maxFall, hysteresis } = this.spec;
+    const { windowMs, maxRise, maxFall, hysteresis } = this;
     const horizon = r.ts - windowMs;
     while (w.head < w.ts.length - 1 && w.ts[w.head]! < horizon) w.head++;
     if (w.ts[w.head]! < horizon) {
@@ -112,14 +122,13 @@ export class RateEvaluator implements RuleEvaluator {
 
   restore(c: ActiveCondition): void {
     if (c.condition !== 'rise' && c.condition !== 'fall') return;
-    const w = this.windows.get(c.series);
-    if (w) w.active = c.condition;
-    else this.windows.set(c.series, { ts: [], v: [], head: 0, lastTs: -Infinity, active: c.condition });
+    this.stateFor(c.series).active = c.condition;
   }
 
   dispose(reason: string): void {
     for (const [series, w] of this.windows) {
       if (w.active) this.ctx.emit(transition(this.spec, 'cleared', series, w.active, null, this.ctx.clock.now(), reason));
+      w.active = undefined;
     }
     this.windows.clear();
   }

@@ -126,8 +126,9 @@ export function validateRules(raw: unknown, path = 'rules'): readonly RuleSpec[]
     const spec = validateOne(r, `${path}[${i}]`);
     if (seen.has(spec.id)) throw new RuleError('FM_ERR_RULE_DUPLICATE_ID', `${path}[${i}].id`, `'${spec.id}' is used twice`);
     seen.add(spec.id);
-    for (const k of Object.keys(spec) as (keyof RuleSpec)[]) if (spec[k] === undefined) delete spec[k];
-    return Object.freeze(spec);
+    // Rebuilt rather than `delete`d: deleting keys drops V8 objects into slow dictionary mode.
+    const clean = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as RuleSpec;
+    return Object.freeze(clean);
   });
   return Object.freeze(out);
 }

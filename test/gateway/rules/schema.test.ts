@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '@fieldmesh/device-sdk/clock';
 import { DeadlineWheel } from '@fieldmesh/gateway/rules/deadline-wheel';
@@ -85,6 +86,24 @@ describe('series patterns', () => {
   ])('%s matches %s: %s', (pattern, series, want) => {
     expect(p(pattern).matches(series)).toBe(want);
   });
+  it('fast paths agree with level-by-level matching (property)', () => {
+    const level = fc.constantFrom('a', 'b', 'temp', 'x.y', '*');
+    const name = fc.constantFrom('a', 'b', 'temp', 'x.y');
+    fc.assert(
+      fc.property(fc.array(level, { minLength: 1, maxLength: 3 }), fc.array(name, { minLength: 2, maxLength: 4 }), (pat, ser) => {
+        const text = pat.length === 1 ? `${pat[0]}/*` : pat.join('/');
+        const compiled = compilePattern(text);
+        if (typeof compiled === 'string') return;
+        const series = ser.join('/');
+        const [pd, ...ps] = text.split('/');
+        const [sd, ...ss] = ser;
+        const want = (pd === '*' || pd === sd) && (ps.join('/') === '*' || (ps.length === ss.length && ps.every((l, i) => l === '*' || l === ss[i])));
+        expect(compiled.matches(series)).toBe(want);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('knows exact patterns and their device', () => {
     expect(p('a/b')).toMatchObject({ exact: true, device: 'a' });
     expect(p('a/*')).toMatchObject({ exact: false, device: 'a' });
@@ -95,16 +114,19 @@ describe('series patterns', () => {
 });
 
 describe('deadline wheel', () => {
-  it('fires each key once, in deadline order, never early, and moves keys in O(1)', () => {
+  it('fires each entry once, in deadline order, never early, and moves entries in O(1)', () => {
     const clock = new ManualClock();
     const fired: string[] = [];
-    const wheel = new DeadlineWheel(clock, (k) => fired.push(`${k}@${clock.monotonic()}`), 100);
-    wheel.schedule('b', 250);
-    wheel.schedule('a', 120);
-    wheel.schedule('c', 1000);
-    wheel.schedule('c', 50); // moved earlier
-    wheel.schedule('d', 300);
-    wheel.cancel('d');
+    type E = { name: string; slot: number; deadline: number };
+    const wheel = new DeadlineWheel<E>(clock, (e) => fired.push(`${e.name}@${clock.monotonic()}`), 100);
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((name) => ({ name, slot: -1, deadline: 0 }));
+    wheel.schedule(b!, 250);
+    wheel.schedule(a!, 120);
+    wheel.schedule(c!, 1000);
+    wheel.schedule(c!, 50); // moved earlier
+    wheel.schedule(d!, 300);
+    expect(wheel.size).toBe(4);
+    wheel.cancel(d!);
     clock.advance(2000);
     expect(fired).toEqual(['c@100', 'a@200', 'b@300']);
     expect(wheel.size).toBe(0);
