@@ -28,6 +28,7 @@ exec >>"$FM/firstrun.log" 2>&1
 echo "== fieldmesh firstrun $(date -u +%FT%TZ)"
 NEW_HOSTNAME=${sh(p.hostname)}
 NEW_USER=${sh(p.user)}
+# shellcheck disable=SC2016 # a crypt(3) hash: its $ signs are literal
 PASSWORD_HASH=${sh(p.passwordHash ?? '!')}
 WIFI_COUNTRY=${sh(p.wifi?.country ?? '')}
 APP_DIR=${sh(layout.appDir)}
@@ -114,7 +115,8 @@ install -d -m 750 -o root -g "$SERVICE_USER" "$CONFIG_DIR"
 install -m 640 -o root -g "$SERVICE_USER" "$FM/gateway.yaml" "$CONFIG_PATH"
 # The gateway's credential store lives in its data directory and is rewritten by it.
 install -d -m 750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR"
-install -m 600 -o "$SERVICE_USER" -g "$SERVICE_USER" "$FM/device-credentials.json" "$DATA_DIR/device-credentials.json"
+# Same file name as the gateway's FileCredentialStore (Gateway: <dataDir>/devices.json).
+install -m 600 -o "$SERVICE_USER" -g "$SERVICE_USER" "$FM/device-credentials.json" "$DATA_DIR/devices.json"
 install -m 600 -o root -g root "$FM/identity.json" "$CONFIG_DIR/identity.json"
 install -m 644 "$FM/fieldmesh.service" /etc/systemd/system/fieldmesh.service
 systemctl enable fieldmesh.service || fail=1

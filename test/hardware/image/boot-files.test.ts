@@ -91,3 +91,27 @@ describe('identity', () => {
     expect(() => generateIdentity({ gatewayId: 'gw', devices: ['a', 'a'], now: new Date(0) })).toThrow(/device name/u);
   });
 });
+
+describe('firstrun.sh', () => {
+  it('is clean under shellcheck, with and without Wi-Fi and a Node runtime', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { renderFirstrun } = await import('@fieldmesh/hardware/image/firstrun');
+    const { DEFAULT_SERVICE_LAYOUT } = await import('@fieldmesh/hardware/image/service/unit');
+    if (spawnSync('shellcheck', ['--version']).error) {
+      const msg = '!!! shellcheck is not installed (Debian package "shellcheck", in .ci/apt-packages): firstrun.sh is not linted';
+      console.error(msg);
+      throw new Error(msg);
+    }
+    const base = { hostname: 'gw-a', user: 'ops', sshKeys: ['ssh-ed25519 AAAA x'], bootMount: '/boot/firmware' };
+    for (const [p, node] of [
+      [base, false],
+      [{ ...base, wifi: { ssid: "it's", passphrase: 'pass phrase', country: 'DE' }, passwordHash: '$6$abcdefgh$xyz' }, true],
+    ] as const) {
+      const script = renderFirstrun(p, DEFAULT_SERVICE_LAYOUT, { hasNodeRuntime: node });
+      const r = spawnSync('shellcheck', ['-s', 'bash', '-'], { input: script, encoding: 'utf8' });
+      expect(r.stdout).toBe('');
+      expect(r.status).toBe(0);
+      expect(script).toContain(node ? 'HAS_NODE_RUNTIME=1' : 'HAS_NODE_RUNTIME=0');
+    }
+  });
+});
