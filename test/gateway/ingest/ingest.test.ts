@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock, type Reading } from '@fieldmesh/device-sdk';
 import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
 import { Ingest, type CommittedBatch } from '@fieldmesh/gateway/ingest/ingest';
-import { FileCredentialStore } from '@fieldmesh/gateway/ingest/credentials';
+import { FileCredentialStore, MemoryCredentialStore, type CredentialStore } from '@fieldmesh/gateway/ingest/credentials';
 import { FixedHeaderScanner } from '@fieldmesh/gateway/ingest/packet-guard';
 import { parseBareValue } from '@fieldmesh/gateway/ingest/topic';
 
@@ -95,6 +95,29 @@ describe('bare values', () => {
   });
   it.each(['21.5C', '', 'null', '[1]', '{"v":1}', '1e999'])('refuses %j', (text) => {
     expect(() => parseBareValue(Buffer.from(text))).toThrow(expect.objectContaining({ reason: 'bad_value' }));
+  });
+});
+
+const credDir = mkdtempSync(join(tmpdir(), 'fm-cred-contract-'));
+afterAll(() => rmSync(credDir, { recursive: true, force: true }));
+let credFiles = 0;
+
+describe.each([
+  ['FileCredentialStore', (): CredentialStore => new FileCredentialStore(join(credDir, `c${credFiles++}.json`))],
+  ['MemoryCredentialStore', (): CredentialStore => new MemoryCredentialStore()],
+])('CredentialStore contract: %s', (_name, make) => {
+  it('creates each device once, verifies only its password, and rotates', async () => {
+    const store = make();
+    const [a] = await store.ensure(['d1']);
+    expect(store.has('d1')).toBe(true);
+    expect(await store.ensure(['d1'])).toEqual([]);
+    expect(await store.verify('d1', Buffer.from(a!.password))).toBe(true);
+    expect(await store.verify('d1', Buffer.from(a!.password + 'x'))).toBe(false);
+    expect(await store.verify('d2', Buffer.from(a!.password))).toBe(false);
+    const b = await store.rotate('d1');
+    expect(b).not.toBe(a!.password);
+    expect(await store.verify('d1', Buffer.from(a!.password))).toBe(false);
+    expect(await store.verify('d1', Buffer.from(b))).toBe(true);
   });
 });
 
