@@ -36,14 +36,17 @@ export interface MdnsOptions {
 export const MDNS_SERVICE_TYPE = 'fieldmesh';
 export const MDNS_TXT_MQTT_PORT = 'mqtt';
 
-/** Picks an address a TCP connection can use: IPv4 first (link-local IPv6 needs a zone id), else the answer's source. */
+/** Picks an address a TCP connection can use; IPv4 before IPv6 (link-local IPv6 needs a zone id). */
 export function gatewayUrl(service: Pick<Service, 'addresses' | 'referer' | 'txt' | 'host'>, protocol: 'mqtt' | 'mqtts' = 'mqtt'): string | undefined {
   const txt = (service.txt ?? {}) as Record<string, unknown>;
   const rawPort = txt[MDNS_TXT_MQTT_PORT];
   const port = rawPort === undefined ? 1883 : Number(String(rawPort));
   if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
-  const v4 = (service.addresses ?? []).find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a));
-  const host = v4 ?? service.referer?.address;
+  const isV4 = (a: string | undefined) => a !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(a);
+  // The answer's source address first: bonjour-service lists the A records of every interface
+  // of the gateway, and only the one the answer came from is known to reach us (RFC 6762 §6.2).
+  const referer = service.referer?.address;
+  const host = isV4(referer) ? referer : ((service.addresses ?? []).find(isV4) ?? referer);
   if (!host) return undefined;
   return `${protocol}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
