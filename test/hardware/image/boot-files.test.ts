@@ -115,3 +115,12 @@ describe('firstrun.sh', () => {
     }
   });
 });
+
+describe('IMAGE.md', () => {
+  it('documents every error code of the catalog', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { IMAGE_ERRORS } = await import('@fieldmesh/hardware/image/errors');
+    const doc = readFileSync(new URL('../../../hardware/src/image/IMAGE.md', import.meta.url), 'utf8');
+    for (const code of Object.keys(IMAGE_ERRORS)) expect(doc, code).toContain(`| ${code} |`);
+  });
+});
