@@ -70,7 +70,6 @@ TimeoutStopSec=30
 ExecStart=${l.nodePath} ${l.appDir}/gateway/bin/fieldmesh.js gateway --config ${l.configPath}
 WorkingDirectory=/var/lib/${l.stateDirectory}
 Environment=NODE_ENV=production
-Environment=FM_DATA_DIR=/var/lib/${l.stateDirectory}
 
 User=${l.user}
 Group=${l.user}
