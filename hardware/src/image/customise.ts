@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { copyFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { silentLogger, type Logger } from '@fieldmesh/device-sdk';
 import { editCmdline, editConfigTxt, notPiBootReason } from './boot-files.js';
 import { MtoolsBootPartition, type BootPartition } from './boot-partition.js';
@@ -42,6 +42,13 @@ export interface CustomiseResult {
 export async function customiseBootPartition(boot: BootPartition, req: CustomiseRequest): Promise<CustomiseResult> {
   const log = (req.logger ?? silentLogger).child({ component: 'image' });
   validateProvisioning(req.provisioning);
+  // Cheap sanity checks on what first boot will unpack (gzip and xz magic numbers).
+  if (req.bundle.length < 2 || req.bundle[0] !== 0x1f || req.bundle[1] !== 0x8b) {
+    throw new ImageError('FM_ERR_IMAGE_BAD_OPTION', '--bundle is not a gzip tarball: pass the file `npm run bundle` wrote');
+  }
+  if (req.nodeRuntime && !req.nodeRuntime.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) {
+    throw new ImageError('FM_ERR_IMAGE_BAD_OPTION', '--node is not an .xz file: pass node-v20.x-linux-arm64.tar.xz');
+  }
   const reason = notPiBootReason(await boot.list('/'));
   if (reason) throw new ImageError('FM_ERR_IMAGE_NOT_RASPBERRY_PI', `the boot partition has ${reason}`);
 
@@ -125,6 +132,9 @@ async function exists(path: string): Promise<boolean> {
 export async function customiseImageFile(req: ImageFileRequest): Promise<CustomiseResult & { out: string }> {
   validateProvisioning(req.provisioning);
   await inspectImage(req.source);
+  if ((await exists(req.out)) && (await realpath(req.out)) === (await realpath(req.source))) {
+    throw new ImageError('FM_ERR_IMAGE_BAD_OPTION', `--out ${req.out} is the input image: the input is never modified; choose another --out`);
+  }
   if (await exists(req.out)) {
     const layout = await inspectImage(req.out);
     const boot = new MtoolsBootPartition(req.out, layout.boot.offsetBytes);

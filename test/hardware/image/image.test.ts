@@ -22,7 +22,8 @@ const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('
 
 let dir: string;
 let piImage: string;
-const bundle = Buffer.concat([Buffer.from('fake bundle '), Buffer.alloc(300_000, 7)]);
+// Starts with the gzip magic the image tool checks; the rest is filler.
+const bundle = Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.from('fake bundle '), Buffer.alloc(300_000, 7)]);
 
 function request(out: string, over: Partial<ImageFileRequest> = {}): ImageFileRequest {
   return {
@@ -227,7 +228,17 @@ describe('fieldmesh image on a synthetic Raspberry Pi OS image', () => {
     for (const c of cases) {
       await expectCode(customiseImageFile({ ...base, provisioning: { ...base.provisioning, ...c } }), 'FM_ERR_IMAGE_BAD_OPTION');
     }
+    await expectCode(customiseImageFile({ ...base, bundle: Buffer.from('not gzip') }), 'FM_ERR_IMAGE_BAD_OPTION');
+    await expectCode(customiseImageFile({ ...base, nodeRuntime: Buffer.from('PK zip') }), 'FM_ERR_IMAGE_BAD_OPTION');
     expect(existsSync(join(dir, 'bad.img'))).toBe(false);
+  });
+
+  it('never modifies its input, even an image it made itself', async () => {
+    const made = join(dir, 'made.img');
+    await customiseImageFile(request(made));
+    const h = sha(made);
+    await expectCode(customiseImageFile(request(made, { source: made })), 'FM_ERR_IMAGE_BAD_OPTION');
+    expect(sha(made)).toBe(h);
   });
 });
 
