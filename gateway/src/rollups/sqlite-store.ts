@@ -63,10 +63,11 @@ export class SqliteRollupStore implements RollupStore {
              last = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END,
              last_ts = max(last_ts, excluded.last_ts)`,
         ),
-        range: db.prepare(
-          `SELECT series, bucket, min, max, sum, count, last, last_ts AS lastTs FROM ${t}
-           WHERE series = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
-        ),
+        // Raw rows: better-sqlite3 builds arrays faster than keyed objects (a day of minutes is
+        // 1,440 rows per query).
+        range: db
+          .prepare(`SELECT bucket, min, max, sum, count, last, last_ts FROM ${t} WHERE series = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`)
+          .raw(),
         purge: db.prepare(`DELETE FROM ${t} WHERE (series, bucket) IN (SELECT series, bucket FROM ${t} WHERE bucket < ? LIMIT ?)`),
       };
     }
@@ -94,7 +95,13 @@ export class SqliteRollupStore implements RollupStore {
   }
 
   range(tier: TierName, series: string, from: number, to: number): Bucket[] {
-    return this.tiers[tier].range.all(series, from, to) as Bucket[];
+    const rows = this.tiers[tier].range.all(series, from, to) as Array<[number, number, number, number, number, number, number]>;
+    const out: Bucket[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [bucket, min, max, sum, count, last, lastTs] = rows[i]!;
+      out[i] = { series, bucket, min, max, sum, count, last, lastTs };
+    }
+    return out;
   }
 
   deleteBefore(tier: TierName, before: number, limit: number): number {
