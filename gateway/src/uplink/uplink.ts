@@ -1,10 +1,10 @@
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
 import type { LoggedReading, ReadingLog } from '../store/reading-log.js';
 import { encodeBatch } from './batch-codec.js';
 import { BatchWindow, type InFlightBatch } from './batch-window.js';
 import { UplinkError } from './errors.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
+import { MqttUplinkLink, type LinkSession, type UplinkLink } from './uplink-link.js';
 import { decodeAck, uplinkTopics, type GatewayStatus } from './uplink-messages.js';
 
 export interface UplinkOptions {
@@ -35,6 +35,8 @@ export interface UplinkOptions {
   statusIntervalMs?: number;
   /** Randomness for the backoff jitter (tests pin it). */
   random?: () => number;
+  /** The transport; default MQTT to `url` (MqttUplinkLink). Tests pass an in-memory link. */
+  link?: UplinkLink;
 }
 
 export type UplinkState = 'stopped' | 'connecting' | 'online' | 'waiting';
@@ -78,12 +80,13 @@ const DEFAULTS = {
  * watermark at once; the cloud's `(gateway, epoch, seq)` key makes the resend harmless.
  */
 export class Uplink {
-  private readonly o: Required<Omit<UplinkOptions, 'username' | 'password' | 'status' | 'clock' | 'logger' | 'random'>> & UplinkOptions;
+  private readonly o: Required<Omit<UplinkOptions, 'username' | 'password' | 'status' | 'clock' | 'logger' | 'random' | 'link'>> & UplinkOptions;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly backoff: ReconnectBackoff;
   private readonly window: BatchWindow;
-  private client: MqttClient | null = null;
+  private readonly link: UplinkLink;
+  private client: LinkSession | null = null;
   private generation = 0;
   private state: UplinkState = 'stopped';
   /** Highest seq read into the window; the next batch starts after it. */
@@ -119,6 +122,7 @@ export class Uplink {
     this.logger = (opts.logger ?? silentLogger).child({ component: 'uplink' });
     this.backoff = new ReconnectBackoff(o.backoffMinMs, o.backoffMaxMs, opts.random);
     this.window = new BatchWindow(opts.log);
+    this.link = opts.link ?? new MqttUplinkLink(opts.url);
   }
 
   start(): void {
@@ -144,12 +148,15 @@ export class Uplink {
     if (client.connected) {
       // A clean stop says so itself: the broker drops the last will on a clean DISCONNECT.
       await new Promise<void>((resolve) => {
-        client.publish(uplinkTopics.status(this.o.gatewayId), JSON.stringify(this.statusMessage(false)), { qos: 1, retain: true }, () => resolve());
         const t = this.clock.setTimeout(resolve, 2000);
         t.unref?.();
+        client.publish(uplinkTopics.status(this.o.gatewayId), JSON.stringify(this.statusMessage(false)), { qos: 1, retain: true }, () => {
+          this.clock.clearTimeout(t);
+          resolve();
+        });
       });
     }
-    await new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve()));
+    await client.close(true);
   }
 
   stats(): UplinkStats {
@@ -193,41 +200,30 @@ export class Uplink {
   private connectNow(): void {
     this.state = 'connecting';
     const gen = ++this.generation;
-    const options: IClientOptions = {
-      clientId: this.o.gatewayId,
-      clean: true,
-      // Reconnects are ours (backoff with jitter on the injected clock), not mqtt.js's fixed period.
-      reconnectPeriod: 0,
-      connectTimeout: 10_000,
-      keepalive: 30,
-      protocolVersion: 4,
-      will: { topic: uplinkTopics.status(this.o.gatewayId), payload: Buffer.from(JSON.stringify({ v: 1, online: false, epoch: this.o.log.epoch })), qos: 1, retain: true },
-    };
-    if (this.o.username !== undefined) options.username = this.o.username;
-    if (this.o.password !== undefined) options.password = this.o.password;
-    const client = connect(this.o.url, options);
-    this.client = client;
-    client.on('connect', () => {
-      if (gen !== this.generation) return;
-      client.subscribe(uplinkTopics.ack(this.o.gatewayId), { qos: 1 }, (err, granted) => {
-        if (gen !== this.generation) return;
-        if (err || !granted || granted.some((g) => g.qos === 128)) {
-          this.logger.warn({ err: err?.message ?? 'subscription refused' }, 'cannot subscribe to acks');
-          client.end(true);
-          return;
-        }
-        this.online(client);
-      });
-    });
-    client.on('message', (topic, payload) => {
-      if (gen === this.generation) this.onAck(payload);
-    });
-    client.on('error', (err) => {
-      if (gen === this.generation) this.connectionError(err);
-    });
-    client.on('close', () => {
-      if (gen === this.generation) this.linkDown();
-    });
+    const current = () => gen === this.generation;
+    this.client = this.link.open(
+      {
+        clientId: this.o.gatewayId,
+        ...(this.o.username !== undefined ? { username: this.o.username } : {}),
+        ...(this.o.password !== undefined ? { password: this.o.password } : {}),
+        ackTopic: uplinkTopics.ack(this.o.gatewayId),
+        will: { topic: uplinkTopics.status(this.o.gatewayId), payload: Buffer.from(JSON.stringify({ v: 1, online: false, epoch: this.o.log.epoch })), qos: 1, retain: true },
+      },
+      {
+        up: () => {
+          if (current() && this.client) this.online(this.client);
+        },
+        error: (err) => {
+          if (current()) this.connectionError(err);
+        },
+        down: () => {
+          if (current()) this.linkDown();
+        },
+        ack: (payload) => {
+          if (current()) this.onAck(payload);
+        },
+      },
+    );
   }
 
   /**
@@ -244,7 +240,7 @@ export class Uplink {
     else this.logger.info({ err: err.message, url: this.o.url }, 'uplink connection error');
   }
 
-  private online(client: MqttClient): void {
+  private online(client: LinkSession): void {
     this.state = 'online';
     this.counts.connects++;
     this.backoff.reset();
@@ -256,7 +252,7 @@ export class Uplink {
     this.pump();
   }
 
-  private publishStatus(client: MqttClient): void {
+  private publishStatus(client: LinkSession): void {
     this.clearTimer('statusTimer');
     if (this.state !== 'online' || !client.connected) return;
     client.publish(uplinkTopics.status(this.o.gatewayId), JSON.stringify(this.statusMessage(true)), { qos: 1, retain: true });
@@ -269,8 +265,7 @@ export class Uplink {
     if (this.state === 'stopped') return;
     const wasOnline = this.state === 'online';
     this.generation++;
-    this.client?.removeAllListeners('message');
-    this.client?.end(true);
+    void this.client?.close(false);
     this.client = null;
     this.clearTimer('statusTimer');
     this.window.reset((b) => this.clearBatchTimer(b));
@@ -351,7 +346,7 @@ export class Uplink {
     this.counts.batchesSent++;
     this.counts.bytesSent += b.payload.length;
     // PUBACK only means the broker took it; the cloud's ack (onAck) is what counts.
-    client.publish(uplinkTopics.batch(this.o.gatewayId), b.payload, { qos: 1 }, () => {});
+    client.publish(uplinkTopics.batch(this.o.gatewayId), b.payload, { qos: 1 });
     this.clearBatchTimer(b);
     const gen = this.generation;
     const t = this.clock.setTimeout(() => {

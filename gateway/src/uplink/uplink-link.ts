@@ -1,0 +1,103 @@
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+
+/** What a link session reports back to the uplink. */
+export interface LinkEvents {
+  /** Connected and subscribed to the ack topic: batches may flow. */
+  up(): void;
+  /** A connection attempt or an error happened (logged by the uplink; `down` follows if fatal). */
+  error(err: Error & { code?: string | number }): void;
+  /** The session is over (failed to connect, lost, or closed). Called once per session. */
+  down(): void;
+  /** A message on the ack topic. */
+  ack(payload: Buffer): void;
+}
+
+export interface LinkOpenOptions {
+  clientId: string;
+  username?: string;
+  password?: string;
+  ackTopic: string;
+  /** The last will, published by the broker when the session dies uncleanly. */
+  will: { topic: string; payload: Buffer; qos: 1; retain: boolean };
+}
+
+export interface LinkSession {
+  readonly connected: boolean;
+  /** Publishes; `done` runs on PUBACK (QoS 1) or on failure. PUBACK is not the cloud's ack. */
+  publish(topic: string, payload: Buffer | string, opts: { qos: 0 | 1; retain?: boolean }, done?: () => void): void;
+  /** Ends the session. `clean`: an orderly DISCONNECT, so the broker drops the will. */
+  close(clean: boolean): Promise<void>;
+  /** Bytes sent plus received on the wire so far in this session (MQTT framing included). */
+  wireBytes(): number;
+}
+
+/**
+ * The uplink's I/O edge (STYLE.md habit 1): `MqttUplinkLink` speaks MQTT to a real broker; tests
+ * and the simulator plug in `MemoryUplinkLink` (memory-uplink-link.ts).
+ */
+export interface UplinkLink {
+  /** Starts one connection attempt; events arrive on `events` until `down`. */
+  open(opts: LinkOpenOptions, events: LinkEvents): LinkSession;
+}
+
+/** The real link: mqtt.js, one client per session, no automatic reconnect (the uplink owns that). */
+export class MqttUplinkLink implements UplinkLink {
+  constructor(private readonly url: string) {}
+
+  open(opts: LinkOpenOptions, events: LinkEvents): LinkSession {
+    const options: IClientOptions = {
+      clientId: opts.clientId,
+      clean: true,
+      // Reconnects are the uplink's (backoff with jitter on its clock), not mqtt.js's fixed period.
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      keepalive: 30,
+      protocolVersion: 4,
+      will: opts.will,
+    };
+    if (opts.username !== undefined) options.username = opts.username;
+    if (opts.password !== undefined) options.password = opts.password;
+    const client: MqttClient = connect(this.url, options);
+    let over = false;
+    const down = () => {
+      if (over) return;
+      over = true;
+      client.removeAllListeners('message');
+      events.down();
+    };
+    client.on('connect', () => {
+      client.subscribe(opts.ackTopic, { qos: 1 }, (err, granted) => {
+        if (over) return;
+        if (err || !granted || granted.some((g) => g.qos === 128)) {
+          events.error(Object.assign(new Error(`ack subscription refused: ${err?.message ?? 'SUBACK 0x80'}`), { code: 'SUBACK' }));
+          client.end(true);
+          return;
+        }
+        events.up();
+      });
+    });
+    client.on('message', (_topic, payload) => {
+      if (!over) events.ack(payload);
+    });
+    client.on('error', (err) => {
+      if (!over) events.error(err as Error & { code?: string | number });
+    });
+    client.on('close', down);
+    return {
+      get connected() {
+        return client.connected;
+      },
+      publish(topic, payload, o, done) {
+        client.publish(topic, payload, { qos: o.qos, retain: o.retain ?? false }, () => done?.());
+      },
+      wireBytes() {
+        const socket = client.stream as { bytesRead?: number; bytesWritten?: number } | undefined;
+        return (socket?.bytesRead ?? 0) + (socket?.bytesWritten ?? 0);
+      },
+      close(clean) {
+        over = true;
+        return new Promise<void>((resolve) => client.end(!clean || !client.connected, {}, () => resolve()));
+      },
+    };
+  }
+}
