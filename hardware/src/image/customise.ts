@@ -101,6 +101,8 @@ export async function customiseBootPartition(boot: BootPartition, req: Customise
 export interface ImageFileRequest extends CustomiseRequest {
   source: string;
   out: string;
+  /** Called before each slow step (copying gigabytes takes a while), for a progress line. */
+  onStep?: (what: string) => void;
 }
 
 /** The identity of an image this tool made earlier, or undefined (no file, not ours). */
@@ -142,13 +144,16 @@ export async function customiseImageFile(req: ImageFileRequest): Promise<Customi
     if (!id || !parseIdentity(id.toString('utf8'))) {
       throw new ImageError('FM_ERR_IMAGE_OUTPUT_EXISTS', `${req.out} exists and has no fieldmesh identity`);
     }
+    req.onStep?.(`updating ${req.out} in place (made by fieldmesh image)`);
     return { ...(await customiseBootPartition(boot, req)), out: req.out };
   }
   // Work on a temporary copy and rename at the end: an interrupted run leaves no half image.
   const tmp = `${req.out}.partial`;
   await rm(tmp, { force: true });
   try {
+    req.onStep?.(`copying ${req.source} to ${tmp}`);
     await copyFile(req.source, tmp, constants.COPYFILE_FICLONE);
+    req.onStep?.('writing the boot partition');
     const layout = await inspectImage(tmp);
     const result = await customiseBootPartition(new MtoolsBootPartition(tmp, layout.boot.offsetBytes), req);
     await rename(tmp, req.out);

@@ -116,6 +116,7 @@ export const command: Command = {
       bundle: await readOrUsage(bundlePath, 'bundle'),
       nodeRuntime: str('node') ? await readOrUsage(str('node')!, 'Node.js runtime') : undefined,
       gatewayId: str('id') ?? previous?.gatewayId,
+      onStep: (what) => process.stderr.write(`image: ${what}\n`),
       siteKey,
       devices: flags.devices === undefined ? ['device-1'] : list(flags.devices),
       newIdentity: flags['new-identity'] === true,
