@@ -1,6 +1,6 @@
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
 import type { LoggedReading, ReadingLog } from '../store/reading-log.js';
-import { encodeBatch } from './batch-codec.js';
+import { packBatches } from './batch-packer.js';
 import { BatchWindow, type InFlightBatch } from './batch-window.js';
 import { UplinkError } from './errors.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
@@ -309,35 +309,10 @@ export class Uplink {
     }
   }
 
-  /**
-   * Encodes readings into batches under the byte cap. A reading the codec cannot carry (the
-   * ingest should have refused it) becomes a one-reading poison batch, quarantined in order.
-   */
   private pack(readings: LoggedReading[]): InFlightBatch[] {
-    const make = (rs: LoggedReading[], payload: Buffer | null, reason = ''): InFlightBatch => ({
-      firstSeq: rs[0]!.seq,
-      lastSeq: rs.at(-1)!.seq,
-      count: rs.length,
-      payload,
-      state: payload ? 'sent' : 'poison',
-      attempts: 0,
-      reason,
-      timer: null,
-    });
-    try {
-      const payload = encodeBatch({ gatewayId: this.o.gatewayId, epoch: this.o.log.epoch, readings });
-      if (payload.length <= this.o.maxBatchBytes || readings.length === 1) return [make(readings, payload)];
-      const half = Math.ceil(readings.length / 2);
-      return [...this.pack(readings.slice(0, half)), ...this.pack(readings.slice(half))];
-    } catch (err) {
-      if (!(err instanceof UplinkError)) throw err;
-      if (readings.length === 1) {
-        this.logger.warn({ seq: readings[0]!.seq, err: err.message }, 'reading cannot be encoded, quarantined');
-        return [make(readings, null, err.code)];
-      }
-      const half = Math.ceil(readings.length / 2);
-      return [...this.pack(readings.slice(0, half)), ...this.pack(readings.slice(half))];
-    }
+    return packBatches(readings, { gatewayId: this.o.gatewayId, epoch: this.o.log.epoch, maxBatchBytes: this.o.maxBatchBytes }, (seq, err) =>
+      this.logger.warn({ seq, err: err.message }, 'reading cannot be encoded, quarantined'),
+    );
   }
 
   private send(b: InFlightBatch): void {
