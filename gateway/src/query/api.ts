@@ -25,7 +25,7 @@ export const QUERY_ROUTES = ['/api/series', '/api/readings', '/api/latest', '/ap
 /**
  * The local query API, independent of the HTTP server: `handle` takes a GET's path and query
  * parameters and returns status and JSON body. Parameter errors become 400 with
- * `{ error: { code, param, message } }`; anything unexpected is the server's 500 to produce.
+ * `{ error: code, reason: message, param }` (the gateway HTTP API's error shape); anything unexpected is the server's 500 to produce.
  *
  * - `GET /api/series[?match=pattern]` → `{ series: [{ series, lastTs, lastValue, unit? }] }`
  * - `GET /api/readings?series=&from=&to=[&step=][&limit=][&cursor=]` → see queryReadings
@@ -51,7 +51,7 @@ export class QueryApi {
           const series = params.get('series');
           if (!series) throw new QueryError('FM_ERR_QUERY_MISSING_PARAM', 'series', 'missing');
           const l = this.deps.rollups.latestOf(series);
-          if (!l) return { status: 404, body: { error: { code: 'FM_ERR_QUERY_NO_SUCH_SERIES', param: 'series', message: `no reading of '${series.slice(0, 80)}' yet` } } };
+          if (!l) return { status: 404, body: { error: 'FM_ERR_QUERY_NO_SUCH_SERIES', reason: `no reading of '${series.slice(0, 80)}' yet`, param: 'series' } };
           const value = typeof l.value === 'number' && !Number.isFinite(l.value) ? null : l.value;
           return { status: 200, body: l.unit === undefined ? { series, ts: l.ts, value } : { series, ts: l.ts, value, unit: l.unit } };
         }
@@ -62,7 +62,7 @@ export class QueryApi {
           return undefined;
       }
     } catch (err) {
-      if (err instanceof QueryError) return { status: 400, body: { error: { code: err.code, param: err.param, message: err.message } } };
+      if (err instanceof QueryError) return { status: 400, body: { error: err.code, reason: err.message, param: err.param } };
       throw err;
     }
   }

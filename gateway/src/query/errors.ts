@@ -1,6 +1,6 @@
 /**
- * Error catalog of the local query API. Each becomes an HTTP 400 with `{ error: { code, param,
- * message } }`; the message names the parameter, the bad value and the fix.
+ * Error catalog of the local query API. Each becomes an HTTP 400 with `{ error: code, reason: message,
+ * param }`; the message names the parameter, the bad value and the fix.
  */
 export const QUERY_ERRORS = {
   FM_ERR_QUERY_MISSING_PARAM: 'Add the parameter named in the message, e.g. /api/readings?series=dev/temp&from=0&to=1700000000000.',

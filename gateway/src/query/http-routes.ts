@@ -12,11 +12,11 @@ export function serveQuery(req: IncomingMessage, res: ServerResponse, api: Query
   const isTail = url.pathname === '/api/tail';
   if (!isTail && !['/api/series', '/api/readings', '/api/latest', '/api/alerts'].includes(url.pathname)) return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    json(res, 405, { error: { code: 'FM_ERR_QUERY_METHOD', message: `${req.method ?? '?'} not allowed; use GET` } }, { allow: 'GET' });
+    json(res, 405, { error: 'FM_ERR_QUERY_METHOD', reason: `${req.method ?? '?'} not allowed; use GET` }, { allow: 'GET' });
     return true;
   }
   if (isTail) {
-    if (!tail) json(res, 404, { error: { code: 'FM_ERR_QUERY_NO_TAIL', message: 'tail is not enabled on this gateway' } });
+    if (!tail) json(res, 404, { error: 'FM_ERR_QUERY_NO_TAIL', reason: 'tail is not enabled on this gateway' });
     else tail.attach(req, res, url.searchParams);
     return true;
   }
@@ -24,7 +24,7 @@ export function serveQuery(req: IncomingMessage, res: ServerResponse, api: Query
     const out = api.handle(url.pathname, url.searchParams)!;
     json(res, out.status, out.body);
   } catch (err) {
-    json(res, 500, { error: { code: 'FM_ERR_QUERY_INTERNAL', message: (err as Error).message } });
+    json(res, 500, { error: 'FM_ERR_QUERY_INTERNAL', reason: (err as Error).message });
   }
   return true;
 }

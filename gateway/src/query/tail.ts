@@ -79,14 +79,14 @@ export class TailHub {
       if (!['all', 'only', 'none'].includes(mode)) throw new QueryError('FM_ERR_QUERY_UNKNOWN_PARAM', 'alerts', `'${mode}' is not one of all, only, none`);
     } catch (err) {
       const e = err as QueryError;
-      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: e.code, param: e.param, message: e.message } }));
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: e.code, reason: e.message, param: e.param }));
       return;
     }
     if (this.clients.size >= this.maxClients) {
       this.counts.refused++;
       res
         .writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' })
-        .end(JSON.stringify({ error: { code: 'FM_ERR_QUERY_TAIL_BUSY', message: `at most ${this.maxClients} tail clients at once` } }));
+        .end(JSON.stringify({ error: 'FM_ERR_QUERY_TAIL_BUSY', reason: `at most ${this.maxClients} tail clients at once` }));
       return;
     }
     const client: TailClient = { res, pattern, readings: mode !== 'only', alerts: mode !== 'none', dropped: 0 };

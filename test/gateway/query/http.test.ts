@@ -79,7 +79,7 @@ describe('query API over HTTP', () => {
     });
     const bad = await fetch(`${url}/api/readings?series=a/t&from=5&to=1`);
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toMatchObject({ error: { code: 'FM_ERR_QUERY_RANGE', param: 'from' } });
+    expect(await bad.json()).toMatchObject({ error: 'FM_ERR_QUERY_RANGE', param: 'from' });
     expect((await fetch(`${url}/api/series`, { method: 'POST' })).status).toBe(405);
     expect(await (await fetch(`${url}/api/series`)).json()).toEqual({ series: [{ series: 'a/t', lastTs: T0 + 2_499_000, lastValue: 99, unit: 'Cel' }] });
   });

@@ -207,8 +207,8 @@ describe('parameters: 400 with the reason', () => {
   ])('%s → %s (%s)', (qs, code, param) => {
     const res = get(qs)!;
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ error: { code, param } });
-    expect((res.body as { error: { message: string } }).error.message).toContain(param);
+    expect(res.body).toMatchObject({ error: code, param });
+    expect((res.body as { reason: string }).reason).toContain(param);
   });
 
   it('exactly maxPoints steps is allowed, one more is not', () => {

@@ -85,8 +85,8 @@ const query: Command = {
       if (!res.ok) {
         let reason = text.slice(0, 500);
         try {
-          const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
-          if (e) reason = `${e.code ?? ''}: ${e.message ?? ''}`;
+          const e = JSON.parse(text) as { error?: string; reason?: string };
+          if (e.error) reason = `${e.error}: ${e.reason ?? ''}`;
         } catch {
           // not JSON: print as is
         }
