@@ -162,7 +162,7 @@ export interface EncodeOptions {
 }
 
 /**
- * Encodes readings of ONE device as a compact pack: `bn` = `<device>/`, `bt` = the first
+ * Encodes readings of ONE device as a compact pack: `bn` = `<device>/`, `bt` = the earliest
  * reading's time, then per record the sensor name, a relative `t` when it differs, the unit
  * only when it changes from `bu`. Times are whole milliseconds.
  */
@@ -171,7 +171,9 @@ export function encodeSenml(readings: readonly Reading[], opts: EncodeOptions = 
   if (readings.length > SENML_LIMITS.maxRecords) throw new SenmlError('FM_ERR_SENML_LIMIT', `${readings.length} readings exceed ${SENML_LIMITS.maxRecords} per pack`);
   const first = readings[0]!;
   const device = first.series.slice(0, first.series.indexOf('/'));
-  const bt = first.ts;
+  // bt = the earliest time, so every t is >= 0 and bt + t never dips under 2^28 s by rounding.
+  let bt = first.ts;
+  for (const r of readings) if (r.ts < bt) bt = r.ts;
   // Decoding treats a resolved time under 2^28 s as relative (§4.5.3), so such ts cannot round-trip.
   if (!(bt >= RELATIVE_TIME_LIMIT * 1000)) throw new SenmlError('FM_ERR_SENML_TIME', `ts ${bt} is before 1978 and would decode as a relative time`);
   // `bu` only when every reading shares the unit; otherwise each record names its own.
