@@ -106,7 +106,7 @@ export class CloudBridge {
         }
       });
       http = new CloudHttpApi(store, {
-        metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, oversizeDrops: broker!.oversizeDrops, statusRefused: presence.statusRefused, connected: live.size, live: liveApi.metrics() }),
+        metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, oversizeDrops: broker!.oversizeDrops, statusRefused: presence.statusRefused, statusThrottled: presence.statusThrottled, connected: live.size, live: liveApi.metrics() }),
         upgrade: liveApi.server.upgrade,
       });
       const httpPort = await http.listen(config.http.port, config.http.host);

@@ -9,8 +9,16 @@ const MAX_STATUS_BYTES = 16 * 1024;
  * Online / last contact / reported backlog of each gateway, from its retained status messages
  * (and last will), and from connects and disconnects seen by the broker.
  */
+/**
+ * At most one stored status per gateway per this many ms, unless `online` flips: a gateway sends
+ * one every 15 s; a faster stream is a bug or a flood and must not turn into a write per message.
+ */
+const MIN_STATUS_INTERVAL_MS = 1000;
+
 export class GatewayPresence {
   statusRefused = 0;
+  statusThrottled = 0;
+  private readonly lastStored = new Map<string, { at: number; online: boolean }>();
 
   constructor(
     private readonly store: CloudStore,
@@ -35,8 +43,17 @@ export class GatewayPresence {
       return;
     }
     const backlog = status.backlog;
+    const online = status.online === true || connectedNow;
+    const now = this.clock.monotonic();
+    const last = this.lastStored.get(gatewayId);
+    if (last && last.online === online && now - last.at < MIN_STATUS_INTERVAL_MS) {
+      this.statusThrottled++;
+      return;
+    }
+    if (this.lastStored.size > 100_000) this.lastStored.clear();
+    this.lastStored.set(gatewayId, { at: now, online });
     await this.store.recordStatus(gatewayId, {
-      online: status.online === true || connectedNow,
+      online,
       at: this.clock.now(),
       status,
       reportedBacklog: typeof backlog === 'number' && Number.isFinite(backlog) ? backlog : null,
