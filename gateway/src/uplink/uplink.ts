@@ -95,6 +95,8 @@ export class Uplink {
   private statusTimer: unknown = null;
   private pumpScheduled = false;
   private lastError = { message: '', at: -Infinity };
+  private lastStoreError = -Infinity;
+  private retryTimer: unknown = null;
   private pumping = false;
   private readonly counts = {
     batchesSent: 0,
@@ -141,6 +143,7 @@ export class Uplink {
     this.generation++;
     this.clearTimer('reconnectTimer');
     this.clearTimer('statusTimer');
+    this.clearTimer('retryTimer');
     this.window.reset((b) => this.clearBatchTimer(b));
     const client = this.client;
     this.client = null;
@@ -173,7 +176,7 @@ export class Uplink {
     };
   }
 
-  private clearTimer(key: 'reconnectTimer' | 'statusTimer'): void {
+  private clearTimer(key: 'reconnectTimer' | 'statusTimer' | 'retryTimer'): void {
     const t = this[key];
     if (t !== null) this.clock.clearTimeout(t as never);
     this[key] = null;
@@ -304,9 +307,27 @@ export class Uplink {
         }
         this.settle();
       }
+    } catch (err) {
+      // The log failed (disk error, closed under us): the loop does not crash; it retries later.
+      this.storeTrouble(err as Error);
     } finally {
       this.pumping = false;
     }
+  }
+
+  private storeTrouble(err: Error): void {
+    const now = this.clock.monotonic();
+    if (now - this.lastStoreError >= 60_000) {
+      this.lastStoreError = now;
+      this.logger.error({ err: err.message }, 'reading log failed under the uplink; retrying in 1 s');
+    }
+    if (this.retryTimer !== null || this.state !== 'online') return;
+    const t = this.clock.setTimeout(() => {
+      this.retryTimer = null;
+      this.pump();
+    }, 1000);
+    t.unref?.();
+    this.retryTimer = t;
   }
 
   private pack(readings: LoggedReading[]): InFlightBatch[] {
@@ -384,7 +405,12 @@ export class Uplink {
     if (ack.epoch !== undefined && ack.epoch !== this.o.log.epoch) return;
     if (ack.ok) {
       this.window.ackRange(ack.firstSeq, ack.lastSeq);
-      this.settle();
+      try {
+        this.settle();
+      } catch (err) {
+        this.storeTrouble(err as Error);
+        return;
+      }
       this.pump();
       return;
     }

@@ -141,6 +141,29 @@ describe('uplink on a ManualClock and the in-memory link', () => {
     await uplink.stop();
   });
 
+  it('survives a failing log: logs, retries after 1 s, then drains', async () => {
+    const { clock, log, link, uplink } = rig();
+    log.append(burst(0, 30));
+    const readAfter = log.readAfter.bind(log);
+    let failures = 2;
+    log.readAfter = (after, limit) => {
+      if (failures-- > 0) throw new Error('SQLITE_IOERR (simulated)');
+      return readAfter(after, limit);
+    };
+    uplink.start();
+    await flush();
+    expect(uplink.stats().state).toBe('online');
+    expect(log.ackWatermark()).toBe(0);
+    clock.advance(1000);
+    await flush();
+    expect(log.ackWatermark()).toBe(0);
+    clock.advance(1000);
+    await flush();
+    expect(log.ackWatermark()).toBe(30);
+    expect(link.on('fm/g/gw-a/batch')).toHaveLength(1);
+    await uplink.stop();
+  });
+
   it('publishes a retained online status on connect, with a retained offline will, and offline on stop', async () => {
     const { clock, log, link, uplink } = rig({ statusIntervalMs: 5000, status: () => ({ members: 2 }) });
     log.append(burst(0, 10));
