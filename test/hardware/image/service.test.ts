@@ -195,10 +195,12 @@ describe('watchdog over a real notify socket with systemd-notify', () => {
 
     child.stdin!.write('hang\n');
     await c.waitFor((l) => l.includes('hanging'), 30_000, 'the child to hang');
-    // A ping spawned just before the hang may still land; after that, silence.
-    await new Promise((r) => setTimeout(r, 1000));
-    const atHang = msgs().filter((x) => x.msg === 'WATCHDOG=1').length;
+    // A ping spawned just before the hang may still land (allow 2 s under load); after that,
+    // silence for 3 s, where a live loop would have pinged ~10 times. Waiting for an absence
+    // needs a window: there is no event to wait for.
     await new Promise((r) => setTimeout(r, 2000));
+    const atHang = msgs().filter((x) => x.msg === 'WATCHDOG=1').length;
+    await new Promise((r) => setTimeout(r, 3000));
     expect(msgs().filter((x) => x.msg === 'WATCHDOG=1').length).toBe(atHang);
     expect(child.exitCode).toBeNull();
   });
