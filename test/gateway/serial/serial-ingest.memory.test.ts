@@ -186,3 +186,20 @@ describe('SerialIngest on in-memory ports', () => {
     expect(ingest.stats().ports[0]!.state).toBe('stopped');
   });
 });
+
+describe('serial metrics', () => {
+  it('renders per-port Prometheus families', async () => {
+    const { renderPrometheus } = await import('@fieldmesh/gateway/metrics/prometheus');
+    const { serialMetrics } = await import('@fieldmesh/gateway/ingest/serial/index');
+    const { links, ingest, path } = setup();
+    links.plug(path);
+    ingest.start();
+    await flush();
+    links.emit(path, text('t=1\n\x01\x02\n'));
+    await ingest.whenIdle();
+    const text2 = renderPrometheus(serialMetrics(ingest)());
+    expect(text2).toContain(`fieldmesh_serial_port_open{port="${path}",device="room",profile="line"} 1`);
+    expect(text2).toContain(`fieldmesh_serial_readings_total{port="${path}",device="room"} 1`);
+    expect(text2).toContain(`fieldmesh_serial_rejected_total{port="${path}",device="room",reason="noise"} 1`);
+  });
+});

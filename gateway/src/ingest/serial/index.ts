@@ -4,3 +4,4 @@ export type { SerialLink, SerialLinkEvents, SerialLinkOpener } from './serial-li
 export { StreamSerialLinkOpener, nodeSerialLinks, mockBindingSerialLinks } from './stream-link.js';
 export { MemorySerialLinks } from './memory-link.js';
 export { serialErrors, SerialIngestError, classifyOpenError, type SerialErrorCode } from './errors.js';
+export { serialMetrics } from './metrics.js';

@@ -34,6 +34,7 @@ export type PortState = 'idle' | 'opening' | 'open' | 'waiting' | 'stopped';
 
 export interface SerialPortStats {
   path: string;
+  baud: number;
   device: string;
   profile: string;
   state: PortState;
@@ -109,7 +110,6 @@ export class SerialPortReader {
 
   stats(): SerialPortStats {
     const st: SerialPortStats = { ...this.entry, state: this.state, ...this.s, inFlight: this.inFlight, parser: this.parser.stats() };
-    delete (st as Partial<SerialPortEntry>).baud;
     if (this.lastError) st.lastError = { ...this.lastError };
     if (this.state === 'waiting') st.retryInMs = Math.max(0, this.retryAt - this.deps.clock.monotonic());
     return st;
