@@ -204,7 +204,9 @@ export class DeviceClient extends EventEmitter {
     const c = this.client;
     this.client = undefined;
     this.isConnected = false;
-    if (c) await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
+    // Forced: a graceful end waits for in-flight acks and can hang on a stalled gateway; nothing
+    // is lost, unacknowledged messages stay in the buffer and are resent on the next start.
+    if (c) await new Promise<void>((resolve) => c.end(true, {}, () => resolve()));
     this.buffer.close();
   }
 

@@ -1,0 +1,114 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock, Logger } from '@fieldmesh/device-sdk';
+import { CloudBridge, credentialsFile } from '@fieldmesh/cloud-bridge/cloud-bridge';
+import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
+import { resolveCloudConfig } from '@fieldmesh/cloud-bridge/config';
+import { parseGatewayConfig } from '../../config/gateway-config.js';
+import { FileCredentialStore } from '../../ingest/credentials.js';
+import { Gateway } from '../../gateway.js';
+import { DemoSecrets } from './secrets.js';
+import { SimulatedDevice } from './simulated-device.js';
+
+export interface DemoOptions {
+  /** Root of every demo data directory; reused on the next run. */
+  dataDir: string;
+  gateways: number;
+  devicesPerGateway: number;
+  /** How often each simulated device publishes, ms. */
+  intervalMs: number;
+  /** Dashboard (cloud HTTP) port; 0 picks a free one. */
+  httpPort: number;
+  host: string;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface RunningDemo {
+  dashboardUrl: string;
+  cloud: CloudBridge;
+  gateways: Array<{ id: string; gateway: Gateway; brokerPort: number; httpPort: number }>;
+  devices: SimulatedDevice[];
+  stop(): Promise<void>;
+}
+
+/** gw-a, gw-b, … gw-z, then gw-27 onwards. */
+export function demoGatewayId(i: number): string {
+  return i < 26 ? `gw-${String.fromCharCode(97 + i)}` : `gw-${i + 1}`;
+}
+
+/**
+ * The whole system on one machine, wired from the real parts: the cloud bridge with its broker and
+ * SQLite store, gateways with their own brokers, logs and HTTP APIs, and devices publishing through
+ * DeviceClient. Identities are created on the first run and reused on the next.
+ */
+export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
+  mkdirSync(o.dataDir, { recursive: true });
+  const secrets = new DemoSecrets(join(o.dataDir, 'demo-secrets.json'));
+  const cloudConfig = resolveCloudConfig({
+    dataDir: join(o.dataDir, 'cloud'),
+    broker: { port: 0, host: o.host, auth: 'credentials' },
+    http: { port: o.httpPort, host: o.host },
+  });
+  mkdirSync(cloudConfig.dataDir, { recursive: true });
+  const gatewayCredentials = new GatewayCredentials(credentialsFile(cloudConfig));
+
+  const cloud = await CloudBridge.start(cloudConfig, { logger: o.logger.child({ part: 'cloud' }), clock: o.clock });
+  const started: RunningDemo['gateways'] = [];
+  const devices: SimulatedDevice[] = [];
+  const stop = async () => {
+    await Promise.allSettled(devices.map((d) => d.stop()));
+    await Promise.allSettled(started.map((g) => g.gateway.stop()));
+    await cloud.stop();
+  };
+  try {
+    for (let i = 0; i < o.gateways; i++) {
+      const id = demoGatewayId(i);
+      const uplinkKey = `uplink:${id}`;
+      let uplinkPassword = secrets.get(uplinkKey);
+      if (uplinkPassword === undefined || !(await gatewayCredentials.verify(id, uplinkPassword))) {
+        uplinkPassword = gatewayCredentials.add(id, { rotate: true });
+        secrets.set(uplinkKey, uplinkPassword);
+      }
+      const deviceIds = Array.from({ length: o.devicesPerGateway }, (_, d) => `${id.slice(3)}-sensor${d + 1}`);
+      const dataDir = join(o.dataDir, id);
+      mkdirSync(dataDir, { recursive: true });
+      const config = parseGatewayConfig({
+        id,
+        dataDir,
+        broker: { port: 0, host: o.host, auth: 'credentials', devices: deviceIds },
+        http: { port: 0, host: o.host },
+        uplink: { url: `mqtt://${o.host}:${cloud.brokerPort}`, username: id, password: uplinkPassword },
+      });
+      const gateway = new Gateway(config, { logger: o.logger.child({ part: id }), clock: o.clock, print: () => {} });
+      const res = await gateway.start();
+      started.push({ id, gateway, brokerPort: res.brokerPort, httpPort: res.httpPort });
+      for (const c of res.newCredentials) secrets.set(`device:${c.device}`, c.password);
+
+      const deviceStore = new FileCredentialStore(join(dataDir, 'devices.json'));
+      for (const [d, device] of deviceIds.entries()) {
+        let password = secrets.get(`device:${device}`);
+        if (password === undefined || !(await deviceStore.verify(device, Buffer.from(password)))) {
+          password = await deviceStore.rotate(device);
+          secrets.set(`device:${device}`, password);
+        }
+        const sim = SimulatedDevice.connect({
+          device,
+          password,
+          url: `mqtt://${o.host}:${res.brokerPort}`,
+          intervalMs: o.intervalMs,
+          clock: o.clock,
+          logger: o.logger.child({ part: device }),
+          seed: i * 31 + d,
+          bufferFile: join(o.dataDir, `${device}.buffer`),
+        });
+        devices.push(sim);
+        sim.start();
+      }
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { dashboardUrl: `http://${o.host}:${cloud.httpPort}/`, cloud, gateways: started, devices, stop };
+}

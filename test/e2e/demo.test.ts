@@ -1,0 +1,72 @@
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FieldmeshProcess } from './fieldmesh-process.js';
+
+interface GatewayRow {
+  id: string;
+  online: boolean;
+  epoch: string;
+  readings: number;
+}
+
+async function gateways(base: string): Promise<GatewayRow[]> {
+  const res = await fetch(new URL('api/gateways', base));
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { gateways: GatewayRow[] }).gateways;
+}
+
+/** Polls until `pred` holds for the cloud's gateway list, or fails with the last list seen. */
+async function until(base: string, pred: (g: GatewayRow[]) => boolean, deadlineMs = 60_000): Promise<GatewayRow[]> {
+  const end = Date.now() + deadlineMs;
+  let last: GatewayRow[] = [];
+  while (Date.now() < end) {
+    last = await gateways(base);
+    if (pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`condition not met within ${deadlineMs} ms; last: ${JSON.stringify(last)}`);
+}
+
+describe('fieldmesh demo (what npm start runs)', () => {
+  const dirs: string[] = [];
+  const procs: FieldmeshProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(procs.splice(0).map((p) => p.kill('SIGKILL')));
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('runs the cloud, three gateways and devices end to end, stops on Ctrl-C, and reuses its data on the next start', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'fm-demo-'));
+    dirs.push(data);
+    const args = ['demo', '--data', data, '--http-port', '0', '--interval-ms', '100'];
+
+    const first = new FieldmeshProcess(args);
+    procs.push(first);
+    const url = (await first.waitForLine(/^dashboard: (http:\/\/\S+)$/m))[1]!;
+    const seen = await until(url, (g) => g.length === 3 && g.every((x) => x.online && x.readings > 0));
+    expect(seen.map((g) => g.id).sort()).toEqual(['gw-a', 'gw-b', 'gw-c']);
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+
+    const exited = once(first.child, 'exit');
+    first.child.kill('SIGINT');
+    await first.waitForLine(/^stopped$/m, 30_000);
+    const [code] = await exited;
+    expect(code).toBe(0);
+
+    // Second start on the same data: same identities and epochs, more readings, nothing fails.
+    const second = new FieldmeshProcess(args);
+    procs.push(second);
+    const url2 = (await second.waitForLine(/^dashboard: (http:\/\/\S+)$/m))[1]!;
+    const before = new Map(seen.map((g) => [g.id, g]));
+    const after = await until(url2, (g) => g.length === 3 && g.every((x) => x.online && x.readings > before.get(x.id)!.readings));
+    for (const g of after) expect(g.epoch).toBe(before.get(g.id)!.epoch);
+    expect(second.stderrTail).not.toMatch(/"level":(50|60)/);
+    second.child.kill('SIGINT');
+    await second.waitForLine(/^stopped$/m, 30_000);
+  });
+});
