@@ -9,6 +9,7 @@ import { HttpApi } from './http/server.js';
 import { HttpError } from './http/errors.js';
 import { gatewayMetrics, type UplinkStatsView } from './metrics/gateway-metrics.js';
 import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics/prometheus.js';
+import { LocalProcessing } from './rules/local-processing.js';
 import { SqliteReadingLog } from './store/sqlite-reading-log.js';
 import { Uplink } from './uplink/uplink.js';
 
@@ -46,6 +47,7 @@ export class Gateway {
   private ingestPath: Ingest | null = null;
   private broker: IngestBroker | null = null;
   private uplink: GatewayUplink | null = null;
+  private local: LocalProcessing | null = null;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly print: (line: string) => void;
@@ -68,6 +70,17 @@ export class Gateway {
     return this.readingLog;
   }
 
+  /** Rules, alerts (and their upstream outbox), rollups and the query API, once started. */
+  get localProcessing(): LocalProcessing {
+    if (!this.local) throw new Error('gateway not started');
+    return this.local;
+  }
+
+  /** Applies a new `rules:` section (e.g. on SIGHUP); throws and keeps the old rules when invalid. */
+  reloadRules(rules: unknown): void {
+    this.localProcessing.reloadRules(rules);
+  }
+
   /** The ingest sink, once started (serial lines submit here). */
   get ingest(): Ingest {
     if (!this.ingestPath) throw new Error('gateway not started');
@@ -78,13 +91,25 @@ export class Gateway {
     const cfg = this.config;
     try {
       mkdirSync(cfg.dataDir, { recursive: true });
-      this.readingLog = new SqliteReadingLog(join(cfg.dataDir, 'gateway.db'));
+      this.readingLog = new SqliteReadingLog(join(cfg.dataDir, 'gateway.db'), { commitThread: true });
       this.ingestPath = new Ingest(this.readingLog, {
         commitIntervalMs: cfg.ingest.commitIntervalMs,
         maxBatchReadings: cfg.ingest.maxBatchReadings,
         clock: this.clock,
         logger: this.log.child({ component: 'ingest' }),
       });
+
+      // ── Local processing (issue 7): rules, alerts, rollups, query API, tail ─────────────────
+      // Fed every committed batch; alerts go out on the local broker at once (fm/alerts/…).
+      this.local = new LocalProcessing({
+        gatewayId: cfg.id,
+        dbFile: join(cfg.dataDir, 'gateway.db'),
+        rules: cfg.rules,
+        publish: (topic, payload, opts) => this.broker?.publish(topic, payload, opts),
+        clock: this.clock,
+        logger: this.log,
+      });
+      this.ingestPath.onCommitted((batch) => this.local?.onCommitted(batch.readings));
 
       let newCredentials: StartedGateway['newCredentials'] = [];
       let credentials: FileCredentialStore | undefined;
@@ -126,6 +151,9 @@ export class Gateway {
         }),
       );
       this.registerRoutes();
+      this.metrics.register(() => this.local?.metrics() ?? []);
+      this.local.registerRoutes(this.http);
+      this.local.start();
       await this.http.listen(cfg.http.port, cfg.http.host);
       await this.uplink?.start();
 
@@ -144,10 +172,12 @@ export class Gateway {
     this.running = false;
     await this.broker?.stop();
     this.broker = null;
-    this.ingestPath?.stop();
+    await this.ingestPath?.stop();
     await this.uplink?.stop();
     this.uplink = null;
     await this.http.close();
+    this.local?.stop();
+    this.local = null;
     this.readingLog?.close();
     this.readingLog = null;
   }
