@@ -8,7 +8,7 @@ export class ReconnectBackoff {
 
   constructor(
     readonly minMs = 500,
-    readonly maxMs = 30_000,
+    readonly maxMs = 10_000,
     private readonly random: () => number = Math.random,
   ) {}
 
