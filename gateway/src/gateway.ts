@@ -11,6 +11,7 @@ import { gatewayMetrics, type UplinkStatsView } from './metrics/gateway-metrics.
 import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics/prometheus.js';
 import { LocalProcessing } from './rules/local-processing.js';
 import { SqliteReadingLog } from './store/sqlite-reading-log.js';
+import { DataDirLock } from './store/data-dir-lock.js';
 import { Uplink } from './uplink/uplink.js';
 
 /** What the composition root needs of an uplink (gateway/src/uplink/uplink.ts `Uplink` fits). */
@@ -44,6 +45,7 @@ export class Gateway {
   readonly http: HttpApi;
   readonly metrics = new MetricsRegistry();
   private readingLog: SqliteReadingLog | null = null;
+  private dirLock: DataDirLock | null = null;
   private ingestPath: Ingest | null = null;
   private broker: IngestBroker | null = null;
   private uplink: GatewayUplink | null = null;
@@ -91,6 +93,7 @@ export class Gateway {
     const cfg = this.config;
     try {
       mkdirSync(cfg.dataDir, { recursive: true });
+      this.dirLock = DataDirLock.acquire(cfg.dataDir);
       this.readingLog = new SqliteReadingLog(join(cfg.dataDir, 'gateway.db'), { commitThread: true });
       this.ingestPath = new Ingest(this.readingLog, {
         commitIntervalMs: cfg.ingest.commitIntervalMs,
@@ -180,6 +183,8 @@ export class Gateway {
     this.local = null;
     this.readingLog?.close();
     this.readingLog = null;
+    this.dirLock?.release();
+    this.dirLock = null;
   }
 
   /** The status `/api/status` serves and the uplink may publish. */

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DataDirLock } from '../../../gateway/src/store/data-dir-lock.js';
+import { parseGatewayConfig } from '../../../gateway/src/config/gateway-config.js';
+import { Gateway } from '../../../gateway/src/gateway.js';
 
 describe('DataDirLock', () => {
   const dirs: string[] = [];
@@ -48,5 +50,22 @@ describe('DataDirLock', () => {
     child.kill('SIGKILL');
     await once(child, 'exit');
     DataDirLock.acquire(d).release();
+  });
+
+  it('keeps a second gateway off a data directory that a running gateway uses', async () => {
+    const d = dir();
+    const config = (id: string) =>
+      parseGatewayConfig({ id, dataDir: d, broker: { port: 0, host: '127.0.0.1', auth: 'none' }, http: { port: 0, host: '127.0.0.1' } });
+    const first = new Gateway(config('gw-one'), { print: () => {} });
+    await first.start();
+    try {
+      const second = new Gateway(config('gw-two'), { print: () => {} });
+      await expect(second.start()).rejects.toMatchObject({ code: 'FM_ERR_STORE_LOCKED' });
+    } finally {
+      await first.stop();
+    }
+    const third = new Gateway(config('gw-one'), { print: () => {} });
+    await third.start();
+    await third.stop();
   });
 });
