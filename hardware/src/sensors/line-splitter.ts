@@ -1,7 +1,8 @@
 /**
- * Splits a byte stream into lines for the text profiles. A line is ended by LF (a trailing CR is
- * dropped: NMEA and most firmware send CRLF). A line longer than `maxLength` is not buffered: its
- * bytes are dropped as they come and it is reported once, as oversized, when its LF arrives.
+ * Splits a byte stream into lines for the text profiles. A line ends at LF or CR: NMEA and
+ * Arduino's println send CRLF (which then yields an empty line, ignored by every profile), some
+ * firmware sends CR alone. A line longer than `maxLength` is not buffered: its bytes are dropped
+ * as they come and it is reported once, as oversized, when its end arrives.
  */
 export type LineEvent = { kind: 'line'; bytes: Uint8Array } | { kind: 'oversized'; bytes: number };
 
@@ -11,24 +12,23 @@ export class LineSplitter {
   private overflow = 0;
 
   constructor(private readonly maxLength: number) {
-    this.buf = new Uint8Array(maxLength + 1);
+    this.buf = new Uint8Array(maxLength);
   }
 
   push(chunk: Uint8Array, out: (e: LineEvent) => void): void {
     let from = 0;
     while (from < chunk.length) {
-      const lf = chunk.indexOf(0x0a, from);
-      const stop = lf < 0 ? chunk.length : lf;
+      let stop = from;
+      while (stop < chunk.length && chunk[stop] !== 0x0a && chunk[stop] !== 0x0d) stop++;
       const n = stop - from;
-      // +1: the CR of a CRLF line of exactly maxLength characters still fits.
-      if (this.overflow > 0 || this.len + n > this.maxLength + 1) this.overflow += n;
+      if (this.overflow > 0 || this.len + n > this.maxLength) this.overflow += n;
       else {
         this.buf.set(chunk.subarray(from, stop), this.len);
         this.len += n;
       }
-      if (lf < 0) break;
+      if (stop === chunk.length) break;
       this.flush(out);
-      from = lf + 1;
+      from = stop + 1;
     }
   }
 
@@ -41,13 +41,17 @@ export class LineSplitter {
   }
 
   private flush(out: (e: LineEvent) => void): void {
-    let end = this.len;
-    if (this.overflow === 0 && end > 0 && this.buf[end - 1] === 0x0d) end--;
-    if (this.overflow > 0 || end > this.maxLength) out({ kind: 'oversized', bytes: this.len + this.overflow + 1 });
-    else out({ kind: 'line', bytes: this.buf.slice(0, end) });
+    if (this.overflow > 0) out({ kind: 'oversized', bytes: this.len + this.overflow + 1 });
+    else out({ kind: 'line', bytes: this.buf.slice(0, this.len) });
     this.len = 0;
     this.overflow = 0;
   }
+}
+
+/** A line of nothing but spaces and tabs (or nothing): skipped, not counted, by every text profile. */
+export function isBlank(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0x20 && b[i] !== 0x09) return false;
+  return true;
 }
 
 /** True when every byte is printable ASCII or TAB: anything else on a text line is line noise. */

@@ -5,7 +5,7 @@
  * half-garbled line never stores half a measurement set.
  */
 import { SENSOR_NAME, type Reading, type ReadingValue } from '@fieldmesh/device-sdk';
-import { asciiString, isPrintableAscii, LineSplitter } from './line-splitter.js';
+import { asciiString, isBlank, isPrintableAscii, LineSplitter } from './line-splitter.js';
 import { ParserCounters, type FeedResult, type SensorParser, type SensorParserOptions } from './parser.js';
 
 /** Longest line: 64 pairs of ~4 characters; firmware that sends more is not this protocol. */
@@ -42,10 +42,9 @@ export class LineParser implements SensorParser {
     this.split.push(chunk, (e) => {
       if (e.kind === 'oversized') return this.c.reject('oversized', e.bytes);
       const b = e.bytes;
-      const text = asciiString(b).trim();
-      if (text === '') return;
+      if (isBlank(b)) return;
       if (!isPrintableAscii(b)) return this.c.reject('noise', b.length + 1);
-      const pairs = parseLinePairs(text);
+      const pairs = parseLinePairs(asciiString(b));
       if (!pairs) return this.c.reject('malformed', b.length + 1);
       for (const [sensor, value] of pairs) readings.push({ series: `${this.opts.device}/${sensor}`, ts: now, value });
       this.c.accept(pairs.size);

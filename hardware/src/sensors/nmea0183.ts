@@ -9,7 +9,7 @@
  * 3 3-D), pdop, vdop. Fields a receiver leaves empty (no fix yet) produce no reading.
  */
 import type { Reading, ReadingValue } from '@fieldmesh/device-sdk';
-import { asciiString, isPrintableAscii, LineSplitter } from './line-splitter.js';
+import { asciiString, isBlank, isPrintableAscii, LineSplitter } from './line-splitter.js';
 import { ParserCounters, type FeedResult, type SensorParser, type SensorParserOptions } from './parser.js';
 
 /** NMEA 0183 §5.3 caps a sentence at 82 characters with CRLF; some receivers overrun it a bit. */
@@ -115,11 +115,10 @@ export class Nmea0183Parser implements SensorParser {
     const readings: Reading[] = [];
     this.split.push(chunk, (e) => {
       if (e.kind === 'oversized') return this.c.reject('oversized', e.bytes);
-      if (e.bytes.length === 0) return;
+      if (isBlank(e.bytes)) return;
       const size = e.bytes.length + 1;
       if (!isPrintableAscii(e.bytes)) return this.c.reject('noise', size);
       const line = asciiString(e.bytes).trim();
-      if (line === '') return;
       const star = line.lastIndexOf('*');
       if (line[0] !== '$' || star < 0 || star !== line.length - 3 || !/^[0-9A-Fa-f]{2}$/.test(line.slice(star + 1))) {
         return this.c.reject('noise', size);

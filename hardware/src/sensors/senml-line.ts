@@ -6,7 +6,7 @@
  */
 import type { Reading } from '@fieldmesh/device-sdk';
 import { decodeSenml } from '@fieldmesh/device-sdk/senml/index';
-import { LineSplitter } from './line-splitter.js';
+import { isBlank, LineSplitter } from './line-splitter.js';
 import { ParserCounters, type FeedResult, type SensorParser, type SensorParserOptions } from './parser.js';
 
 /** Longest line: a pack of ~100 records; bigger packs belong on MQTT, not on a serial line. */
@@ -24,13 +24,13 @@ export class SenmlLineParser implements SensorParser {
     const readings: Reading[] = [];
     this.split.push(chunk, (e) => {
       if (e.kind === 'oversized') return this.c.reject('oversized', e.bytes);
+      if (isBlank(e.bytes)) return;
       let text: string;
       try {
         text = strictUtf8.decode(e.bytes).trim();
       } catch {
         return this.c.reject('noise', e.bytes.length + 1);
       }
-      if (text === '') return;
       // JSON text starts with [ or {; anything else is not SenML at all (boot banner, noise).
       if (text[0] !== '[' && text[0] !== '{') return this.c.reject('noise', e.bytes.length + 1);
       try {

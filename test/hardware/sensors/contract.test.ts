@@ -58,11 +58,11 @@ function splitOnZero(b: Uint8Array): Uint8Array[] {
   return out;
 }
 
-/** Complete non-blank lines in a stream: each must be exactly one accepted, ignored or rejected message. */
+/** Complete non-blank lines (ended by LF or CR) in a stream: each must be exactly one accepted, ignored or rejected message. */
 function completeLines(s: Uint8Array): number {
-  const parts = Buffer.from(s).toString('latin1').split('\n');
+  const parts = Buffer.from(s).toString('latin1').split(/[\r\n]/);
   parts.pop();
-  return parts.filter((l) => l.trim() !== '').length;
+  return parts.filter((l) => !/^[ \t]*$/.test(l)).length;
 }
 
 describe.each(Object.keys(cases) as SensorProfileName[])('sensor profile %s', (profile) => {
@@ -113,7 +113,7 @@ describe.each(Object.keys(cases) as SensorProfileName[])('sensor profile %s', (p
         const m = Buffer.from(c.messages[1]!);
         const at = pos % m.length;
         m[at] = (m[at]! + delta) & 0xff;
-        // In text, a byte turned into LF splits the line in two; that is two messages, not one.
+        // In text, a byte turned into LF or CR splits the line in two; that is two messages, not one.
         const s = bytes(c.messages[0]!, m, c.separator, c.messages[2]!);
         const p = make();
         const out = feedCut(p, s, cuts);
