@@ -33,6 +33,8 @@ export interface SerialBridgeStats {
   foreign: number;
   /** Frames missing according to the frame sequence numbers (a gap of n counts n). */
   gaps: number;
+  /** Frames whose readings the client refused (e.g. a base time before 1978: an MCU sending uptime as time). */
+  unpublishable: number;
   frames: FrameStreamStats;
 }
 
@@ -46,7 +48,7 @@ export class SerialBridge {
   private timer?: Timer;
   private stopped = false;
   private lastSeq?: number;
-  private readonly s = { opens: 0, lost: 0, openFailures: 0, published: 0, foreign: 0, gaps: 0 };
+  private readonly s = { opens: 0, lost: 0, openFailures: 0, published: 0, foreign: 0, gaps: 0, unpublishable: 0 };
   private lastError?: string;
 
   constructor(private readonly opts: SerialBridgeOptions) {
@@ -140,6 +142,7 @@ export class SerialBridge {
       this.s.published++;
     } catch (err) {
       // A frame the gateway could not store either (e.g. a time before 1978): count, go on.
+      this.s.unpublishable++;
       this.lastError = (err as Error).message;
       this.log.warn({ err: this.lastError, seq: frame.seq }, 'frame readings not publishable');
     }

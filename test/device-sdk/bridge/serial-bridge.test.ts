@@ -63,14 +63,15 @@ describe('SerialBridge', () => {
         encodeFrame({ device: 'other', seq: 2, readings: [{ sensor: 't', value: 1 }] }),
         bad,
         encodeFrame({ device: 'mcu1', seq: 5, baseTime: Date.UTC(2026, 3, 1), readings: [{ sensor: 'ok', value: true, ageMs: 1000 }] }),
+        encodeFrame({ seq: 6, baseTime: 123_456, readings: [{ sensor: 'uptime-as-time', value: 1 }] }),
       ]),
     );
     await waitFor(() => broker.received.length === 2, 'two messages');
     await client.flush(20_000);
     expect(broker.received.map((r) => r.values)).toEqual([[21.5, 40], [true]]);
-    const st = bridge.stats();
-    expect(st).toMatchObject({ published: 2, foreign: 1, gaps: 3 });
-    expect(st.frames.rejected).toBe(2);
+    await waitFor(() => bridge.stats().unpublishable === 1, 'the frame dated 1970 refused');
+    expect(bridge.stats()).toMatchObject({ published: 2, foreign: 1, gaps: 3, unpublishable: 1 });
+    expect(bridge.stats().frames.rejected).toBe(2);
   });
 
   it('fieldmesh-bridge CLI: runs against a real port and gateway, stops cleanly on SIGTERM', async () => {
