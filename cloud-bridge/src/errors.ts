@@ -11,6 +11,7 @@ export const CLOUD_ERRORS = {
   FM_ERR_CLOUD_GATEWAY_EXISTS: 'That gateway id already has credentials. Use --rotate to issue a new password (the old one stops working).',
   FM_ERR_CLOUD_LISTEN: 'A listener could not bind its port. Pick a free port in the config, or 0 for any free port.',
   FM_ERR_CLOUD_BAD_BATCH_SERIES: 'A batch carried a reading whose series name is not `device/sensor` of safe characters. The batch is refused; the gateway quarantines it after repeated refusals.',
+  FM_ERR_CLOUD_BATCH_EPOCH: 'A batch carried an epoch that is not 1-64 characters of [A-Za-z0-9_.-]. The batch is refused: gateways make epochs of hex digits, so this is a foreign or broken sender.',
   FM_ERR_CLOUD_BATCH_GATEWAY: 'A batch names a gateway other than the one whose topic it came on. The batch is refused: fix the gateway id in the gateway config.',
 } as const;
 

@@ -47,6 +47,13 @@ describe('BatchReceiver (in memory)', () => {
     expect(receiver.stats.refusedByCode).toEqual({ FM_ERR_CLOUD_STORE: 1 });
   });
 
+  it('refuses an epoch outside the safe alphabet, naming the batch', async () => {
+    const { receiver, acks } = rig();
+    receiver.receive('gw', encodeBatch({ gatewayId: 'gw', epoch: 'a~b', readings: readings(1, 3) }));
+    await receiver.idle();
+    expect(acks[0]!.ack).toMatchObject({ ok: false, code: 'FM_ERR_CLOUD_BATCH_EPOCH', firstSeq: 1, lastSeq: 3 });
+  });
+
   it('handles batches in arrival order and drops (unacked) beyond the queue bound', async () => {
     const { receiver, acks } = rig(new MemoryCloudStore(), 3);
     for (let i = 0; i < 6; i++) receiver.receive('gw', encodeBatch({ gatewayId: 'gw', epoch: 'e', readings: readings(1 + i * 10, 10) }));

@@ -181,7 +181,12 @@ describe('cloud bridge over real aedes, mqtt.js and SQLite', () => {
     const r = await get(`/api/readings?gateway=gw-a&series=dev1/temp&from=${from}&to=${from + 3000}`);
     expect(r.status).toBe(200);
     expect(r.body.readings.map((x: { seq: number }) => x.seq)).toEqual([5, 6, 7]);
-    for (const bad of ['from=abc', 'to=1&from=2', 'gateway=a%20b', 'series=nodevice', 'limit=0', 'bogus=1']) {
+    const page1 = await get('/api/readings?gateway=gw-a&limit=15');
+    expect(page1.body.readings).toHaveLength(15);
+    const page2 = await get(`/api/readings?gateway=gw-a&limit=15&after=${encodeURIComponent(page1.body.next)}`);
+    expect(page2.body.readings.map((x: { seq: number }) => x.seq)).toEqual([16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
+    expect(page2.body.next).toBeNull();
+    for (const bad of ['after=1~x', 'from=abc', 'to=1&from=2', 'gateway=a%20b', 'series=nodevice', 'limit=0', 'bogus=1']) {
       const res = await get(`/api/readings?${bad}`);
       expect(res.status, bad).toBe(400);
       expect(typeof res.body.error).toBe('string');

@@ -57,6 +57,21 @@ export function cloudStoreContract(name: string, open: () => Promise<{ store: Cl
       expect((await store.readings({ limit: 4 })).map((r) => r.ts)).toEqual([1000, 1000, 2000, 2000]);
     });
 
+    it('pages with an `after` cursor without losing or repeating readings at equal timestamps', async () => {
+      await store.commitBatch('gw-a', 'e', batch(1, 7, 'd/x'), 1);
+      await store.commitBatch('gw-b', 'e', batch(1, 7, 'd/x'), 1);
+      const seen: string[] = [];
+      let after: { ts: number; gateway: string; epoch: string; seq: number } | undefined;
+      for (;;) {
+        const page = await store.readings({ limit: 3, ...(after ? { after } : {}) });
+        seen.push(...page.map((r) => `${r.gateway}/${r.seq}`));
+        if (page.length < 3) break;
+        const last = page.at(-1)!;
+        after = { ts: last.ts, gateway: last.gateway, epoch: last.epoch, seq: last.seq };
+      }
+      expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7].flatMap((s) => [`gw-a/${s}`, `gw-b/${s}`]));
+    });
+
     it('tracks gateways: contact, acked seq per epoch, status and reported backlog', async () => {
       await store.commitBatch('gw-a', 'e1', batch(1, 10), 100);
       let [g] = await store.gateways();

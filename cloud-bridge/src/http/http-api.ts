@@ -29,7 +29,7 @@ function intParam(params: URLSearchParams, key: string): number | undefined {
 /** Parses `/api/readings` query parameters; throws BadRequest naming the parameter. */
 export function parseReadingQuery(params: URLSearchParams): ReadingQuery {
   for (const key of params.keys()) {
-    if (!['gateway', 'series', 'from', 'to', 'limit'].includes(key)) throw new BadRequest(`unknown parameter ${JSON.stringify(key.slice(0, 40))}; known: gateway, series, from, to, limit`);
+    if (!['gateway', 'series', 'from', 'to', 'limit', 'after'].includes(key)) throw new BadRequest(`unknown parameter ${JSON.stringify(key.slice(0, 40))}; known: gateway, series, from, to, limit, after`);
   }
   const q: ReadingQuery = { limit: 1000 };
   const gateway = params.get('gateway');
@@ -47,6 +47,13 @@ export function parseReadingQuery(params: URLSearchParams): ReadingQuery {
   if (from !== undefined) q.from = from;
   if (to !== undefined) q.to = to;
   if (from !== undefined && to !== undefined && to < from) throw new BadRequest(`to (${to}) is before from (${from})`);
+  const after = params.get('after');
+  if (after !== null) {
+    // The `next` value of the previous page: ts~gateway~epoch~seq (`~` is in no id alphabet).
+    const m = /^(-?\d{1,16})~([A-Za-z0-9][A-Za-z0-9_.-]{0,63})~([A-Za-z0-9_.-]{1,64})~(\d{1,16})$/.exec(after);
+    if (!m) throw new BadRequest('after must be the `next` value of a previous page (ts~gateway~epoch~seq)');
+    q.after = { ts: Number(m[1]), gateway: m[2]!, epoch: m[3]!, seq: Number(m[4]) };
+  }
   const limit = intParam(params, 'limit');
   if (limit !== undefined) {
     if (limit < 1 || limit > MAX_READINGS_PER_REQUEST) throw new BadRequest(`limit must be 1..${MAX_READINGS_PER_REQUEST}, got ${limit}`);
@@ -114,7 +121,10 @@ export class CloudHttpApi {
         case '/api/readings': {
           const q = parseReadingQuery(url.searchParams);
           const rows = await this.store.readings(q);
-          return send(res, 200, { readings: rows.map((r) => ({ ...r, value: jsonValue(r.value) })), limit: q.limit, more: rows.length === q.limit });
+          const last = rows.at(-1);
+          // A full page may have more behind it: `next` goes back as `after` for the next page.
+          const next = rows.length === q.limit && last ? `${last.ts}~${last.gateway}~${last.epoch}~${last.seq}` : null;
+          return send(res, 200, { readings: rows.map((r) => ({ ...r, value: jsonValue(r.value) })), limit: q.limit, next });
         }
         case '/api/metrics':
           return send(res, 200, this.extra.metrics());

@@ -52,8 +52,18 @@ export interface ReadingQuery {
   from?: number;
   /** Exclusive, ms. */
   to?: number;
-  /** At most this many, oldest first. */
+  /** At most this many, oldest first: ordered by (ts, gateway, epoch, seq). */
   limit: number;
+  /** Only readings after this one in that order: the cursor of the next page. */
+  after?: ReadingCursor;
+}
+
+/** A position in the reading order (ts, gateway, epoch, seq): the last reading of a page. */
+export interface ReadingCursor {
+  ts: number;
+  gateway: string;
+  epoch: string;
+  seq: number;
 }
 
 /**

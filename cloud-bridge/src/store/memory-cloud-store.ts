@@ -77,6 +77,7 @@ export class MemoryCloudStore implements CloudStore {
     return this.sorted()
       .filter((r) => (q.gateway === undefined || r.gateway === q.gateway) && (q.series === undefined || r.series === q.series))
       .filter((r) => (q.from === undefined || r.ts >= q.from) && (q.to === undefined || r.ts < q.to))
+      .filter((r) => q.after === undefined || (r.ts - q.after.ts || cmp(r.gateway, q.after.gateway) || cmp(r.epoch, q.after.epoch) || r.seq - q.after.seq) > 0)
       .slice(0, q.limit)
       .map((r) => ({ ...r }));
   }

@@ -237,6 +237,7 @@ export class SqliteCloudStore implements CloudStore {
     if (q.series !== undefined) where.push('s.name = ?'), args.push(q.series);
     if (q.from !== undefined) where.push('r.ts >= ?'), args.push(q.from);
     if (q.to !== undefined) where.push('r.ts < ?'), args.push(q.to);
+    if (q.after !== undefined) where.push('(r.ts, st.gateway, st.epoch, r.seq) > (?, ?, ?, ?)'), args.push(q.after.ts, q.after.gateway, q.after.epoch, q.after.seq);
     const sql = `SELECT st.gateway, st.epoch, r.seq, s.name, s.unit, r.ts, r.kind, r.value
       FROM readings r JOIN series s ON s.id = r.sid JOIN streams st ON st.id = r.stream
       ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
