@@ -23,7 +23,7 @@ export interface BufferLimits {
 export const DEFAULT_BUFFER_LIMITS: BufferLimits = { maxMessages: 10_000, maxBytes: 16 * 1024 * 1024 };
 
 export interface OfflineBuffer {
-  /** Appends a message; returns how many old messages were dropped to make room. */
+  /** Appends a message (seq above every buffered one); returns how many old messages were dropped to make room. */
   push(msg: BufferedMessage): number;
   /** Up to `n` messages with seq > `after`, oldest first. */
   after(after: number, n: number): BufferedMessage[];
@@ -65,6 +65,9 @@ export class MemoryOfflineBuffer implements OfflineBuffer {
   }
 
   push(msg: BufferedMessage): number {
+    // Kept in seq order (after() binary-searches): a number at or below a live one is a bug.
+    const last = this.items[this.items.length - 1];
+    if (this.size > 0 && last && msg.seq <= last.seq) throw new RangeError(`offline buffer: seq ${msg.seq} is not above ${last.seq}`);
     this.items.push(msg);
     this.byteCount += msg.payload.length;
     this.highest = Math.max(this.highest, msg.seq);
