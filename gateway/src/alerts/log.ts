@@ -14,6 +14,8 @@ export interface AlertOutbox {
   ackUpstream(seq: number): void;
   /** Highest seq acknowledged upstream (0 at first). */
   upstreamCursor(): number;
+  /** How many events wait above the cursor. */
+  pendingUpstreamCount(): number;
   /** Calls `listener` right after each new event is stored, so the lane can send at once. */
   onQueued(listener: (e: AlertEvent) => void): () => void;
 }

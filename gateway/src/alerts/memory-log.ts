@@ -42,6 +42,10 @@ export class MemoryAlertLog implements AlertLog {
     if (seq > this.cursor) this.cursor = Math.min(seq, this.seq);
   }
 
+  pendingUpstreamCount(): number {
+    return this.list.filter((e) => e.seq > this.cursor).length;
+  }
+
   upstreamCursor(): number {
     return this.cursor;
   }

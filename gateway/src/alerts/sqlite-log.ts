@@ -67,6 +67,7 @@ export class SqliteAlertLog implements AlertLog {
   private readonly setCursor: Statement;
   private readonly openRows: Statement;
   private readonly pruneStmt: Statement;
+  private readonly countAfter: Statement;
   private readonly openIds = new Map<string, number>();
   private readonly listeners = new Set<(e: AlertEvent) => void>();
   private readonly appendTx: (t: RuleTransition, gateway: string) => AlertEvent;
@@ -79,6 +80,7 @@ export class SqliteAlertLog implements AlertLog {
     );
     this.setAlertId = db.prepare('UPDATE alert_events SET alert_id = seq WHERE seq = ?');
     this.after = db.prepare('SELECT * FROM alert_events WHERE seq > ? ORDER BY seq LIMIT ?');
+    this.countAfter = db.prepare('SELECT count(*) FROM alert_events WHERE seq > ?').pluck();
     this.getCursor = db.prepare("SELECT value FROM alert_meta WHERE key = 'upstream_cursor'").pluck();
     this.setCursor = db.prepare(
       `UPDATE alert_meta SET value = min(@seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'alert_events'), 0))
@@ -128,6 +130,10 @@ export class SqliteAlertLog implements AlertLog {
 
   ackUpstream(seq: number): void {
     this.setCursor.run({ seq });
+  }
+
+  pendingUpstreamCount(): number {
+    return this.countAfter.get(this.upstreamCursor()) as number;
   }
 
   upstreamCursor(): number {

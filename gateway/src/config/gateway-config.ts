@@ -11,7 +11,7 @@ import { checkIngest, ingestDefaults, type IngestConfig } from './ingest.js';
 import { checkMesh, meshDefaults, type MeshConfig } from './mesh.js';
 import { checkSerialLine, type SerialConfig } from './serial.js';
 import { checkUplink, type UplinkConfig } from './uplink.js';
-import { checkRule, type RuleConfig } from './rules.js';
+import { checkRules, type RuleConfig } from './rules.js';
 
 /** The whole gateway config (DESIGN.md "Interfaces"). Every key is optional; see each section. */
 export interface GatewayConfig {
@@ -64,7 +64,7 @@ const checkGateway: Check<GatewayConfig> = (v, path) =>
       mesh: checkMesh,
       serial: listOf(checkSerialLine, 64),
       uplink: nullable(checkUplink),
-      rules: listOf(checkRule, 10_000),
+      rules: checkRules,
     },
     { ...gatewayDefaults, id: idFromHostname() },
   )(v, path);

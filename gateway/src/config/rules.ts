@@ -1,19 +1,38 @@
-import { ConfigError } from './errors.js';
-import { isMapping, type Check } from './checks.js';
+import type { Check } from './checks.js';
+import { ConfigError, type ConfigErrorCode } from './errors.js';
+import { RuleError, type RuleErrorCode } from '../rules/errors.js';
+import { validateRules } from '../rules/schema.js';
+import type { RuleSpec } from '../rules/spec.js';
 
 /**
- * One local rule (threshold, staleness, rate of change). DESIGN.md shows only `rules: []`, so
- * this checks the shape (a list of mappings with a `kind`); the rules engineer deepens it.
+ * The `rules:` section: validated strictly by the rules engine's own schema
+ * (gateway/src/rules/schema.ts, documented in gateway/src/rules/spec.ts), so the config and a
+ * live reload accept exactly the same rules. A refusal is a ConfigError like every other key's,
+ * naming the key path (e.g. `rules[2].hysteresis`); its message carries the FM_ERR_RULE_… code
+ * and that code's fix.
  */
-export interface RuleConfig {
-  kind: string;
-  [key: string]: unknown;
-}
+export type RuleConfig = RuleSpec;
 
-export const checkRule: Check<RuleConfig> = (v, path) => {
-  if (!isMapping(v)) throw new ConfigError('FM_ERR_CONFIG_TYPE', path, 'expected a mapping with at least `kind`');
-  if (typeof v.kind !== 'string' || !/^[a-z][a-z0-9-]{0,31}$/.test(v.kind)) {
-    throw new ConfigError('FM_ERR_CONFIG_TYPE', `${path}.kind`, 'expected a rule kind such as threshold, staleness or rate');
+/** Most rules a config may hold: the engine's cost per reading does not grow with them, start-up does. */
+const MAX_RULES = 10_000;
+
+const AS_CONFIG: Partial<Record<RuleErrorCode, ConfigErrorCode>> = {
+  FM_ERR_RULE_NOT_A_LIST: 'FM_ERR_CONFIG_TYPE',
+  FM_ERR_RULE_NOT_AN_OBJECT: 'FM_ERR_CONFIG_TYPE',
+  FM_ERR_RULE_MISSING_KEY: 'FM_ERR_CONFIG_TYPE',
+  FM_ERR_RULE_UNKNOWN_KEY: 'FM_ERR_CONFIG_UNKNOWN_KEY',
+};
+
+export const checkRules: Check<RuleConfig[]> = (v, path) => {
+  if (Array.isArray(v) && v.length > MAX_RULES) {
+    throw new ConfigError('FM_ERR_CONFIG_RANGE', path, `at most ${MAX_RULES} rules, got ${v.length}`);
   }
-  return v as RuleConfig;
+  if (v === null) throw new ConfigError('FM_ERR_CONFIG_TYPE', path, 'expected a list of rules, got null');
+  try {
+    return [...validateRules(v, path || 'rules')];
+  } catch (err) {
+    if (!(err instanceof RuleError)) throw err;
+    const detail = err.message.startsWith(`${err.key}: `) ? err.message.slice(err.key.length + 2) : err.message;
+    throw new ConfigError(AS_CONFIG[err.code] ?? 'FM_ERR_CONFIG_RANGE', err.key, `${err.code}: ${detail}`);
+  }
 };

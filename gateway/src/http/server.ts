@@ -17,6 +17,9 @@ export interface HttpReply {
 
 export type Route = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
 
+/** A GET route that writes the response itself and may keep it open (Server-Sent Events). */
+export type StreamRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
+
 /** Longest request target accepted: queries here are a few parameters. */
 const MAX_URL = 4096;
 
@@ -28,6 +31,7 @@ const MAX_URL = 4096;
  */
 export class HttpApi {
   private readonly routes = new Map<string, Map<string, Route>>();
+  private readonly streams = new Map<string, StreamRoute>();
   private server: Server | null = null;
   private readonly log: Logger;
   private boundPort = 0;
@@ -41,6 +45,12 @@ export class HttpApi {
     if (!byMethod) this.routes.set(path, (byMethod = new Map()));
     if (byMethod.has(method)) throw new Error(`route ${method} ${path} registered twice`);
     byMethod.set(method, handler);
+  }
+
+  /** Registers a streaming GET route (e.g. `/api/tail`); not reachable through `inject`. */
+  stream(path: string, handler: StreamRoute): void {
+    if (this.streams.has(path) || this.routes.has(path)) throw new Error(`route GET ${path} registered twice`);
+    this.streams.set(path, handler);
   }
 
   get port(): number {
@@ -80,9 +90,31 @@ export class HttpApi {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Request bodies are not read by GET routes; drain them so the socket can be reused.
     req.resume();
+    const stream = req.method === 'GET' && (req.url ?? '').length <= MAX_URL ? this.streamFor(req.url ?? '/') : undefined;
+    if (stream) {
+      try {
+        stream.handler(req, res, stream.url);
+      } catch (err) {
+        this.log.error({ err, target: (req.url ?? '').slice(0, 200) }, 'http stream handler failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+        res.end();
+      }
+      return;
+    }
     const { status, headers, body } = await this.handle(req.method ?? 'GET', req.url ?? '/');
     res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  private streamFor(target: string): { handler: StreamRoute; url: URL } | undefined {
+    if (this.streams.size === 0) return undefined;
+    try {
+      const url = new URL(target, 'http://gateway.local');
+      const handler = this.streams.get(url.pathname);
+      return handler && { handler, url };
+    } catch {
+      return undefined;
+    }
   }
 
   private async handle(method: string, target: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {

@@ -202,8 +202,21 @@ export class IngestBroker {
     done();
   }
 
+  /**
+   * Publishes from the gateway itself, e.g. alerts on `fm/alerts/<gateway>/…` (issue 7). A no-op
+   * before start and after stop; errors are the broker's to log.
+   */
+  publish(topic: string, payload: string | Buffer, opts: { qos: 0 | 1; retain: boolean }): void {
+    this.aedes?.publish(
+      { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: opts.qos, retain: opts.retain, dup: false },
+      () => {},
+    );
+  }
+
   private authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
     if (this.opts.config.auth === 'none') return done(null, sub);
+    // Alerts are for local actuators: any authenticated device may listen (never publish) there.
+    if (this.identity.get(client) !== undefined && (sub.topic === 'fm/alerts/#' || sub.topic.startsWith('fm/alerts/'))) return done(null, sub);
     // A device may listen to its own subtree only (rejection notices, later: commands).
     const device = this.identity.get(client);
     const own = `${DEVICE_TOPIC_PREFIX}${device}/`;

@@ -99,7 +99,7 @@ export class TailHub {
       }
     });
     const bye = () => this.clients.delete(client);
-    req.on('close', bye);
+    // Not req 'close': a request emits it once its (empty) body is read, with the stream still open.
     res.on('close', bye);
     res.on('error', bye);
     this.clients.add(client);

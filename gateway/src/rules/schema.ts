@@ -63,6 +63,9 @@ function validateOne(raw: unknown, path: string): RuleSpec {
     throw new RuleError('FM_ERR_RULE_NOT_AN_OBJECT', path, `expected a map, got ${Array.isArray(raw) ? 'a list' : typeof raw}`);
   }
   const o = raw as Record<string, unknown>;
+  if (o.kind === undefined) {
+    throw new RuleError('FM_ERR_RULE_MISSING_KEY', `${path}.kind`, `missing; give a rule kind: ${KINDS.join(', ')}`);
+  }
   for (const k of ['id', 'kind', 'series']) {
     if (o[k] === undefined) throw new RuleError('FM_ERR_RULE_MISSING_KEY', `${path}.${k}`, 'missing');
   }
@@ -117,18 +120,30 @@ function validateOne(raw: unknown, path: string): RuleSpec {
   }
 }
 
-/** Validates the whole `rules:` section; throws a RuleError on the first problem. */
+/**
+ * Specs this module produced. The config loader validates `rules:` once; the engine is then handed
+ * those specs (at start and on reload) and must not read them as raw YAML again (`afterMs` is not
+ * a config key). Frozen, so they cannot have been changed since.
+ */
+const VALIDATED = new WeakSet<object>();
+
+/**
+ * Validates the whole `rules:` section; throws a RuleError on the first problem. Accepts raw config
+ * or specs returned by an earlier call.
+ */
 export function validateRules(raw: unknown, path = 'rules'): readonly RuleSpec[] {
   if (raw === undefined || raw === null) return Object.freeze([]);
   if (!Array.isArray(raw)) throw new RuleError('FM_ERR_RULE_NOT_A_LIST', path, `expected a list, got ${typeof raw}`);
   const seen = new Set<string>();
   const out = raw.map((r, i) => {
-    const spec = validateOne(r, `${path}[${i}]`);
+    const spec = typeof r === 'object' && r !== null && VALIDATED.has(r) ? (r as RuleSpec) : validateOne(r, `${path}[${i}]`);
     if (seen.has(spec.id)) throw new RuleError('FM_ERR_RULE_DUPLICATE_ID', `${path}[${i}].id`, `'${spec.id}' is used twice`);
     seen.add(spec.id);
     // Rebuilt rather than `delete`d: deleting keys drops V8 objects into slow dictionary mode.
-    const clean = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as RuleSpec;
-    return Object.freeze(clean);
+    if (VALIDATED.has(spec)) return spec;
+    const clean = Object.freeze(Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as RuleSpec);
+    VALIDATED.add(clean);
+    return clean;
   });
   return Object.freeze(out);
 }

@@ -54,6 +54,7 @@ describe.each(impls)('AlertLog contract: %s', (_name, make) => {
     log.ackUpstream(2);
     expect(log.upstreamCursor()).toBe(3);
     expect(log.pendingUpstream(10).map((e) => e.seq)).toEqual([4, 5]);
+    expect(log.pendingUpstreamCount()).toBe(2);
     log.ackUpstream(99);
     expect(log.upstreamCursor()).toBe(5);
     off();

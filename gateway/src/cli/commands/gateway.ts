@@ -18,7 +18,8 @@ On first start, credentials for every id in broker.devices are generated and pri
 stdout (username = device id). Once listening it prints:
   broker: mqtt://HOST:PORT
   http: http://HOST:PORT/
-Logs (JSON, pino) go to stderr. SIGINT/SIGTERM stop it cleanly.
+Logs (JSON, pino) go to stderr. SIGINT/SIGTERM stop it cleanly; SIGHUP re-reads --config and
+applies its \`rules:\` section without a restart (alert state of kept rules survives).
 
 add-device ID   creates credentials for device ID in <dataDir>/devices.json and prints its
                 password once (only a salted hash is kept). --rotate replaces an existing
@@ -60,10 +61,24 @@ const gateway: Command = {
     const gw = new Gateway(config, { logger });
     const started = await gw.start();
     process.stdout.write(`gateway: ${config.id}\nbroker: mqtt://${config.broker.host}:${started.brokerPort}\nhttp: http://${config.http.host}:${started.httpPort}/\n`);
+    // SIGHUP (systemd ExecReload): re-read --config and apply its `rules:` without a restart;
+    // alert state of rules that still exist is kept. Other sections need a restart.
+    const reload = () => {
+      if (typeof flags.config !== 'string') return logger.warn({}, 'SIGHUP: no --config file to reload rules from');
+      try {
+        const next = loadGatewayConfig(flags.config);
+        gw.reloadRules(next.rules);
+        logger.info({ rules: next.rules.length }, 'rules reloaded from the config file');
+      } catch (err) {
+        logger.error({ err }, 'config reload refused; the previous rules stay in force');
+      }
+    };
+    process.on('SIGHUP', reload);
     await new Promise<void>((resolve) => {
       const stop = () => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
+        process.off('SIGHUP', reload);
         resolve();
       };
       process.on('SIGINT', stop);
