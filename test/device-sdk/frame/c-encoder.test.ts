@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeFrame, FrameStreamDecoder, pickType, type FrameInput } from '@fieldmesh/device-sdk/frame/index';
+import { createSensorParser } from '@fieldmesh/hardware/sensors/index';
 import { hex, vectors } from './vectors.js';
 
 const header = fileURLToPath(new URL('../../../device-sdk/c/fieldmesh.h', import.meta.url));
@@ -107,6 +108,12 @@ ${inputs.map(cFrame).join('\n')}
     const frames = dec.push(Buffer.from(lines.join(''), 'hex')).frames;
     expect(dec.stats().rejected).toBe(0);
     expect(frames.map((f) => f.seq)).toEqual(inputs.map((x) => x.seq));
+
+    // And the gateway's serial path (the fm-frame sensor profile) reads every reading of it.
+    const parser = createSensorParser('fm-frame', { device: 'port-dev' });
+    const readings = parser.feed(Buffer.from(lines.join(''), 'hex'), Date.UTC(2026, 0, 1)).readings;
+    expect(parser.stats().rejected).toBe(0);
+    expect(readings).toHaveLength(inputs.reduce((n, x) => n + x.readings.length, 0));
   });
 
   it('reports errors instead of writing past the caller buffer', () => {
