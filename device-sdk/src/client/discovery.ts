@@ -1,7 +1,9 @@
 /**
  * Finding a gateway. A gateway announces itself over mDNS/DNS-SD as `_fieldmesh._udp` (its mesh
- * port, RFC 6763) with the TXT key `mqtt` giving its MQTT port (default 1883 when absent). The
- * client only needs a broker URL, so discovery is an interface: a fixed URL, or mDNS.
+ * port, RFC 6763) with TXT keys `id` (gateway id) and `mqtt` (its MQTT port; 1883 when absent).
+ * The client only needs a broker URL, so discovery is an interface: a fixed URL, or mDNS. Each
+ * find() queries afresh (bonjour-service's browser queries only once at start), so a client
+ * re-discovers on every reconnect and follows a gateway that moved.
  */
 import { Bonjour, type Service } from 'bonjour-service';
 import { DeviceClientError } from './errors.js';
@@ -29,6 +31,8 @@ export interface MdnsOptions {
   bind?: string;
   /** Only a gateway whose instance name is this. Default: the first to answer. */
   name?: string;
+  /** Only the gateway whose TXT `id` is this (gateways publish `id=<gateway id>`). */
+  gatewayId?: string;
   /** MQTT URL scheme: `mqtt` or `mqtts`. Default `mqtt`. */
   protocol?: 'mqtt' | 'mqtts';
 }
@@ -80,6 +84,7 @@ export class MdnsGatewayDiscovery implements GatewayDiscovery {
       }, timeoutMs);
       browser = bonjour.find({ type: MDNS_SERVICE_TYPE, protocol: 'udp' }, (service: Service) => {
         if (this.opts.name && service.name !== this.opts.name) return;
+        if (this.opts.gatewayId && (service.txt as Record<string, unknown> | undefined)?.id !== this.opts.gatewayId) return;
         const url = gatewayUrl(service, this.opts.protocol);
         if (!url) return;
         finish();

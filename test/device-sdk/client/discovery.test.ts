@@ -12,7 +12,7 @@ afterEach(async () => {
 
 function announce(name: string, mqttPort: number): void {
   const bonjour = new Bonjour(LOOPBACK as Record<string, unknown>);
-  bonjour.publish({ name, type: 'fieldmesh', protocol: 'udp', port: 7946, txt: { mqtt: String(mqttPort) }, disableIPv6: true });
+  bonjour.publish({ name, type: 'fieldmesh', protocol: 'udp', port: 7946, txt: { id: name, mqtt: String(mqttPort) }, disableIPv6: true });
   cleanups.push(() => new Promise<void>((r) => bonjour.unpublishAll(() => bonjour.destroy(() => r()))));
 }
 
@@ -31,7 +31,7 @@ describe('gateway discovery', () => {
     announce('gw-test-a', broker.port);
     const url = await new MdnsGatewayDiscovery({ ...LOOPBACK, timeoutMs: 15_000, name: 'gw-test-a' }).find();
     expect(url).toMatch(new RegExp(`^mqtt://127\\.0\\.0\\.1:${broker.port}$`));
-    const client = new DeviceClient({ device: 'th-9', password: 'pw', gateway: { mdns: { ...LOOPBACK, timeoutMs: 15_000, name: 'gw-test-a' } } });
+    const client = new DeviceClient({ device: 'th-9', password: 'pw', gateway: { mdns: { ...LOOPBACK, timeoutMs: 15_000, gatewayId: 'gw-test-a' } } });
     cleanups.push(() => client.close());
     client.start();
     client.publish([{ sensor: 't', value: 3 }]);
