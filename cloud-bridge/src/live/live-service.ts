@@ -1,0 +1,71 @@
+import { join } from 'node:path';
+import type { Aedes } from 'aedes';
+import type { Clock, Logger } from '@fieldmesh/device-sdk';
+import type { CloudStore } from '../store/cloud-store.js';
+import { LiveFeedStore } from './live-feed-store.js';
+import { LiveHub } from './live-hub.js';
+import { LiveMqtt } from './live-mqtt.js';
+import { LiveServer } from './live-server.js';
+import { SUBSCRIBER_DEFAULTS, type SubscriberLimits } from './live-subscriber.js';
+import { LiveTokens } from './live-tokens.js';
+
+export function liveTokensFile(dataDir: string): string {
+  return join(dataDir, 'live-tokens.json');
+}
+
+/**
+ * The live subscription component, wired: tokens, the hub, the WebSocket server and, once a broker
+ * is attached, the read-only MQTT live topics. The bridge's composition root feeds it through
+ * `feed(store)` and hands `upgrade` to its HTTP server.
+ */
+export class LiveService {
+  readonly hub: LiveHub;
+  readonly server: LiveServer;
+  private mqtt: LiveMqtt | null = null;
+
+  private constructor(
+    readonly tokens: LiveTokens,
+    /** The token issued at this start (first start only), to be shown once; else null. */
+    readonly issuedToken: string | null,
+    clock: Clock,
+    logger: Logger,
+    limits: SubscriberLimits,
+  ) {
+    this.hub = new LiveHub(clock);
+    this.server = new LiveServer(this.hub, tokens, () => this.mqtt, limits, clock, logger);
+  }
+
+  static open(opts: { dataDir: string; clock: Clock; logger: Logger; limits?: Partial<SubscriberLimits> }): LiveService {
+    const { tokens, issued } = LiveTokens.open(liveTokensFile(opts.dataDir), opts.clock.now());
+    const logger = opts.logger.child({ component: 'live' });
+    if (issued !== null) {
+      logger.warn({ token: issued, file: liveTokensFile(opts.dataDir) }, 'live subscription token issued (shown once; only its hash is kept): dashboard at /?token=<token>');
+    }
+    return new LiveService(tokens, issued, opts.clock, logger, { ...SUBSCRIBER_DEFAULTS, ...opts.limits });
+  }
+
+  /** Wraps the store so committed readings and status changes are streamed. */
+  feed(store: CloudStore): CloudStore {
+    return new LiveFeedStore(store, this.hub);
+  }
+
+  /** Adds MQTT over WebSocket (`/mqtt`) and the `fm/live/…` topics on this broker. */
+  attachBroker(aedes: Aedes): void {
+    this.mqtt = new LiveMqtt(aedes, this.tokens);
+    this.hub.add(this.mqtt);
+  }
+
+  /** Streams an alert event (gateway alert payload v1) to subscribers. */
+  alert(gateway: string, alert: Record<string, unknown>): void {
+    this.hub.alert(gateway, alert);
+  }
+
+  metrics(): Record<string, unknown> {
+    return { ...this.hub.stats, ...this.server.stats, mqtt: this.mqtt ? { ...this.mqtt.stats } : null };
+  }
+
+  close(): void {
+    this.server.close();
+    this.hub.close();
+  }
+}
