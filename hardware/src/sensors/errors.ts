@@ -8,6 +8,10 @@ export const sensorErrors = {
     meaning: 'the device id given to a sensor parser is not a valid device id',
     solve: 'device ids match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}; fix the `device` key of the serial entry',
   },
+  FM_ERR_SENSOR_PTY: {
+    meaning: 'a simulated sensor could not create its pseudo-terminal pair',
+    solve: 'install socat (`apt-get install socat`) and check that the directory for the pty links is writable',
+  },
 } as const;
 
 export type SensorErrorCode = keyof typeof sensorErrors;

@@ -9,3 +9,4 @@ export { createPms5003Parser, pms5003Frame, PMS5003_FRAME_LENGTH } from './pms50
 export { createMhz19Parser, mhz19Reply, mhz19Checksum, MHZ19_READ_COMMAND, MHZ19_POLL_INTERVAL_MS } from './mhz19.js';
 export { SyncFrameParser, type SyncFrameSpec, type FrameVerdict } from './sync-frame.js';
 export { simulateSensor, type SimulatedSensor } from './simulate.js';
+export { PtySimulatedSensor, type PtySensorOptions } from './pty-sensor.js';
