@@ -46,6 +46,7 @@ export class Membership {
   private probeOrder: Member[] = [];
   private probeIndex = 0;
   private live = 1;
+  private deadCount = 0;
 
   constructor(
     private readonly host: MembershipHost,
@@ -61,6 +62,11 @@ export class Membership {
 
   all(): Member[] {
     return [this.self, ...this.others];
+  }
+
+  /** Members in state dead (not left): the reconnect loop's candidates. */
+  deadMembers(): number {
+    return this.deadCount;
   }
 
   /** Alive and suspect members, self included: the N of SWIM's formulas. */
@@ -117,6 +123,7 @@ export class Membership {
         this.others[i] = this.others[this.others.length - 1]!;
         this.others.pop();
         this.byId.delete(m.id);
+        if (m.state === 'dead') this.deadCount--;
       }
     }
   }
@@ -127,6 +134,8 @@ export class Membership {
     const isLive = state === 'alive' || state === 'suspect';
     if (wasLive && !isLive) this.live--;
     if (!wasLive && isLive) this.live++;
+    if (prev === 'dead') this.deadCount--;
+    if (state === 'dead') this.deadCount++;
     m.state = state;
     m.stateChangeAt = this.host.clock.monotonic();
     return prev;
@@ -139,6 +148,7 @@ export class Membership {
   adopt(e: PushPullEntry): void {
     if (e.node === this.self.id || this.byId.has(e.node)) return;
     const m: Member = { id: e.node, addr: e.addr, meta: e.meta, incarnation: e.incarnation, state: 'dead', stateChangeAt: this.host.clock.monotonic() };
+    this.deadCount++;
     this.byId.set(m.id, m);
     this.others.push(m);
     this.setState(m, e.state);
@@ -157,6 +167,7 @@ export class Membership {
     let m = this.byId.get(a.node);
     if (!m) {
       m = { id: a.node, addr: a.addr, meta: a.meta, incarnation: a.incarnation, state: 'dead', stateChangeAt: host.clock.monotonic() };
+      this.deadCount++;
       this.byId.set(m.id, m);
       this.others.push(m);
       // A random slot in the current round, so a new member is probed within about one round.

@@ -249,7 +249,7 @@ export class MeshNode {
     if (live <= 1) for (const s of this.seeds) this.sendState(s, true, false);
     // Serf's reconnect rate: each member tries with probability dead/live, so the whole mesh
     // makes about one attempt per dead member per interval, whatever its size.
-    const dead = this.membership.counts().dead;
+    const dead = this.membership.deadMembers();
     if (dead === 0 || this.random.next() > dead / live) return;
     const [target] = this.membership.randomMembers(1, (m) => m.state === 'dead');
     if (target) this.sendState(target.addr, true, false);

@@ -84,8 +84,13 @@ export class Simulation {
     return node;
   }
 
-  onEvent(l: (e: SimEvent) => void): void {
+  /** Returns a function that removes the listener. */
+  onEvent(l: (e: SimEvent) => void): () => void {
     this.listeners.push(l);
+    return () => {
+      const i = this.listeners.indexOf(l);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   run(ms: number): void {

@@ -1,0 +1,247 @@
+import { systemClock, type Clock } from '@fieldmesh/device-sdk/clock';
+import type { Logger } from '@fieldmesh/device-sdk/logger';
+import { silentLogger } from '@fieldmesh/device-sdk/logger';
+import { parseAddress } from './address.js';
+import { checkLabel, checkMemberId, meshTuning, type MeshTuning, type PresetName } from './config.js';
+import type { Discovery } from './discovery.js';
+import { MeshError } from './errors.js';
+import { KeyRing } from './keyring.js';
+import type { MemberEvent } from './membership.js';
+import { MdnsDiscovery } from './mdns-discovery.js';
+import { decodeMeta, encodeMeta, emptyMeta, type MemberMeta } from './meta.js';
+import type { MemberStateName } from './messages.js';
+import { metricsToPrometheus, type MeshMetrics } from './metrics.js';
+import { MeshNode } from './node.js';
+import { systemRandom, type Random } from './random.js';
+import type { Transport } from './transport.js';
+import { UdpTransport } from './udp-transport.js';
+
+/**
+ * The gateway's `mesh:` configuration section (DESIGN.md):
+ *   mesh: { port: 7946, mdns: true, seeds: ["10.0.0.2:7946"], key: BASE64 }
+ * plus optional `keys` (extra accepted keys during a rotation), `label`, `preset`, `bind`,
+ * `advertise` and `tuning` (per-field overrides of the preset, see config.ts).
+ */
+export interface MeshSection {
+  /** UDP port (default 7946; 0 picks a free one). */
+  port: number;
+  /** Publish and browse `_fieldmesh._udp` (default true). Off where multicast is not allowed. */
+  mdns: boolean;
+  /** Static seed addresses "IPv4:port" / "[IPv6]:port" (default none). */
+  seeds: string[];
+  /** Cluster key, base64 of 32 bytes: the primary. Required: packets are always encrypted. */
+  key: string;
+  /** Other keys still accepted while a rotation is under way. */
+  keys: string[];
+  /** Cluster label (default "fieldmesh"); meshes with different labels ignore each other. */
+  label: string;
+  preset: PresetName;
+  /** Address to bind (default "0.0.0.0"). */
+  bind: string;
+  /** Address peers should use, when the bound one is not it (NAT, several interfaces). */
+  advertise?: string;
+  tuning: Record<string, unknown>;
+}
+
+const sectionKeys = ['port', 'mdns', 'seeds', 'key', 'keys', 'label', 'preset', 'bind', 'advertise', 'tuning'];
+
+/** Validates the raw `mesh:` section; errors name the key (`mesh.seeds[1]`) and the fix. */
+export function parseMeshSection(raw: unknown): MeshSection {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh must be a mapping, e.g. { port: 7946, key: BASE64 }');
+  }
+  const r = raw as Record<string, unknown>;
+  for (const k of Object.keys(r)) {
+    if (!sectionKeys.includes(k)) throw new MeshError('FM_ERR_MESH_CONFIG', `unknown key mesh.${k}; known keys: ${sectionKeys.join(', ')}`);
+  }
+  const port = r.port ?? 7946;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.port must be an integer 0-65535, not ${JSON.stringify(port)}`);
+  }
+  const mdns = r.mdns ?? true;
+  if (typeof mdns !== 'boolean') throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.mdns must be true or false`);
+  const seeds = r.seeds ?? [];
+  if (!Array.isArray(seeds)) throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.seeds must be a list of "host:port" strings');
+  seeds.forEach((s, i) => {
+    if (typeof s !== 'string') throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.seeds[${i}] must be a string`);
+    try {
+      parseAddress(s);
+    } catch (err) {
+      throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.seeds[${i}]: ${(err as Error).message}`);
+    }
+  });
+  if (typeof r.key !== 'string') {
+    throw new MeshError('FM_ERR_MESH_KEY', 'mesh.key is required: a base64 32-byte key shared by the mesh (openssl rand -base64 32)');
+  }
+  KeyRing.decode(r.key);
+  const keys = r.keys ?? [];
+  if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string')) throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.keys must be a list of base64 keys');
+  for (const k of keys as string[]) KeyRing.decode(k);
+  const label = r.label ?? 'fieldmesh';
+  if (typeof label !== 'string') throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.label must be a string');
+  checkLabel(label);
+  const preset = (r.preset ?? 'lan') as PresetName;
+  const tuning = r.tuning ?? {};
+  if (typeof tuning !== 'object' || tuning === null || Array.isArray(tuning)) throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.tuning must be a mapping');
+  meshTuning(preset, tuning as Record<string, unknown>);
+  const bind = r.bind ?? '0.0.0.0';
+  if (typeof bind !== 'string') throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.bind must be an IP address string');
+  if (r.advertise !== undefined) {
+    if (typeof r.advertise !== 'string') throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.advertise must be "host:port"');
+    parseAddress(r.advertise);
+  }
+  return Object.freeze({
+    port,
+    mdns,
+    seeds: seeds as string[],
+    key: r.key,
+    keys: keys as string[],
+    label,
+    preset,
+    bind,
+    advertise: r.advertise as string | undefined,
+    tuning: tuning as Record<string, unknown>,
+  });
+}
+
+export interface MeshOptions {
+  id: string;
+  section: MeshSection;
+  meta?: MemberMeta;
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+  /** Injected for tests; default a UdpTransport on section.bind:section.port. */
+  transport?: Transport;
+  /** Injected for tests; default MdnsDiscovery when section.mdns. */
+  discovery?: Discovery;
+  /** multicast-dns socket options for the default MdnsDiscovery (loopback: { interface: '127.0.0.1', bind: '0.0.0.0' }). */
+  mdnsSocket?: { interface?: string; bind?: string };
+}
+
+/** One member as `GET /api/members` and `fieldmesh members` show it. */
+export interface MemberView {
+  id: string;
+  address: string;
+  state: MemberStateName;
+  incarnation: number;
+  self: boolean;
+  meta: MemberMeta | null;
+}
+
+/** The mesh as the gateway uses it: start, stop, who is there, and our own metadata. */
+export class Mesh {
+  private node?: MeshNode;
+  private discovery?: Discovery;
+  private readonly keyring: KeyRing;
+  private readonly tuning: Readonly<MeshTuning>;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private meta: MemberMeta;
+  private readonly listeners: Array<(e: MemberEvent) => void> = [];
+
+  constructor(private readonly opts: MeshOptions) {
+    checkMemberId(opts.id);
+    this.keyring = new KeyRing([opts.section.key, ...opts.section.keys]);
+    this.tuning = meshTuning(opts.section.preset, opts.section.tuning);
+    this.clock = opts.clock ?? systemClock;
+    this.logger = (opts.logger ?? silentLogger).child({ component: 'mesh' });
+    this.meta = opts.meta ?? emptyMeta;
+    encodeMeta(this.meta);
+  }
+
+  async start(): Promise<void> {
+    if (this.node) throw new MeshError('FM_ERR_MESH_STATE', 'mesh started twice');
+    const s = this.opts.section;
+    const transport =
+      this.opts.transport ?? (await UdpTransport.create({ bindHost: s.bind, port: s.port, advertise: s.advertise, logger: this.logger }));
+    const node = new MeshNode({
+      id: this.opts.id,
+      label: s.label,
+      tuning: this.tuning,
+      transport,
+      keyring: this.keyring,
+      clock: this.clock,
+      random: this.opts.random ?? systemRandom,
+      meta: encodeMeta(this.meta),
+      logger: this.logger,
+    });
+    node.on((e) => {
+      if (e.type === 'dead' || e.type === 'join' || e.type === 'left') this.logger.info({ member: e.member.id, addr: e.member.addr, event: e.type }, 'mesh membership change');
+      for (const l of this.listeners) l(e);
+    });
+    this.node = node;
+    node.start(s.seeds);
+    const discovery =
+      this.opts.discovery ??
+      (s.mdns
+        ? new MdnsDiscovery({ id: this.opts.id, port: parseAddress(transport.address).port, label: s.label, clock: this.clock, logger: this.logger, ...this.opts.mdnsSocket })
+        : undefined);
+    if (discovery) {
+      this.discovery = discovery;
+      try {
+        await discovery.start((peer) => node.join(peer.addresses));
+      } catch (err) {
+        // No multicast (container, locked-down network): static seeds still work.
+        this.logger.warn({ err: (err as Error).message }, 'mDNS discovery unavailable; using static seeds only');
+      }
+    }
+  }
+
+  /** Leaves gracefully (peers mark us left at once) and withdraws the mDNS record (goodbye). */
+  async stop(): Promise<void> {
+    await this.discovery?.stop().catch(() => {});
+    await this.node?.leave();
+  }
+
+  get address(): string {
+    return this.requireNode().address;
+  }
+
+  members(): MemberView[] {
+    const node = this.requireNode();
+    return node.members().map((m) => {
+      let meta: MemberMeta | null = null;
+      try {
+        meta = decodeMeta(m.meta);
+      } catch {
+        meta = null;
+      }
+      return { id: m.id, address: m.addr, state: m.state, incarnation: m.incarnation, self: m.id === node.id, meta };
+    });
+  }
+
+  setLocalMeta(meta: MemberMeta): void {
+    const encoded = encodeMeta(meta);
+    this.meta = meta;
+    this.node?.setMeta(encoded);
+  }
+
+  on(listener: (e: MemberEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  metrics(): MeshMetrics {
+    return this.requireNode().snapshotMetrics();
+  }
+
+  prometheus(): string {
+    return metricsToPrometheus(this.metrics());
+  }
+
+  /** Live key rotation: install everywhere, then use everywhere, then remove the old key. */
+  installKey(key: string): void {
+    this.keyring.install(key);
+  }
+  useKey(key: string): void {
+    this.keyring.use(key);
+  }
+  removeKey(key: string): void {
+    this.keyring.remove(key);
+  }
+
+  private requireNode(): MeshNode {
+    if (!this.node) throw new MeshError('FM_ERR_MESH_STATE', 'mesh not started');
+    return this.node;
+  }
+}
