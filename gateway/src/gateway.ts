@@ -94,7 +94,7 @@ export class Gateway {
     try {
       mkdirSync(cfg.dataDir, { recursive: true });
       this.dirLock = DataDirLock.acquire(cfg.dataDir);
-      this.readingLog = new SqliteReadingLog(join(cfg.dataDir, 'gateway.db'), { commitThread: true });
+      this.readingLog = new SqliteReadingLog(join(cfg.dataDir, 'gateway.db'), { commitThread: cfg.ingest.commitThread });
       this.ingestPath = new Ingest(this.readingLog, {
         commitIntervalMs: cfg.ingest.commitIntervalMs,
         maxBatchReadings: cfg.ingest.maxBatchReadings,
@@ -181,7 +181,7 @@ export class Gateway {
     await this.http.close();
     this.local?.stop();
     this.local = null;
-    this.readingLog?.close();
+    await this.readingLog?.closeAsync();
     this.readingLog = null;
     this.dirLock?.release();
     this.dirLock = null;

@@ -46,6 +46,7 @@ export class Ingest implements IngestSink {
   private queuedReadings = 0;
   private timer: Timer | null = null;
   private immediate: ReturnType<typeof setImmediate> | null = null;
+  private committing: Promise<void> | null = null;
   /** (device, seq) submitted but not yet committed: a resend joins the first one's fate. */
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly listeners: Array<(batch: CommittedBatch) => void> = [];
@@ -121,7 +122,11 @@ export class Ingest implements IngestSink {
     return promise;
   }
 
-  /** Commits everything queued now, in one transaction. */
+  /**
+   * Commits everything queued, in one transaction. With a commit thread (`appendAsync`) one
+   * commit is in flight at a time and the next batch gathers meanwhile: batches grow with load
+   * and the event loop never waits for fsync.
+   */
   flush(): void {
     if (this.timer !== null) {
       this.clock.clearTimeout(this.timer);
@@ -131,6 +136,7 @@ export class Ingest implements IngestSink {
       clearImmediate(this.immediate);
       this.immediate = null;
     }
+    if (this.committing !== null) return; // its completion flushes again
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
@@ -141,19 +147,38 @@ export class Ingest implements IngestSink {
       for (const r of p.readings) readings.push(r);
       if (p.seq !== undefined) marks.push({ device: p.device, seq: p.seq });
     }
+    if (this.readingLog.appendAsync) {
+      this.committing = this.readingLog.appendAsync(readings, marks).then(
+        (range) => this.settle(batch, readings, range),
+        (err: unknown) => this.fail(batch, readings, err),
+      );
+      void this.committing.finally(() => {
+        this.committing = null;
+        if (this.queue.length > 0) this.flush();
+      });
+      return;
+    }
     let range: { firstSeq: number; lastSeq: number };
     try {
       range = this.readingLog.append(readings, marks);
     } catch (err) {
-      // Nothing of this transaction is stored, so nothing may be acknowledged: every device
-      // resends. The loop goes on; the next commit may succeed (space freed, disk back).
-      this.log.error({ err, readings: readings.length }, 'group commit failed; nothing acknowledged');
-      for (const p of batch) {
-        this.stats.reject('store_failed');
-        p.reject(new IngestError('store_failed', `commit failed: ${(err as Error).message}`));
-      }
+      this.fail(batch, readings, err);
       return;
     }
+    this.settle(batch, readings, range);
+  }
+
+  private fail(batch: Pending[], readings: Reading[], err: unknown): void {
+    // Nothing of this transaction is stored, so nothing may be acknowledged: every device
+    // resends. The loop goes on; the next commit may succeed (space freed, disk back).
+    this.log.error({ err, readings: readings.length }, 'group commit failed; nothing acknowledged');
+    for (const p of batch) {
+      this.stats.reject('store_failed');
+      p.reject(new IngestError('store_failed', `commit failed: ${(err as Error).message}`));
+    }
+  }
+
+  private settle(batch: Pending[], readings: Reading[], range: { firstSeq: number; lastSeq: number }): void {
     this.stats.ingested += readings.length;
     this.stats.commits++;
     for (const p of batch) p.resolve();
@@ -169,10 +194,14 @@ export class Ingest implements IngestSink {
     }
   }
 
-  /** Commits what is queued and refuses further submissions. */
-  stop(): void {
-    this.flush();
+  /** Refuses further submissions and resolves once everything queued is committed (or failed). */
+  async stop(): Promise<void> {
     this.stopped = true;
+    for (;;) {
+      this.flush();
+      if (this.committing === null) break;
+      await this.committing;
+    }
   }
 }
 

@@ -43,6 +43,12 @@ export interface ReadingLog {
    */
   append(readings: readonly Reading[], marks?: readonly DeviceSeqMark[]): { firstSeq: number; lastSeq: number };
   /**
+   * Like `append`, but the transaction runs off the event loop (a commit thread); resolves once
+   * durable. At most one in flight; a sync `append` meanwhile throws FM_ERR_STORE_BUSY.
+   * Optional: callers fall back to `append`.
+   */
+  appendAsync?(readings: readonly Reading[], marks?: readonly DeviceSeqMark[]): Promise<{ firstSeq: number; lastSeq: number }>;
+  /**
    * Whether `device`'s message `seq` was appended (as a mark) recently. The log keeps the last
    * `DEVICE_SEQ_WINDOW` numbers below each device's highest; older ones read as not seen.
    */

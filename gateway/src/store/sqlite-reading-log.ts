@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import type { Reading, ReadingValue } from '@fieldmesh/device-sdk';
 import { StoreError } from './errors.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
+import { SqliteWriter } from './sqlite-writer.js';
 import {
   DEVICE_SEQ_WINDOW,
   type Backlog,
@@ -38,6 +39,8 @@ export class SqliteReadingLog implements ReadingLog {
   private watermark: number;
   private readonly bytesPerRow: number;
   private closed = false;
+  private readonly writer: SqliteWriter | null = null;
+  private asyncInFlight = false;
   private readonly stmt: {
     insert: Database.Statement;
     insertSeries: Database.Statement;
@@ -54,8 +57,11 @@ export class SqliteReadingLog implements ReadingLog {
   };
   private readonly appendTx: (readings: readonly Reading[], marks: readonly DeviceSeqMark[]) => number;
 
-  /** Opens (or creates) the log at `file`; throws a StoreError when it cannot be made durable. */
-  constructor(file: string) {
+  /**
+   * Opens (or creates) the log at `file`; throws a StoreError when it cannot be made durable.
+   * `commitThread`: run `appendAsync` transactions on a worker thread (the gateway does).
+   */
+  constructor(file: string, opts: { commitThread?: boolean } = {}) {
     try {
       this.db = new Database(file);
     } catch (err) {
@@ -136,10 +142,12 @@ export class SqliteReadingLog implements ReadingLog {
       }
       return seq;
     });
+    if (opts.commitThread) this.writer = new SqliteWriter(file);
   }
 
   append(readings: readonly Reading[], marks: readonly DeviceSeqMark[] = []): { firstSeq: number; lastSeq: number } {
     this.assertOpen();
+    if (this.asyncInFlight) throw new StoreError('FM_ERR_STORE_BUSY', 'append while appendAsync is in flight');
     for (const r of readings) checkReading(r);
     const firstSeq = this.last + 1;
     if (readings.length === 0 && marks.length === 0) return { firstSeq, lastSeq: this.last };
@@ -150,6 +158,25 @@ export class SqliteReadingLog implements ReadingLog {
       // A rolled-back transaction also rolled back any series it interned.
       if (this.seriesId.size !== newSeries) this.reloadSeries();
       throw err;
+    }
+    return { firstSeq, lastSeq: this.last };
+  }
+
+  async appendAsync(readings: readonly Reading[], marks: readonly DeviceSeqMark[] = []): Promise<{ firstSeq: number; lastSeq: number }> {
+    if (!this.writer) return this.append(readings, marks);
+    this.assertOpen();
+    if (this.asyncInFlight) throw new StoreError('FM_ERR_STORE_BUSY', 'appendAsync while another is in flight');
+    for (const r of readings) checkReading(r);
+    const firstSeq = this.last + 1;
+    if (readings.length === 0 && marks.length === 0) return { firstSeq, lastSeq: this.last };
+    this.asyncInFlight = true;
+    try {
+      // Sequence numbers are assigned here and become visible (lastSeq) only once committed;
+      // one commit in flight at a time keeps them contiguous even when a commit fails.
+      await this.writer.commit(firstSeq, readings, marks, DEVICE_SEQ_WINDOW);
+      this.last = firstSeq + readings.length - 1;
+    } finally {
+      this.asyncInFlight = false;
     }
     return { firstSeq, lastSeq: this.last };
   }
@@ -165,6 +192,8 @@ export class SqliteReadingLog implements ReadingLog {
     const out: LoggedReading[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const [seq, sid, ts, kind, raw] = rows[i]!;
+      // The commit thread interns series on its own connection: learn new ones on first sight.
+      if (!this.seriesById.has(sid)) this.reloadSeries();
       const s = this.seriesById.get(sid)!;
       const value: ReadingValue = kind === KIND_BOOLEAN ? raw === 1 : kind === KIND_STRING ? String(raw) : Number(raw);
       const r: LoggedReading = { seq, series: s.name, ts, value };
@@ -225,9 +254,19 @@ export class SqliteReadingLog implements ReadingLog {
     return [...new Set([...this.seriesById.values()].map((s) => s.name))].sort();
   }
 
+  /** Closes at once; a commit thread finishes closing in the background (prefer `closeAsync`). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    void this.writer?.close();
+    this.db.close();
+  }
+
+  /** Closes and resolves once the commit thread's connection is closed too (files settled). */
+  async closeAsync(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writer?.close();
     this.db.close();
   }
 

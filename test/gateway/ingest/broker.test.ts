@@ -143,9 +143,9 @@ describe('ingest broker: socket guard', () => {
 });
 
 describe('ingest: durability, dedupe, bad input', () => {
-  it('sends the PUBACK only after the reading is committed in the SQLite file', async () => {
+  it.each([true, false])('sends the PUBACK only after the reading is committed in the SQLite file (commit thread: %s)', async (commitThread) => {
     // A long group-commit window: a PUBACK sent before the commit would be caught out.
-    rig = await startRig({ commitIntervalMs: 300 });
+    rig = await startRig({ commitIntervalMs: 300, commitThread });
     const c = await connectDevice(rig, 'dev1');
     const reader = new Database(rig.dbFile, { readonly: true });
     try {
@@ -210,10 +210,8 @@ describe('ingest: durability, dedupe, bad input', () => {
   it('when the store fails, acknowledges nothing and closes the connection so the device resends', async () => {
     rig = await startRig();
     const c = await connectDevice(rig, 'dev1');
-    const append = rig.log.append.bind(rig.log);
-    rig.log.append = () => {
-      throw new Error('database or disk is full');
-    };
+    const append = rig.log.appendAsync.bind(rig.log);
+    rig.log.appendAsync = () => Promise.reject(new Error('database or disk is full'));
     let acked = false;
     const closedConn = new Promise<void>((res) => c.once('close', () => res()));
     c.publish('fm/d/dev1/temp', '1', { qos: 1 }, (err) => {
@@ -222,7 +220,7 @@ describe('ingest: durability, dedupe, bad input', () => {
     await closedConn;
     expect(acked).toBe(false);
     expect(rig.ingest.stats.rejected.get('store_failed')).toBe(1);
-    rig.log.append = append;
+    rig.log.appendAsync = append;
     const again = await connectDevice(rig, 'dev1');
     await publish(again, 'fm/d/dev1/temp', '1');
     expect(count(rig)).toBe(1);

@@ -25,11 +25,11 @@ export interface Rig {
 
 /** A real broker on a loopback port over a real SQLite file in a temp dir. */
 export async function startRig(
-  opts: { broker?: Partial<BrokerConfig>; commitIntervalMs?: number; maxBatchReadings?: number; logger?: Logger; devices?: string[] } = {},
+  opts: { broker?: Partial<BrokerConfig>; commitThread?: boolean; commitIntervalMs?: number; maxBatchReadings?: number; logger?: Logger; devices?: string[] } = {},
 ): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'fm-ingest-'));
   const dbFile = join(dir, 'gateway.db');
-  const log = new SqliteReadingLog(dbFile);
+  const log = new SqliteReadingLog(dbFile, { commitThread: opts.commitThread ?? true });
   const ingest = new Ingest(log, { commitIntervalMs: opts.commitIntervalMs ?? 2, maxBatchReadings: opts.maxBatchReadings ?? 5000 });
   const credentials = new MemoryCredentialStore();
   const created = await credentials.ensure(opts.devices ?? ['dev1', 'dev2']);
@@ -58,8 +58,8 @@ export async function startRig(
       for (const c of rig.clients) c.end(true);
       for (const s of rig.sockets) s.destroy();
       await broker.stop();
-      ingest.stop();
-      log.close();
+      await ingest.stop();
+      await log.closeAsync();
       rmSync(dir, { recursive: true, force: true });
     },
   };

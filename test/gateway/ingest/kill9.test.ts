@@ -87,11 +87,15 @@ function device(port: number, todo: number[], acked: Set<number>, nextSeq: { n: 
 describe('gateway killed with SIGKILL during ingest', () => {
   it(`loses no acknowledged reading and stores none twice over ${ROUNDS} kills`, async () => {
     const config = join(dir, 'gw.yaml');
-    writeFileSync(config, `id: chaos\ndataDir: ${join(dir, 'data')}\nbroker: { port: 0, host: 127.0.0.1, auth: none }\nhttp: { port: 0 }\n`);
+    const gatewayYaml = (commitThread: boolean) =>
+      `id: chaos\ndataDir: ${join(dir, 'data')}\nbroker: { port: 0, host: 127.0.0.1, auth: none }\nhttp: { port: 0 }\ningest: { commitThread: ${commitThread} }\n`;
+    writeFileSync(config, gatewayYaml(false));
     const acked = new Set<number>();
     const nextSeq = { n: 0 };
     let unacked: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
+      // Every other start commits on the worker thread: both commit paths face the kills.
+      writeFileSync(config, gatewayYaml(round % 2 === 1));
       const { child, port } = await startGateway(config);
       const sent = new Set<number>();
       const todo = [...unacked];

@@ -105,6 +105,37 @@ describe.each([
   });
 });
 
+describe('SqliteReadingLog with a commit thread (appendAsync)', () => {
+  it('appends off the event loop with contiguous seqs, readable at once, durable across reopen', async () => {
+    const file = tempFile();
+    const a = new SqliteReadingLog(file, { commitThread: true });
+    expect(await a.appendAsync([r(1), r(2, { unit: 'Cel' })], [{ device: 'dev1', seq: 9 }])).toEqual({ firstSeq: 1, lastSeq: 2 });
+    expect(a.lastSeq()).toBe(2);
+    // Series interned by the commit thread are learnt by the reading connection.
+    expect(a.readAfter(0, 10)).toEqual([
+      { seq: 1, series: 'dev1/s1', ts: T + 1, value: 1.5 },
+      { seq: 2, series: 'dev1/s2', ts: T + 2, value: 3, unit: 'Cel' },
+    ]);
+    expect(a.seenDeviceSeq('dev1', 9)).toBe(true);
+    const pending = a.appendAsync([r(3)]);
+    expect(() => a.append([r(4)])).toThrow(expect.objectContaining({ code: 'FM_ERR_STORE_BUSY' }));
+    await expect(a.appendAsync([r(4)])).rejects.toMatchObject({ code: 'FM_ERR_STORE_BUSY' });
+    expect(await pending).toEqual({ firstSeq: 3, lastSeq: 3 });
+    expect(a.append([r(5)])).toEqual({ firstSeq: 4, lastSeq: 4 });
+    await a.closeAsync();
+    const b = new SqliteReadingLog(file);
+    expect(b.readAfter(0, 10).map((x) => x.seq)).toEqual([1, 2, 3, 4]);
+    b.close();
+  });
+
+  it('refuses malformed readings before they reach the thread', async () => {
+    const a = new SqliteReadingLog(tempFile(), { commitThread: true });
+    await expect(a.appendAsync([{ series: 'x', ts: T, value: 1 }])).rejects.toMatchObject({ code: 'FM_ERR_STORE_INPUT' });
+    expect(await a.appendAsync([r(1)])).toEqual({ firstSeq: 1, lastSeq: 1 });
+    await a.closeAsync();
+  });
+});
+
 describe('SqliteReadingLog on a real file', () => {
   it('keeps epoch, readings, watermark and marks across reopen, and is WAL + synchronous=FULL each time', async () => {
     const file = tempFile();
