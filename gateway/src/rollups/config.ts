@@ -12,9 +12,10 @@ export interface RollupsConfig {
   /** Per tier: how long buckets are kept, ms of bucket age against wall time. Defaults: minute 14 days
    * (20,160 rows per series), hour 400 days (a year plus a month, for year-on-year views). */
   retentionMs: Record<TierName, number>;
-  /** How often in-memory buckets are written, ms. Default 1000. 0 = only when `flush()` is called
-   * or `maxPending` is reached. Longer means fewer transactions; a crash loses at most this much of
-   * rollups (the raw readings are safe in the log; see `rebuild` in README). */
+  /** How often in-memory buckets are written, ms. Default 5000. 0 = only when `flush()` is called
+   * or `maxPending` is reached. Each flush rewrites every open bucket (two per live series), so
+   * shorter costs more writes; queries flush first, so they never see stale rollups. A crash loses
+   * at most this much of the rollups (the raw readings are safe in the log). */
   flushIntervalMs: number;
   /** Buckets held in memory before an early flush. Default 20,000 (about 2 MB). */
   maxPending: number;
@@ -26,7 +27,7 @@ export interface RollupsConfig {
 
 export const ROLLUP_DEFAULTS: Readonly<RollupsConfig> = Object.freeze({
   retentionMs: Object.freeze({ minute: 14 * 86_400_000, hour: 400 * 86_400_000 }),
-  flushIntervalMs: 1000,
+  flushIntervalMs: 5000,
   maxPending: 20_000,
   retentionCheckMs: 600_000,
   maxSeries: 100_000,
@@ -66,7 +67,7 @@ function obj(raw: unknown, key: string, keys: readonly string[]): Record<string,
 
 /**
  * Validates a `rollups:` config section:
- * `{ minute: { retention: 14d }, hour: { retention: 400d }, flushInterval: 1s, maxPending: 20000,
+ * `{ minute: { retention: 14d }, hour: { retention: 400d }, flushInterval: 5s, maxPending: 20000,
  *    retentionCheck: 10m, maxSeries: 100000 }`, every key optional. Returns a frozen config.
  */
 export function validateRollupsConfig(raw: unknown, path = 'rollups'): Readonly<RollupsConfig> {

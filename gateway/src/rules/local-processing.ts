@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Database from 'better-sqlite3';
-import { systemClock, type Clock } from '@fieldmesh/device-sdk/clock';
+import { systemClock, type Clock, type Timer } from '@fieldmesh/device-sdk/clock';
 import { silentLogger, type Logger } from '@fieldmesh/device-sdk/logger';
 import type { Reading } from '@fieldmesh/device-sdk/reading';
 import { Alerts, type LocalPublish } from '../alerts/alerts.js';
@@ -31,9 +31,13 @@ export interface LocalProcessingOptions {
   rollups?: unknown;
   /** Publishes on the local broker (alerts). */
   publish: LocalPublish;
+  /** Alert events older than this that went upstream are deleted (hourly). Default 90 days. */
+  alertRetentionMs?: number;
   clock?: Clock;
   logger?: Logger;
 }
+
+const HOUR = 3_600_000;
 
 /**
  * Local processing of issue 7 as one piece for the composition root: rules engine, alerts
@@ -56,9 +60,14 @@ export class LocalProcessing {
   private readonly db: Database.Database;
   private readonly logger: Logger;
   private readonly decisions: boolean[] = [];
+  private readonly clock: Clock;
+  private readonly alertRetentionMs: number;
+  private alertPruneTimer: Timer | undefined;
+  private readonly alertLog: SqliteAlertLog;
 
   constructor(opts: LocalProcessingOptions) {
-    const clock = opts.clock ?? systemClock;
+    const clock = (this.clock = opts.clock ?? systemClock);
+    this.alertRetentionMs = opts.alertRetentionMs ?? 90 * 24 * HOUR;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'local' });
     this.db = new Database(opts.dbFile);
     try {
@@ -66,7 +75,7 @@ export class LocalProcessing {
       this.db.pragma('synchronous = FULL');
       this.db.pragma('busy_timeout = 5000');
       ensureSeriesTimeIndex(this.db);
-      const alertLog = new SqliteAlertLog(this.db);
+      const alertLog = (this.alertLog = new SqliteAlertLog(this.db));
       this.alertOutbox = alertLog;
       this.alerts = new Alerts({ gatewayId: opts.gatewayId, log: alertLog, publish: opts.publish, clock, logger: this.logger });
       this.rollups = new Rollups({ store: new SqliteRollupStore(this.db), config: opts.rollups, clock, logger: this.logger });
@@ -84,6 +93,19 @@ export class LocalProcessing {
 
   start(): void {
     this.rollups.start();
+    this.armAlertPrune();
+  }
+
+  private armAlertPrune(): void {
+    this.alertPruneTimer = this.clock.setTimeout(() => {
+      try {
+        this.alertLog.prune(this.clock.now() - this.alertRetentionMs);
+      } catch (err) {
+        this.logger.error({ err }, 'alert retention failed; retrying in an hour');
+      }
+      this.armAlertPrune();
+    }, HOUR);
+    this.alertPruneTimer.unref?.();
   }
 
   /**
@@ -157,6 +179,8 @@ export class LocalProcessing {
   }
 
   stop(): void {
+    if (this.alertPruneTimer) this.clock.clearTimeout(this.alertPruneTimer);
+    this.alertPruneTimer = undefined;
     this.engine.stop();
     this.tail.close();
     try {
