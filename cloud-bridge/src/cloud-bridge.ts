@@ -8,6 +8,7 @@ import { GatewayAccess } from './broker/gateway-access.js';
 import { BatchReceiver } from './bridge/batch-receiver.js';
 import { GatewayPresence } from './bridge/gateway-presence.js';
 import type { CloudConfig } from './config.js';
+import { dashboardRoutes } from './dashboard/dashboard-assets.js';
 import { CloudHttpApi } from './http/http-api.js';
 import { LiveService } from './live/live-service.js';
 import { RateLimitedLog } from './rate-limited-log.js';
@@ -108,6 +109,7 @@ export class CloudBridge {
       http = new CloudHttpApi(store, {
         metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, oversizeDrops: broker!.oversizeDrops, statusRefused: presence.statusRefused, statusThrottled: presence.statusThrottled, connected: live.size, live: liveApi.metrics() }),
         upgrade: liveApi.server.upgrade,
+        page: dashboardRoutes(store),
       });
       const httpPort = await http.listen(config.http.port, config.http.host);
       const bridge = new CloudBridge(config, store, broker, receiver, access, http, broker.port, httpPort, logger, liveApi);
