@@ -21,8 +21,9 @@ import type { BenchRow } from './harness.js';
  * WAL + synchronous=FULL, 1,000 readings per group commit) are fed to the rules engine and the
  * rollups right after each commit, as the composition root does. "Off" is the commit alone.
  * 1,000 series (100 devices × 10 sensors) at 1 Hz; 1,000 rules: 600 exact thresholds, 100
- * wildcard rate rules, 100 device staleness rules, 100 wildcard deadband filters, 100 thresholds
- * on series that never report.
+ * wildcard rate rules (`devN/*`), 100 device staleness rules, 100 deadband filters (10 `*\/sK`,
+ * 90 on single series), 100 thresholds on series that never report. Each reading meets 3 to 5 of
+ * them: a threshold or none, its device's rate and staleness rules, one or two filters.
  */
 const DEVICES = 100;
 const SENSORS = 10;
@@ -34,7 +35,9 @@ function rules(): unknown[] {
   for (let i = 0; i < 600; i++) out.push({ id: `thr${i}`, kind: 'threshold', series: `dev${i % DEVICES}/s${i % SENSORS}`, high: 95 + (i % 5), hysteresis: 1 });
   for (let i = 0; i < 100; i++) out.push({ id: `rate${i}`, kind: 'rate', series: `dev${i}/*`, maxRise: 1e6, per: 'minute', window: '1m' });
   for (let i = 0; i < 100; i++) out.push({ id: `stale${i}`, kind: 'staleness', series: `dev${i}/*`, after: '5m', scope: 'device' });
-  for (let i = 0; i < 100; i++) out.push({ id: `db${i}`, kind: 'deadband', series: `*/s${i % SENSORS}`, band: 0.5 + i / 1000 });
+  // 10 wildcard filters (one per sensor name, on every device) and 90 on single series.
+  for (let i = 0; i < 10; i++) out.push({ id: `db${i}`, kind: 'deadband', series: `*/s${i}`, band: 0.5 });
+  for (let i = 10; i < 100; i++) out.push({ id: `db${i}`, kind: 'deadband', series: `dev${i}/s${i % SENSORS}`, band: 0.2 });
   for (let i = 0; i < 100; i++) out.push({ id: `ghost${i}`, kind: 'threshold', series: `ghost${i}/x`, high: 1 });
   return out;
 }
