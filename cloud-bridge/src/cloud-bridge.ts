@@ -7,12 +7,13 @@ import { GatewayCredentials } from './broker/credentials.js';
 import { GatewayAccess } from './broker/gateway-access.js';
 import { BatchReceiver } from './bridge/batch-receiver.js';
 import { GatewayPresence } from './bridge/gateway-presence.js';
-import type { CloudConfig } from './config.js';
+import { isPostgresStore, type CloudConfig } from './config.js';
 import { dashboardRoutes } from './dashboard/dashboard-assets.js';
 import { CloudHttpApi } from './http/http-api.js';
 import { LiveService } from './live/live-service.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import type { CloudStore } from './store/cloud-store.js';
+import { PostgresCloudStore, redact } from './store/postgres-cloud-store.js';
 import { SqliteCloudStore } from './store/sqlite-cloud-store.js';
 
 export function credentialsFile(config: CloudConfig): string {
@@ -44,7 +45,7 @@ export class CloudBridge {
     const clock = opts.clock ?? systemClock;
     const throttled = new RateLimitedLog(logger, clock);
     const liveApi = LiveService.open({ dataDir: config.dataDir, clock, logger });
-    const store = liveApi.feed(opts.store ?? new SqliteCloudStore(config.store));
+    const store = liveApi.feed(opts.store ?? (isPostgresStore(config.store) ? await PostgresCloudStore.open(config.store) : new SqliteCloudStore(config.store)));
     const credentials = config.broker.auth === 'credentials' ? new GatewayCredentials(credentialsFile(config)) : null;
     const access = new GatewayAccess(config.broker.auth, credentials, (what, client, detail) =>
       throttled.warn(`deny:${what}:${client?.id ?? ''}`, { client: client?.id, detail }, `${what} refused`),
@@ -113,7 +114,7 @@ export class CloudBridge {
       });
       const httpPort = await http.listen(config.http.port, config.http.host);
       const bridge = new CloudBridge(config, store, broker, receiver, access, http, broker.port, httpPort, logger, liveApi);
-      logger.info({ brokerPort: bridge.brokerPort, httpPort, auth: config.broker.auth, store: config.store }, 'cloud bridge started');
+      logger.info({ brokerPort: bridge.brokerPort, httpPort, auth: config.broker.auth, store: redact(config.store) }, 'cloud bridge started');
       return bridge;
     } catch (err) {
       liveApi.close();

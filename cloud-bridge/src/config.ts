@@ -33,7 +33,10 @@ export interface CloudConfig {
   };
   /** Directory for the credentials file and, by default, the database. Default ./cloud-data. */
   dataDir: string;
-  /** SQLite file path. Default `<dataDir>/cloud.sqlite`. (A postgres:// URL comes later.) */
+  /**
+   * SQLite file path (default `<dataDir>/cloud.sqlite`), or a `postgres://user:pass@host:port/db`
+   * URL to share one PostgreSQL database between several bridge processes (see isPostgresStore).
+   */
   store: string;
 }
 
@@ -76,6 +79,11 @@ function check(value: unknown, shape: Shape, path: string): void {
   }
 }
 
+/** Whether `store` names a PostgreSQL database rather than a SQLite file. */
+export function isPostgresStore(store: string): boolean {
+  return /^postgres(ql)?:\/\//.test(store);
+}
+
 /** Validates a parsed config object (every key optional) and returns the frozen full config. */
 export function resolveCloudConfig(input: unknown = {}, baseDir = process.cwd()): CloudConfig {
   check(input ?? {}, SHAPE, '');
@@ -85,9 +93,15 @@ export function resolveCloudConfig(input: unknown = {}, baseDir = process.cwd())
     broker: { ...CLOUD_DEFAULTS.broker, ...raw.broker },
     http: { ...CLOUD_DEFAULTS.http, ...raw.http },
     dataDir,
-    store: raw.store === undefined ? join(dataDir, 'cloud.sqlite') : resolve(baseDir, raw.store),
+    store: raw.store === undefined ? join(dataDir, 'cloud.sqlite') : isPostgresStore(raw.store) ? raw.store : resolve(baseDir, raw.store),
   };
-  if (/^postgres(ql)?:\/\//.test(raw.store ?? '')) bad('store', 'PostgreSQL is not supported yet; give a SQLite file path');
+  if (isPostgresStore(config.store)) {
+    try {
+      new URL(config.store);
+    } catch {
+      bad('store', 'is not a valid postgres:// URL (postgres://user:password@host:5432/database)');
+    }
+  }
   return deepFreeze(config);
 }
 

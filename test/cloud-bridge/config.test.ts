@@ -28,7 +28,8 @@ describe('cloud config', () => {
     expect(failure({ broker: { port: 70000 } })).toMatch(/^broker\.port: must be an integer port 0\.\.65535/);
     expect(failure({ broker: { auth: 'anonymous' } })).toMatch(/^broker\.auth: must be one of credentials \| none/);
     expect(failure({ http: 'x' })).toMatch(/^http: must be a mapping/);
-    expect(failure({ store: 'postgres://db/x' })).toMatch(/^store: PostgreSQL is not supported yet/);
+    expect(failure({ store: 'postgres://a b' })).toMatch(/^store: is not a valid postgres:\/\/ URL/);
+    expect(resolveCloudConfig({ store: 'postgres://fm:pw@db:5432/x' }).store).toBe('postgres://fm:pw@db:5432/x');
   });
 
   it('loads YAML with paths relative to the file', () => {
