@@ -13,6 +13,7 @@ import mqttPacket from 'mqtt-packet';
 import type { Reading } from '@fieldmesh/device-sdk';
 import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
 import { Uplink } from '@fieldmesh/gateway/uplink/uplink';
+import { encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
 import { MqttUplinkLink, type LinkSession, type UplinkLink } from '@fieldmesh/gateway/uplink/uplink-link';
 import type { BenchRow } from './harness.js';
 
@@ -93,6 +94,22 @@ async function jsonForwardRate(readings: Reading[]): Promise<number> {
   return rate;
 }
 
+/**
+ * The other end of the scale, for honesty: batch bytes per reading when values are noisy doubles
+ * (every value takes the XOR float path) and timestamps jitter by up to a second.
+ */
+function noisyBatchBytesPerReading(): number {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const n = 100_000;
+  let bytes = 0;
+  for (let first = 1; first <= n; first += 5000) {
+    const readings = Array.from({ length: 5000 }, (_, i) => ({ seq: first + i, series: `sensor${i % 100}/vib`, ts: T0 + (first + i) * 10 + Math.floor(rand() * 1000), value: rand() * 1000 - 500 }));
+    bytes += encodeBatch({ gatewayId: 'gw-bench', epoch: '0123456789abcdef', readings }).length;
+  }
+  return bytes / n;
+}
+
 /** Bytes of one QoS 1 PUBLISH carrying the reading as JSON on its own topic, plus its PUBACK. */
 function jsonMessageBytes(r: Reading, gateway: string): number {
   const publish = mqttPacket.generate({
@@ -152,6 +169,7 @@ export default async function drainBench(): Promise<BenchRow[]> {
       { name: 'drain wall time', value: Number(seconds.toFixed(2)), unit: 's' },
       { name: `batches sent / acked (${stats.batchesSent} / ${stats.batchesAcked})`, value: Math.round(TOTAL / Math.max(1, stats.batchesAcked)), unit: 'readings/batch' },
       { name: 'wire bytes per reading, 1 Hz slowly-changing series (all MQTT bytes both ways)', value: Number(perReading.toFixed(3)), unit: 'B', target: '<= 6', met: perReading <= 6, anchor: 'Gorilla 1.37 B/point' },
+      { name: 'batch bytes per reading, noisy float64 series (no target; XOR path, for contrast)', value: Number(noisyBatchBytesPerReading().toFixed(2)), unit: 'B' },
       { name: 'one JSON MQTT QoS 1 message per reading (+PUBACK), same readings', value: Number(jsonPer.toFixed(1)), unit: 'B', anchor: `${(jsonPer / perReading).toFixed(0)}x the batch encoding` },
       { name: `one JSON QoS 1 message per reading to bare aedes, no storage (${jsonSample.length.toLocaleString('en')} readings)`, value: Math.round(jsonRate), unit: 'readings/s', anchor: `batches drain ${(rate / jsonRate).toFixed(1)}x faster` },
       { name: 'filling the backlog (SqliteReadingLog.append, 10k per transaction)', value: Math.round(TOTAL / fillS), unit: 'readings/s' },
