@@ -45,7 +45,7 @@ export class QueryApi {
         case '/api/series':
           return { status: 200, body: listSeries(params, () => this.deps.rollups.latest()) };
         case '/api/readings':
-          return { status: 200, body: queryReadings(parseReadingsQuery(params, this.limits), this.deps.raw, this.deps.rollups) };
+          return { status: 200, body: queryReadings(parseReadingsQuery(params, this.limits), this.deps.raw, this.deps.rollups, undefined, this.limits) };
         case '/api/latest': {
           checkKnown(params, ['series']);
           const series = params.get('series');

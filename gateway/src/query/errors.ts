@@ -8,6 +8,8 @@ export const QUERY_ERRORS = {
   FM_ERR_QUERY_RANGE: 'Make `from` less than or equal to `to` (the range is from inclusive, to exclusive).',
   FM_ERR_QUERY_BAD_STEP: 'Give `step` as a positive whole number of milliseconds, e.g. 60000 for one point per minute.',
   FM_ERR_QUERY_TOO_MANY_POINTS: 'Ask for a shorter range or a larger step: (to - from) / step must stay within the limit in the message.',
+  FM_ERR_QUERY_RAW_SCAN:
+    'This step is computed from raw readings and the range holds too many: use a step that is a multiple of 60000 (read from the 1-minute rollups) or a shorter range.',
   FM_ERR_QUERY_BAD_LIMIT: 'Give `limit` as a whole number from 1 to the maximum in the message.',
   FM_ERR_QUERY_BAD_CURSOR: 'Pass back the `next` value of the previous page unchanged, with the same series, from and to.',
   FM_ERR_QUERY_BAD_SERIES: 'Name a series as device/sensor (or, where a pattern is accepted, with * for any part).',

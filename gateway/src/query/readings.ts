@@ -2,7 +2,7 @@ import type { ReadingValue } from '@fieldmesh/device-sdk/reading';
 import { TIERS, type TierName } from '../rollups/config.js';
 import type { Bucket } from '../rollups/bucket.js';
 import { QueryError } from './errors.js';
-import type { ReadingsQuery } from './params.js';
+import { QUERY_LIMITS, type QueryLimits, type ReadingsQuery } from './params.js';
 import type { RawCursor, RawReadingSource } from './raw-source.js';
 
 /** Where stepped queries read rollups from (the Rollups component: flushes, then reads). */
@@ -82,6 +82,7 @@ export function queryReadings(
   rollups: RollupSource,
   /** Overrides the tier choice (tests, benchmarks). A tier must divide the step to be exact. */
   forceSource?: 'raw' | TierName,
+  limits: QueryLimits = QUERY_LIMITS,
 ): RawPage | StepResult {
   if (q.step === undefined) {
     const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
@@ -134,8 +135,13 @@ export function queryReadings(
     for (const b of rollups.range(source, q.series, start, end)) addBucket(b.bucket, b);
   } else {
     let after: RawCursor | null = null;
+    let scanned = 0;
     for (;;) {
       const page = raw.range(q.series, start, end, after, 10_000);
+      scanned += page.length;
+      if (scanned > limits.maxRawScan) {
+        throw new QueryError('FM_ERR_QUERY_RAW_SCAN', 'step', `step ${step} reads raw readings and this range holds more than ${limits.maxRawScan}`);
+      }
       for (const r of page) {
         const v = typeof r.value === 'number' ? r.value : typeof r.value === 'boolean' ? (r.value ? 1 : 0) : NaN;
         if (Number.isFinite(v)) addBucket(r.ts, { min: v, max: v, sum: v, count: 1, last: v, lastTs: r.ts });

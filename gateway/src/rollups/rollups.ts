@@ -1,7 +1,7 @@
 import { systemClock, type Clock, type Timer } from '@fieldmesh/device-sdk/clock';
 import { silentLogger, type Logger } from '@fieldmesh/device-sdk/logger';
 import type { Reading } from '@fieldmesh/device-sdk/reading';
-import { addValue, emptyAggregate, type Aggregate, type Bucket } from './bucket.js';
+import { addValue, emptyAggregate, mergeAggregate, type Aggregate, type Bucket } from './bucket.js';
 import { TIER_NAMES, TIERS, validateRollupsConfig, type RollupsConfig, type TierName } from './config.js';
 import type { LatestValue, RollupStore } from './store.js';
 
@@ -63,8 +63,8 @@ export class Rollups {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly series = new Map<string, SeriesState>();
-  /** Partials of buckets that are no longer open, by tier, keyed `bucket\0series`. */
-  private readonly closed: Record<TierName, Map<string, Bucket>> = { minute: new Map(), hour: new Map() };
+  /** Partials of buckets that are no longer open, by tier, then series, then bucket start. */
+  private readonly closed: Record<TierName, Map<string, Map<number, Bucket>>> = { minute: new Map(), hour: new Map() };
   private pendingCount = 0;
   private flushTimer: Timer | undefined;
   private retentionTimer: Timer | undefined;
@@ -173,9 +173,15 @@ export class Rollups {
     }
   }
 
+  private closedOf(tier: TierName, series: string): Map<number, Bucket> {
+    let m = this.closed[tier].get(series);
+    if (!m) this.closed[tier].set(series, (m = new Map()));
+    return m;
+  }
+
   private retire(tier: TierName, series: string, open: Open): void {
-    const key = `${open.bucket}\u0000${series}`;
-    const prev = this.closed[tier].get(key);
+    const closed = this.closedOf(tier, series);
+    const prev = closed.get(open.bucket);
     if (prev) {
       // Only possible after a late reading re-created this bucket's partial; merge them.
       const a = open.agg;
@@ -189,16 +195,16 @@ export class Rollups {
       }
       return;
     }
-    this.closed[tier].set(key, { series, bucket: open.bucket, ...open.agg });
+    closed.set(open.bucket, { series, bucket: open.bucket, ...open.agg });
     this.pendingCount++;
   }
 
   private addClosed(tier: TierName, series: string, bucket: number, v: number, ts: number): void {
-    const key = `${bucket}\u0000${series}`;
-    let b = this.closed[tier].get(key);
+    const closed = this.closedOf(tier, series);
+    let b = closed.get(bucket);
     if (!b) {
       b = { series, bucket, ...emptyAggregate() };
-      this.closed[tier].set(key, b);
+      closed.set(bucket, b);
       this.pendingCount++;
     }
     addValue(b, v, ts);
@@ -211,7 +217,7 @@ export class Rollups {
   flush(): void {
     const buckets: Record<TierName, Bucket[]> = { minute: [], hour: [] };
     const latest: LatestValue[] = [];
-    for (const tier of TIER_NAMES) for (const b of this.closed[tier].values()) buckets[tier].push(b);
+    for (const tier of TIER_NAMES) for (const m of this.closed[tier].values()) for (const b of m.values()) buckets[tier].push(b);
     for (const [series, s] of this.series) {
       for (let i = 0; i < s.open.length; i++) {
         const o = s.open[i];
@@ -258,10 +264,26 @@ export class Rollups {
     return total;
   }
 
-  /** Buckets of one series with start in [from, to), including what is not flushed yet. */
+  /**
+   * Buckets of one series with start in [from, to): the stored rows merged with what is still in
+   * memory for that series (no flush: a query must not write every series' partials).
+   */
   range(tier: TierName, series: string, from: number, to: number): Bucket[] {
-    this.flush();
-    return this.store.range(tier, series, from, to);
+    const stored = this.store.range(tier, series, from, to);
+    const partials: Bucket[] = [];
+    const open = this.series.get(series)?.open[TIER_NAMES.indexOf(tier)];
+    if (open && open.agg.count > 0 && open.bucket >= from && open.bucket < to) partials.push({ series, bucket: open.bucket, ...open.agg });
+    for (const b of this.closed[tier].get(series)?.values() ?? []) if (b.bucket >= from && b.bucket < to) partials.push(b);
+    if (partials.length === 0) return stored;
+    const byBucket = new Map<number, Bucket>();
+    for (const b of stored) byBucket.set(b.bucket, b);
+    for (const p of partials) {
+      const b = byBucket.get(p.bucket);
+      // Stored rows are fresh objects; partials are copied before merging into nothing.
+      if (b) mergeAggregate(b, p);
+      else byBucket.set(p.bucket, { ...p });
+    }
+    return [...byBucket.values()].sort((a, b) => a.bucket - b.bucket);
   }
 
   /** Latest value of every series seen (from memory; persisted on flush). */

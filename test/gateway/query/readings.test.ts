@@ -211,6 +211,19 @@ describe('parameters: 400 with the reason', () => {
     expect((res.body as { reason: string }).reason).toContain(param);
   });
 
+  it('refuses a raw-aggregated step over more raw readings than maxRawScan', () => {
+    const log = new MemoryReadingLog();
+    log.append(Array.from({ length: 30 }, (_, i) => ({ series: 'a/t', ts: T0 + i * 1000, value: i })));
+    const small = new QueryApi({
+      raw: new LogScanRawSource(log),
+      rollups: new Rollups({ store: new MemoryRollupStore(), clock: new ManualClock(T0) }),
+      limits: { maxPoints: 10_000, defaultLimit: 10, maxLimit: 100, maxRawScan: 20 },
+    });
+    expect(small.handle('/api/readings', new URLSearchParams(`series=a/t&from=${T0}&to=${T0 + 15_000}&step=5000`))!.status).toBe(200);
+    const res = small.handle('/api/readings', new URLSearchParams(`series=a/t&from=${T0}&to=${T0 + 30_000}&step=5000`))!;
+    expect(res).toMatchObject({ status: 400, body: { error: 'FM_ERR_QUERY_RAW_SCAN', param: 'step' } });
+  });
+
   it('exactly maxPoints steps is allowed, one more is not', () => {
     expect(get('series=a/t&from=0&to=10000&step=1')!.status).toBe(200);
     expect(get('series=a/t&from=0&to=10001&step=1')!.status).toBe(400);

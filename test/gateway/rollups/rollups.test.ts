@@ -97,8 +97,13 @@ describe.each(stores)('rollups over %s store', (_name, makeStore) => {
           fed.push(r);
           rollups.add([r]);
         }
-        rollups.flush();
         const names = ['a/h', 'a/t', 'b/t'];
+        // Queries see stored rows merged with what is still in memory, without a flush…
+        for (const tier of ['minute', 'hour'] as const) {
+          expect(names.flatMap((s) => rollups.range(tier, s, -1e15, 1e15))).toEqual(bruteForce(fed, tier));
+        }
+        // …and after the flush the store alone holds the same.
+        rollups.flush();
         for (const tier of ['minute', 'hour'] as const) {
           expect(stored(store, tier, names)).toEqual(bruteForce(fed, tier));
         }
