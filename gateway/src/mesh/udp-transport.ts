@@ -21,6 +21,8 @@ export interface UdpTransportOptions {
 export class UdpTransport implements Transport {
   private receiver?: (packet: Buffer, from: string) => void;
   private closed = false;
+  private inFlight = 0;
+  private drained?: () => void;
   /** Socket errors (ICMP unreachable surfaces here on some systems); counted, never thrown. */
   sendErrors = 0;
 
@@ -73,8 +75,10 @@ export class UdpTransport implements Transport {
       this.sendErrors++;
       return;
     }
+    this.inFlight++;
     this.socket.send(packet, hp.port, hp.host, (err) => {
       if (err) this.sendErrors++;
+      if (--this.inFlight === 0) this.drained?.();
     });
   }
 
@@ -82,9 +86,19 @@ export class UdpTransport implements Transport {
     this.receiver = receiver;
   }
 
+  /** Waits (up to 1 s) for queued datagrams to leave, so a goodbye sent just before close is not lost. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1000);
+        this.drained = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 }
