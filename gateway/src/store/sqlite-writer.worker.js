@@ -14,6 +14,9 @@ if (db.pragma('journal_mode', { simple: true }) !== 'wal' || db.pragma('synchron
   throw new Error('commit thread could not set journal_mode=WAL, synchronous=FULL');
 }
 const insert = db.prepare('INSERT INTO readings (seq, sid, ts, kind, value) VALUES (?, ?, ?, ?, ?)');
+// Rows per multi-row INSERT, as in sqlite-reading-log.ts.
+const INSERT_ROWS = 32;
+const insertMany = db.prepare(`INSERT INTO readings (seq, sid, ts, kind, value) VALUES ${Array(INSERT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`);
 const insertSeries = db.prepare('INSERT OR IGNORE INTO series (name, unit) VALUES (?, ?)');
 const seriesByKey = db.prepare('SELECT id FROM series WHERE name = ? AND unit = ?').pluck();
 const mark = db.prepare('INSERT OR IGNORE INTO device_seq (device, seq) VALUES (?, ?)');
@@ -34,9 +37,15 @@ function intern(name, unit) {
 
 const commit = db.transaction((m) => {
   let seq = m.firstSeq;
+  const params = [];
   for (let i = 0; i < m.series.length; i++, seq++) {
-    insert.run(seq, intern(m.series[i], m.units[i]), m.ts[i], m.kinds[i], m.values[i]);
+    params.push(seq, intern(m.series[i], m.units[i]), m.ts[i], m.kinds[i], m.values[i]);
+    if (params.length === INSERT_ROWS * 5) {
+      insertMany.run(params);
+      params.length = 0;
+    }
   }
+  for (let i = 0; i < params.length; i += 5) insert.run(params[i], params[i + 1], params[i + 2], params[i + 3], params[i + 4]);
   const touched = new Set();
   for (let i = 0; i < m.markDevices.length; i++) {
     mark.run(m.markDevices[i], m.markSeqs[i]);

@@ -44,6 +44,15 @@ describe.each([
     expect(log.readAfter(5, 10)).toEqual([]);
   });
 
+  it('keeps every row of large appends, across the multi-row insert boundary', () => {
+    log = make();
+    for (const n of [31, 32, 33, 100]) log.append(Array.from({ length: n }, (_, i) => r(i, { value: i % 2 ? `v${i}` : i })));
+    const all = log.readAfter(0, 1000);
+    expect(all.map((x) => x.seq)).toEqual(Array.from({ length: 196 }, (_, i) => i + 1));
+    expect(all[31 + 32]).toMatchObject({ seq: 64, ts: T, value: 0 });
+    expect(all[195]).toMatchObject({ seq: 196, ts: T + 99, value: 'v99' });
+  });
+
   it('keeps an epoch and an empty append changes nothing', () => {
     log = make();
     expect(log.epoch).toMatch(/^[0-9a-f]{16}$/);
@@ -117,14 +126,19 @@ describe('SqliteReadingLog with a commit thread (appendAsync)', () => {
       { seq: 2, series: 'dev1/s2', ts: T + 2, value: 3, unit: 'Cel' },
     ]);
     expect(a.seenDeviceSeq('dev1', 9)).toBe(true);
+    const big = Array.from({ length: 70 }, (_, i) => r(i, { value: i % 3 === 0 ? true : i }));
+    expect(await a.appendAsync(big)).toEqual({ firstSeq: 3, lastSeq: 72 });
+    expect(a.readAfter(2, 100).map((x) => x.value)).toEqual(big.map((x) => x.value));
+    a.append([r(3)]);
+    a.advanceAckWatermark(0);
     const pending = a.appendAsync([r(3)]);
     expect(() => a.append([r(4)])).toThrow(expect.objectContaining({ code: 'FM_ERR_STORE_BUSY' }));
     await expect(a.appendAsync([r(4)])).rejects.toMatchObject({ code: 'FM_ERR_STORE_BUSY' });
-    expect(await pending).toEqual({ firstSeq: 3, lastSeq: 3 });
-    expect(a.append([r(5)])).toEqual({ firstSeq: 4, lastSeq: 4 });
+    expect(await pending).toEqual({ firstSeq: 74, lastSeq: 74 });
+    expect(a.append([r(5)])).toEqual({ firstSeq: 75, lastSeq: 75 });
     await a.closeAsync();
     const b = new SqliteReadingLog(file);
-    expect(b.readAfter(0, 10).map((x) => x.seq)).toEqual([1, 2, 3, 4]);
+    expect(b.readAfter(0, 100).map((x) => x.seq)).toEqual(Array.from({ length: 75 }, (_, i) => i + 1));
     b.close();
   });
 
