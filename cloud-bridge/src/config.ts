@@ -24,6 +24,17 @@ export interface CloudConfig {
     maxConnections: number;
     /** Milliseconds a new connection has to send CONNECT. Default 10000. */
     connectTimeoutMs: number;
+    /**
+     * `mqtt://host:port` of an external MQTT 5 broker (Mosquitto, EMQX, HiveMQ) to use instead of
+     * the embedded one; then port/host/auth/limits above do not apply (the broker's own ACL does),
+     * and bridges sharing `shareGroup` split the batches. Unset (default): embedded aedes.
+     */
+    url?: string;
+    /** Login of this bridge at the external broker. */
+    username?: string;
+    password?: string;
+    /** MQTT 5 shared-subscription group of the bridges (`$share/<group>/fm/g/+/batch`). Default `fieldmesh`. */
+    shareGroup: string;
   };
   http: {
     /** HTTP port for the API and the page. Default 8080; 0 picks a free port. */
@@ -41,7 +52,7 @@ export interface CloudConfig {
 }
 
 export const CLOUD_DEFAULTS = {
-  broker: { port: 1884, host: '127.0.0.1', auth: 'credentials', maxPacketBytes: 8 * 1024 * 1024, maxConnections: 1000, connectTimeoutMs: 10_000 },
+  broker: { port: 1884, host: '127.0.0.1', auth: 'credentials', maxPacketBytes: 8 * 1024 * 1024, maxConnections: 1000, connectTimeoutMs: 10_000, shareGroup: 'fieldmesh' },
   http: { port: 8080, host: '127.0.0.1' },
   dataDir: './cloud-data',
 } as const;
@@ -49,7 +60,7 @@ export const CLOUD_DEFAULTS = {
 type Shape = { [key: string]: 'port' | 'host' | 'string' | 'positive' | { enum: readonly string[] } | Shape };
 
 const SHAPE: Shape = {
-  broker: { port: 'port', host: 'host', auth: { enum: ['credentials', 'none'] }, maxPacketBytes: 'positive', maxConnections: 'positive', connectTimeoutMs: 'positive' },
+  broker: { port: 'port', host: 'host', auth: { enum: ['credentials', 'none'] }, maxPacketBytes: 'positive', maxConnections: 'positive', connectTimeoutMs: 'positive', url: 'string', username: 'string', password: 'string', shareGroup: 'string' },
   http: { port: 'port', host: 'host' },
   dataDir: 'string',
   store: 'string',
@@ -95,6 +106,8 @@ export function resolveCloudConfig(input: unknown = {}, baseDir = process.cwd())
     dataDir,
     store: raw.store === undefined ? join(dataDir, 'cloud.sqlite') : isPostgresStore(raw.store) ? raw.store : resolve(baseDir, raw.store),
   };
+  if (config.broker.url !== undefined && !/^(mqtts?|wss?):\/\/[^/\s]+/.test(config.broker.url)) bad('broker.url', `must look like mqtt://host:1883, got ${JSON.stringify(config.broker.url.slice(0, 80))}`);
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.broker.shareGroup)) bad('broker.shareGroup', 'must be 1..64 of A-Z a-z 0-9 _ . - (no / + #: it stands in a topic filter)');
   if (isPostgresStore(config.store)) {
     try {
       new URL(config.store);

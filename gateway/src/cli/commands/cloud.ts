@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { CloudBridge, credentialsFile } from '@fieldmesh/cloud-bridge/cloud-bridge';
 import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
+import { ExternalCloudBridge } from '@fieldmesh/cloud-bridge/external-broker/external-cloud-bridge';
 import { loadCloudConfig, resolveCloudConfig, type CloudConfig } from '@fieldmesh/cloud-bridge/config';
 import { parseFlags, UsageError, type Command } from '../command.js';
 
@@ -20,13 +21,30 @@ add-gateway ID   issues credentials for gateway ID and prints its password once 
 Config (YAML, every key optional, unknown keys refused):
   broker: { port: 1884, host: 127.0.0.1, auth: credentials | none, maxPacketBytes: 8388608,
             maxConnections: 1000, connectTimeoutMs: 10000 }
+          or, to scale out behind an external MQTT 5 broker (several bridges, one share group):
+          { url: mqtt://HOST:1883, username: …, password: …, shareGroup: fieldmesh }
   http:   { port: 8080, host: 127.0.0.1 }
   dataDir: ./cloud-data
-  store: <dataDir>/cloud.sqlite
+  store: <dataDir>/cloud.sqlite      (or postgres://user:pass@host:5432/db, shared by bridges)
+
+The live API (/live WebSocket, /mqtt MQTT over WebSocket) and the dashboard at / need the live
+token printed (logged) once at the first start; see cloud-bridge/src/live/LIVE.md.
 `;
 
 function config(flags: Record<string, string | boolean>): CloudConfig {
   return typeof flags.config === 'string' ? loadCloudConfig(flags.config) : resolveCloudConfig({});
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
 }
 
 const cloud: Command = {
@@ -47,20 +65,20 @@ const cloud: Command = {
     const cfg = config(flags);
     const level = typeof flags['log-level'] === 'string' ? flags['log-level'] : 'info';
     const logger = pino({ level }, pino.destination(2));
+    if (cfg.broker.url !== undefined) {
+      // Scale-out mode: an external MQTT 5 broker with shared subscriptions (cloud-bridge/src/external-broker/EXTERNAL.md).
+      const external = await ExternalCloudBridge.start(cfg, { logger });
+      process.stdout.write(`cloud broker: ${cfg.broker.url} (external, share group ${cfg.broker.shareGroup})\ncloud http: http://${cfg.http.host}:${external.httpPort}/\n`);
+      await untilSignal();
+      await external.stop();
+      return 0;
+    }
     const bridge = await CloudBridge.start(cfg, { logger });
     if (cfg.broker.auth === 'credentials' && new GatewayCredentials(credentialsFile(cfg)).ids().length === 0) {
       process.stdout.write(`no gateway credentials yet: run \`fieldmesh cloud add-gateway ID${typeof flags.config === 'string' ? ` --config ${flags.config}` : ''}\`\n`);
     }
     process.stdout.write(`cloud broker: mqtt://${cfg.broker.host}:${bridge.brokerPort}\ncloud http: http://${cfg.http.host}:${bridge.httpPort}/\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await untilSignal();
     await bridge.stop();
     return 0;
   },

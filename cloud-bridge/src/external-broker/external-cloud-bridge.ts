@@ -1,0 +1,85 @@
+import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
+import { BatchReceiver } from '../bridge/batch-receiver.js';
+import { GatewayPresence } from '../bridge/gateway-presence.js';
+import { isPostgresStore, type CloudConfig } from '../config.js';
+import { dashboardRoutes } from '../dashboard/dashboard-assets.js';
+import { CloudHttpApi } from '../http/http-api.js';
+import { LiveService } from '../live/live-service.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
+import type { CloudStore } from '../store/cloud-store.js';
+import { PostgresCloudStore, redact } from '../store/postgres-cloud-store.js';
+import { SqliteCloudStore } from '../store/sqlite-cloud-store.js';
+import { ExternalBrokerLink } from './external-broker-link.js';
+
+/**
+ * The composition root of a bridge behind an external MQTT 5 broker (`broker.url` set): the same
+ * receiver, presence, store, live API and dashboard as the embedded mode (CloudBridge), with the
+ * broker replaced by a shared-subscription client. Several of these in one share group, on one
+ * PostgreSQL store, split the fleet's batches (EXTERNAL.md).
+ */
+export class ExternalCloudBridge {
+  private constructor(
+    readonly config: CloudConfig,
+    readonly store: CloudStore,
+    readonly receiver: BatchReceiver,
+    readonly link: ExternalBrokerLink,
+    private readonly http: CloudHttpApi,
+    readonly httpPort: number,
+    readonly live: LiveService,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(config: CloudConfig, opts: { logger?: Logger; clock?: Clock; store?: CloudStore } = {}): Promise<ExternalCloudBridge> {
+    const url = config.broker.url;
+    if (url === undefined) throw new Error('ExternalCloudBridge needs broker.url (use CloudBridge for the embedded broker)');
+    const logger = (opts.logger ?? silentLogger).child({ component: 'cloud-bridge' });
+    const clock = opts.clock ?? systemClock;
+    const throttled = new RateLimitedLog(logger, clock);
+    const live = LiveService.open({ dataDir: config.dataDir, clock, logger });
+    const store = live.feed(opts.store ?? (isPostgresStore(config.store) ? await PostgresCloudStore.open(config.store) : new SqliteCloudStore(config.store)));
+    let link: ExternalBrokerLink | undefined;
+    let http: CloudHttpApi | undefined;
+    try {
+      let receiver: BatchReceiver | undefined;
+      const presence = new GatewayPresence(store, clock, throttled);
+      const pending: Array<[string, Buffer]> = [];
+      link = await ExternalBrokerLink.connect(
+        { url, shareGroup: config.broker.shareGroup, ...(config.broker.username !== undefined ? { username: config.broker.username } : {}), ...(config.broker.password !== undefined ? { password: config.broker.password } : {}) },
+        {
+          // Batches may arrive before the receiver exists (between CONNACK and the next line).
+          batch: (gw, payload) => (receiver ? receiver.receive(gw, payload) : pending.push([gw, payload])),
+          // The broker, not this bridge, sees the connection: online comes from the status itself.
+          status: (gw, payload) => void presence.status(gw, payload, false).catch((err: Error) => logger.error({ err: err.message }, 'presence update failed')),
+        },
+        logger,
+      );
+      const l = link;
+      receiver = new BatchReceiver(store, (gw, ack) => l.sendAck(gw, ack), clock, logger, throttled);
+      for (const [gw, payload] of pending.splice(0)) receiver.receive(gw, payload);
+      const r = receiver;
+      http = new CloudHttpApi(store, {
+        metrics: () => ({ receiver: { ...r.stats }, external: { ...l.stats, connected: l.connected, clientId: l.clientId }, statusRefused: presence.statusRefused, live: live.metrics() }),
+        upgrade: live.server.upgrade,
+        page: dashboardRoutes(store),
+      });
+      const httpPort = await http.listen(config.http.port, config.http.host);
+      logger.info({ broker: redact(url), shareGroup: config.broker.shareGroup, httpPort, store: redact(config.store) }, 'cloud bridge started behind an external broker');
+      return new ExternalCloudBridge(config, store, receiver, link, http, httpPort, live, logger);
+    } catch (err) {
+      live.close();
+      await http?.close();
+      await link?.close();
+      await store.close();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.live.close();
+    await this.http.close();
+    await this.link.close();
+    await this.receiver.idle();
+    await this.store.close();
+    this.logger.info({}, 'cloud bridge stopped');
+  }
+}
