@@ -25,6 +25,15 @@ describe('ingest broker: credentials and ACL', () => {
     expect(rows[0]).toMatchObject({ series: 'dev1/temp', value: 21.5 });
   });
 
+  it('stores QoS 0 and QoS 2 publishes too (PUBREC, like PUBACK, after the commit)', async () => {
+    rig = await startRig();
+    const c = await connectDevice(rig, 'dev1');
+    c.publish('fm/d/dev1/q0', '0', { qos: 0 });
+    await new Promise<void>((res, rej) => c.publish('fm/d/dev1/q2', '2', { qos: 2 }, (e) => (e ? rej(e) : res())));
+    await until(() => rig!.log.lastSeq() === 2, 20_000, 'both readings');
+    expect(rig.log.readAfter(0, 10).map((r) => r.series).sort()).toEqual(['dev1/q0', 'dev1/q2']);
+  });
+
   it('refuses a wrong password, an unknown device and an anonymous client', async () => {
     rig = await startRig();
     rig.passwords.set('dev2', 'wrong');
