@@ -108,6 +108,7 @@ export class Gateway {
         gatewayId: cfg.id,
         dbFile: join(cfg.dataDir, 'gateway.db'),
         rules: cfg.rules,
+        rollups: cfg.rollups,
         publish: (topic, payload, opts) => this.broker?.publish(topic, payload, opts),
         clock: this.clock,
         logger: this.log,

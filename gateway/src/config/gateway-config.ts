@@ -12,6 +12,7 @@ import { checkMesh, meshDefaults, type MeshConfig } from './mesh.js';
 import { checkSerialLine, type SerialConfig } from './serial.js';
 import { checkUplink, type UplinkConfig } from './uplink.js';
 import { checkRules, type RuleConfig } from './rules.js';
+import { checkRollups, rollupsDefaults, type RollupsConfig } from './rollups.js';
 
 /** The whole gateway config (DESIGN.md "Interfaces"). Every key is optional; see each section. */
 export interface GatewayConfig {
@@ -31,6 +32,8 @@ export interface GatewayConfig {
   uplink: UplinkConfig | null;
   /** Local rules. Default none. */
   rules: RuleConfig[];
+  /** Rollup retention per tier and flush cadence (config/rollups.ts). */
+  rollups: RollupsConfig;
 }
 
 /** A gateway id from the host name: lower case, unsafe characters as `-`, at most 64. */
@@ -50,6 +53,7 @@ export const gatewayDefaults: Omit<GatewayConfig, 'id'> = {
   serial: [],
   uplink: null,
   rules: [],
+  rollups: rollupsDefaults,
 };
 
 const checkGateway: Check<GatewayConfig> = (v, path) =>
@@ -65,6 +69,7 @@ const checkGateway: Check<GatewayConfig> = (v, path) =>
       serial: listOf(checkSerialLine, 64),
       uplink: nullable(checkUplink),
       rules: checkRules,
+      rollups: checkRollups,
     },
     { ...gatewayDefaults, id: idFromHostname() },
   )(v, path);

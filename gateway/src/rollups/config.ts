@@ -65,13 +65,31 @@ function obj(raw: unknown, key: string, keys: readonly string[]): Record<string,
   return raw as Record<string, unknown>;
 }
 
+/** The typed form (what an earlier validation returned, e.g. from the gateway config). */
+function checkValidated(c: RollupsConfig, path: string): Readonly<RollupsConfig> {
+  const positive = (v: unknown, key: string, allowZero = false) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
+      throw new RollupError('FM_ERR_ROLLUP_BAD_NUMBER', `${path}.${key}`, `${JSON.stringify(v)} is not a positive number`);
+    }
+    return v;
+  };
+  return Object.freeze({
+    retentionMs: Object.freeze({ minute: positive(c.retentionMs?.minute, 'minute.retention'), hour: positive(c.retentionMs?.hour, 'hour.retention') }),
+    flushIntervalMs: positive(c.flushIntervalMs, 'flushInterval', true),
+    maxPending: positive(c.maxPending, 'maxPending'),
+    retentionCheckMs: positive(c.retentionCheckMs, 'retentionCheck'),
+    maxSeries: positive(c.maxSeries, 'maxSeries'),
+  });
+}
+
 /**
- * Validates a `rollups:` config section:
+ * Validates a `rollups:` config section (or returns an already validated RollupsConfig, checked):
  * `{ minute: { retention: 14d }, hour: { retention: 400d }, flushInterval: 5s, maxPending: 20000,
  *    retentionCheck: 10m, maxSeries: 100000 }`, every key optional. Returns a frozen config.
  */
 export function validateRollupsConfig(raw: unknown, path = 'rollups'): Readonly<RollupsConfig> {
   if (raw === undefined || raw === null) return ROLLUP_DEFAULTS;
+  if (typeof raw === 'object' && 'retentionMs' in raw) return checkValidated(raw as RollupsConfig, path);
   const o = obj(raw, path, ['minute', 'hour', 'flushInterval', 'maxPending', 'retentionCheck', 'maxSeries']);
   const retentionMs = { ...ROLLUP_DEFAULTS.retentionMs };
   for (const tier of TIER_NAMES) {

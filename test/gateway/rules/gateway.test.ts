@@ -158,6 +158,17 @@ describe('local processing inside the real gateway (uplink down)', () => {
     expect(metrics).toMatch(/^fieldmesh_alerts_total\{type="raised"\} 2$/m);
   });
 
+  it('takes rollup retention per tier from the config, strictly', () => {
+    const c = parseGatewayConfig({ rollups: { minute: { retention: '2d' }, flushInterval: '10s' } });
+    expect(c.rollups).toMatchObject({ retentionMs: { minute: 2 * 86_400_000, hour: 400 * 86_400_000 }, flushIntervalMs: 10_000 });
+    expect(() => parseGatewayConfig({ rollups: { minute: { retension: '2d' } } })).toThrow(
+      expect.objectContaining({ code: 'FM_ERR_CONFIG_UNKNOWN_KEY', path: 'rollups.minute.retension' }),
+    );
+    expect(() => parseGatewayConfig({ rollups: { hour: { retention: 'forever' } } })).toThrow(
+      expect.objectContaining({ code: 'FM_ERR_CONFIG_RANGE', path: 'rollups.hour.retention' }),
+    );
+  });
+
   it('refuses an invalid rules section at config load with the key path', () => {
     expect(() => parseGatewayConfig({ rules: [{ id: 'r', kind: 'threshold', series: 'a/b', high: 1, hysterisis: 2 }] })).toThrow(
       expect.objectContaining({ code: 'FM_ERR_CONFIG_UNKNOWN_KEY', path: 'rules[0].hysterisis' }),
