@@ -7,6 +7,7 @@ import type { Command } from '../command.js';
 export const commands: Array<Pick<Command, 'name' | 'summary'> & { load: () => Promise<Command> }> = [
   { name: 'gateway', summary: 'run a gateway (device broker, reading log, HTTP API, uplink)', load: async () => (await import('./gateway.js')).default },
   { name: 'status', summary: "show a running gateway's status (GET /api/status)", load: async () => (await import('./status.js')).default },
+  { name: 'members', summary: 'list the mesh members a running gateway sees (GET /api/members)', load: async () => (await import('./members.js')).default },
   { name: 'query', summary: 'read a series from a running gateway (GET /api/readings)', load: async () => (await import('./query.js')).default },
   { name: 'tail', summary: 'stream live readings and alerts from a running gateway', load: async () => (await import('./tail.js')).default },
   { name: 'demo', summary: 'run a complete local demo: cloud bridge, gateways, simulated devices (npm start)', load: async () => (await import('./demo.js')).default },

@@ -1,0 +1,91 @@
+import type { Clock } from '@fieldmesh/device-sdk/clock';
+import type { Logger } from '@fieldmesh/device-sdk/logger';
+import type { HttpApi } from '../http/server.js';
+import type { MetricFamily, MetricsRegistry } from '../metrics/prometheus.js';
+import { Mesh, parseMeshSection } from './mesh.js';
+import type { MemberMeta } from './meta.js';
+import type { MeshMetrics } from './metrics.js';
+
+/** The gateway config's `mesh:` section as gateway/src/config/mesh.ts validates it. */
+export interface GatewayMeshConfig {
+  port: number;
+  mdns: boolean;
+  seeds: string[];
+  key: string | null;
+  keys?: string[];
+  label?: string;
+  preset?: 'lan' | 'wan' | 'local';
+  bind?: string;
+  advertise?: string | null;
+}
+
+export interface GatewayMeshDeps {
+  id: string;
+  config: GatewayMeshConfig;
+  http: HttpApi;
+  metrics: MetricsRegistry;
+  meta: MemberMeta;
+  clock?: Clock;
+  logger: Logger;
+  /** multicast-dns socket options (loopback demos: { interface: '127.0.0.1', bind: '0.0.0.0' }). */
+  mdnsSocket?: { interface?: string; bind?: string };
+}
+
+/**
+ * Wires the mesh into a gateway: starts it, serves `GET /api/members`, and adds its counters to
+ * `/metrics`. Returns null (and logs why) when no `mesh.key` is configured: every mesh packet is
+ * encrypted, and a key only this gateway knows would make a mesh of one.
+ */
+export async function startGatewayMesh(deps: GatewayMeshDeps): Promise<Mesh | null> {
+  const c = deps.config;
+  if (c.key === null) {
+    deps.logger.info({ component: 'mesh' }, 'mesh off: set mesh.key (same base64 32-byte key on every gateway, e.g. `openssl rand -base64 32`) to join a mesh');
+    return null;
+  }
+  const section = parseMeshSection({
+    port: c.port,
+    mdns: c.mdns,
+    seeds: c.seeds,
+    key: c.key,
+    keys: c.keys ?? [],
+    label: c.label ?? 'fieldmesh',
+    preset: c.preset ?? 'lan',
+    bind: c.bind ?? '0.0.0.0',
+    ...(c.advertise ? { advertise: c.advertise } : {}),
+  });
+  const mesh = new Mesh({ id: deps.id, section, meta: deps.meta, clock: deps.clock, logger: deps.logger, mdnsSocket: deps.mdnsSocket });
+  await mesh.start();
+  deps.http.route('GET', '/api/members', () => ({ json: { self: deps.id, members: mesh.members() } }));
+  deps.metrics.register(() => meshMetricFamilies(mesh.metrics()));
+  return mesh;
+}
+
+export function meshMetricFamilies(m: MeshMetrics): MetricFamily[] {
+  const counter = (name: string, help: string, value: number): MetricFamily => ({ name: `fieldmesh_mesh_${name}`, help, type: 'counter', samples: [{ value }] });
+  return [
+    counter('probes_total', 'Direct probes sent.', m.probes),
+    counter('indirect_probes_total', 'Indirect probe requests sent.', m.indirectProbes),
+    counter('probe_failures_total', 'Probes that ended in a suspicion.', m.probeFailures),
+    counter('suspicions_total', 'Members this gateway started suspecting.', m.suspicions),
+    counter('deaths_total', 'Members this gateway marked dead.', m.deaths),
+    counter('refutations_total', 'Times this gateway refuted a suspicion about itself.', m.refutations),
+    counter('push_pulls_total', 'Anti-entropy exchanges started.', m.pushPulls),
+    counter('bytes_in_total', 'Mesh datagram bytes received.', m.bytesIn),
+    counter('bytes_out_total', 'Mesh datagram bytes sent.', m.bytesOut),
+    counter('packets_in_total', 'Mesh datagrams received.', m.packetsIn),
+    counter('packets_out_total', 'Mesh datagrams sent.', m.packetsOut),
+    {
+      name: 'fieldmesh_mesh_dropped_total',
+      help: 'Mesh datagrams or messages dropped, by reason.',
+      type: 'counter',
+      samples: Object.entries(m.dropped).map(([reason, value]) => ({ labels: { reason }, value })),
+    },
+    { name: 'fieldmesh_mesh_health_score', help: 'Lifeguard local health score (0 = healthy, 7 = worst).', type: 'gauge', samples: [{ value: m.healthScore }] },
+    {
+      name: 'fieldmesh_mesh_members',
+      help: 'Known mesh members by state.',
+      type: 'gauge',
+      samples: Object.entries(m.members).map(([state, value]) => ({ labels: { state }, value })),
+    },
+  ];
+}
