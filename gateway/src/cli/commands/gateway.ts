@@ -30,7 +30,8 @@ Config (YAML, every key optional, unknown keys refused): id, dataDir, logLevel,
             connectTimeoutMs, maxConnections }
   http: { port, host }    ingest: { commitIntervalMs, maxBatchReadings, rejectLogIntervalMs }
   mesh: { port, mdns, seeds, key }   serial: [{ path, baud, profile, device }]
-  uplink: { url, username, password }   rules: []
+  uplink: { url, username, password }   rules: [...] (gateway/src/rules/LOCAL.md)
+  rollups: { minute: { retention }, hour: { retention }, flushInterval }
 See gateway/src/config/*.ts for units and defaults, gateway/src/ingest/INGEST.md for topics.
 `;
 
