@@ -71,6 +71,8 @@ export class RulesEngine {
   private forwardedBySeries = new Map<string, Forwarded & { seen: boolean }>();
   private specs: readonly RuleSpec[] = [];
   private readonly counts = { readings: 0, forwarded: 0, held: 0, transitions: 0, reloads: 0 };
+  private sinkFailures = 0;
+  private lastSinkLog = -Infinity;
 
   constructor(opts: RulesEngineOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -86,8 +88,14 @@ export class RulesEngine {
         try {
           sink(t);
         } catch (err) {
-          // A failing sink must not stop evaluation for the other rules and readings.
-          this.logger.error({ err, ruleId: t.ruleId, series: t.series }, 'alert sink failed');
+          // A failing sink must not stop evaluation for the other rules and readings. Logged at
+          // most every 10 s (with the count), so a broken sink cannot flood the log.
+          this.sinkFailures++;
+          const now = this.clock.monotonic();
+          if (now - this.lastSinkLog >= 10_000) {
+            this.lastSinkLog = now;
+            this.logger.error({ err, ruleId: t.ruleId, series: t.series, failures: this.sinkFailures }, 'alert sink failed');
+          }
         }
       },
     };

@@ -60,6 +60,8 @@ export class LocalProcessing {
   private readonly db: Database.Database;
   private readonly logger: Logger;
   private readonly decisions: boolean[] = [];
+  private failures = 0;
+  private lastFailureLog = -Infinity;
   private readonly clock: Clock;
   private readonly alertRetentionMs: number;
   private alertPruneTimer: Timer | undefined;
@@ -121,7 +123,13 @@ export class LocalProcessing {
       this.tail.publishReadings(readings);
     } catch (err) {
       // Never let local processing break ingest: the readings are stored whatever happens here.
-      this.logger.error({ err }, 'local processing of a committed batch failed');
+      // Counted; logged at most every 10 s so a persistent fault does not flood the journal.
+      this.failures++;
+      const now = this.clock.monotonic();
+      if (now - this.lastFailureLog >= 10_000) {
+        this.lastFailureLog = now;
+        this.logger.error({ err, failures: this.failures }, 'local processing of a committed batch failed');
+      }
     }
     return this.decisions;
   }
@@ -156,6 +164,7 @@ export class LocalProcessing {
         { labels: { decision: 'hold' }, value: r.held },
       ] },
       c('fieldmesh_rules_reloads_total', 'successful rule reloads', r.reloads),
+      c('fieldmesh_local_failures_total', 'committed batches whose local processing failed (the readings are stored)', this.failures),
       { name: 'fieldmesh_alerts_total', help: 'alert events', type: 'counter', samples: [
         { labels: { type: 'raised' }, value: a.raised },
         { labels: { type: 'cleared' }, value: a.cleared },
