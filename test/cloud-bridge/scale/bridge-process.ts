@@ -8,6 +8,10 @@ const CLI = resolve(import.meta.dirname, '../../../gateway/bin/fieldmesh.js');
 export interface BridgeProcess {
   proc: ChildProcess;
   httpPort: number;
+  /** Embedded broker port (undefined behind an external broker). */
+  brokerPort?: number;
+  /** The live token, from the log line of the first start. */
+  liveToken?: string;
   metrics: () => Promise<{ receiver: { batchesCommitted: number; readingsStored: number; readingsDuplicate: number } }>;
   kill: (signal: NodeJS.Signals) => Promise<void>;
 }
@@ -36,9 +40,13 @@ export async function startBridgeProcess(dir: string, config: Record<string, unk
       reject(new Error(`bridge exited ${code}: ${out} ${err}`));
     });
   });
+  const brokerPort = /cloud broker: mqtt:\/\/[^:]+:(\d+)/.exec(out)?.[1];
+  const liveToken = /"token":"([A-Za-z0-9_-]+)"/.exec(err)?.[1];
   return {
     proc,
     httpPort,
+    ...(brokerPort ? { brokerPort: Number(brokerPort) } : {}),
+    ...(liveToken ? { liveToken } : {}),
     metrics: async () => (await (await fetch(`http://127.0.0.1:${httpPort}/api/metrics`)).json()) as Awaited<ReturnType<BridgeProcess['metrics']>>,
     kill: async (signal) => {
       if (proc.exitCode === null && proc.signalCode === null) {
