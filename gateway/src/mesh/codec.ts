@@ -151,17 +151,17 @@ export function decodeMessage(buf: Buffer): Message {
       m = { type: 'nack', seq: r.u32() };
       break;
     case MessageType.suspect:
-      m = { type: 'suspect', incarnation: r.u32(), node: readId(r), from: readId(r) };
+      m = { type: 'suspect', incarnation: readIncarnation(r, true), node: readId(r), from: readId(r) };
       break;
     case MessageType.alive: {
-      const incarnation = r.u32();
+      const incarnation = readIncarnation(r, false);
       const node = readId(r);
       const addr = r.addr();
       m = { type: 'alive', incarnation, node, addr, meta: readMeta(r) };
       break;
     }
     case MessageType.dead:
-      m = { type: 'dead', incarnation: r.u32(), node: readId(r), from: readId(r) };
+      m = { type: 'dead', incarnation: readIncarnation(r, true), node: readId(r), from: readId(r) };
       break;
     case MessageType.pushPull: {
       const flags = r.u8();
@@ -170,10 +170,11 @@ export function decodeMessage(buf: Buffer): Message {
       for (let i = 0; i < count; i++) {
         const node = readId(r);
         const addr = r.addr();
-        const incarnation = r.u32();
+        const incarnation = readIncarnation(r, false);
         const s = r.u8();
         const state = memberStateNames[s];
         if (state === undefined) throw new CodecError(`unknown member state ${s}`);
+        if ((state === 'suspect' || state === 'dead') && incarnation > MAX_INCARNATION) throw new CodecError('accusation at reserved incarnation');
         entries.push({ node, addr, incarnation, state, meta: readMeta(r) });
       }
       m = { type: 'push-pull', join: (flags & 1) === 1, reply: (flags & 2) === 2, entries };
@@ -200,4 +201,16 @@ function readId(r: ByteReader): string {
   const id = r.str8();
   if (!MEMBER_ID.test(id)) throw new CodecError(`bad member id ${JSON.stringify(id.slice(0, 80))}`);
   return id;
+}
+
+/**
+ * Accusations (suspect, dead) at 0xFFFFFFFF are refused: the accused could never refute, as its
+ * answer would not fit u32. A member's own alive may reach 0xFFFFFFFF.
+ */
+export const MAX_INCARNATION = 0xfffffffe;
+
+function readIncarnation(r: ByteReader, accusation: boolean): number {
+  const v = r.u32();
+  if (accusation && v > MAX_INCARNATION) throw new CodecError('accusation at reserved incarnation 0xFFFFFFFF');
+  return v;
 }

@@ -33,5 +33,7 @@ export function deadOverrides(incoming: number, current: Pick<Member, 'incarnati
 
 /** The incarnation a member takes to refute an accusation made at `accused`. */
 export function refutingIncarnation(own: number, accused: number): number {
-  return Math.max(own, accused) + 1;
+  // Saturates: incarnations above 0xFFFFFFFE never decode (codec.ts), so this bound is never hit
+  // through the wire, only by ~4 billion refutations of one member.
+  return Math.min(0xffffffff, Math.max(own, accused) + 1);
 }

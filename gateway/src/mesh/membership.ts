@@ -304,7 +304,7 @@ export class Membership {
   /** Our own news: a new incarnation with new metadata (memberlist UpdateNode). */
   bump(meta?: Buffer): void {
     if (meta) this.self.meta = meta;
-    this.self.incarnation++;
+    this.self.incarnation = refutingIncarnation(this.self.incarnation, this.self.incarnation);
     this.host.broadcast(this.self.id, this.selfAlive());
   }
 
