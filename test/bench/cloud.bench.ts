@@ -5,6 +5,7 @@ import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
 import { encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
 import { decodeAck } from '@fieldmesh/gateway/uplink/uplink-messages';
 import { tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
+import { launchBrowser } from '../cloud-bridge/dashboard/browser.js';
 import { startBridgeProcess, type BridgeProcess } from '../cloud-bridge/scale/bridge-process.js';
 import { startMosquitto } from '../cloud-bridge/scale/mosquitto.js';
 import { freshDatabase, postgresBin, startPgCluster } from '../cloud-bridge/scale/pg-cluster.js';
@@ -104,6 +105,26 @@ async function latency(rows: BenchRow[]): Promise<void> {
       ws.once('message', () => resolve());
       ws.once('error', reject);
     });
+    // The same stream into a real browser (headless chromium), timed in the page.
+    let browser: Awaited<ReturnType<typeof launchBrowser>> | null = null;
+    let page: Awaited<ReturnType<Awaited<ReturnType<typeof launchBrowser>>['context']['newPage']>> | null = null;
+    try {
+      browser = await launchBrowser();
+      page = await browser.context.newPage();
+      await page.goto(`http://127.0.0.1:${bridge.httpPort}/healthz`);
+      await page.evaluate(`new Promise((resolve) => {
+        window.samples_ = [];
+        const ws = new WebSocket('ws://127.0.0.1:${bridge.httpPort}/live?kinds=readings&token=${token}');
+        ws.onmessage = (ev) => {
+          const at = performance.timeOrigin + performance.now();
+          const m = JSON.parse(ev.data);
+          if (m.type === 'hello') resolve();
+          if (m.type === 'readings') for (const r of m.readings) window.samples_.push(at - r.value);
+        };
+      })`);
+    } catch (err) {
+      console.error(`\n*** browser latency not measured: ${(err as Error).message.split('\n')[0]} ***\n`);
+    }
     const gw = await mqttClient(`mqtt://127.0.0.1:${brokerPort}`, 'gw-lat');
     await gw.subscribeAsync('fm/g/gw-lat/ack', { qos: 1 });
     const n = 500;
@@ -115,6 +136,13 @@ async function latency(rows: BenchRow[]): Promise<void> {
     await waitFor(() => samples.length >= n, 'all latency samples', 30_000);
     gw.end(true);
     ws.terminate();
+    if (page) {
+      await waitFor(async () => ((await page!.evaluate('window.samples_.length')) as number) >= n, 'browser samples', 30_000);
+      const inBrowser = ((await page.evaluate('window.samples_')) as number[]).sort((a, b) => a - b);
+      rows.push({ name: 'latency uplink batch publish → browser (chromium) WebSocket, p50', value: percentile(inBrowser, 50), unit: 'ms' });
+      rows.push({ name: 'latency uplink batch publish → browser (chromium) WebSocket, p99', value: percentile(inBrowser, 99), unit: 'ms', target: '< 100', met: percentile(inBrowser, 99) < 100 });
+      await browser!.close();
+    }
     const sorted = samples.sort((a, b) => a - b);
     // The machine is shared: say how busy it was, latency tails depend on it.
     const load = `load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`;

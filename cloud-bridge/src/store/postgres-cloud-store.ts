@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS fm_readings (
   gateway text COLLATE "C" NOT NULL, epoch text COLLATE "C" NOT NULL, seq bigint NOT NULL,
   series text COLLATE "C" NOT NULL, unit text NOT NULL, ts bigint NOT NULL, kind smallint NOT NULL,
   num double precision, txt text, PRIMARY KEY (gateway, epoch, seq));
-CREATE INDEX IF NOT EXISTS fm_readings_order ON fm_readings (ts, gateway, epoch, seq);
+-- No index on the global (ts, gateway, epoch, seq) order: it cost a third of the ingest rate, and
+-- reads filter by gateway and series (as the SQLite store's index does).
 CREATE INDEX IF NOT EXISTS fm_readings_series ON fm_readings (gateway, series, ts);
 CREATE TABLE IF NOT EXISTS fm_series (
   gateway text COLLATE "C" NOT NULL, name text COLLATE "C" NOT NULL, unit text NOT NULL, count bigint NOT NULL,
@@ -141,23 +142,27 @@ export class PostgresCloudStore implements CloudStore {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const inserted = await client.query<{ series: string; unit: string; ts: string; kind: number; num: number | null; txt: string | null }>(
+      const inserted = await client.query<{ seq: string }>(
         `INSERT INTO fm_readings (gateway, epoch, seq, series, unit, ts, kind, num, txt)
          SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::smallint[], $8::float8[], $9::text[])
          ON CONFLICT DO NOTHING
-         RETURNING series, unit, ts, kind, num, txt`,
+         RETURNING seq`,
         [gateway, epoch, seqs, series, units, tss, kinds, nums, txts],
       );
       const stored = inserted.rowCount ?? 0;
+      // Series counts and latest values move by what this transaction really inserted.
+      const fresh = stored === sorted.length ? null : new Set(inserted.rows.map((r) => Number(r.seq)));
       const touched = new Map<string, { name: string; unit: string; n: number; ts: number; kind: number; num: number | null; txt: string | null }>();
-      for (const row of inserted.rows) {
-        const key = `${row.series}\u0000${row.unit}`;
-        const ts = Number(row.ts);
+      for (let i = 0; i < sorted.length && stored > 0; i++) {
+        if (fresh !== null && !fresh.has(seqs[i]!)) continue;
+        const key = `${series[i]}\u0000${units[i]}`;
+        const ts = tss[i]!;
         const t = touched.get(key);
-        if (!t) touched.set(key, { name: row.series, unit: row.unit, n: 1, ts, kind: row.kind, num: row.num, txt: row.txt });
+        const latest = { ts, kind: kinds[i]!, num: nums[i] === null ? null : Number(nums[i]), txt: txts[i]! };
+        if (!t) touched.set(key, { name: series[i]!, unit: units[i]!, n: 1, ...latest });
         else {
           t.n++;
-          if (ts >= t.ts) Object.assign(t, { ts, kind: row.kind, num: row.num, txt: row.txt });
+          if (ts >= t.ts) Object.assign(t, latest);
         }
       }
       if (touched.size > 0) {
