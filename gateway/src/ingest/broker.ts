@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { silentLogger, systemClock, type Clock, type Logger, type Timer } from '@fieldmesh/device-sdk';
@@ -173,7 +174,10 @@ export class IngestBroker {
     } catch (err) {
       return this.refuse(device, packet, err, done);
     }
-    this.opts.ingest.submit(device, decoded.readings, decoded.deviceSeq).then(
+    // Only numbered messages need a digest (dedupe); sha1 here is a fingerprint, not security:
+    // a device can only collide with its own messages.
+    const digest = decoded.deviceSeq === undefined ? undefined : createHash('sha1').update(packet.payload as Buffer).digest('base64').slice(0, 16);
+    this.opts.ingest.submit(device, decoded.readings, decoded.deviceSeq, digest).then(
       () => done(),
       (err) => this.refuse(device, packet, err, done),
     );

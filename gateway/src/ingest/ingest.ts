@@ -25,6 +25,7 @@ interface Pending {
   device: string;
   readings: readonly Reading[];
   seq: number | undefined;
+  digest: string | undefined;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -70,7 +71,11 @@ export class Ingest implements IngestSink {
     };
   }
 
-  submit(device: string, readings: readonly Reading[], deviceSeq?: number): Promise<void> {
+  /**
+   * `digest` (of the message bytes, from the broker) makes dedupe content-aware: the same
+   * `deviceSeq` with other bytes is a device that restarted its counter, and is stored.
+   */
+  submit(device: string, readings: readonly Reading[], deviceSeq?: number, digest?: string): Promise<void> {
     if (this.stopped) return Promise.reject(new IngestError('store_failed', 'ingest is stopped'));
     try {
       validate(device, readings, deviceSeq);
@@ -79,19 +84,19 @@ export class Ingest implements IngestSink {
     }
     let key: string | undefined;
     if (deviceSeq !== undefined) {
-      key = `${device}\u0000${deviceSeq}`;
+      key = `${device}\u0000${deviceSeq}\u0000${digest ?? ''}`;
       const same = this.inFlight.get(key);
       if (same) {
         this.stats.duplicates++;
         return same;
       }
-      if (this.readingLog.seenDeviceSeq?.(device, deviceSeq)) {
+      if (this.readingLog.seenDeviceSeq?.(device, deviceSeq, digest)) {
         this.stats.duplicates++;
         return Promise.resolve();
       }
     }
     const promise = new Promise<void>((resolve, reject) => {
-      this.queue.push({ device, readings, seq: deviceSeq, resolve, reject });
+      this.queue.push({ device, readings, seq: deviceSeq, digest, resolve, reject });
     });
     if (key !== undefined) {
       this.inFlight.set(key, promise);
@@ -145,7 +150,7 @@ export class Ingest implements IngestSink {
     const marks: DeviceSeqMark[] = [];
     for (const p of batch) {
       for (const r of p.readings) readings.push(r);
-      if (p.seq !== undefined) marks.push({ device: p.device, seq: p.seq });
+      if (p.seq !== undefined) marks.push(p.digest === undefined ? { device: p.device, seq: p.seq } : { device: p.device, seq: p.seq, digest: p.digest });
     }
     if (this.readingLog.appendAsync) {
       this.committing = this.readingLog.appendAsync(readings, marks).then(

@@ -21,7 +21,7 @@ export class MemoryReadingLog implements ReadingLog {
   /** seq of rows[0]; rows are contiguous. */
   private base = 1;
   private watermark = 0;
-  private readonly marks = new Map<string, Set<number>>();
+  private readonly marks = new Map<string, Map<number, string | null>>();
   private readonly quarantines: Array<{ firstSeq: number; lastSeq: number; reason: string }> = [];
   private closed = false;
 
@@ -36,18 +36,22 @@ export class MemoryReadingLog implements ReadingLog {
       this.rows.push(row);
     }
     for (const m of marks) {
-      let set = this.marks.get(m.device);
-      if (!set) this.marks.set(m.device, (set = new Set()));
-      set.add(m.seq);
-      const max = Math.max(...set);
-      for (const s of set) if (s < max - DEVICE_SEQ_WINDOW) set.delete(s);
+      let seen = this.marks.get(m.device);
+      if (!seen) this.marks.set(m.device, (seen = new Map()));
+      seen.set(m.seq, m.digest ?? null);
+      let max = -Infinity;
+      for (const s of seen.keys()) if (s > max) max = s;
+      for (const s of seen.keys()) if (s < max - DEVICE_SEQ_WINDOW) seen.delete(s);
     }
     return { firstSeq, lastSeq: seq };
   }
 
-  seenDeviceSeq(device: string, seq: number): boolean {
+  seenDeviceSeq(device: string, seq: number, digest?: string): boolean {
     this.assertOpen();
-    return this.marks.get(device)?.has(seq) ?? false;
+    const seen = this.marks.get(device);
+    if (!seen?.has(seq)) return false;
+    const d = seen.get(seq)!;
+    return digest === undefined || d === null || d === digest;
   }
 
   readAfter(afterSeq: number, limit: number): LoggedReading[] {

@@ -12,6 +12,11 @@ export interface LoggedReading extends Reading {
 export interface DeviceSeqMark {
   device: string;
   seq: number;
+  /**
+   * Digest of the message's bytes. A mark with a digest matches only the same bytes, so a device
+   * that restarted its counter (same seq, new content) is stored, while a resend is not.
+   */
+  digest?: string;
 }
 
 /** Batches given up on (see `quarantine`). */
@@ -49,10 +54,11 @@ export interface ReadingLog {
    */
   appendAsync?(readings: readonly Reading[], marks?: readonly DeviceSeqMark[]): Promise<{ firstSeq: number; lastSeq: number }>;
   /**
-   * Whether `device`'s message `seq` was appended (as a mark) recently. The log keeps the last
-   * `DEVICE_SEQ_WINDOW` numbers below each device's highest; older ones read as not seen.
+   * Whether `device`'s message `seq` was appended (as a mark) recently — with the same `digest`
+   * when both the mark and the question carry one. The log keeps the last `DEVICE_SEQ_WINDOW`
+   * numbers below each device's highest; older ones read as not seen.
    */
-  seenDeviceSeq?(device: string, seq: number): boolean;
+  seenDeviceSeq?(device: string, seq: number, digest?: string): boolean;
   /** Up to `limit` readings with seq > `afterSeq`, in seq order. */
   readAfter(afterSeq: number, limit: number): LoggedReading[];
   /** Highest seq appended so far (0 when empty). */

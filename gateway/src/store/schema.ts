@@ -19,6 +19,11 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; why: string; sql: stri
       CREATE TABLE quarantine (id INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);
     `,
   },
+  {
+    version: 2,
+    why: 'dedupe marks carry a digest of the message, so a device that restarted its fm_seq counter is not mistaken for a resend',
+    sql: `ALTER TABLE device_seq ADD COLUMN digest TEXT;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -95,10 +95,11 @@ export class SqliteReadingLog implements ReadingLog {
       insertMany: this.db.prepare(`INSERT INTO readings (seq, sid, ts, kind, value) VALUES ${Array(INSERT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`),
       insertSeries: this.db.prepare('INSERT OR IGNORE INTO series (name, unit) VALUES (?, ?)'),
       seriesByKey: this.db.prepare('SELECT id FROM series WHERE name = ? AND unit = ?').pluck(),
-      mark: this.db.prepare('INSERT OR IGNORE INTO device_seq (device, seq) VALUES (?, ?)'),
+      // REPLACE: the same number with new content (a restarted counter) takes over the mark.
+      mark: this.db.prepare('INSERT OR REPLACE INTO device_seq (device, seq, digest) VALUES (?, ?, ?)'),
       pruneMarks: this.db.prepare('DELETE FROM device_seq WHERE device = ? AND seq < ?'),
       maxMark: this.db.prepare('SELECT max(seq) FROM device_seq WHERE device = ?').pluck(),
-      seen: this.db.prepare('SELECT 1 FROM device_seq WHERE device = ? AND seq = ?').pluck(),
+      seen: this.db.prepare('SELECT digest FROM device_seq WHERE device = ? AND seq = ?').raw(),
       readAfter: this.db.prepare('SELECT seq, sid, ts, kind, value FROM readings WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
       setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       tsOf: this.db.prepare('SELECT ts FROM readings WHERE seq > ? ORDER BY seq LIMIT 1').pluck(),
@@ -143,7 +144,7 @@ export class SqliteReadingLog implements ReadingLog {
       for (let i = 0; i < params.length; i += 5) this.stmt.insert.run(params[i], params[i + 1], params[i + 2], params[i + 3], params[i + 4]);
       const touched = new Set<string>();
       for (const m of marks) {
-        this.stmt.mark.run(m.device, m.seq);
+        this.stmt.mark.run(m.device, m.seq, m.digest ?? null);
         touched.add(m.device);
       }
       for (const device of touched) {
@@ -191,9 +192,11 @@ export class SqliteReadingLog implements ReadingLog {
     return { firstSeq, lastSeq: this.last };
   }
 
-  seenDeviceSeq(device: string, seq: number): boolean {
+  seenDeviceSeq(device: string, seq: number, digest?: string): boolean {
     this.assertOpen();
-    return this.stmt.seen.get(device, seq) !== undefined;
+    const row = this.stmt.seen.get(device, seq) as [string | null] | undefined;
+    if (row === undefined) return false;
+    return digest === undefined || row[0] === null || row[0] === digest;
   }
 
   readAfter(afterSeq: number, limit: number): LoggedReading[] {

@@ -6,7 +6,7 @@ import type { DeviceSeqMark } from './reading-log.js';
 /**
  * The main-thread side of the commit thread (sqlite-writer.worker.js). One message per group
  * commit, columnar (arrays of primitives clone much faster than arrays of objects):
- *   → { id, firstSeq, series[], units[], ts[], kinds[], values[], markDevices[], markSeqs[], window }
+ *   → { id, firstSeq, series[], units[], ts[], kinds[], values[], markDevices[], markSeqs[], markDigests[], window }
  *   ← { id, ok: true } after COMMIT returned (durable), or { id, ok: false, message }
  * Why a thread: with synchronous=FULL each commit waits for fsync (0.15 ms here, milliseconds on
  * an SD card); on the event loop that wait stops MQTT parsing, in a thread it overlaps with it.
@@ -80,6 +80,7 @@ export class SqliteWriter {
         values,
         markDevices: marks.map((m) => m.device),
         markSeqs: marks.map((m) => m.seq),
+        markDigests: marks.map((m) => m.digest ?? null),
         window,
       });
     });

@@ -19,7 +19,7 @@ const INSERT_ROWS = 32;
 const insertMany = db.prepare(`INSERT INTO readings (seq, sid, ts, kind, value) VALUES ${Array(INSERT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`);
 const insertSeries = db.prepare('INSERT OR IGNORE INTO series (name, unit) VALUES (?, ?)');
 const seriesByKey = db.prepare('SELECT id FROM series WHERE name = ? AND unit = ?').pluck();
-const mark = db.prepare('INSERT OR IGNORE INTO device_seq (device, seq) VALUES (?, ?)');
+const mark = db.prepare('INSERT OR REPLACE INTO device_seq (device, seq, digest) VALUES (?, ?, ?)');
 const maxMark = db.prepare('SELECT max(seq) FROM device_seq WHERE device = ?').pluck();
 const pruneMarks = db.prepare('DELETE FROM device_seq WHERE device = ? AND seq < ?');
 const seriesId = new Map();
@@ -48,7 +48,7 @@ const commit = db.transaction((m) => {
   for (let i = 0; i < params.length; i += 5) insert.run(params[i], params[i + 1], params[i + 2], params[i + 3], params[i + 4]);
   const touched = new Set();
   for (let i = 0; i < m.markDevices.length; i++) {
-    mark.run(m.markDevices[i], m.markSeqs[i]);
+    mark.run(m.markDevices[i], m.markSeqs[i], m.markDigests[i]);
     touched.add(m.markDevices[i]);
   }
   for (const device of touched) pruneMarks.run(device, maxMark.get(device) - m.window);

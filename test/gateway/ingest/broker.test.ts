@@ -188,6 +188,18 @@ describe('ingest: durability, dedupe, bad input', () => {
     expect(count(rig)).toBe(4);
   });
 
+  it('stores a pack that reuses an fm_seq with other content (a device that restarted its counter)', async () => {
+    rig = await startRig();
+    const c = await connectDevice(rig, 'dev1');
+    const before = encodeSenml([{ series: 'dev1/t', ts: T, value: 1 }], { deviceSeq: 0 });
+    const after = encodeSenml([{ series: 'dev1/t', ts: T + 60_000, value: 2 }], { deviceSeq: 0 });
+    await publish(c, 'fm/d/dev1/senml', before);
+    await publish(c, 'fm/d/dev1/senml', after);
+    await publish(c, 'fm/d/dev1/senml', after); // a real resend
+    expect(rig.log.readAfter(0, 10).map((r) => r.value)).toEqual([1, 2]);
+    expect(rig.ingest.stats.duplicates).toBe(1);
+  });
+
   it('refuses each kind of bad input with its reason, stores none of it, and logs once per device per interval', async () => {
     const warnings: Array<Record<string, unknown>> = [];
     const logger: Logger = {

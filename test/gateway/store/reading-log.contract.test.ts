@@ -7,6 +7,7 @@ import type { ReadingLog } from '@fieldmesh/gateway/store/reading-log';
 import { DEVICE_SEQ_WINDOW } from '@fieldmesh/gateway/store/reading-log';
 import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
 import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
+import { MIGRATIONS, SCHEMA_VERSION } from '@fieldmesh/gateway/store/schema';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -99,6 +100,18 @@ describe.each([
     expect(log.seenDeviceSeq!('dev1', 7)).toBe(false);
   });
 
+  it('matches a mark with a digest only to the same digest (a restarted counter is new content)', () => {
+    log = make();
+    log.append([r(1)], [{ device: 'dev1', seq: 1, digest: 'aaa' }, { device: 'dev2', seq: 1 }]);
+    expect(log.seenDeviceSeq!('dev1', 1, 'aaa')).toBe(true);
+    expect(log.seenDeviceSeq!('dev1', 1, 'bbb')).toBe(false);
+    expect(log.seenDeviceSeq!('dev1', 1)).toBe(true);
+    expect(log.seenDeviceSeq!('dev2', 1, 'zzz')).toBe(true); // a mark without digest matches any
+    log.append([r(2)], [{ device: 'dev1', seq: 1, digest: 'bbb' }]);
+    expect(log.seenDeviceSeq!('dev1', 1, 'bbb')).toBe(true);
+    expect(log.seenDeviceSeq!('dev1', 1, 'aaa')).toBe(false);
+  });
+
   it('refuses malformed readings whole, storing none of the batch', () => {
     log = make();
     expect(() => log.append([r(1), { series: 'nodevice', ts: T, value: 1 }])).toThrow(expect.objectContaining({ code: 'FM_ERR_STORE_INPUT' }));
@@ -161,7 +174,7 @@ describe('SqliteReadingLog on a real file', () => {
     const b = new SqliteReadingLog(file);
     expect(b.durability()).toEqual({ journalMode: 'wal', synchronous: 2 });
     expect(b.epoch).toBe(epoch);
-    expect(b.openedAtVersion).toBe(1);
+    expect(b.openedAtVersion).toBe(SCHEMA_VERSION);
     expect(b.lastSeq()).toBe(2);
     expect(b.ackWatermark()).toBe(1);
     expect(b.seenDeviceSeq('dev1', 1)).toBe(true);
@@ -173,6 +186,24 @@ describe('SqliteReadingLog on a real file', () => {
     const raw = new Database(file, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     raw.close();
+  });
+
+  it('migrates a version 1 database, keeping its data', async () => {
+    const file = tempFile();
+    const Database = (await import('better-sqlite3')).default;
+    const raw = new Database(file);
+    raw.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+    raw.exec(MIGRATIONS[0]!.sql);
+    raw.exec("INSERT INTO schema_version VALUES (1); INSERT INTO meta VALUES ('epoch', '00000000000000aa'); INSERT INTO series VALUES (1, 'd/x', ''); INSERT INTO readings VALUES (1, 1, 1767225600000, 0, 5); INSERT INTO device_seq VALUES ('d', 3)");
+    raw.close();
+    const log = new SqliteReadingLog(file);
+    expect(log.openedAtVersion).toBe(1);
+    expect(log.epoch).toBe('00000000000000aa');
+    expect(log.readAfter(0, 10)).toEqual([{ seq: 1, series: 'd/x', ts: 1767225600000, value: 5 }]);
+    expect(log.seenDeviceSeq('d', 3, 'any')).toBe(true);
+    log.append([{ series: 'd/x', ts: T, value: 6 }], [{ device: 'd', seq: 4, digest: 'q' }]);
+    expect(log.seenDeviceSeq('d', 4, 'r')).toBe(false);
+    log.close();
   });
 
   it('a fresh database gets a fresh epoch', () => {
