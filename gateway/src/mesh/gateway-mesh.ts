@@ -24,7 +24,10 @@ export interface GatewayMeshDeps {
   config: GatewayMeshConfig;
   http: HttpApi;
   metrics: MetricsRegistry;
-  meta: MemberMeta;
+  /** What this gateway tells its peers; read every `metaIntervalMs` and gossiped when it changed meaningfully. */
+  meta: () => MemberMeta;
+  /** ms between metadata checks (default 10000). */
+  metaIntervalMs?: number;
   clock?: Clock;
   logger: Logger;
   /** multicast-dns socket options (loopback demos: { interface: '127.0.0.1', bind: '0.0.0.0' }). */
@@ -53,11 +56,26 @@ export async function startGatewayMesh(deps: GatewayMeshDeps): Promise<Mesh | nu
     bind: c.bind ?? '0.0.0.0',
     ...(c.advertise ? { advertise: c.advertise } : {}),
   });
-  const mesh = new Mesh({ id: deps.id, section, meta: deps.meta, clock: deps.clock, logger: deps.logger, mdnsSocket: deps.mdnsSocket });
+  const mesh = new Mesh({
+    id: deps.id,
+    section,
+    meta: deps.meta(),
+    metaSource: { read: deps.meta, intervalMs: deps.metaIntervalMs ?? 10_000 },
+    ...(deps.clock ? { clock: deps.clock } : {}),
+    logger: deps.logger,
+    ...(deps.mdnsSocket ? { mdnsSocket: deps.mdnsSocket } : {}),
+  });
   await mesh.start();
   deps.http.route('GET', '/api/members', () => ({ json: { self: deps.id, members: mesh.members() } }));
   deps.metrics.register(() => meshMetricFamilies(mesh.metrics()));
   return mesh;
+}
+
+/** Maps the uplink's state names (gateway/src/uplink) to the mesh metadata's. */
+export function uplinkMetaState(state: string | undefined): MemberMeta['uplink'] {
+  if (state === undefined || state === 'none') return 'none';
+  if (state === 'online') return 'up';
+  return 'down';
 }
 
 export function meshMetricFamilies(m: MeshMetrics): MetricFamily[] {

@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '@fieldmesh/device-sdk/clock';
+import { systemClock, type Clock, type Timer } from '@fieldmesh/device-sdk/clock';
 import type { Logger } from '@fieldmesh/device-sdk/logger';
 import { silentLogger } from '@fieldmesh/device-sdk/logger';
 import { parseAddress } from './address.js';
@@ -115,8 +115,20 @@ export interface MeshOptions {
   transport?: Transport;
   /** Injected for tests; default MdnsDiscovery when section.mdns. */
   discovery?: Discovery;
+  /** Re-read our metadata every `intervalMs` and gossip it when it changed meaningfully (metaChanged). */
+  metaSource?: { read: () => MemberMeta; intervalMs: number };
   /** multicast-dns socket options for the default MdnsDiscovery (loopback: { interface: '127.0.0.1', bind: '0.0.0.0' }). */
   mdnsSocket?: { interface?: string; bind?: string };
+}
+
+/**
+ * Every metadata change is a new incarnation gossiped to the whole mesh, so only changes that
+ * matter to a peer choosing a relay count: uplink state, role, version, and the backlog moving
+ * to another power-of-two bucket (or to or from empty).
+ */
+export function metaChanged(a: MemberMeta, b: MemberMeta): boolean {
+  const bucket = (n: number) => (n <= 0 ? -1 : Math.floor(Math.log2(n)));
+  return a.uplink !== b.uplink || a.role !== b.role || a.version !== b.version || bucket(a.backlog) !== bucket(b.backlog) || JSON.stringify(a.tags) !== JSON.stringify(b.tags);
 }
 
 /** One member as `GET /api/members` and `fieldmesh members` show it. */
@@ -139,6 +151,7 @@ export class Mesh {
   private readonly logger: Logger;
   private meta: MemberMeta;
   private readonly listeners: Array<(e: MemberEvent) => void> = [];
+  private metaTimer?: Timer;
 
   constructor(private readonly opts: MeshOptions) {
     checkMemberId(opts.id);
@@ -172,6 +185,21 @@ export class Mesh {
     });
     this.node = node;
     node.start(s.seeds);
+    const source = this.opts.metaSource;
+    if (source) {
+      const check = () => {
+        try {
+          const next = source.read();
+          if (metaChanged(this.meta, next)) this.setLocalMeta(next);
+        } catch (err) {
+          this.logger.warn({ err: (err as Error).message }, 'mesh metadata not updated');
+        }
+        this.metaTimer = this.clock.setTimeout(check, source.intervalMs);
+        this.metaTimer.unref?.();
+      };
+      this.metaTimer = this.clock.setTimeout(check, source.intervalMs);
+      this.metaTimer.unref?.();
+    }
     const discovery =
       this.opts.discovery ??
       (s.mdns
@@ -190,6 +218,7 @@ export class Mesh {
 
   /** Leaves gracefully (peers mark us left at once) and withdraws the mDNS record (goodbye). */
   async stop(): Promise<void> {
+    if (this.metaTimer) this.clock.clearTimeout(this.metaTimer);
     await this.discovery?.stop().catch(() => {});
     await this.node?.leave();
   }

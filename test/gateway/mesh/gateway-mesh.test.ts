@@ -31,7 +31,7 @@ describe('mesh in the gateway: /api/members, /metrics, fieldmesh members', () =>
       config: { port: 0, mdns: false, seeds: [], key: null },
       http: new HttpApi(),
       metrics: new MetricsRegistry(),
-      meta: emptyMeta,
+      meta: () => emptyMeta,
       logger: silentLogger,
     });
     expect(mesh).toBeNull();
@@ -39,6 +39,7 @@ describe('mesh in the gateway: /api/members, /metrics, fieldmesh members', () =>
 
   it('serves members and metrics, and the CLI prints them', async () => {
     const key = randomBytes(32).toString('base64');
+    let backlogB = 12;
     const mk = async (id: string, seeds: string[]) => {
       const http = new HttpApi();
       const metrics = new MetricsRegistry();
@@ -48,7 +49,8 @@ describe('mesh in the gateway: /api/members, /metrics, fieldmesh members', () =>
         config: { port: 0, mdns: false, seeds, key, bind: '127.0.0.1', preset: 'local' },
         http,
         metrics,
-        meta: { ...emptyMeta, version: '0.1.0', uplink: 'up', backlog: 12 },
+        meta: () => ({ ...emptyMeta, version: '0.1.0', uplink: 'up' as const, backlog: id === 'gw-b' ? backlogB : 0 }),
+        metaIntervalMs: 50,
         logger: silentLogger,
       }))!;
       meshes.push(mesh);
@@ -63,6 +65,14 @@ describe('mesh in the gateway: /api/members, /metrics, fieldmesh members', () =>
     expect(body.self).toBe('gw-a');
     expect(body.members.map((m) => m.id).sort()).toEqual(['gw-a', 'gw-b']);
     expect(body.members.find((m) => m.id === 'gw-b')!.meta.backlog).toBe(12);
+    // A small change is not gossiped (same power-of-two bucket); a large one is.
+    backlogB = 13;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.mesh.members().find((m) => m.id === 'gw-b')!.meta!.backlog).toBe(12);
+    backlogB = 5000;
+    await until(() => a.mesh.members().find((m) => m.id === 'gw-b')!.meta!.backlog === 5000, 'backlog change gossiped');
+    backlogB = 12;
+    await until(() => a.mesh.members().find((m) => m.id === 'gw-b')!.meta!.backlog === 12, 'backlog back');
     const text = a.metrics.render();
     expect(text).toMatch(/fieldmesh_mesh_probes_total \d+/);
     expect(text).toMatch(/fieldmesh_mesh_members\{state="alive"\} 2/);
