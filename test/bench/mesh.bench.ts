@@ -116,6 +116,12 @@ function bytesPerMember(n: number, loss: number): number {
 
 export default async function meshBench(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
+  // Long runs: show each row on stderr as soon as it is measured.
+  const push = rows.push.bind(rows);
+  rows.push = (...r: BenchRow[]) => {
+    for (const x of r) process.stderr.write(`  ${x.name}: ${x.value} ${x.unit}\n`);
+    return push(...r);
+  };
   if (wanted.includes('conv')) {
     for (const n of sizes) {
       for (const loss of [0, 0.1, 0.3]) {
