@@ -1,7 +1,8 @@
 import { systemClock, type Clock, type Timer } from '@fieldmesh/device-sdk/clock';
 import type { Logger } from '@fieldmesh/device-sdk/logger';
 import { silentLogger } from '@fieldmesh/device-sdk/logger';
-import { parseAddress } from './address.js';
+import { formatAddress, isAddress, parseAddress } from './address.js';
+import { lookup } from 'node:dns/promises';
 import { checkLabel, checkMemberId, meshTuning, type MeshTuning, type PresetName } from './config.js';
 import type { Discovery } from './discovery.js';
 import { MeshError } from './errors.js';
@@ -64,10 +65,10 @@ export function parseMeshSection(raw: unknown): MeshSection {
   if (!Array.isArray(seeds)) throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.seeds must be a list of "host:port" strings');
   seeds.forEach((s, i) => {
     if (typeof s !== 'string') throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.seeds[${i}] must be a string`);
-    try {
-      parseAddress(s);
-    } catch (err) {
-      throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.seeds[${i}]: ${(err as Error).message}`);
+    if (isAddress(s)) return;
+    const named = /^([A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})):(\d{1,5})$/.exec(s);
+    if (!named || Number(named[2]) < 1 || Number(named[2]) > 65535) {
+      throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.seeds[${i}] "${s}" is not host:port (IPv6 as [addr]:port)`);
     }
   });
   if (typeof r.key !== 'string') {
@@ -152,6 +153,7 @@ export class Mesh {
   private meta: MemberMeta;
   private readonly listeners: Array<(e: MemberEvent) => void> = [];
   private metaTimer?: Timer;
+  private seedTimer?: Timer;
 
   constructor(private readonly opts: MeshOptions) {
     checkMemberId(opts.id);
@@ -184,7 +186,9 @@ export class Mesh {
       for (const l of this.listeners) l(e);
     });
     this.node = node;
-    node.start(s.seeds);
+    node.start(s.seeds.filter(isAddress));
+    const named = s.seeds.filter((x) => !isAddress(x));
+    if (named.length > 0) this.resolveSeeds(node, named);
     const source = this.opts.metaSource;
     if (source) {
       const check = () => {
@@ -216,9 +220,36 @@ export class Mesh {
     }
   }
 
+  /**
+   * Seeds given by host name are resolved here, not in the protocol (which speaks addresses);
+   * failures are retried every reconnect interval, as a name may only resolve once the network is up.
+   */
+  private resolveSeeds(node: MeshNode, names: string[]): void {
+    const pending = new Set(names);
+    const attempt = () => {
+      for (const name of [...pending]) {
+        const colon = name.lastIndexOf(':');
+        const host = name.slice(0, colon);
+        const port = Number(name.slice(colon + 1));
+        lookup(host, { all: true })
+          .then((addrs) => {
+            pending.delete(name);
+            node.join(addrs.map((a) => formatAddress({ host: a.address, port })));
+          })
+          .catch((err: Error) => this.logger.warn({ seed: name, err: err.message }, 'mesh seed does not resolve yet'));
+      }
+      if (pending.size > 0 && this.node === node) {
+        this.seedTimer = this.clock.setTimeout(attempt, this.tuning.reconnectIntervalMs);
+        this.seedTimer.unref?.();
+      }
+    };
+    attempt();
+  }
+
   /** Leaves gracefully (peers mark us left at once) and withdraws the mDNS record (goodbye). */
   async stop(): Promise<void> {
     if (this.metaTimer) this.clock.clearTimeout(this.metaTimer);
+    if (this.seedTimer) this.clock.clearTimeout(this.seedTimer);
     await this.discovery?.stop().catch(() => {});
     await this.node?.leave();
   }

@@ -67,6 +67,18 @@ describe('mesh over real UDP on loopback', () => {
     await until(() => state(a.members(), 'b') === 'left', 'b left');
   });
 
+  it('a seed given by host name is resolved and joined', async () => {
+    const key = randomBytes(32).toString('base64');
+    const a = new Mesh({ id: 'named-a', section: section(key) });
+    meshes.push(a);
+    await a.start();
+    const b = new Mesh({ id: 'named-b', section: section(key, [`localhost:${parseAddress(a.address).port}`]) });
+    meshes.push(b);
+    await b.start();
+    await until(() => state(a.members(), 'named-b') === 'alive' && state(b.members(), 'named-a') === 'alive', 'joined through localhost');
+    expect(() => section(key, ['not a seed'])).toThrow(/mesh\.seeds\[0\]/);
+  });
+
   it('drops and counts unencrypted, wrong-key and other-label packets; never mixes two meshes', async () => {
     const key = randomBytes(32).toString('base64');
     const a = new Mesh({ id: 'a', section: section(key, [], { label: 'site-a' }) });
