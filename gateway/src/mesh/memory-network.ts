@@ -175,7 +175,8 @@ export class MemoryNetwork {
       return;
     }
     const delay = c.delayMs + (c.jitterMs > 0 ? this.random.next() * c.jitterMs : 0);
-    const copy = Buffer.from(packet);
+    // No copy: senders never reuse a sealed datagram's buffer.
+    const copy = packet;
     const src = from.address;
     this.scheduler.setTimeout(() => {
       if (dest.closed) return;

@@ -59,20 +59,24 @@ export class Seal {
   }
 
   seal(payload: Buffer, protocolVersion = PROTOCOL_VERSION): Buffer {
-    const nonce = Buffer.allocUnsafe(NONCE);
-    nonce.writeUInt32BE(this.session, 0);
+    // One allocation for the datagram: version, nonce, then the ciphertext written after them.
+    const plain = Buffer.allocUnsafe(7 + payload.length);
+    plain[0] = protocolVersion;
+    plain.writeUIntBE(Math.max(0, Math.floor(this.opts.clock.now())), 1, 6);
+    payload.copy(plain, 7);
+    const out = Buffer.allocUnsafe(1 + NONCE + plain.length + TAG);
+    out[0] = ENVELOPE_VERSION;
     this.counter++;
-    nonce.writeUInt32BE(Math.floor(this.counter / 0x100000000), 4);
-    nonce.writeUInt32BE(this.counter >>> 0, 8);
-    const header = Buffer.allocUnsafe(7);
-    header[0] = protocolVersion;
-    header.writeUIntBE(Math.max(0, Math.floor(this.opts.clock.now())), 1, 6);
-    const cipher = createCipheriv('aes-256-gcm', this.opts.keyring.primary, nonce);
+    out.writeUInt32BE(this.session, 1);
+    out.writeUInt32BE(Math.floor(this.counter / 0x100000000), 5);
+    out.writeUInt32BE(this.counter >>> 0, 9);
+    const cipher = createCipheriv('aes-256-gcm', this.opts.keyring.primary, out.subarray(1, 1 + NONCE));
     cipher.setAAD(this.aad);
-    const a = cipher.update(header);
-    const b = cipher.update(payload);
+    const ct = cipher.update(plain);
     cipher.final();
-    return Buffer.concat([Buffer.from([ENVELOPE_VERSION]), nonce, a, b, cipher.getAuthTag()]);
+    ct.copy(out, 1 + NONCE);
+    cipher.getAuthTag().copy(out, 1 + NONCE + ct.length);
+    return out;
   }
 
   open(packet: Buffer): OpenResult {
