@@ -212,7 +212,13 @@ export class Mesh {
     if (discovery) {
       this.discovery = discovery;
       try {
-        await discovery.start((peer) => node.join(peer.addresses));
+        await discovery.start((peer) => {
+          // Already a live member there: gossip has it; a full-state join would only cost bytes
+          // (every gateway discovers every other one at start).
+          const known = node.membership.get(peer.id);
+          if (known && (known.state === 'alive' || known.state === 'suspect') && peer.addresses.includes(known.addr)) return;
+          node.join(peer.addresses);
+        });
       } catch (err) {
         // No multicast (container, locked-down network): static seeds still work.
         this.logger.warn({ err: (err as Error).message }, 'mDNS discovery unavailable; using static seeds only');
