@@ -105,7 +105,7 @@ export class CloudBridge {
         else if (t.kind === 'status') {
           const current = newest.get(t.gatewayId);
           void report(presence.status(t.gatewayId, payload, current !== undefined && current !== client));
-        }
+        } else if (t.kind === 'alert') liveApi.alertMessage(t.gatewayId, payload);
       });
       http = new CloudHttpApi(store, {
         metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, oversizeDrops: broker!.oversizeDrops, statusRefused: presence.statusRefused, statusThrottled: presence.statusThrottled, connected: live.size, live: liveApi.metrics() }),

@@ -15,12 +15,14 @@ export interface ExternalBrokerOptions {
 export interface ExternalBrokerHandlers {
   batch(gatewayId: string, payload: Buffer): void;
   status(gatewayId: string, payload: Buffer): void;
+  alert(gatewayId: string, payload: Buffer): void;
 }
 
 export interface ExternalLinkStats {
   connects: number;
   batches: number;
   statuses: number;
+  alerts: number;
   ignored: number;
 }
 
@@ -37,7 +39,7 @@ export interface ExternalLinkStats {
  * Who may publish on `fm/g/<id>/…` is the external broker's ACL to enforce (EXTERNAL.md).
  */
 export class ExternalBrokerLink {
-  readonly stats: ExternalLinkStats = { connects: 0, batches: 0, statuses: 0, ignored: 0 };
+  readonly stats: ExternalLinkStats = { connects: 0, batches: 0, statuses: 0, alerts: 0, ignored: 0 };
 
   private constructor(
     private readonly client: MqttClient,
@@ -66,13 +68,16 @@ export class ExternalBrokerLink {
       } else if (t?.kind === 'status') {
         link.stats.statuses++;
         handlers.status(t.gatewayId, payload);
+      } else if (t?.kind === 'alert') {
+        link.stats.alerts++;
+        handlers.alert(t.gatewayId, payload);
       } else link.stats.ignored++;
     });
     client.on('error', (err) => logger.warn({ err: err.message }, 'external broker error'));
     client.on('connect', () => {
       link.stats.connects++;
       client.subscribe(
-        { [`$share/${opts.shareGroup}/${uplinkTopics.batch('+')}`]: { qos: 1 }, [uplinkTopics.status('+')]: { qos: 1 } },
+        { [`$share/${opts.shareGroup}/${uplinkTopics.batch('+')}`]: { qos: 1 }, [uplinkTopics.status('+')]: { qos: 1 }, 'fm/g/+/alert': { qos: 1 } },
         (err, granted) => {
           if (err || granted?.some((g) => g.qos > 2)) logger.error({ err: err?.message, granted }, 'external broker refused the subscriptions (is it MQTT 5 with shared subscriptions?)');
         },

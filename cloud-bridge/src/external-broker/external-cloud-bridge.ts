@@ -50,6 +50,7 @@ export class ExternalCloudBridge {
           batch: (gw, payload) => (receiver ? receiver.receive(gw, payload) : pending.push([gw, payload])),
           // The broker, not this bridge, sees the connection: online comes from the status itself.
           status: (gw, payload) => void presence.status(gw, payload, false).catch((err: Error) => logger.error({ err: err.message }, 'presence update failed')),
+          alert: (gw, payload) => live.alertMessage(gw, payload),
         },
         logger,
       );

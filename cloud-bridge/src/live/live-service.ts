@@ -9,6 +9,9 @@ import { LiveServer } from './live-server.js';
 import { SUBSCRIBER_DEFAULTS, type SubscriberLimits } from './live-subscriber.js';
 import { LiveTokens } from './live-tokens.js';
 
+/** An alert payload is a few hundred bytes; anything past this is refused. */
+const MAX_ALERT_BYTES = 16 * 1024;
+
 export function liveTokensFile(dataDir: string): string {
   return join(dataDir, 'live-tokens.json');
 }
@@ -60,8 +63,29 @@ export class LiveService {
     this.hub.alert(gateway, alert);
   }
 
+  /** Alert payloads refused (not a JSON object, or too large). */
+  alertsRefused = 0;
+
+  /**
+   * An alert as published by a gateway on `fm/g/<gateway>/alert` (payload v1, gateway/src/alerts/event.ts).
+   * Hostile input: size-capped, must be a JSON object; its `gateway` is the topic's, whatever it says.
+   */
+  alertMessage(gateway: string, payload: Buffer): void {
+    let alert: unknown;
+    try {
+      alert = payload.length <= MAX_ALERT_BYTES ? JSON.parse(payload.toString('utf8')) : null;
+    } catch {
+      alert = null;
+    }
+    if (typeof alert !== 'object' || alert === null || Array.isArray(alert)) {
+      this.alertsRefused++;
+      return;
+    }
+    this.hub.alert(gateway, { ...(alert as Record<string, unknown>), gateway });
+  }
+
   metrics(): Record<string, unknown> {
-    return { ...this.hub.stats, ...this.server.stats, mqtt: this.mqtt ? { ...this.mqtt.stats } : null };
+    return { ...this.hub.stats, ...this.server.stats, alertsRefused: this.alertsRefused, mqtt: this.mqtt ? { ...this.mqtt.stats } : null };
   }
 
   close(): void {
