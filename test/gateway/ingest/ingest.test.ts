@@ -147,3 +147,33 @@ describe('FileCredentialStore', () => {
     expect(() => new FileCredentialStore(file)).toThrow(expect.objectContaining({ code: 'FM_ERR_BROKER_CREDENTIALS' }));
   });
 });
+
+describe('RejectLog', () => {
+  it('logs once per source per interval, then reports how many it suppressed', async () => {
+    const { RejectLog } = await import('@fieldmesh/gateway/ingest/reject-log');
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn(obj: object) {
+        lines.push(obj as Record<string, unknown>);
+      },
+      error() {},
+      child() {
+        return logger;
+      },
+    };
+    const clock = new ManualClock();
+    const log = new RejectLog(logger, clock, 1000, 2);
+    for (let i = 0; i < 5; i++) log.note('device:a', { i }, 'refused');
+    log.note('device:b', {}, 'refused');
+    expect(lines.map((l) => l.source)).toEqual(['device:a', 'device:b']);
+    clock.advance(1000);
+    log.note('device:a', {}, 'refused');
+    expect(lines[2]).toMatchObject({ source: 'device:a', suppressedSinceLast: 4 });
+    // The map is bounded: a third source evicts the oldest instead of growing.
+    log.note('device:c', {}, 'refused');
+    log.note('device:b', {}, 'refused');
+    expect(lines.map((l) => l.source)).toEqual(['device:a', 'device:b', 'device:a', 'device:c', 'device:b']);
+  });
+});
