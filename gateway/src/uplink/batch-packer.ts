@@ -20,6 +20,7 @@ export function packBatches(
     payload,
     state: payload ? 'sent' : 'poison',
     attempts: 0,
+    firstRefusalAcks: -1,
     reason,
     timer: null,
   });

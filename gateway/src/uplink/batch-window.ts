@@ -8,8 +8,10 @@ export interface InFlightBatch {
   payload: Buffer | null;
   /** `sent`: waiting for the ack; `acked`: committed in the cloud; `poison`: to be quarantined. */
   state: 'sent' | 'acked' | 'poison';
-  /** Refusals and ack timeouts so far. */
+  /** Refusals so far (of this batch and the larger batches it was split from). */
   attempts: number;
+  /** The uplink's ack count at the first refusal of this lineage; -1 before any refusal. */
+  firstRefusalAcks: number;
   reason: string;
   timer: unknown;
 }

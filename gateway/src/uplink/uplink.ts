@@ -101,6 +101,8 @@ export class Uplink {
   private lastError = { message: '', at: -Infinity };
   private lastStoreError = -Infinity;
   private retryTimer: unknown = null;
+  /** Cloud acks received: evidence the cloud commits this gateway's data (see `refused`). */
+  private acksSeen = 0;
   private pumping = false;
   private readonly counts = {
     batchesSent: 0,
@@ -367,34 +369,63 @@ export class Uplink {
   }
 
   /**
-   * A nacked batch of several readings is split in two and both halves resent, so a poison
-   * reading is isolated in about log2(batch) round trips and only it is quarantined (after
-   * `maxRefusals` refusals of the one-reading batch), not the good readings around it.
+   * A refusal (nack). The batch is resent after a growing delay (backoffMinMs doubling up to
+   * backoffMaxMs), split in two while it holds several readings and the window has room, so a
+   * poison reading is isolated in about log2(batch) rounds and only it is lost, not its
+   * neighbours. A one-reading batch is quarantined after `maxRefusals` refusals, but only once
+   * the cloud has acked something since the first refusal of its lineage: when the cloud refuses
+   * everything (its own bug, a bad deploy), that is not the readings' fault and nothing is
+   * thrown away; the uplink keeps retrying, slowly.
    */
   private refused(b: InFlightBatch, reason: string): void {
     b.attempts++;
     b.reason = reason;
+    if (b.firstRefusalAcks < 0) b.firstRefusalAcks = this.acksSeen;
     this.clearBatchTimer(b);
-    if (b.count > 1) {
-      const readings = this.o.log.readAfter(b.firstSeq - 1, b.count).filter((r) => r.seq <= b.lastSeq);
+    if (b.count === 1 && b.attempts >= this.o.maxRefusals && this.acksSeen > b.firstRefusalAcks) {
+      this.logger.warn({ firstSeq: b.firstSeq, lastSeq: b.lastSeq, reason, attempts: b.attempts }, 'reading refused too often, quarantined');
+      b.state = 'poison';
+      b.payload = null;
+      this.settle();
+      this.pump();
+      return;
+    }
+    const delay = Math.min(this.o.backoffMaxMs, this.o.backoffMinMs * 2 ** Math.min(b.attempts - 1, 20));
+    const gen = this.generation;
+    const t = this.clock.setTimeout(() => {
+      b.timer = null;
+      if (gen === this.generation && b.state === 'sent') this.retry(b);
+    }, delay);
+    t.unref?.();
+    b.timer = t;
+  }
+
+  private retry(b: InFlightBatch): void {
+    const sending = this.window.all().filter((x) => x.state === 'sent').length;
+    if (b.count > 1 && sending < this.o.maxInFlight) {
+      let readings: LoggedReading[];
+      try {
+        readings = this.o.log.readAfter(b.firstSeq - 1, b.count).filter((r) => r.seq <= b.lastSeq);
+      } catch (err) {
+        this.storeTrouble(err as Error);
+        return this.send(b);
+      }
       if (readings.length > 1) {
         const half = Math.ceil(readings.length / 2);
         const parts = [...this.pack(readings.slice(0, half)), ...this.pack(readings.slice(half))];
+        for (const p of parts) {
+          // The halves carry their lineage's refusals, so isolating a poison reading counts.
+          p.attempts = b.attempts;
+          p.firstRefusalAcks = b.firstRefusalAcks;
+          p.reason = b.reason;
+        }
         this.window.replace(b, parts);
         for (const p of parts) if (p.state === 'sent') this.send(p);
         this.settle();
         return;
       }
     }
-    if (b.attempts >= this.o.maxRefusals) {
-      this.logger.warn({ firstSeq: b.firstSeq, lastSeq: b.lastSeq, reason, attempts: b.attempts }, 'batch refused too often, quarantined');
-      b.state = 'poison';
-      b.payload = null;
-      this.settle();
-      this.pump();
-    } else {
-      this.send(b);
-    }
+    this.send(b);
   }
 
   private onAck(payload: Buffer): void {
@@ -408,6 +439,7 @@ export class Uplink {
     // An ack for another epoch is about an old database of this gateway id: not ours.
     if (ack.epoch !== undefined && ack.epoch !== this.o.log.epoch) return;
     if (ack.ok) {
+      this.acksSeen++;
       this.window.ackRange(ack.firstSeq, ack.lastSeq);
       try {
         this.settle();

@@ -141,6 +141,33 @@ describe('uplink on a ManualClock and the in-memory link', () => {
     await uplink.stop();
   });
 
+  it('a cloud that refuses everything gets slower retries and no quarantine: not the readings\' fault', async () => {
+    const clock = new ManualClock(T0);
+    const log = new MemoryReadingLog();
+    let nacks = 0;
+    const link = new MemoryUplinkLink((msg) => {
+      if (!msg.topic.endsWith('/batch')) return null;
+      const b = decodeBatch(msg.payload);
+      nacks++;
+      return encodeAck({ v: 1, ok: false, epoch: b.epoch, firstSeq: b.firstSeq, lastSeq: b.lastSeq, code: 'FM_ERR_CLOUD_STORE_BUG', reason: 'deploy gone wrong' });
+    });
+    const uplink = new Uplink({ gatewayId: 'gw-a', log, url: 'mqtt://memory:1', clock, link, batchReadings: 8, maxInFlight: 2, maxRefusals: 2, backoffMinMs: 1000, backoffMaxMs: 8000 });
+    log.append(burst(0, 16));
+    uplink.start();
+    await flush();
+    expect(nacks).toBe(2);
+    for (let i = 0; i < 40; i++) {
+      clock.advance(1000);
+      await flush();
+    }
+    // 40 s of refusals: retries spaced out (1, 2, 4, 8, 8… s per batch), splitting bounded by the window.
+    expect(nacks).toBeLessThan(40);
+    expect(uplink.stats()).toMatchObject({ batchesQuarantined: 0, readingsQuarantined: 0 });
+    expect(log.ackWatermark()).toBe(0);
+    expect(uplink.stats().inFlight).toBeLessThanOrEqual(4);
+    await uplink.stop();
+  });
+
   it('survives a failing log: logs, retries after 1 s, then drains', async () => {
     const { clock, log, link, uplink } = rig();
     log.append(burst(0, 30));

@@ -196,7 +196,7 @@ describe('uplink logic', () => {
     const log = new MemoryReadingLog();
     log.append(burst(0, 30));
     const w = new BatchWindow(log);
-    const mk = (first: number, last: number): InFlightBatch => ({ firstSeq: first, lastSeq: last, count: last - first + 1, payload: null, state: 'sent', attempts: 0, reason: '', timer: null });
+    const mk = (first: number, last: number): InFlightBatch => ({ firstSeq: first, lastSeq: last, count: last - first + 1, payload: null, state: 'sent', attempts: 0, firstRefusalAcks: -1, reason: '', timer: null });
     for (const [a, b] of [[1, 10], [11, 20], [21, 30]] as const) w.add(mk(a, b));
     w.ackRange(21, 30);
     w.settle(() => {});
