@@ -135,7 +135,7 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
     for (const [drawn, width] of m.drawn) expect(drawn).toBeLessThanOrEqual(4 * Math.max(50, Math.floor(width)));
     // The page kept drawing frames while 60k points arrived (headless, 2 shared cores: a loose floor).
     expect(m.frames / seconds).toBeGreaterThan(5);
-    expect(m.lastRenderMs).toBeLessThan(250);
+    expect(m.lastRenderMs).toBeLessThan(500);
     expect(errors).toEqual([]);
   });
 });

@@ -260,6 +260,8 @@ describe('live: a subscriber that stops reading is cut off, ingest never waits',
     expect((live.metrics() as { readingsSampled: number }).readingsSampled).toBeGreaterThan(0);
     // One batch message is ~70 kB: queued bytes never exceed the soft limit plus one message.
     expect(maxBuffered).toBeLessThan(64 * 1024 + 100 * 1024);
-    expect(slowest).toBeLessThan(200);
+    // A hub call never waits on the peer: it returns in well under a second even on a loaded machine
+    // (a blocking send would hang until the cut-off).
+    expect(slowest).toBeLessThan(1000);
   }, 60_000);
 });

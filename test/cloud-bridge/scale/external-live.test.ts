@@ -55,6 +55,6 @@ describe('bridge behind a real Mosquitto (in process, SQLite): acks, presence, a
     // Unclean death: Mosquitto publishes the will, the bridge marks it offline.
     (gw as unknown as { stream: { destroy(): void } }).stream.destroy();
     await waitFor(async () => (await bridge.store.gateways())[0]?.online === false, 'offline by the will');
-    expect(messages.some((m) => m.type === 'status' && m.gateway === 'gw-e' && !m.online)).toBe(true);
+    await waitFor(() => messages.some((m) => m.type === 'status' && m.gateway === 'gw-e' && !m.online), 'offline status streamed');
   }, 60_000);
 });
