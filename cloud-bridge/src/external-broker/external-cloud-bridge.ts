@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
 import { BatchReceiver } from '../bridge/batch-receiver.js';
 import { GatewayPresence } from '../bridge/gateway-presence.js';
@@ -5,6 +6,7 @@ import { isPostgresStore, type CloudConfig } from '../config.js';
 import { dashboardRoutes } from '../dashboard/dashboard-assets.js';
 import { CloudHttpApi } from '../http/http-api.js';
 import { LiveService } from '../live/live-service.js';
+import { PgLiveRelay } from '../live/pg-live-relay.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import type { CloudStore } from '../store/cloud-store.js';
 import { PostgresCloudStore, redact } from '../store/postgres-cloud-store.js';
@@ -26,6 +28,8 @@ export class ExternalCloudBridge {
     private readonly http: CloudHttpApi,
     readonly httpPort: number,
     readonly live: LiveService,
+    /** Streams the other bridges' commits (PostgreSQL only), else null. */
+    readonly relay: PgLiveRelay | null,
     private readonly logger: Logger,
   ) {}
 
@@ -36,8 +40,12 @@ export class ExternalCloudBridge {
     const clock = opts.clock ?? systemClock;
     const throttled = new RateLimitedLog(logger, clock);
     const live = LiveService.open({ dataDir: config.dataDir, clock, logger });
-    const store = live.feed(opts.store ?? (isPostgresStore(config.store) ? await PostgresCloudStore.open(config.store) : new SqliteCloudStore(config.store)));
+    // With PostgreSQL, bridges tell each other what they committed, so each streams the whole fleet.
+    const origin = `fm-bridge-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const shared = opts.store === undefined && isPostgresStore(config.store);
+    const store = live.feed(opts.store ?? (shared ? await PostgresCloudStore.open(config.store, { notifyOrigin: origin }) : new SqliteCloudStore(config.store)));
     let link: ExternalBrokerLink | undefined;
+    let relay: PgLiveRelay | null = null;
     let http: CloudHttpApi | undefined;
     try {
       let receiver: BatchReceiver | undefined;
@@ -59,14 +67,16 @@ export class ExternalCloudBridge {
       for (const [gw, payload] of pending.splice(0)) receiver.receive(gw, payload);
       const r = receiver;
       http = new CloudHttpApi(store, {
-        metrics: () => ({ receiver: { ...r.stats }, external: { ...l.stats, connected: l.connected, clientId: l.clientId }, statusRefused: presence.statusRefused, live: live.metrics() }),
+        metrics: () => ({ receiver: { ...r.stats }, external: { ...l.stats, connected: l.connected, clientId: l.clientId }, statusRefused: presence.statusRefused, live: live.metrics(), relay: relay ? { ...relay.stats } : null }),
         upgrade: live.server.upgrade,
         page: dashboardRoutes(store),
       });
+      if (shared) relay = await PgLiveRelay.start(config.store, origin, live.hub, logger);
       const httpPort = await http.listen(config.http.port, config.http.host);
       logger.info({ broker: redact(url), shareGroup: config.broker.shareGroup, httpPort, store: redact(config.store) }, 'cloud bridge started behind an external broker');
-      return new ExternalCloudBridge(config, store, receiver, link, http, httpPort, live, logger);
+      return new ExternalCloudBridge(config, store, receiver, link, http, httpPort, live, relay, logger);
     } catch (err) {
+      await relay?.close();
       live.close();
       await http?.close();
       await link?.close();
@@ -76,6 +86,7 @@ export class ExternalCloudBridge {
   }
 
   async stop(): Promise<void> {
+    await this.relay?.close();
     this.live.close();
     await this.http.close();
     await this.link.close();

@@ -45,7 +45,8 @@ function toColumns(v: number | boolean | string): [number, number | null, string
 /** pg sends numbers as text: NaN/Infinity/-0 must be spelled the way PostgreSQL reads float8. */
 const float8 = (n: number | null): string | null => (n === null ? null : Number.isNaN(n) ? 'NaN' : n === Infinity ? 'Infinity' : n === -Infinity ? '-Infinity' : Object.is(n, -0) ? '-0' : String(n));
 
-function fromColumns(kind: number, num: number | null, txt: string | null): number | boolean | string {
+/** A stored value back to its JavaScript type (also used by live/pg-live-relay.ts). */
+export function fromColumns(kind: number, num: number | null, txt: string | null): number | boolean | string {
   switch (kind) {
     case KIND_BOOLEAN:
       return num === 1;
@@ -72,6 +73,23 @@ interface GatewayRow {
 export interface PostgresStoreOptions {
   /** Pool size: connections one bridge process holds. Default 4 (batches commit one at a time; reads share the rest). */
   maxConnections?: number;
+  /**
+   * This bridge's id: when set, each commit that stored readings also sends
+   * `NOTIFY fm_batches, {"origin","gateway","epoch","firstSeq","lastSeq"}` (delivered at COMMIT),
+   * so the other bridges can stream readings they did not commit themselves (live/pg-live-relay.ts).
+   */
+  notifyOrigin?: string;
+}
+
+/** The channel of committed-batch notifications. */
+export const BATCH_CHANNEL = 'fm_batches';
+
+export interface BatchNotice {
+  origin: string;
+  gateway: string;
+  epoch: string;
+  firstSeq: number;
+  lastSeq: number;
 }
 
 /**
@@ -81,7 +99,10 @@ export interface PostgresStoreOptions {
  * commit returns only after PostgreSQL made it durable (synchronous_commit is checked at open).
  */
 export class PostgresCloudStore implements CloudStore {
-  private constructor(private readonly pool: pg.Pool) {}
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly notifyOrigin: string | undefined,
+  ) {}
 
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresCloudStore> {
     const pool = new pg.Pool({ connectionString: url, max: opts.maxConnections ?? 4 });
@@ -104,7 +125,7 @@ export class PostgresCloudStore implements CloudStore {
       if (err instanceof CloudError) throw err;
       throw new CloudError('FM_ERR_CLOUD_STORE_OPEN', `cannot open ${redact(url)}: ${(err as Error).message}`);
     }
-    return new PostgresCloudStore(pool);
+    return new PostgresCloudStore(pool, opts.notifyOrigin);
   }
 
   async commitBatch(gateway: string, epoch: string, readings: readonly LoggedReading[], at: number): Promise<CommitResult> {
@@ -187,6 +208,10 @@ export class PostgresCloudStore implements CloudStore {
            readings = g.readings + excluded.readings`,
         [gateway, at, epoch, maxSeq, stored],
       );
+      if (this.notifyOrigin !== undefined && stored > 0) {
+        const notice: BatchNotice = { origin: this.notifyOrigin, gateway, epoch, firstSeq: seqs[0]!, lastSeq: maxSeq };
+        await client.query('SELECT pg_notify($1, $2)', [BATCH_CHANNEL, JSON.stringify(notice)]);
+      }
       await client.query('COMMIT');
       return { stored, duplicates: readings.length - stored };
     } catch (err) {
