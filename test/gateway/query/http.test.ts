@@ -108,6 +108,37 @@ describe('query API over HTTP', () => {
     expect(formatEvent(...got[1]!)).toBe('2026-01-01T00:00:00.000Z  ALERT RAISED [info] r b/x value 2: value 2 > high 1');
   });
 
+  it('tail drops events for a client that does not read, counts them, and tells it once it drains', async () => {
+    const hub = new TailHub({ maxBufferedBytes: 16_384 });
+    const s = createServer((req, res) => void serveQuery(req, res, new QueryApi({ raw: new LogScanRawSource(log), rollups }), hub));
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const req = get(`http://127.0.0.1:${(s.address() as AddressInfo).port}/api/tail`);
+    const res = await new Promise<import('node:http').IncomingMessage>((r) => req.on('response', r));
+    res.pause(); // a client that stopped reading
+    const big = Array.from({ length: 1000 }, (_, i) => ({ series: 'slow/x', ts: T0 + i, value: 'y'.repeat(200) }));
+    const deadline = Date.now() + 20_000;
+    while (hub.stats().dropped === 0 && Date.now() < deadline) {
+      hub.publishReadings(big);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const dropped = hub.stats().dropped;
+    expect(dropped).toBeGreaterThan(0);
+    // Memory stays bounded: the server holds about maxBufferedBytes plus one chunk, not everything.
+    const parser = new SseParser();
+    let note: number | undefined;
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => parser.feed(c, (e, d) => {
+      if (e === 'dropped') note = (JSON.parse(d) as { count: number }).count;
+    }));
+    res.resume();
+    while (note === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(note).toBeGreaterThan(0);
+    expect(note).toBeLessThanOrEqual(dropped);
+    req.destroy();
+    hub.close();
+    await new Promise<void>((r) => s.close(() => r()));
+  });
+
   it('tail refuses bad parameters and too many clients', async () => {
     expect((await fetch(`${url}/api/tail?series=nope`)).status).toBe(400);
     const small = new TailHub({ maxClients: 0 });
