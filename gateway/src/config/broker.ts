@@ -22,6 +22,12 @@ export interface BrokerConfig {
   maxPacketBytes: number;
   /** Ms a new connection may take to send CONNECT before it is closed. Default 10,000. */
   connectTimeoutMs: number;
+  /**
+   * Ms one packet may take from its first byte to its last before the connection is closed.
+   * Default 60,000 (a full-size packet over a 5 kB/s link). 0 = no limit. Stops a client that
+   * declares a large packet and trickles it to pin a buffer.
+   */
+  packetTimeoutMs: number;
   /** Concurrent connections; one more is closed at once. Default 1,000 (a Pi's file limits). */
   maxConnections: number;
 }
@@ -33,6 +39,7 @@ export const brokerDefaults: BrokerConfig = {
   devices: ['device-1'],
   maxPacketBytes: 256 * 1024 + 1024,
   connectTimeoutMs: 10_000,
+  packetTimeoutMs: 60_000,
   maxConnections: 1000,
 };
 
@@ -45,6 +52,7 @@ export const checkBroker: Check<BrokerConfig> = section<BrokerConfig>(
     // 268,435,455 is MQTT's largest encodable remaining length (§2.2.3).
     maxPacketBytes: int(128, 268_435_455),
     connectTimeoutMs: int(100, 600_000),
+    packetTimeoutMs: int(0, 3_600_000),
     maxConnections: int(1, 100_000),
   },
   brokerDefaults,

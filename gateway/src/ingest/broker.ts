@@ -12,7 +12,7 @@ import { RejectLog } from './reject-log.js';
 import { decodePublish, DEVICE_TOPIC_PREFIX, rejectedTopic } from './topic.js';
 
 export interface IngestBrokerOptions {
-  config: Pick<BrokerConfig, 'port' | 'host' | 'auth' | 'maxPacketBytes' | 'connectTimeoutMs' | 'maxConnections'>;
+  config: Pick<BrokerConfig, 'port' | 'host' | 'auth' | 'maxPacketBytes' | 'connectTimeoutMs' | 'maxConnections'> & { packetTimeoutMs?: number };
   ingest: Ingest;
   /** Required unless `config.auth` is `none`. */
   credentials?: CredentialStore;
@@ -112,10 +112,16 @@ export class IngestBroker {
     stats.connections = this.sockets.size;
     socket.setNoDelay(true);
     socket.on('error', () => {}); // reported through the guarded stream / aedes
-    const guarded = new GuardedSocket(socket, cfg.maxPacketBytes, (why) => {
-      stats.reject('packet_too_large');
-      this.rejects.note(`addr:${socket.remoteAddress}`, { reason: 'packet_too_large', detail: why, remote }, 'connection closed');
-    });
+    const guarded = new GuardedSocket(
+      socket,
+      cfg.maxPacketBytes,
+      (why, kind) => {
+        const reason = kind === 'slow_packet' ? 'slow_packet' : 'packet_too_large';
+        stats.reject(reason);
+        this.rejects.note(`addr:${socket.remoteAddress}`, { reason, detail: why, remote }, 'connection closed');
+      },
+      { packetTimeoutMs: cfg.packetTimeoutMs ?? 0, clock: this.clock },
+    );
     const timer = this.clock.setTimeout(() => {
       stats.reject('connect_timeout');
       this.rejects.note(`addr:${socket.remoteAddress}`, { reason: 'connect_timeout', remote }, 'connection closed: no CONNECT in time');

@@ -9,6 +9,7 @@ export const REJECT_REASONS = {
   bad_topic: { code: 'FM_ERR_INGEST_TOPIC', solve: 'Publish on fm/d/<your id>/senml or fm/d/<your id>/<sensor> with a valid sensor name; `rejected` is reserved.' },
   forbidden_topic: { code: 'FM_ERR_INGEST_FORBIDDEN', solve: 'A device may publish only under fm/d/<its own id>/; use the id you log in with.' },
   packet_too_large: { code: 'FM_ERR_INGEST_PACKET_TOO_LARGE', solve: 'Keep MQTT packets under broker.maxPacketBytes; split large SenML packs.' },
+  slow_packet: { code: 'FM_ERR_INGEST_SLOW_PACKET', solve: 'A packet took longer than broker.packetTimeoutMs from first to last byte; the connection was closed. Check the link, or raise the limit for very slow links.' },
   connect_timeout: { code: 'FM_ERR_INGEST_CONNECT_TIMEOUT', solve: 'Send CONNECT right after opening the connection (within broker.connectTimeoutMs).' },
   too_many_connections: { code: 'FM_ERR_INGEST_CONNECTIONS', solve: 'Too many devices are connected at once; raise broker.maxConnections or find a client that leaks connections.' },
   bad_credentials: { code: 'FM_ERR_INGEST_AUTH', solve: 'Log in with username = device id and the password printed when its credentials were created; anonymous is refused unless broker.auth is none.' },

@@ -1,5 +1,6 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
+import { systemClock, type Clock, type Timer } from '@fieldmesh/device-sdk';
 
 /**
  * Reads MQTT fixed headers (MQTT 3.1.1 §2.2) off the raw byte stream BEFORE aedes sees it, and
@@ -17,6 +18,11 @@ export class FixedHeaderScanner {
   private mult = 1;
 
   constructor(private readonly maxPacketBytes: number) {}
+
+  /** True when the bytes scanned so far end inside a packet (header or body). */
+  midPacket(): boolean {
+    return this.body > 0 || this.lenBytes !== -1;
+  }
 
   /**
    * Scans `chunk`; returns null when every packet in it is within the cap, else a reason.
@@ -58,34 +64,69 @@ export class FixedHeaderScanner {
   }
 }
 
+export type GuardViolation = 'too_large' | 'slow_packet';
+
+export interface GuardOptions {
+  /**
+   * Ms a packet may take from its first byte to its last; 0 or absent = no limit. Stops a client
+   * that declares a large (allowed) packet and then trickles it, holding a buffer forever.
+   */
+  packetTimeoutMs?: number;
+  clock?: Clock;
+}
+
 /**
  * The socket as aedes sees it: a Duplex whose readable side is the scanned byte stream. When a
- * packet is over the cap, `onViolation` is called and the socket destroyed; nothing of the
- * oversized packet reaches aedes.
+ * packet is over the cap (or, with `packetTimeoutMs`, too slow to complete), `onViolation` is
+ * called and the socket destroyed; nothing of the offending packet reaches aedes.
  */
 export class GuardedSocket extends Duplex {
   private readonly scanner: FixedHeaderScanner;
+  private slowTimer: Timer | null = null;
+  private readonly clock: Clock;
 
   constructor(
     readonly socket: Socket,
     maxPacketBytes: number,
-    onViolation: (reason: string) => void,
+    onViolation: (reason: string, kind: GuardViolation) => void,
+    opts: GuardOptions = {},
   ) {
     super({ allowHalfOpen: false });
     this.scanner = new FixedHeaderScanner(maxPacketBytes);
+    this.clock = opts.clock ?? systemClock;
+    const packetTimeoutMs = opts.packetTimeoutMs ?? 0;
     socket.on('data', (chunk: Buffer) => {
       const bad = this.scanner.scan(chunk);
       if (bad !== null) {
-        onViolation(bad);
+        onViolation(bad, 'too_large');
         socket.destroy();
         this.destroy();
         return;
+      }
+      if (packetTimeoutMs > 0) {
+        if (!this.scanner.midPacket()) this.clearSlowTimer();
+        else if (this.slowTimer === null) {
+          this.slowTimer = this.clock.setTimeout(() => {
+            this.slowTimer = null;
+            onViolation(`packet not complete within ${packetTimeoutMs} ms`, 'slow_packet');
+            socket.destroy();
+            this.destroy();
+          }, packetTimeoutMs);
+          this.slowTimer.unref?.();
+        }
       }
       if (!this.push(chunk)) socket.pause();
     });
     socket.on('end', () => this.push(null));
     socket.on('error', (err) => this.destroy(err));
     socket.on('close', () => this.destroy());
+  }
+
+  private clearSlowTimer(): void {
+    if (this.slowTimer !== null) {
+      this.clock.clearTimeout(this.slowTimer);
+      this.slowTimer = null;
+    }
   }
 
   override _read(): void {
@@ -115,6 +156,7 @@ export class GuardedSocket extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.clearSlowTimer();
     this.socket.destroy();
     cb(err);
   }

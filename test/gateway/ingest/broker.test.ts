@@ -126,6 +126,21 @@ describe('ingest broker: socket guard', () => {
     expect(rig.ingest.stats.rejected.get('packet_too_large')).toBe(2);
   });
 
+  it('closes a connection that starts a packet and trickles it (packet timeout)', async () => {
+    rig = await startRig({ broker: { auth: 'none', packetTimeoutMs: 300 } });
+    const s = await rawSocket(rig);
+    s.write(connectPacket('slow1'));
+    s.write(Buffer.from([0x30, 0xe8, 0x07, 0x00, 0x03, 0x61])); // PUBLISH declaring 1,000 bytes, 3 sent
+    const ms = await closed(s);
+    expect(ms).toBeGreaterThanOrEqual(250);
+    expect(rig.ingest.stats.rejected.get('slow_packet')).toBe(1);
+    // Complete packets are never timed, however long the connection lives.
+    const ok = await connectDevice(rig, 'fast1', { username: undefined, password: undefined });
+    await new Promise((r) => setTimeout(r, 500));
+    await publish(ok, 'fm/d/fast1/x', '1');
+    expect(rig.ingest.stats.rejected.get('slow_packet')).toBe(1);
+  });
+
   it('closes a connection that sends no CONNECT within the timeout', async () => {
     rig = await startRig({ broker: { connectTimeoutMs: 300 } });
     const s = await rawSocket(rig);

@@ -103,6 +103,8 @@ export function closed(s: Socket, deadlineMs = 20_000): Promise<number> {
     if (s.destroyed) return resolve(0);
     const t = setTimeout(() => reject(new Error('socket not closed in time')), deadlineMs);
     s.on('error', () => {});
+    // Unread bytes (a CONNACK) would hold back 'end' and so 'close': drain them.
+    s.resume();
     s.once('close', () => {
       clearTimeout(t);
       resolve(Date.now() - start);
