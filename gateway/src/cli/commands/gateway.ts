@@ -27,8 +27,9 @@ add-device ID   creates credentials for device ID in <dataDir>/devices.json and 
 
 Config (YAML, every key optional, unknown keys refused): id, dataDir, logLevel,
   broker: { port, host, auth: credentials | none, devices: [ids], maxPacketBytes,
-            connectTimeoutMs, maxConnections }
-  http: { port, host }    ingest: { commitIntervalMs, maxBatchReadings, rejectLogIntervalMs }
+            connectTimeoutMs, packetTimeoutMs, maxConnections }
+  http: { port, host }    ingest: { commitIntervalMs, maxBatchReadings, rejectLogIntervalMs,
+                                    commitThread }
   mesh: { port, mdns, seeds, key }   serial: [{ path, baud, profile, device }]
   uplink: { url, username, password }   rules: [...] (gateway/src/rules/LOCAL.md)
   rollups: { minute: { retention }, hour: { retention }, flushInterval }
