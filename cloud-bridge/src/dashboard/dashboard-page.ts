@@ -28,7 +28,7 @@ export function renderDashboardPage(gateways: GatewayRecord[], seriesNames: Arra
 </head><body>
 <header><h1>fieldmesh cloud</h1><span id="live-state" class="pill">live: not connected</span></header>
 <form id="token-form" hidden><label>Live token <input id="token-input" type="password" autocomplete="off" size="48"></label> <button>Connect</button>
-<span class="hint">printed once by the bridge at its first start (log line "live subscription token issued")</span></form>
+<span class="hint">printed once by <code>fieldmesh cloud</code> at its first start (line "live token: …")</span></form>
 <main>
 <section id="fleet"><h2>Fleet</h2>
 <table><thead><tr><th>gateway</th><th>state</th><th>last contact</th><th>mesh members</th><th>backlog</th><th>oldest unsent</th><th>loss</th><th>readings</th></tr></thead>

@@ -42,7 +42,8 @@ export class LiveService {
     const { tokens, issued } = LiveTokens.open(liveTokensFile(opts.dataDir), opts.clock.now());
     const logger = opts.logger.child({ component: 'live' });
     if (issued !== null) {
-      logger.warn({ token: issued, file: liveTokensFile(opts.dataDir) }, 'live subscription token issued (shown once; only its hash is kept): dashboard at /?token=<token>');
+      // The token itself is not logged (logs are kept and shipped); `fieldmesh cloud` prints it once on stdout.
+      logger.warn({ file: liveTokensFile(opts.dataDir) }, 'live subscription token issued (only its hash is kept); the dashboard needs it as /?token=…');
     }
     return new LiveService(tokens, issued, opts.clock, logger, { ...SUBSCRIBER_DEFAULTS, ...opts.limits });
   }

@@ -41,7 +41,7 @@ export async function startBridgeProcess(dir: string, config: Record<string, unk
     });
   });
   const brokerPort = /cloud broker: mqtt:\/\/[^:]+:(\d+)/.exec(out)?.[1];
-  const liveToken = /"token":"([A-Za-z0-9_-]+)"/.exec(err)?.[1];
+  const liveToken = /^live token: ([A-Za-z0-9_-]+)$/m.exec(out)?.[1];
   return {
     proc,
     httpPort,

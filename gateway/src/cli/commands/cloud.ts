@@ -35,6 +35,11 @@ function config(flags: Record<string, string | boolean>): CloudConfig {
   return typeof flags.config === 'string' ? loadCloudConfig(flags.config) : resolveCloudConfig({});
 }
 
+/** The live token exists in clear only at the first start (only its hash is kept): print it then. */
+function liveTokenLines(token: string | null, host: string, port: number): string {
+  return token === null ? '' : `live token: ${token}\n(shown once; the dashboard: http://${host}:${port}/?token=${token})\n`;
+}
+
 function untilSignal(): Promise<void> {
   return new Promise<void>((resolve) => {
     const stop = () => {
@@ -68,7 +73,10 @@ const cloud: Command = {
     if (cfg.broker.url !== undefined) {
       // Scale-out mode: an external MQTT 5 broker with shared subscriptions (cloud-bridge/src/external-broker/EXTERNAL.md).
       const external = await ExternalCloudBridge.start(cfg, { logger });
-      process.stdout.write(`cloud broker: ${cfg.broker.url} (external, share group ${cfg.broker.shareGroup})\ncloud http: http://${cfg.http.host}:${external.httpPort}/\n`);
+      process.stdout.write(
+        `cloud broker: ${cfg.broker.url} (external, share group ${cfg.broker.shareGroup})\ncloud http: http://${cfg.http.host}:${external.httpPort}/\n` +
+          liveTokenLines(external.live.issuedToken, cfg.http.host, external.httpPort),
+      );
       await untilSignal();
       await external.stop();
       return 0;
@@ -77,7 +85,9 @@ const cloud: Command = {
     if (cfg.broker.auth === 'credentials' && new GatewayCredentials(credentialsFile(cfg)).ids().length === 0) {
       process.stdout.write(`no gateway credentials yet: run \`fieldmesh cloud add-gateway ID${typeof flags.config === 'string' ? ` --config ${flags.config}` : ''}\`\n`);
     }
-    process.stdout.write(`cloud broker: mqtt://${cfg.broker.host}:${bridge.brokerPort}\ncloud http: http://${cfg.http.host}:${bridge.httpPort}/\n`);
+    process.stdout.write(
+      `cloud broker: mqtt://${cfg.broker.host}:${bridge.brokerPort}\ncloud http: http://${cfg.http.host}:${bridge.httpPort}/\n` + liveTokenLines(bridge.live.issuedToken, cfg.http.host, bridge.httpPort),
+    );
     await untilSignal();
     await bridge.stop();
     return 0;
