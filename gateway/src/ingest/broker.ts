@@ -158,6 +158,12 @@ export class IngestBroker {
       return done(null, true);
     }
     if (username === undefined || password === undefined || !isDeviceId(username)) return refuse(CONNACK_BAD_CREDENTIALS, 'anonymous or malformed login');
+    // A client id names a session, and a second CONNECT with the same id takes the session over
+    // [MQTT-3.1.4-2]: a device may only use its own id (or `<id>:<suffix>`), so it cannot kick
+    // another device off.
+    if (client.id !== username && !client.id.startsWith(`${username}:`)) {
+      return refuse(CONNACK_IDENTIFIER_REJECTED, `client id ${JSON.stringify(client.id).slice(0, 80)} is not ${username} or ${username}:…`);
+    }
     this.opts.credentials!.verify(username, password).then(
       (ok) => {
         if (!ok) return refuse(CONNACK_BAD_CREDENTIALS, `wrong password for ${username}`);

@@ -45,6 +45,17 @@ describe('ingest broker: credentials and ACL', () => {
     expect(rig.ingest.stats.rejected.get('bad_credentials')).toBe(3);
   });
 
+  it("refuses a client id that is not the device's own, so no device can take over another's session", async () => {
+    rig = await startRig();
+    const victim = await connectDevice(rig, 'dev1');
+    await expect(connectDevice(rig, 'dev2', { clientId: 'dev1' })).rejects.toThrow(/Identifier rejected|closed/i);
+    expect(victim.connected).toBe(true);
+    const second = await connectDevice(rig, 'dev1', { clientId: 'dev1:bridge' });
+    await publish(second, 'fm/d/dev1/x', '1');
+    await publish(victim, 'fm/d/dev1/y', '2');
+    expect(count(rig)).toBe(2);
+  });
+
   it('lets anyone in with auth: none, as the device its client id names', async () => {
     rig = await startRig({ broker: { auth: 'none' } });
     const c = await connectDevice(rig, 'lab7', { username: undefined, password: undefined });
