@@ -11,6 +11,8 @@ export interface QueryApiDeps {
   rollups: RollupSource & { latest(): readonly LatestValue[]; latestOf(series: string): LatestValue | undefined };
   /** Open alerts, for `GET /api/alerts`; omitted → the route answers an empty list. */
   openAlerts?: () => AlertEvent[];
+  /** Alert history: events with seq > after, oldest first (`GET /api/alerts?after=`). */
+  alertEvents?: (after: number, limit: number) => AlertEvent[];
   limits?: QueryLimits;
 }
 
@@ -30,7 +32,8 @@ export const QUERY_ROUTES = ['/api/series', '/api/readings', '/api/latest', '/ap
  * - `GET /api/series[?match=pattern]` → `{ series: [{ series, lastTs, lastValue, unit? }] }`
  * - `GET /api/readings?series=&from=&to=[&step=][&limit=][&cursor=]` → see queryReadings
  * - `GET /api/latest?series=a/b` → `{ series, ts, value, unit? }`, 404 when never seen
- * - `GET /api/alerts` → `{ open: [alert payload…] }`
+ * - `GET /api/alerts` → `{ open: [alert payload…] }`; with `after=SEQ[&limit=N]` also
+ *   `events` (history, oldest first) and `next` (the `after` of the following page, or null)
  */
 export class QueryApi {
   private readonly limits: QueryLimits;
@@ -55,9 +58,23 @@ export class QueryApi {
           const value = typeof l.value === 'number' && !Number.isFinite(l.value) ? null : l.value;
           return { status: 200, body: l.unit === undefined ? { series, ts: l.ts, value } : { series, ts: l.ts, value, unit: l.unit } };
         }
-        case '/api/alerts':
-          checkKnown(params, []);
-          return { status: 200, body: { open: (this.deps.openAlerts?.() ?? []).map(toPayload) } };
+        case '/api/alerts': {
+          checkKnown(params, ['after', 'limit']);
+          const open = (this.deps.openAlerts?.() ?? []).map(toPayload);
+          const afterRaw = params.get('after');
+          if (afterRaw === null) return { status: 200, body: { open } };
+          const after = Number(afterRaw);
+          if (!/^\d{1,15}$/.test(afterRaw)) throw new QueryError('FM_ERR_QUERY_NOT_A_NUMBER', 'after', `'${afterRaw.slice(0, 40)}' is not an alert seq`);
+          const limitRaw = params.get('limit') ?? '100';
+          const limit = Number(limitRaw);
+          if (!/^\d{1,6}$/.test(limitRaw) || limit < 1 || limit > this.limits.maxLimit) {
+            throw new QueryError('FM_ERR_QUERY_BAD_LIMIT', 'limit', `${limitRaw.slice(0, 40)} is not in 1..${this.limits.maxLimit}`);
+          }
+          const events = this.deps.alertEvents?.(after, limit + 1) ?? [];
+          const more = events.length > limit;
+          if (more) events.length = limit;
+          return { status: 200, body: { open, events: events.map(toPayload), next: more ? events[events.length - 1]!.seq : null } };
+        }
         default:
           return undefined;
       }

@@ -86,7 +86,9 @@ export class LocalProcessing {
       this.engine.restore(this.alerts.openConditions());
       this.tail = new TailHub({ clock });
       this.alerts.onEvent((e) => this.tail.publishAlert(e));
-      this.api = new QueryApi({ raw: new SqliteRawReadings(this.db), rollups: this.rollups, openAlerts: () => this.alerts.open() });
+      this.api = new QueryApi({ raw: new SqliteRawReadings(this.db), rollups: this.rollups, openAlerts: () => this.alerts.open(),
+        alertEvents: (after, limit) => alertLog.events(after, limit),
+      });
     } catch (err) {
       this.db.close();
       throw err;

@@ -50,6 +50,11 @@ describe('LocalProcessing across a restart (real SQLite file)', () => {
       ['raised', 1],
       ['cleared', 1],
     ]);
+    const history = second.api.handle('/api/alerts', new URLSearchParams('after=0&limit=1'))!.body as { events: Array<{ type: string }>; next: number };
+    expect(history.events.map((e) => e.type)).toEqual(['raised']);
+    const rest = second.api.handle('/api/alerts', new URLSearchParams(`after=${history.next}`))!.body as { events: Array<{ type: string }>; next: null };
+    expect([rest.events.map((e) => e.type), rest.next]).toEqual([['cleared'], null]);
+    expect(second.api.handle('/api/alerts', new URLSearchParams('after=x'))!.status).toBe(400);
     const out = second.api.handle('/api/readings', new URLSearchParams(`series=a/t&from=${T0}&to=${T0 + 60_000}&step=60000`))!;
     expect(out.body).toMatchObject({ source: 'minute', points: [{ count: 4, min: 5, max: 30, last: 5 }] });
     expect(second.api.handle('/api/latest', new URLSearchParams('series=a/t'))!.body).toEqual({ series: 'a/t', ts: T0 + 3000, value: 5 });
