@@ -112,7 +112,11 @@ const query: Command = {
         if (!flags.json) process.stdout.write(`${new Date(r.ts).toISOString()}  ${JSON.stringify(r.value)}${r.unit ? ` ${r.unit}` : ''}\n`);
         printed++;
       }
-      if (!page.next || printed >= max) return 0;
+      if (!page.next) return 0;
+      if (printed >= max) {
+        process.stderr.write(`fieldmesh query: stopped after ${max} readings (--max); more are in the range\n`);
+        return 0;
+      }
       params.set('cursor', page.next);
     }
   },
