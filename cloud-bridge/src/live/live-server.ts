@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
-import type { Clock, Logger } from '@fieldmesh/device-sdk';
+import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
 import { LiveError } from './errors.js';
 import { LiveMatcher, parseLiveFilter, type LiveFilter } from './live-filter.js';
 import type { LiveHub } from './live-hub.js';
@@ -16,11 +16,24 @@ export const MQTT_WS_PATH = '/mqtt';
 /** Inbound frames are tiny (MQTT SUBSCRIBE, pings); anything bigger is an attack. */
 const MAX_INBOUND_BYTES = 64 * 1024;
 
+/** Limits of the live server as a whole (per subscriber: SubscriberLimits). */
+export interface LiveServerLimits {
+  /** Concurrent `/live` subscribers; more get HTTP 503. Default 1000 (a token holder could open thousands). */
+  maxSubscribers: number;
+  /** Ping period, ms; a subscriber that has not answered the previous ping is dropped (half-open TCP). Default 30000. */
+  heartbeatMs: number;
+}
+
+export const SERVER_DEFAULTS: LiveServerLimits = { maxSubscribers: 1000, heartbeatMs: 30_000 };
+
 export interface LiveServerStats {
   subscribers: number;
   accepted: number;
   refusedToken: number;
   refusedFilter: number;
+  refusedFull: number;
+  /** Dropped for not answering a ping within heartbeatMs. */
+  deadDropped: number;
   cutOff: number;
   readingsSampled: number;
 }
@@ -31,7 +44,7 @@ export interface LiveServerStats {
  * A wrong or missing token on `/live` gets HTTP 401 and a closed connection, before any upgrade.
  */
 export class LiveServer {
-  readonly stats: LiveServerStats = { subscribers: 0, accepted: 0, refusedToken: 0, refusedFilter: 0, cutOff: 0, readingsSampled: 0 };
+  readonly stats: LiveServerStats = { subscribers: 0, accepted: 0, refusedToken: 0, refusedFilter: 0, refusedFull: 0, deadDropped: 0, cutOff: 0, readingsSampled: 0 };
   private readonly wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_INBOUND_BYTES,
@@ -39,6 +52,8 @@ export class LiveServer {
     handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false),
   });
   private readonly live = new Map<WebSocket, LiveSubscriber>();
+  private readonly alive = new WeakSet<WebSocket>();
+  private heartbeat: Timer | null = null;
 
   constructor(
     private readonly hub: LiveHub,
@@ -47,7 +62,26 @@ export class LiveServer {
     private readonly limits: SubscriberLimits,
     private readonly clock: Clock,
     private readonly logger: Logger,
-  ) {}
+    private readonly server: LiveServerLimits = SERVER_DEFAULTS,
+  ) {
+    this.scheduleHeartbeat();
+  }
+
+  private scheduleHeartbeat(): void {
+    this.heartbeat = this.clock.setTimeout(() => {
+      for (const ws of this.live.keys()) {
+        if (!this.alive.has(ws)) {
+          this.stats.deadDropped++;
+          ws.terminate();
+          continue;
+        }
+        this.alive.delete(ws);
+        ws.ping();
+      }
+      this.scheduleHeartbeat();
+    }, this.server.heartbeatMs);
+    this.heartbeat.unref?.();
+  }
 
   /** The HTTP server's `upgrade` listener. */
   readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -58,6 +92,10 @@ export class LiveServer {
       if (!this.tokens.verify(url.searchParams.get('token') ?? bearer)) {
         this.stats.refusedToken++;
         return refuse(socket, 401, 'a valid live token is required (?token= or Authorization: Bearer)');
+      }
+      if (this.live.size >= this.server.maxSubscribers) {
+        this.stats.refusedFull++;
+        return refuse(socket, 503, `at most ${this.server.maxSubscribers} live subscribers`);
       }
       let filter: LiveFilter;
       try {
@@ -102,6 +140,8 @@ export class LiveServer {
     this.live.set(ws, sub);
     this.stats.subscribers = this.live.size;
     ws.on('error', () => {});
+    this.alive.add(ws);
+    ws.on('pong', () => this.alive.add(ws));
     // Subscribers have nothing to say; inbound frames are read (and dropped) so pings work.
     ws.on('message', () => {});
     ws.on('close', () => {
@@ -120,14 +160,16 @@ export class LiveServer {
   }
 
   close(): void {
+    if (this.heartbeat !== null) this.clock.clearTimeout(this.heartbeat);
+    this.heartbeat = null;
     for (const ws of this.live.keys()) ws.terminate();
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
   }
 }
 
-function refuse(socket: Duplex, status: 400 | 401 | 404, why: string): void {
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found' }[status];
+function refuse(socket: Duplex, status: 400 | 401 | 404 | 503, why: string): void {
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status];
   const body = JSON.stringify({ error: why });
   // Destroy once the answer is flushed: the client learns why, then the connection is gone.
   socket.once('finish', () => socket.destroy());

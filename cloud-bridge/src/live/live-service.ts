@@ -5,7 +5,7 @@ import type { CloudStore } from '../store/cloud-store.js';
 import { LiveFeedStore } from './live-feed-store.js';
 import { LiveHub } from './live-hub.js';
 import { LiveMqtt } from './live-mqtt.js';
-import { LiveServer } from './live-server.js';
+import { LiveServer, SERVER_DEFAULTS, type LiveServerLimits } from './live-server.js';
 import { SUBSCRIBER_DEFAULTS, type SubscriberLimits } from './live-subscriber.js';
 import { LiveTokens } from './live-tokens.js';
 
@@ -33,19 +33,20 @@ export class LiveService {
     clock: Clock,
     logger: Logger,
     limits: SubscriberLimits,
+    server: LiveServerLimits,
   ) {
     this.hub = new LiveHub(clock);
-    this.server = new LiveServer(this.hub, tokens, () => this.mqtt, limits, clock, logger);
+    this.server = new LiveServer(this.hub, tokens, () => this.mqtt, limits, clock, logger, server);
   }
 
-  static open(opts: { dataDir: string; clock: Clock; logger: Logger; limits?: Partial<SubscriberLimits> }): LiveService {
+  static open(opts: { dataDir: string; clock: Clock; logger: Logger; limits?: Partial<SubscriberLimits>; server?: Partial<LiveServerLimits> }): LiveService {
     const { tokens, issued } = LiveTokens.open(liveTokensFile(opts.dataDir), opts.clock.now());
     const logger = opts.logger.child({ component: 'live' });
     if (issued !== null) {
       // The token itself is not logged (logs are kept and shipped); `fieldmesh cloud` prints it once on stdout.
       logger.warn({ file: liveTokensFile(opts.dataDir) }, 'live subscription token issued (only its hash is kept); the dashboard needs it as /?token=…');
     }
-    return new LiveService(tokens, issued, opts.clock, logger, { ...SUBSCRIBER_DEFAULTS, ...opts.limits });
+    return new LiveService(tokens, issued, opts.clock, logger, { ...SUBSCRIBER_DEFAULTS, ...opts.limits }, { ...SERVER_DEFAULTS, ...opts.server });
   }
 
   /** Wraps the store so committed readings and status changes are streamed. */

@@ -264,4 +264,27 @@ describe('live: a subscriber that stops reading is cut off, ingest never waits',
     // (a blocking send would hang until the cut-off).
     expect(slowest).toBeLessThan(1000);
   }, 60_000);
+
+  it('drops a subscriber that answers no ping (half-open TCP) and refuses more than maxSubscribers with 503', async () => {
+    tmp = tempDir('fm-live-hb-');
+    live = LiveService.open({ dataDir: tmp.dir, clock: systemClock, logger: silentLogger, server: { maxSubscribers: 2, heartbeatMs: 300 } });
+    server = createServer((_q, r) => r.end());
+    server.on('upgrade', live.server.upgrade);
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    const healthy = await subscribe(port, `token=${live.issuedToken}`);
+    const silent = await rawStalledSubscriber(port, `token=${live.issuedToken}`);
+    silent.on('close', () => {});
+    await expect(subscribe(port, `token=${live.issuedToken}`)).rejects.toMatchObject({ status: 503 });
+    expect(live.metrics()).toMatchObject({ refusedFull: 1, subscribers: 2 });
+    // No traffic at all: only the heartbeat can tell the silent one is gone.
+    await waitFor(() => live!.metrics().deadDropped === 1, 'silent subscriber dropped', 30_000);
+    expect(live.metrics()).toMatchObject({ subscribers: 1 });
+    // The healthy one answers pings (ws does it for us) and stays.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(healthy.ws.readyState).toBe(WebSocket.OPEN);
+    expect(live.metrics()).toMatchObject({ deadDropped: 1 });
+    healthy.ws.terminate();
+    silent.destroy();
+  }, 60_000);
 });
