@@ -105,9 +105,9 @@
             tr.dataset.online = String(!!g.online);
             const st = g.status || null;
             const backlog = st && typeof st.backlog === 'number' ? st.backlog : g.reportedBacklog;
-            const state = el('td');
-            state.append(el('span', g.online ? 'online' : 'offline', 'state'));
-            tr.append(el('td', g.id), state, el('td', ago(g.lastContact)), el('td', members(st)), el('td', backlog === null || backlog === undefined ? '—' : backlog), el('td', duration(st && st.oldestUnsentAgeMs)), el('td', loss(st)), el('td', g.readings === undefined ? '—' : g.readings));
+            const stateCell = el('td');
+            stateCell.append(el('span', g.online ? 'online' : 'offline', 'state'));
+            tr.append(el('td', g.id), stateCell, el('td', ago(g.lastContact)), el('td', members(st)), el('td', backlog === null || backlog === undefined ? '—' : backlog), el('td', duration(st && st.oldestUnsentAgeMs)), el('td', loss(st)), el('td', g.readings === undefined ? '—' : g.readings));
             return tr;
           })),
     );
