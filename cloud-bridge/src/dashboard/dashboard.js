@@ -76,13 +76,15 @@
   function loss(status) {
     if (!status) return '—';
     const parts = [];
-    const walk = (obj, prefix, depth) => {
+    const LOSS = /drop|lost|loss|refus|quarantin|reject/i;
+    // A counter counts when its own name says loss, or its group's does (ingest.rejected.<reason>).
+    const walk = (obj, prefix, depth, lossGroup) => {
       for (const [k, v] of Object.entries(obj)) {
-        if (typeof v === 'number' && /drop|lost|loss|refus|quarantin|reject/i.test(k) && v > 0) parts.push(prefix + k + ' ' + v);
-        else if (v && typeof v === 'object' && !Array.isArray(v) && depth < 2) walk(v, prefix + k + '.', depth + 1);
+        if (typeof v === 'number' && (lossGroup || LOSS.test(k)) && v > 0) parts.push(prefix + k + ' ' + v);
+        else if (v && typeof v === 'object' && !Array.isArray(v) && depth < 2) walk(v, prefix + k + '.', depth + 1, lossGroup || LOSS.test(k));
       }
     };
-    walk(status, '', 0);
+    walk(status, '', 0, false);
     return parts.length ? parts.slice(0, 6).join(', ') : '0';
   }
 

@@ -71,7 +71,7 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
     cloud = await startCloud(labConfig(tmp.dir));
     const gw = await gateway(cloud.brokerPort, 'gw-a');
     clients.push(gw);
-    await gw.publishAsync('fm/g/gw-a/status', JSON.stringify({ v: 1, online: true, ts: Date.now(), backlog: 1234, oldestUnsentAgeMs: 95_000, members: ['gw-a', 'gw-b', 'gw-c'], dropped: 3 }), { qos: 1, retain: true });
+    await gw.publishAsync('fm/g/gw-a/status', JSON.stringify({ v: 1, online: true, ts: Date.now(), backlog: 1234, oldestUnsentAgeMs: 95_000, members: ['gw-a', 'gw-b', 'gw-c'], dropped: 3, ingest: { ingested: 10, rejected: { oversize: 2 } } }), { qos: 1, retain: true });
     const history = Array.from({ length: 600 }, (_, i) => 20 + Math.sin(i / 30) * 2);
     await gw.publishAsync('fm/g/gw-a/batch', batch('gw-a', 1, history, 'dev1/temp', Date.now() - 1000), { qos: 1 });
     await gw.publishAsync('fm/g/gw-a/batch', batch('gw-a', 601, history.map((v) => v * 2 + 10), 'dev2/hum', Date.now() - 1000), { qos: 1 });
@@ -90,6 +90,8 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
     expect(text).toContain('3 (gw-a, gw-b, gw-c)');
     expect(text).toContain('2 min'); // oldest unsent 95 s
     expect(text).toContain('dropped 3');
+    expect(text).toContain('ingest.rejected.oversize 2');
+    expect(text).not.toContain('ingested');
     // An alert (hostile text stays text).
     cloud.live.alert('gw-a', { v: 1, gateway: 'gw-a', type: 'raised', rule: 'boiler-hot', series: 'dev1/temp', severity: 'critical', value: 42.5, ts: Date.now(), reason: 'value 42.5 > high 40 <img src=x onerror=alert(1)>' });
     await page.waitForSelector('#alerts li[data-gateway="gw-a"]', { timeout: 30_000 });
