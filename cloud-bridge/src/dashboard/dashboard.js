@@ -109,7 +109,7 @@
             const backlog = st && typeof st.backlog === 'number' ? st.backlog : g.reportedBacklog;
             const stateCell = el('td');
             stateCell.append(el('span', g.online ? 'online' : 'offline', 'state'));
-            tr.append(el('td', g.id), stateCell, el('td', ago(g.lastContact)), el('td', members(st)), el('td', backlog === null || backlog === undefined ? '—' : backlog), el('td', duration(st && st.oldestUnsentAgeMs)), el('td', loss(st)), el('td', g.readings === undefined ? '—' : g.readings));
+            tr.append(el('td', g.id), stateCell, el('td', ago(g.lastContact)), el('td', members(st)), el('td', backlog === null || backlog === undefined ? '—' : backlog), el('td', duration(st && st.oldestUnsentAgeMs)), el('td', loss(st), 'loss'), el('td', g.readings === undefined ? '—' : g.readings));
             return tr;
           })),
     );
