@@ -26,7 +26,6 @@ export interface MembershipHost {
   broadcast(about: string, msg: Alive | Suspect | Dead): void;
   /** Sends one message straight to `addr` (a refutation to the member holding the accusation). */
   sendDirect(addr: string, msg: Alive | Suspect | Dead | Ping): void;
-  nextSeq(): number;
   emit(event: MemberEvent): void;
   /** True while leaving: a death about ourselves is then accepted, not refuted. */
   readonly leaving: boolean;
@@ -231,11 +230,14 @@ export class Membership {
     };
     const lastChance = () => {
       if (m.state !== 'suspect' || m.incarnation !== incarnation) return this.suspicions.delete(m.id);
-      // Stall guard: one last direct ping carrying the suspicion. A live member answers with its
-      // current alive (refuting, or repairing our stale view) before we declare it dead.
-      const self = this.self;
-      host.sendDirect(m.addr, { type: 'ping', seq: host.nextSeq(), target: m.id, source: self.id, sourceAddr: self.addr });
-      host.sendDirect(m.addr, { type: 'suspect', incarnation, node: m.id, from: self.id });
+      // Stall guard: tell the suspect directly, twice half a probe timeout apart (one lost datagram
+      // must not kill). A live member answers with its current alive (refuting, or repairing our
+      // stale view) before we declare it dead.
+      const tell = () => {
+        if (m.state === 'suspect' && m.incarnation === incarnation) host.sendDirect(m.addr, { type: 'suspect', incarnation, node: m.id, from: this.self.id });
+      };
+      tell();
+      host.clock.setTimeout(tell, Math.floor(t.probeTimeoutMs / 2));
       host.clock.setTimeout(declare, t.probeTimeoutMs);
     };
     const suspicion = new Suspicion(s.from, k, min, max, host.clock, (_confirmations, lateMs) => {

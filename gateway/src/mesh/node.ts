@@ -63,6 +63,7 @@ export class MeshNode {
   private readonly seeds = new Set<string>();
   private seq = 0;
   private windowCursor = 0;
+  private joinSynced = false;
   private running = false;
   private stopped = false;
   leaving = false;
@@ -143,6 +144,22 @@ export class MeshNode {
       if (a === this.address) continue;
       this.seeds.add(a);
       if (this.running) this.sendState(a, true, false);
+    }
+  }
+
+  /**
+   * Push-pull rides on datagrams: a chunk of the seed's answer may be lost, leaving us unaware
+   * of some members for many anti-entropy rounds. Two more full exchanges with random members
+   * soon after the first answer make a member missing after a join as rare as three losses.
+   */
+  private afterJoin(): void {
+    this.joinSynced = true;
+    for (const delay of [1000, 4000]) {
+      this.clock.setTimeout(() => {
+        if (!this.running) return;
+        const [peer] = this.membership.randomMembers(1, (x) => x.state === 'alive');
+        if (peer) this.sendState(peer.addr, true, false);
+      }, delay);
     }
   }
 
@@ -344,6 +361,7 @@ export class MeshNode {
       case 'push-pull':
         if (!m.reply) this.sendState(from, m.join, true);
         this.membership.merge(m.entries, from);
+        if (m.reply && m.join && !this.joinSynced) this.afterJoin();
         return;
     }
   }
