@@ -57,4 +57,37 @@ describe('bridge behind a real Mosquitto (in process, SQLite): acks, presence, a
     await waitFor(async () => (await bridge.store.gateways())[0]?.online === false, 'offline by the will');
     await waitFor(() => messages.some((m) => m.type === 'status' && m.gateway === 'gw-e' && !m.online), 'offline status streamed');
   }, 60_000);
+
+  it('rides out a broker restart: reconnects, subscribes again, and acks the next batch', async () => {
+    let mosquitto = await startMosquitto();
+    const port = mosquitto.port;
+    cleanups.push(() => mosquitto.stop());
+    const tmp = tempDir('fm-ext-restart-');
+    cleanups.push(() => tmp.cleanup());
+    const bridge = await ExternalCloudBridge.start(resolveCloudConfig({ broker: { url: mosquitto.url }, http: { port: 0 }, dataDir: tmp.dir }));
+    cleanups.push(() => bridge.stop());
+    const gw: MqttClient = connect(mosquitto.url, { clientId: 'gw-r', reconnectPeriod: 200 });
+    cleanups.push(() => void gw.end(true));
+    const acks: AckMessage[] = [];
+    gw.on('message', (_t, p) => acks.push(decodeAck(p)));
+    gw.on('connect', () => void gw.subscribe('fm/g/gw-r/ack', { qos: 1 }));
+    gw.on('error', () => {});
+    await waitFor(() => gw.connected, 'gateway connected');
+    const batch = (seq: number) => encodeBatch({ gatewayId: 'gw-r', epoch: 'e1', readings: [{ seq, series: 'dev1/temp', ts: seq, value: seq }] });
+    await waitFor(async () => {
+      if (acks.length === 0) gw.publish('fm/g/gw-r/batch', batch(1), { qos: 1 });
+      return acks.length > 0;
+    }, 'first ack');
+    const connects = bridge.link.stats.connects;
+    await mosquitto.stop();
+    await waitFor(() => !bridge.link.connected, 'bridge notices the broker is gone');
+    mosquitto = await startMosquitto(port);
+    await waitFor(() => bridge.link.connected && bridge.link.stats.connects > connects && gw.connected, 'both reconnected', 30_000);
+    // The subscriptions are made again on every connect: a batch published now is acked.
+    await waitFor(async () => {
+      if (!acks.some((a) => a.ok && a.lastSeq === 2)) gw.publish('fm/g/gw-r/batch', batch(2), { qos: 1 });
+      return acks.some((a) => a.ok && a.lastSeq === 2);
+    }, 'ack after the restart', 30_000);
+    expect(await bridge.store.count()).toBe(2);
+  }, 90_000);
 });

@@ -14,14 +14,14 @@ export interface Mosquitto {
 }
 
 /** A real Mosquitto (Debian) on a free loopback port with a temp config; fails loudly if missing. */
-export async function startMosquitto(): Promise<Mosquitto> {
+export async function startMosquitto(atPort?: number): Promise<Mosquitto> {
   if (!existsSync(MOSQUITTO)) {
     const msg = `\n\n*** ${MOSQUITTO} is missing: the external-broker tests need Debian's mosquitto (listed in .ci/apt-packages) ***\n\n`;
     console.error(msg);
     throw new Error(msg);
   }
   const dir = mkdtempSync(join(tmpdir(), 'fm-mosquitto-'));
-  const port = await freePort();
+  const port = atPort ?? (await freePort());
   const conf = join(dir, 'mosquitto.conf');
   // max_inflight_messages 0: no per-client in-flight cap beyond the client's own Receive Maximum.
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nmax_inflight_messages 0\nmax_queued_messages 100000\n`);
