@@ -110,5 +110,11 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     await stop();
     throw err;
   }
-  return { dashboardUrl: `http://${o.host}:${cloud.httpPort}/`, cloud, gateways: started, devices, stop };
+  // The dashboard's live stream needs a token; the demo keeps one so the printed URL stays valid.
+  let token = secrets.get('live:demo');
+  if (token === undefined || !cloud.live.tokens.verify(token)) {
+    token = cloud.live.tokens.issue('demo');
+    secrets.set('live:demo', token);
+  }
+  return { dashboardUrl: `http://${o.host}:${cloud.httpPort}/?token=${token}`, cloud, gateways: started, devices, stop };
 }
