@@ -228,6 +228,8 @@ export class Membership {
       this.suspicions.delete(m.id);
       if (m.state === 'suspect' && m.incarnation === incarnation) this.dead({ type: 'dead', incarnation, node: m.id, from: this.self.id });
     };
+    // The stall guard's last chance (a probe timeout) is part of the timeout, not added to it.
+    const guard = t.stallThresholdMs > 0 ? Math.min(t.probeTimeoutMs, Math.floor(min / 2)) : 0;
     const lastChance = () => {
       if (m.state !== 'suspect' || m.incarnation !== incarnation) return this.suspicions.delete(m.id);
       // Stall guard: tell the suspect directly, twice half a probe timeout apart (one lost datagram
@@ -237,10 +239,10 @@ export class Membership {
         if (m.state === 'suspect' && m.incarnation === incarnation) host.sendDirect(m.addr, { type: 'suspect', incarnation, node: m.id, from: this.self.id });
       };
       tell();
-      host.clock.setTimeout(tell, Math.floor(t.probeTimeoutMs / 2));
-      host.clock.setTimeout(declare, t.probeTimeoutMs);
+      host.clock.setTimeout(tell, Math.floor(guard / 2));
+      host.clock.setTimeout(declare, guard);
     };
-    const suspicion = new Suspicion(s.from, k, min, max, host.clock, (_confirmations, lateMs) => {
+    const suspicion = new Suspicion(s.from, k, min - guard, max - guard, host.clock, (_confirmations, lateMs) => {
       if (t.stallThresholdMs <= 0) return declare();
       // Node runs due timers before it reads the socket, so after any pause the refutation may
       // sit unread behind this timer: decide one loop turn later, after the datagrams. If our
