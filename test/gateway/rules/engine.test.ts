@@ -213,6 +213,41 @@ describe('reload', () => {
     expect(kinds()).toEqual(['raised:stale:a/v', 'cleared:stale:a/v']);
   });
 
+  it('a rule that changes kind or stops covering a series clears what it raised', () => {
+    const { engine, feed, kinds, seen } = setup([
+      { id: 'x', kind: 'threshold', series: 'a/t', high: 1 },
+      { id: 'y', kind: 'threshold', series: '*/t', high: 1 },
+    ]);
+    feed('a/t', 5);
+    feed('b/t', 5);
+    expect(kinds()).toEqual(['raised:high:a/t', 'raised:high:a/t', 'raised:high:b/t']);
+    engine.reload([
+      { id: 'x', kind: 'staleness', series: 'a/t', after: '1h' },
+      { id: 'y', kind: 'threshold', series: 'b/t', high: 1 },
+    ]);
+    expect(seen.slice(3).map((t) => `${t.type}:${t.ruleId}:${t.series}:${t.reason}`)).toEqual([
+      'cleared:x:a/t:rule changed kind',
+      'cleared:y:a/t:series no longer covered by the rule',
+    ]);
+    expect(engine.active()).toEqual([{ ruleId: 'y', series: 'b/t', condition: 'high' }]);
+  });
+
+  it('rate: a fall faster than maxFall raises, hysteresis delays the clear', () => {
+    const clock = new ManualClock();
+    let t = clock.now();
+    const { feed, kinds } = setup([{ id: 'drop', kind: 'rate', series: 'p/bar', maxFall: 10, per: 'second', window: '4s', hysteresis: 5 }], clock);
+    for (const v of [100, 100, 100]) feed('p/bar', v, (t += 1000));
+    feed('p/bar', 70, (t += 1000)); // (70 - 100) / 3 s = -10/s: not faster than 10
+    expect(kinds()).toEqual([]);
+    feed('p/bar', 40, (t += 1000)); // (40 - 100) / 4 s = -15/s
+    expect(kinds()).toEqual(['raised:fall:p/bar']);
+    feed('p/bar', 68, (t += 1000)); // (68 - 100) / 4 s = -8/s: under 10, not under 10 - 5
+    feed('p/bar', 68, (t += 1000)); // still -8/s against the reading 4 s back
+    expect(kinds()).toEqual(['raised:fall:p/bar']);
+    feed('p/bar', 68, (t += 1000)); // (68 - 70) / 4 s = -0.5/s
+    expect(kinds()).toEqual(['raised:fall:p/bar', 'cleared:fall:p/bar']);
+  });
+
   it('an invalid reload throws a coded error and keeps the old rules', () => {
     const { engine, feed, kinds } = setup([{ id: 'hot', kind: 'threshold', series: 'a/t', high: 1 }]);
     expect(() => engine.reload([{ id: 'hot', kind: 'threshold', series: 'a/t' }])).toThrow(expect.objectContaining({ code: 'FM_ERR_RULE_NO_LIMIT' }));
