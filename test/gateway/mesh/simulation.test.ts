@@ -136,3 +136,30 @@ describe('mesh simulator scenarios (seeded)', () => {
     expect(trace(100)).not.toEqual(a);
   });
 });
+
+// Long run: FM_SOAK=1 npx vitest run test/gateway/mesh/simulation.test.ts
+describe.runIf(process.env.FM_SOAK === '1')('mesh soak (FM_SOAK=1)', () => {
+  it('300 members, 30 virtual minutes: loss bursts, stalls, crashes and restarts on new addresses, partitions', { timeout: 1_800_000 }, () => {
+    const sim = new Simulation({ seed: 77, size: 300, tuning: lan, conditions: { loss: 0.05, burst: { enter: 0.002, exit: 0.1, loss: 0.6 }, delayMs: 2, jitterMs: 5 } });
+    const falseDeaths: SimEvent[] = [];
+    sim.onEvent((e) => {
+      if (e.type !== 'dead') return;
+      const i = Number(e.member.id.slice(3));
+      if (!sim.crashed.has(i)) falseDeaths.push(e);
+    });
+    for (let minute = 0; minute < 30; minute++) {
+      sim.scheduler.setTimeout(() => {
+        for (let k = 0; k < 10; k++) sim.stall((minute * 31 + k * 17) % 300, 5000);
+        if (minute % 5 === 2) sim.crash(100 + minute);
+        if (minute % 5 === 4) sim.restart(100 + minute - 2, true);
+        if (minute === 20) sim.partition([Array.from({ length: 150 }, (_, i) => i), Array.from({ length: 150 }, (_, i) => i + 150)]);
+        if (minute === 23) sim.heal();
+      }, minute * 60_000);
+    }
+    sim.run(30 * 60_000);
+    expect(sim.runUntil(() => sim.converged(), 5 * 60_000, 1000)).toBeGreaterThanOrEqual(0);
+    // Deaths during the partition are true from each side's view; count the rest.
+    const outsidePartition = falseDeaths.filter((e) => e.at < 20 * 60_000 || e.at > 25 * 60_000);
+    expect(outsidePartition).toEqual([]);
+  });
+});
