@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from 'aedes';
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
@@ -5,6 +6,8 @@ import { parseUplinkTopic, uplinkTopics, encodeAck } from '@fieldmesh/gateway/up
 import { CloudBroker } from './broker/cloud-broker.js';
 import { GatewayCredentials } from './broker/credentials.js';
 import { GatewayAccess } from './broker/gateway-access.js';
+import { AlertReceiver } from './bridge/alert-receiver.js';
+import { SqliteAlertStore } from './bridge/alert-store.js';
 import { BatchReceiver } from './bridge/batch-receiver.js';
 import { GatewayPresence } from './bridge/gateway-presence.js';
 import { isPostgresStore, type CloudConfig } from './config.js';
@@ -38,6 +41,9 @@ export class CloudBridge {
     private readonly logger: Logger,
     /** Live subscriptions (WebSocket `/live`, MQTT over WebSocket `/mqtt`): cloud-bridge/src/live/LIVE.md. */
     readonly live: LiveService,
+    /** Alert events from the gateways' priority lane (`<dataDir>/alerts.sqlite`). */
+    readonly alerts: SqliteAlertStore,
+    readonly alertReceiver: AlertReceiver,
   ) {}
 
   static async start(config: CloudConfig, opts: { logger?: Logger; clock?: Clock; store?: CloudStore } = {}): Promise<CloudBridge> {
@@ -52,7 +58,10 @@ export class CloudBridge {
     );
     let broker: CloudBroker | undefined;
     let http: CloudHttpApi | undefined;
+    let alertStore: SqliteAlertStore | undefined;
     try {
+      mkdirSync(config.dataDir, { recursive: true });
+      alertStore = new SqliteAlertStore(join(config.dataDir, 'alerts.sqlite'));
       broker = await CloudBroker.start({
         port: config.broker.port,
         host: config.broker.host,
@@ -74,6 +83,11 @@ export class CloudBridge {
         logger,
         throttled,
       );
+      const ackSender = (gatewayId: string, ack: Parameters<typeof encodeAck>[0]) =>
+        new Promise<void>((resolve, reject) =>
+          aedes.publish({ cmd: 'publish', topic: uplinkTopics.ack(gatewayId), payload: encodeAck(ack), qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
+        );
+      const alertReceiver = new AlertReceiver(alertStore, ackSender, clock, throttled, (gw, e) => liveApi.alertMessage(gw, Buffer.from(JSON.stringify(e))));
       const presence = new GatewayPresence(store, clock, throttled);
       // Connections per gateway: a takeover (same gateway reconnecting) must not read as offline.
       const live = new Map<string, number>();
@@ -106,6 +120,7 @@ export class CloudBridge {
           const current = newest.get(t.gatewayId);
           void report(presence.status(t.gatewayId, payload, current !== undefined && current !== client));
         } else if (t.kind === 'alert') liveApi.alertMessage(t.gatewayId, payload);
+        else if (t.kind === 'alerts') void alertReceiver.receive(t.gatewayId, payload);
       });
       http = new CloudHttpApi(store, {
         metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, oversizeDrops: broker!.oversizeDrops, statusRefused: presence.statusRefused, statusThrottled: presence.statusThrottled, connected: live.size, live: liveApi.metrics() }),
@@ -113,11 +128,12 @@ export class CloudBridge {
         page: dashboardRoutes(store),
       });
       const httpPort = await http.listen(config.http.port, config.http.host);
-      const bridge = new CloudBridge(config, store, broker, receiver, access, http, broker.port, httpPort, logger, liveApi);
+      const bridge = new CloudBridge(config, store, broker, receiver, access, http, broker.port, httpPort, logger, liveApi, alertStore, alertReceiver);
       logger.info({ brokerPort: bridge.brokerPort, httpPort, auth: config.broker.auth, store: redact(config.store) }, 'cloud bridge started');
       return bridge;
     } catch (err) {
       liveApi.close();
+      alertStore?.close();
       await http?.close();
       await broker?.close();
       await store.close();
@@ -131,6 +147,7 @@ export class CloudBridge {
     await this.broker.close();
     await this.receiver.idle();
     await this.store.close();
+    this.alerts.close();
     this.logger.info({}, 'cloud bridge stopped');
   }
 }

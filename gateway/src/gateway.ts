@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
 import type { GatewayConfig } from './config/gateway-config.js';
@@ -12,6 +12,8 @@ import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics/prometheus.j
 import { LocalProcessing } from './rules/local-processing.js';
 import { SqliteReadingLog } from './store/sqlite-reading-log.js';
 import { DataDirLock } from './store/data-dir-lock.js';
+import { UplinkError } from './uplink/errors.js';
+import type { LinkTls } from './uplink/uplink-link.js';
 import { Uplink } from './uplink/uplink.js';
 
 /** What the composition root needs of an uplink (gateway/src/uplink/uplink.ts `Uplink` fits). */
@@ -211,6 +213,12 @@ export class Gateway {
       gatewayId: this.config.id,
       log: this.store,
       url: up.url,
+      tls: readUplinkTls(up),
+      // The priority lane: alerts go upstream ahead of bulk readings (issue 5, lanes).
+      alerts: this.localProcessing.alertOutbox,
+      maxBytesPerSecond: up.maxBytesPerSecond,
+      maxInFlight: up.maxInFlight,
+      stateSeries: up.stateSeries,
       username: up.username ?? this.config.id,
       ...(up.password !== null ? { password: up.password } : {}),
       clock: this.clock,
@@ -228,4 +236,19 @@ export class Gateway {
     this.http.route('GET', '/metrics', () => ({ text: this.metrics.render(), contentType: PROMETHEUS_CONTENT_TYPE }));
     this.http.route('GET', '/api/status', () => ({ json: this.status() }));
   }
+}
+
+/** Reads the uplink's PEM files once at start, naming the config key of a file that cannot be read. */
+function readUplinkTls(up: NonNullable<GatewayConfig['uplink']>): LinkTls {
+  const out: LinkTls = {};
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    const file = up[k];
+    if (file === null) continue;
+    try {
+      out[k] = readFileSync(file);
+    } catch (err) {
+      throw new UplinkError('FM_ERR_UPLINK_TLS', `uplink.${k}: cannot read ${file} (${(err as Error).message}); give a readable PEM file`);
+    }
+  }
+  return out;
 }

@@ -4,7 +4,7 @@ import { parseUplinkTopic, uplinkTopics } from '@fieldmesh/gateway/uplink/uplink
 import type { GatewayCredentials } from './credentials.js';
 
 /** Topic kinds a gateway may publish under its own `fm/g/<id>/`. */
-const GATEWAY_PUBLISHES = new Set(['batch', 'status']);
+const GATEWAY_PUBLISHES = new Set(['batch', 'status', 'alerts']);
 
 export interface AccessStats {
   authFailures: number;

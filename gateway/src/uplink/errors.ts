@@ -35,6 +35,10 @@ export const uplinkErrors = {
     meaning: 'An uplink option is missing or invalid.',
     solve: 'Fix the uplink section of the gateway config (url mqtt://host:port, username, password).',
   },
+  FM_ERR_UPLINK_TLS: {
+    meaning: 'A TLS file of the uplink (uplink.ca, uplink.cert, uplink.key) cannot be read.',
+    solve: 'Give the path of a readable PEM file (check the path and that the gateway user may read it), or remove the key to use the system CAs / no client certificate.',
+  },
   FM_ERR_ACK_MALFORMED: {
     meaning: 'A message on fm/g/<gateway>/ack is not a valid ack or nack.',
     solve: 'Check that only the cloud bridge may publish acks (broker ACL).',

@@ -40,9 +40,21 @@ export interface UplinkLink {
   open(opts: LinkOpenOptions, events: LinkEvents): LinkSession;
 }
 
+/** TLS material for `mqtts://` (PEM contents, already read: a missing file fails at start, not per attempt). */
+export interface LinkTls {
+  /** CA(s) to verify the broker's certificate; default the system's. */
+  ca?: Buffer;
+  /** Client certificate and key (mTLS). */
+  cert?: Buffer;
+  key?: Buffer;
+}
+
 /** The real link: mqtt.js, one client per session, no automatic reconnect (the uplink owns that). */
 export class MqttUplinkLink implements UplinkLink {
-  constructor(private readonly url: string) {}
+  constructor(
+    private readonly url: string,
+    private readonly tls: LinkTls = {},
+  ) {}
 
   open(opts: LinkOpenOptions, events: LinkEvents): LinkSession {
     const options: IClientOptions = {
@@ -57,6 +69,14 @@ export class MqttUplinkLink implements UplinkLink {
     };
     if (opts.username !== undefined) options.username = opts.username;
     if (opts.password !== undefined) options.password = opts.password;
+    if (/^(mqtts|tls|wss):/.test(this.url)) {
+      // Never skip verification: a gateway that trusts any certificate hands its data to anyone
+      // on the path. The broker's name must match its certificate (SAN), against `ca`.
+      options.rejectUnauthorized = true;
+      if (this.tls.ca) options.ca = this.tls.ca;
+      if (this.tls.cert) options.cert = this.tls.cert;
+      if (this.tls.key) options.key = this.tls.key;
+    }
     const client: MqttClient = connect(this.url, options);
     let over = false;
     const down = () => {

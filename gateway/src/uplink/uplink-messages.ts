@@ -9,6 +9,8 @@ export const uplinkTopics = {
   batch: (gatewayId: string) => `fm/g/${gatewayId}/batch`,
   ack: (gatewayId: string) => `fm/g/${gatewayId}/ack`,
   status: (gatewayId: string) => `fm/g/${gatewayId}/status`,
+  /** The priority lane: alert events (FORMAT.md §9). */
+  alerts: (gatewayId: string) => `fm/g/${gatewayId}/alerts`,
 } as const;
 
 /** Matches `fm/g/<gateway>/<kind>`; returns null for anything else. */
@@ -24,8 +26,8 @@ export function parseUplinkTopic(topic: string): { gatewayId: string; kind: stri
  * over contiguous acked ranges only). `ok: false` is a refusal: nothing of the batch was stored.
  */
 export type AckMessage =
-  | { v: 1; ok: true; epoch: string; firstSeq: number; lastSeq: number; stored: number; duplicates: number }
-  | { v: 1; ok: false; epoch?: string; firstSeq?: number; lastSeq?: number; code: string; reason: string };
+  | { v: 1; ok: true; epoch: string; firstSeq: number; lastSeq: number; stored: number; duplicates: number; lane?: 'alerts' }
+  | { v: 1; ok: false; epoch?: string; firstSeq?: number; lastSeq?: number; code: string; reason: string; lane?: 'alerts' };
 
 export function encodeAck(msg: AckMessage): Buffer {
   return Buffer.from(JSON.stringify(msg));
@@ -47,11 +49,14 @@ export function decodeAck(payload: Uint8Array): AckMessage {
     }
     const stored = typeof m.stored === 'number' ? m.stored : 0;
     const duplicates = typeof m.duplicates === 'number' ? m.duplicates : 0;
-    return { v: 1, ok: true, epoch: m.epoch, firstSeq: m.firstSeq, lastSeq: m.lastSeq, stored, duplicates };
+    const ok: AckMessage = { v: 1, ok: true, epoch: m.epoch, firstSeq: m.firstSeq, lastSeq: m.lastSeq, stored, duplicates };
+    if (m.lane === 'alerts') ok.lane = 'alerts';
+    return ok;
   }
   if (m.ok === false) {
     const out: AckMessage = { v: 1, ok: false, code: typeof m.code === 'string' ? m.code : 'unknown', reason: typeof m.reason === 'string' ? m.reason : '' };
     if (typeof m.epoch === 'string') out.epoch = m.epoch;
+    if (m.lane === 'alerts') out.lane = 'alerts';
     if (isSeq(m.firstSeq) && isSeq(m.lastSeq)) {
       out.firstSeq = m.firstSeq;
       out.lastSeq = m.lastSeq;

@@ -1,11 +1,17 @@
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
+import type { AlertOutbox } from '../alerts/log.js';
 import type { LoggedReading, ReadingLog } from '../store/reading-log.js';
+import { AlertLane, type AlertBatch } from './alert-lane.js';
 import { packBatches } from './batch-packer.js';
 import { BatchWindow, type InFlightBatch } from './batch-window.js';
 import { UplinkError } from './errors.js';
+import { ByteRateCap } from './byte-rate-cap.js';
+import { DrainMeter } from './drain-meter.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
-import { MqttUplinkLink, type LinkSession, type UplinkLink } from './uplink-link.js';
-import { decodeAck, uplinkTopics, type GatewayStatus } from './uplink-messages.js';
+import { SendWindow } from './send-window.js';
+import { StateSeries } from './state-compaction.js';
+import { MqttUplinkLink, type LinkSession, type LinkTls, type UplinkLink } from './uplink-link.js';
+import { decodeAck, uplinkTopics, type AckMessage, type GatewayStatus } from './uplink-messages.js';
 
 export interface UplinkOptions {
   gatewayId: string;
@@ -22,8 +28,23 @@ export interface UplinkOptions {
   batchReadings?: number;
   /** Bytes per batch at most; a larger batch is split. Default 1 MiB (the cloud's cap defaults to 8 MiB). */
   maxBatchBytes?: number;
-  /** Batches published and not yet acked. Default 8 (mqtt.js warns past ~1000 in flight). */
+  /**
+   * Ceiling of the adaptive send window, in batches published and not yet acked. Default 16
+   * (mqtt.js warns past ~1000 in flight). The window starts at min(4, this) and adapts (AIMD,
+   * send-window.ts).
+   */
   maxInFlight?: number;
+  /** Bytes per second at most on the link (batches and alerts), for metered links. 0 (default): no cap. */
+  maxBytesPerSecond?: number;
+  /** Alerts and events to send ahead of bulk readings (the AlertOutbox of gateway/src/alerts/). */
+  alerts?: AlertOutbox;
+  /**
+   * Priority (alert) messages sent at most per bulk batch while bulk readings wait, so a storm of
+   * alerts cannot starve the backlog. Default 4.
+   */
+  priorityShare?: number;
+  /** State series patterns (`device/sensor`, `*` = one level): only their newest value goes (state-compaction.ts). Default none. */
+  stateSeries?: readonly string[];
   /** Milliseconds to wait for the cloud's ack before resending a batch. Default 30000. */
   ackTimeoutMs?: number;
   /** Refusals (nacks) of a one-reading batch before it is quarantined (larger ones are split first). Default 5. */
@@ -41,6 +62,8 @@ export interface UplinkOptions {
   random?: () => number;
   /** The transport; default MQTT to `url` (MqttUplinkLink). Tests pass an in-memory link. */
   link?: UplinkLink;
+  /** TLS material for an mqtts:// url (server CA, client certificate and key). */
+  tls?: LinkTls;
 }
 
 export type UplinkState = 'stopped' | 'connecting' | 'online' | 'waiting';
@@ -64,12 +87,29 @@ export interface UplinkStats {
   backlogBytes: number;
   oldestUnsentAgeMs: number | null;
   ackedSeq: number;
+  /** Current adaptive send window (batches) and how often it was halved. */
+  sendWindow: number;
+  windowDecreases: number;
+  /** Readings acked per second over the last 30 s. */
+  drainRate: number;
+  /** Seconds to drain the backlog at `drainRate`; null when nothing drains. */
+  etaSeconds: number | null;
+  /** Older values of state series not sent (compaction). */
+  readingsCompacted: number;
+  alertsSent: number;
+  alertsAcked: number;
+  alertsPending: number;
+  /** Alert events given up after repeated refusals. */
+  alertsSkipped: number;
 }
 
 const DEFAULTS = {
   batchReadings: 5000,
   maxBatchBytes: 1024 * 1024,
-  maxInFlight: 8,
+  maxInFlight: 16,
+  maxBytesPerSecond: 0,
+  priorityShare: 4,
+  stateSeries: [] as readonly string[],
   ackTimeoutMs: 30_000,
   maxRefusals: 5,
   backoffMinMs: 500,
@@ -84,12 +124,20 @@ const DEFAULTS = {
  * watermark at once; the cloud's `(gateway, epoch, seq)` key makes the resend harmless.
  */
 export class Uplink {
-  private readonly o: Required<Omit<UplinkOptions, 'username' | 'password' | 'status' | 'clock' | 'logger' | 'random' | 'link'>> & UplinkOptions;
+  private readonly o: Required<Omit<UplinkOptions, 'username' | 'password' | 'status' | 'clock' | 'logger' | 'random' | 'link' | 'alerts' | 'tls'>> & UplinkOptions;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly backoff: ReconnectBackoff;
   private readonly window: BatchWindow;
   private readonly link: UplinkLink;
+  private readonly sendWindow: SendWindow;
+  private readonly cap: ByteRateCap | null;
+  private readonly drain: DrainMeter;
+  private readonly alertLane: AlertLane | null;
+  private readonly state_: StateSeries;
+  /** Priority messages sent since the last bulk batch (the weighted share). */
+  private priorityRun = 0;
+  private capTimer: unknown = null;
   private client: LinkSession | null = null;
   private generation = 0;
   private state: UplinkState = 'stopped';
@@ -114,6 +162,9 @@ export class Uplink {
     readingsQuarantined: 0,
     bytesSent: 0,
     connects: 0,
+    readingsCompacted: 0,
+    alertsSent: 0,
+    alertsAcked: 0,
   };
 
   constructor(opts: UplinkOptions) {
@@ -125,12 +176,27 @@ export class Uplink {
     for (const key of ['batchReadings', 'maxBatchBytes', 'maxInFlight', 'ackTimeoutMs', 'maxRefusals', 'backoffMinMs', 'backoffMaxMs', 'statusIntervalMs'] as const) {
       if (!Number.isInteger(o[key]) || o[key] < 1) throw new UplinkError('FM_ERR_UPLINK_CONFIG', `${key} must be a positive integer, got ${String(o[key])}`);
     }
+    if (!Number.isFinite(o.maxBytesPerSecond) || o.maxBytesPerSecond < 0) {
+      throw new UplinkError('FM_ERR_UPLINK_CONFIG', `maxBytesPerSecond must be 0 (no cap) or a positive number, got ${String(o.maxBytesPerSecond)}`);
+    }
+    if (!Number.isInteger(o.priorityShare) || o.priorityShare < 1) throw new UplinkError('FM_ERR_UPLINK_CONFIG', `priorityShare must be a positive integer, got ${String(o.priorityShare)}`);
+    try {
+      this.state_ = new StateSeries(o.stateSeries);
+    } catch (err) {
+      throw new UplinkError('FM_ERR_UPLINK_CONFIG', `uplink.stateSeries: ${(err as Error).message}`);
+    }
     this.o = o;
     this.clock = opts.clock ?? systemClock;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'uplink' });
     this.backoff = new ReconnectBackoff(o.backoffMinMs, o.backoffMaxMs, opts.random);
     this.window = new BatchWindow(opts.log);
-    this.link = opts.link ?? new MqttUplinkLink(opts.url);
+    this.link = opts.link ?? new MqttUplinkLink(opts.url, opts.tls);
+    this.sendWindow = new SendWindow(o.maxInFlight);
+    this.cap = o.maxBytesPerSecond > 0 ? new ByteRateCap(this.clock, o.maxBytesPerSecond) : null;
+    this.drain = new DrainMeter(this.clock);
+    this.alertLane = opts.alerts ? new AlertLane(opts.alerts) : null;
+    // A new alert goes at once, not at the next ingest commit.
+    opts.alerts?.onQueued(() => this.notify());
   }
 
   start(): void {
@@ -150,7 +216,9 @@ export class Uplink {
     this.clearTimer('reconnectTimer');
     this.clearTimer('statusTimer');
     this.clearTimer('retryTimer');
+    this.clearTimer('capTimer');
     this.window.reset((b) => this.clearBatchTimer(b));
+    this.clearAlertTimer(this.alertLane?.reset() ?? null);
     const client = this.client;
     this.client = null;
     if (!client) return;
@@ -179,10 +247,16 @@ export class Uplink {
       backlogBytes: backlog.bytes,
       oldestUnsentAgeMs: backlog.oldestUnsentTs === null ? null : Math.max(0, this.clock.now() - backlog.oldestUnsentTs),
       ackedSeq: this.o.log.ackWatermark(),
+      sendWindow: this.sendWindow.limit,
+      windowDecreases: this.sendWindow.decreases,
+      drainRate: Math.round(this.drain.rate() * 10) / 10,
+      etaSeconds: this.drain.etaSeconds(backlog.readings),
+      alertsPending: this.alertLane?.pending() ?? 0,
+      alertsSkipped: this.alertLane?.skipped ?? 0,
     };
   }
 
-  private clearTimer(key: 'reconnectTimer' | 'statusTimer' | 'retryTimer'): void {
+  private clearTimer(key: 'reconnectTimer' | 'statusTimer' | 'retryTimer' | 'capTimer'): void {
     const t = this[key];
     if (t !== null) this.clock.clearTimeout(t as never);
     this[key] = null;
@@ -203,6 +277,9 @@ export class Uplink {
       batchesAcked: s.batchesAcked,
       batchesRefused: s.batchesRefused,
       quarantined: s.readingsQuarantined,
+      drainRate: s.drainRate,
+      etaSeconds: s.etaSeconds,
+      alertsPending: s.alertsPending,
     };
   }
 
@@ -254,8 +331,11 @@ export class Uplink {
     this.counts.connects++;
     this.backoff.reset();
     this.logger.info({ url: this.o.url }, 'uplink online');
+    // A reconnect is a loss signal: the path may have changed (another bridge, a thinner link).
+    if (this.counts.connects > 1) this.sendWindow.lost();
     // Everything past the watermark goes (again) now; the cloud dedupes what it already has.
     this.window.reset((b) => this.clearBatchTimer(b));
+    this.clearAlertTimer(this.alertLane?.reset() ?? null);
     this.sentSeq = this.o.log.ackWatermark();
     this.publishStatus(client);
     this.pump();
@@ -277,7 +357,9 @@ export class Uplink {
     void this.client?.close(false);
     this.client = null;
     this.clearTimer('statusTimer');
+    this.clearTimer('capTimer');
     this.window.reset((b) => this.clearBatchTimer(b));
+    this.clearAlertTimer(this.alertLane?.reset() ?? null);
     this.state = 'waiting';
     const delay = this.backoff.next();
     if (wasOnline) this.logger.warn({ retryInMs: delay }, 'uplink down, store-and-forward');
@@ -298,14 +380,39 @@ export class Uplink {
     });
   }
 
-  /** Fills the window from the log. Synchronous between reads: SQLite reads are short. */
+  /**
+   * Fills the send window: alerts first (the priority lane), bulk readings from the log, at most
+   * `priorityShare` priority messages per bulk batch while bulk waits, all under the byte cap.
+   * Synchronous between reads: SQLite reads are short.
+   */
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.state === 'online' && this.client && this.window.size < this.o.maxInFlight) {
-        const readings = this.o.log.readAfter(this.sentSeq, this.o.batchReadings);
-        if (readings.length === 0) break;
+      while (this.state === 'online' && this.client) {
+        if (this.capped()) break;
+        const bulkRoom = this.window.size < this.sendWindow.limit;
+        if (this.alertLane && (this.priorityRun < this.o.priorityShare || !bulkRoom)) {
+          const a = this.alertLane.take(this.o.log.epoch);
+          if (a) {
+            this.priorityRun++;
+            this.sendAlerts(a);
+            continue;
+          }
+        }
+        if (!bulkRoom) break;
+        const read = this.o.log.readAfter(this.sentSeq, this.o.batchReadings);
+        if (read.length === 0) {
+          // Bulk is idle: the share does not apply, priority may go on.
+          if (this.priorityRun > 0 && this.alertLane?.inFlight === null && this.alertLane.pending() > 0) {
+            this.priorityRun = 0;
+            continue;
+          }
+          break;
+        }
+        this.priorityRun = 0;
+        const readings = this.state_.compact(read);
+        this.counts.readingsCompacted += read.length - readings.length;
         for (const part of this.pack(readings)) {
           this.sentSeq = part.lastSeq;
           this.window.add(part);
@@ -319,6 +426,83 @@ export class Uplink {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** True (and a pump scheduled for when tokens return) while the byte cap is in debt. */
+  private capped(): boolean {
+    if (!this.cap) return false;
+    const wait = this.cap.waitMs();
+    if (wait === 0) return false;
+    if (this.capTimer === null) {
+      const t = this.clock.setTimeout(() => {
+        this.capTimer = null;
+        this.pump();
+      }, wait);
+      t.unref?.();
+      this.capTimer = t;
+    }
+    return true;
+  }
+
+  private sendAlerts(a: AlertBatch): void {
+    const client = this.client;
+    if (!client) return;
+    this.counts.alertsSent += a.count;
+    this.counts.bytesSent += a.payload.length;
+    this.cap?.spend(a.payload.length);
+    client.publish(uplinkTopics.alerts(this.o.gatewayId), a.payload, { qos: 1 });
+    this.clearAlertTimer(a);
+    const gen = this.generation;
+    const t = this.clock.setTimeout(() => {
+      a.timer = null;
+      if (gen !== this.generation || this.alertLane?.inFlight !== a) return;
+      this.counts.batchesTimedOut++;
+      this.sendWindow.lost();
+      this.sendAlerts(a);
+    }, this.o.ackTimeoutMs);
+    t.unref?.();
+    a.timer = t;
+  }
+
+  private clearAlertTimer(a: AlertBatch | null): void {
+    if (a && a.timer !== null) this.clock.clearTimeout(a.timer as never);
+    if (a) a.timer = null;
+  }
+
+  /** The cloud's answer on the alerts lane (FORMAT.md §9). */
+  private onAlertAck(ack: AckMessage): void {
+    const lane = this.alertLane;
+    const a = lane?.inFlight;
+    if (!lane || !a) return;
+    if (ack.ok) {
+      this.acksSeen++;
+      const done = lane.acked(ack.lastSeq);
+      if (done) {
+        this.counts.alertsAcked += done.count;
+        this.clearAlertTimer(done);
+      }
+      this.pump();
+      return;
+    }
+    if (ack.firstSeq !== a.firstSeq || ack.lastSeq !== a.lastSeq) return;
+    this.counts.batchesRefused++;
+    this.sendWindow.lost();
+    a.attempts++;
+    this.clearAlertTimer(a);
+    if (a.attempts >= this.o.maxRefusals && this.acksSeen > 0) {
+      this.logger.warn({ firstSeq: a.firstSeq, lastSeq: a.lastSeq, code: ack.code }, 'alert events refused too often, skipped (counted)');
+      lane.skip();
+      this.pump();
+      return;
+    }
+    const delay = Math.min(this.o.backoffMaxMs, this.o.backoffMinMs * 2 ** Math.min(a.attempts - 1, 20));
+    const gen = this.generation;
+    const t = this.clock.setTimeout(() => {
+      a.timer = null;
+      if (gen === this.generation && lane.inFlight === a) this.sendAlerts(a);
+    }, delay);
+    t.unref?.();
+    a.timer = t;
   }
 
   private storeTrouble(err: Error): void {
@@ -347,6 +531,7 @@ export class Uplink {
     if (!client || !b.payload) return;
     this.counts.batchesSent++;
     this.counts.bytesSent += b.payload.length;
+    this.cap?.spend(b.payload.length);
     // PUBACK only means the broker took it; the cloud's ack (onAck) is what counts.
     client.publish(uplinkTopics.batch(this.o.gatewayId), b.payload, { qos: 1 });
     this.clearBatchTimer(b);
@@ -357,6 +542,7 @@ export class Uplink {
       // No answer is not a refusal (the cloud may be slow or its store down): resend, and never
       // quarantine for silence, or a cloud outage would throw data away.
       this.counts.batchesTimedOut++;
+      this.sendWindow.lost();
       this.send(b);
     }, this.o.ackTimeoutMs);
     t.unref?.();
@@ -382,6 +568,7 @@ export class Uplink {
     b.reason = reason;
     if (b.firstRefusalAcks < 0) b.firstRefusalAcks = this.acksSeen;
     this.clearBatchTimer(b);
+    this.sendWindow.lost();
     if (b.count === 1 && b.attempts >= this.o.maxRefusals && this.acksSeen > b.firstRefusalAcks) {
       this.logger.warn({ firstSeq: b.firstSeq, lastSeq: b.lastSeq, reason, attempts: b.attempts }, 'reading refused too often, quarantined');
       b.state = 'poison';
@@ -402,10 +589,12 @@ export class Uplink {
 
   private retry(b: InFlightBatch): void {
     const sending = this.window.all().filter((x) => x.state === 'sent').length;
-    if (b.count > 1 && sending < this.o.maxInFlight) {
+    // At least 2, so a window halved to 1 by the refusals can still isolate the poison reading.
+    if (b.count > 1 && sending < Math.max(2, this.sendWindow.limit)) {
       let readings: LoggedReading[];
       try {
-        readings = this.o.log.readAfter(b.firstSeq - 1, b.count).filter((r) => r.seq <= b.lastSeq);
+        // The range may have gaps (state compaction): read all of it and compact again.
+        readings = this.state_.compact(this.o.log.readAfter(b.firstSeq - 1, b.lastSeq - b.firstSeq + 1).filter((r) => r.seq <= b.lastSeq));
       } catch (err) {
         this.storeTrouble(err as Error);
         return this.send(b);
@@ -438,6 +627,7 @@ export class Uplink {
     }
     // An ack for another epoch is about an old database of this gateway id: not ours.
     if (ack.epoch !== undefined && ack.epoch !== this.o.log.epoch) return;
+    if (ack.lane === 'alerts') return this.onAlertAck(ack);
     if (ack.ok) {
       this.acksSeen++;
       this.window.ackRange(ack.firstSeq, ack.lastSeq);
@@ -460,6 +650,8 @@ export class Uplink {
     const out = this.window.settle((b) => this.clearBatchTimer(b));
     this.counts.batchesAcked += out.acked;
     this.counts.readingsAcked += out.ackedReadings;
+    this.sendWindow.acked(out.acked);
+    this.drain.record(out.ackedReadings);
     this.counts.batchesQuarantined += out.quarantined;
     this.counts.readingsQuarantined += out.quarantinedReadings;
   }
