@@ -81,6 +81,8 @@ const checkGateway: Check<GatewayConfig> = (v, path) =>
 export function parseGatewayConfig(input: unknown, baseDir = process.cwd()): Readonly<GatewayConfig> {
   const config = checkGateway(input ?? {}, '');
   config.dataDir = resolve(baseDir, config.dataDir);
+  // The uplink's TLS files are anchored like dataDir (the config file's directory).
+  if (config.uplink) for (const k of ['ca', 'cert', 'key'] as const) if (config.uplink[k] !== null) config.uplink[k] = resolve(baseDir, config.uplink[k]);
   return deepFreeze(config);
 }
 
