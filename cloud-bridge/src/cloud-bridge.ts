@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import type { Client } from 'aedes';
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
 import { parseUplinkTopic, uplinkTopics, encodeAck } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { readBrokerTls } from './broker/broker-tls.js';
 import { CloudBroker } from './broker/cloud-broker.js';
 import { GatewayCredentials } from './broker/credentials.js';
 import { GatewayAccess } from './broker/gateway-access.js';
 import { AlertReceiver } from './bridge/alert-receiver.js';
 import { SqliteAlertStore } from './bridge/alert-store.js';
 import { BatchReceiver } from './bridge/batch-receiver.js';
+import { RelayedDelivery } from './bridge/relayed-delivery.js';
+import { parseRelayTopic, relayTopics } from '@fieldmesh/gateway/relay/relay-topics';
 import { GatewayPresence } from './bridge/gateway-presence.js';
 import { isPostgresStore, type CloudConfig } from './config.js';
 import { dashboardRoutes } from './dashboard/dashboard-assets.js';
@@ -69,15 +72,19 @@ export class CloudBridge {
         maxConnections: config.broker.maxConnections,
         connectTimeoutMs: config.broker.connectTimeoutMs,
         access,
+        ...(config.broker.tls ? { tls: readBrokerTls(config.broker.tls) } : {}),
         onOversize: (remote, reason) => throttled.warn(`oversize:${remote.split(':')[0]}`, { remote, reason }, 'connection dropped: packet too large'),
       });
       const aedes = broker.aedes;
       liveApi.attachBroker(aedes);
+      // Batches relayed by a peer (gateway/src/relay/RELAY.md) are acked to the relay, which
+      // hands the ack to the origin over the mesh channel.
+      const relayed = new RelayedDelivery(clock);
       const receiver = new BatchReceiver(
         store,
-        (gatewayId, ack) =>
+        (gatewayId, ack, via) =>
           new Promise<void>((resolve, reject) =>
-            aedes.publish({ cmd: 'publish', topic: uplinkTopics.ack(gatewayId), payload: encodeAck(ack), qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
+            aedes.publish({ cmd: 'publish', topic: via === undefined ? uplinkTopics.ack(gatewayId) : relayTopics.ack(via, gatewayId), payload: encodeAck(ack), qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
           ),
         clock,
         logger,
@@ -112,17 +119,28 @@ export class CloudBridge {
       });
       aedes.on('publish', (packet, client) => {
         if (client === null) return;
+        const r = parseRelayTopic(packet.topic);
+        if (r) {
+          // The ACL admitted only `fm/g/<publisher>/relay/<known origin>/batch`.
+          if (r.kind !== 'batch' || access.gatewayOf(client) !== r.relayId) return;
+          relayed.relayed(r.originId, r.relayId);
+          receiver.receive(r.originId, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), r.relayId);
+          return;
+        }
         const t = parseUplinkTopic(packet.topic);
         if (!t || access.gatewayOf(client) !== t.gatewayId) return;
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-        if (t.kind === 'batch') receiver.receive(t.gatewayId, payload);
+        if (t.kind === 'batch') {
+          relayed.direct(t.gatewayId);
+          receiver.receive(t.gatewayId, payload);
+        }
         else if (t.kind === 'status') {
           const current = newest.get(t.gatewayId);
           void report(presence.status(t.gatewayId, payload, current !== undefined && current !== client));
         } else if (t.kind === 'alert') liveApi.alertMessage(t.gatewayId, payload);
         else if (t.kind === 'alerts') void alertReceiver.receive(t.gatewayId, payload);
       });
-      http = new CloudHttpApi(store, {
+      http = new CloudHttpApi(relayed.annotate(store), {
         metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, oversizeDrops: broker!.oversizeDrops, statusRefused: presence.statusRefused, statusThrottled: presence.statusThrottled, connected: live.size, live: liveApi.metrics() }),
         upgrade: liveApi.server.upgrade,
         page: dashboardRoutes(store),

@@ -35,6 +35,23 @@ export interface CloudConfig {
     password?: string;
     /** MQTT 5 shared-subscription group of the bridges (`$share/<group>/fm/g/+/batch`). Default `fieldmesh`. */
     shareGroup: string;
+    /**
+     * TLS on the gateway listener (embedded broker only); unset (default): plain TCP, for a lab or
+     * behind a TLS-terminating proxy. Paths are relative to the config file.
+     */
+    tls?: {
+      /** PEM server certificate (chain) and its key. Required together. */
+      cert: string;
+      key: string;
+      /**
+       * PEM CA(s) that sign gateway client certificates. When set, clients are asked for a
+       * certificate; a verified one proves the gateway id in its subject CN (a username, if
+       * sent, must then equal the CN; the certificate replaces the password).
+       */
+      ca?: string;
+      /** Refuse clients without a certificate signed by `ca` (mTLS). Default false. Needs `ca`. */
+      requireClientCert: boolean;
+    };
   };
   http: {
     /** HTTP port for the API and the page. Default 8080; 0 picks a free port. */
@@ -57,10 +74,10 @@ export const CLOUD_DEFAULTS = {
   dataDir: './cloud-data',
 } as const;
 
-type Shape = { [key: string]: 'port' | 'host' | 'string' | 'positive' | { enum: readonly string[] } | Shape };
+type Shape = { [key: string]: 'port' | 'host' | 'string' | 'positive' | 'boolean' | { enum: readonly string[] } | Shape };
 
 const SHAPE: Shape = {
-  broker: { port: 'port', host: 'host', auth: { enum: ['credentials', 'none'] }, maxPacketBytes: 'positive', maxConnections: 'positive', connectTimeoutMs: 'positive', url: 'string', username: 'string', password: 'string', shareGroup: 'string' },
+  broker: { port: 'port', host: 'host', auth: { enum: ['credentials', 'none'] }, maxPacketBytes: 'positive', maxConnections: 'positive', connectTimeoutMs: 'positive', url: 'string', username: 'string', password: 'string', shareGroup: 'string', tls: { cert: 'string', key: 'string', ca: 'string', requireClientCert: 'boolean' } },
   http: { port: 'port', host: 'host' },
   dataDir: 'string',
   store: 'string',
@@ -80,6 +97,8 @@ function check(value: unknown, shape: Shape, path: string): void {
       if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535) bad(at, `must be an integer port 0..65535 (0 = any free port), got ${JSON.stringify(v)}`);
     } else if (rule === 'positive') {
       if (!Number.isInteger(v) || (v as number) < 1) bad(at, `must be a positive integer, got ${JSON.stringify(v)}`);
+    } else if (rule === 'boolean') {
+      if (typeof v !== 'boolean') bad(at, `must be true or false, got ${JSON.stringify(v)}`);
     } else if (rule === 'host' || rule === 'string') {
       if (typeof v !== 'string' || v.length === 0) bad(at, `must be a non-empty string, got ${JSON.stringify(v)}`);
     } else if ('enum' in rule && Array.isArray(rule.enum)) {
@@ -107,6 +126,17 @@ export function resolveCloudConfig(input: unknown = {}, baseDir = process.cwd())
     store: raw.store === undefined ? join(dataDir, 'cloud.sqlite') : isPostgresStore(raw.store) ? raw.store : resolve(baseDir, raw.store),
   };
   if (config.broker.url !== undefined && !/^(mqtts?|wss?):\/\/[^/\s]+/.test(config.broker.url)) bad('broker.url', `must look like mqtt://host:1883, got ${JSON.stringify(config.broker.url.slice(0, 80))}`);
+  if (raw.broker?.tls !== undefined) {
+    const t = raw.broker.tls as Partial<NonNullable<CloudConfig['broker']['tls']>>;
+    if (t.cert === undefined || t.key === undefined) bad(`broker.tls.${t.cert === undefined ? 'cert' : 'key'}`, 'TLS needs both cert and key (PEM files)');
+    if (t.requireClientCert === true && t.ca === undefined) bad('broker.tls.ca', 'requireClientCert needs ca: the CA that signs the gateways\' certificates');
+    config.broker.tls = {
+      cert: resolve(baseDir, t.cert),
+      key: resolve(baseDir, t.key),
+      ...(t.ca !== undefined ? { ca: resolve(baseDir, t.ca) } : {}),
+      requireClientCert: t.requireClientCert ?? false,
+    };
+  }
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.broker.shareGroup)) bad('broker.shareGroup', 'must be 1..64 of A-Z a-z 0-9 _ . - (no / + #: it stands in a topic filter)');
   if (isPostgresStore(config.store)) {
     try {

@@ -13,6 +13,7 @@ export const CLOUD_ERRORS = {
   FM_ERR_CLOUD_BAD_BATCH_SERIES: 'A batch carried a reading whose series name is not `device/sensor` of safe characters. The batch is refused; the gateway quarantines it after repeated refusals.',
   FM_ERR_CLOUD_BATCH_EPOCH: 'A batch carried an epoch that is not 1-64 characters of [A-Za-z0-9_.-]. The batch is refused: gateways make epochs of hex digits, so this is a foreign or broken sender.',
   FM_ERR_CLOUD_BATCH_GATEWAY: 'A batch names a gateway other than the one whose topic it came on. The batch is refused: fix the gateway id in the gateway config.',
+  FM_ERR_CLOUD_TLS: 'A TLS file of the broker listener (broker.tls.cert, key or ca) cannot be read. Give readable PEM files (paths relative to the config file), or remove broker.tls for plain TCP.',
   FM_ERR_CLOUD_ALERTS: 'An alerts message (fm/g/<gateway>/alerts) is not valid (FORMAT.md §9): refused with a nack naming the field. A gateway skips events refused repeatedly (counted as alertsSkipped); check the gateway version.',
 } as const;
 

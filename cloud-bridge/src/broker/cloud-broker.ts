@@ -1,6 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
+import type { BrokerTls } from './broker-tls.js';
 import type { GatewayAccess } from './gateway-access.js';
 // The gateway's guard, shared: the same aedes gap (no max packet size, its issue #831) on both sides.
 import { GuardedSocket } from '@fieldmesh/gateway/ingest/packet-guard';
@@ -14,6 +16,8 @@ export interface CloudBrokerOptions {
   connectTimeoutMs: number;
   access: GatewayAccess;
   onOversize: (remote: string, reason: string) => void;
+  /** TLS on the listener (broker-tls.ts); absent: plain TCP. */
+  tls?: BrokerTls;
 }
 
 /** The embedded aedes broker gateways connect to, behind the packet-size guard. */
@@ -40,7 +44,7 @@ export class CloudBroker {
   }
 
   private async listen(): Promise<void> {
-    const server = createServer((socket) => {
+    const onSocket = (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.setNoDelay(true);
@@ -51,7 +55,27 @@ export class CloudBroker {
       });
       conn.on('error', () => {});
       this.aedes.handle(conn);
-    });
+    };
+    const tls = this.opts.tls;
+    const server: Server = tls
+      ? createTlsServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.ca ? { ca: tls.ca } : {}),
+            // Ask for a client certificate only when there is a CA to verify it against; without
+            // requireClientCert an absent or unverified one is allowed and proves nothing.
+            requestCert: tls.ca !== undefined,
+            rejectUnauthorized: tls.requireClientCert,
+            // A handshake that never finishes holds a socket like a missing CONNECT would.
+            handshakeTimeout: this.opts.connectTimeoutMs,
+            minVersion: 'TLSv1.2',
+          },
+          onSocket,
+        )
+      : createServer(onSocket);
+    // Failed handshakes (no or bad client certificate) are the client's problem, never fatal.
+    server.on('tlsClientError', () => {});
     server.maxConnections = this.opts.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new CloudError('FM_ERR_CLOUD_LISTEN', `broker ${this.opts.host}:${this.opts.port}: ${err.message}`)));

@@ -1,6 +1,8 @@
 import type { Client, PublishPacket, Subscription } from 'aedes';
 import { isDeviceId } from '@fieldmesh/device-sdk';
 import { parseUplinkTopic, uplinkTopics } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { parseRelayTopic, relayTopics } from '@fieldmesh/gateway/relay/relay-topics';
+import { certificateIdentity } from './broker-tls.js';
 import type { GatewayCredentials } from './credentials.js';
 
 /** Topic kinds a gateway may publish under its own `fm/g/<id>/`. */
@@ -43,6 +45,16 @@ export class GatewayAccess {
       this.onDenied('connect', client, why);
       done(Object.assign(new Error(why), { returnCode }), null);
     };
+    // A client certificate the TLS layer verified proves the gateway id (its CN): it replaces
+    // the password, and a username, if sent, must be the same id, so a gateway holding gw-b's
+    // certificate can never log in (and so publish) as gw-a.
+    const certId = certificateIdentity(client);
+    if (certId !== undefined) {
+      if (!isDeviceId(certId)) return refuse(5, `certificate CN ${JSON.stringify(certId.slice(0, 80))} is not a valid gateway id`);
+      if (username !== undefined && username !== certId) return refuse(5, `username ${JSON.stringify(username.slice(0, 80))} does not match the certificate CN ${certId}`);
+      this.identity.set(client, certId);
+      return done(null, true);
+    }
     if (this.mode === 'none') {
       const id = username && isDeviceId(username) ? username : client.id;
       if (!isDeviceId(id)) return refuse(2, `client id ${JSON.stringify(id)} is not a valid gateway id`);
@@ -66,6 +78,7 @@ export class GatewayAccess {
     const id = this.identity.get(client);
     const t = parseUplinkTopic(packet.topic);
     if (id !== undefined && t && t.gatewayId === id && GATEWAY_PUBLISHES.has(t.kind)) return done(null);
+    if (id !== undefined && this.mayRelay(id, packet.topic)) return done(null);
     this.stats.publishDenied++;
     this.onDenied('publish', client, `${id ?? '?'} may not publish on ${packet.topic}`);
     done(new Error(`not authorized to publish on ${packet.topic}`));
@@ -74,9 +87,24 @@ export class GatewayAccess {
   readonly authorizeSubscribe = (client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void => {
     const id = this.identity.get(client);
     if (id !== undefined && sub.topic === uplinkTopics.ack(id)) return done(null, sub);
+    // A relay's acks for the origins it carries (gateway/src/relay/RELAY.md §4).
+    if (id !== undefined && sub.topic === relayTopics.ackFilter(id)) return done(null, sub);
     this.stats.subscribeDenied++;
     this.onDenied('subscribe', client, `${id ?? '?'} may not subscribe to ${sub.topic}`);
     // A null subscription makes aedes answer SUBACK 0x80 (failure) [MQTT-3.9.3].
     done(null, null);
   };
+
+  /**
+   * A gateway may publish an origin's batch on `fm/g/<itself>/relay/<origin>/batch` (RELAY.md §4):
+   * the origin must be a valid gateway id other than itself and, with credentials, one the cloud
+   * knows. What the cloud trusts: the relay is an authenticated member of the fleet; the batch's
+   * content is the origin's (the receiver checks the batch names that origin), and a relay can
+   * only add readings under `(origin, epoch, seq)` keys, never overwrite committed ones.
+   */
+  private mayRelay(id: string, topic: string): boolean {
+    const r = parseRelayTopic(topic);
+    if (!r || r.kind !== 'batch' || r.relayId !== id || r.originId === id || !isDeviceId(r.originId)) return false;
+    return this.mode === 'none' || this.credentials!.ids().includes(r.originId);
+  }
 }
