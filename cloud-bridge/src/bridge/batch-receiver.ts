@@ -17,10 +17,15 @@ export interface ReceiverStats {
   /** Batches dropped unprocessed because the queue was full (not acked: the gateway resends). */
   batchesDropped: number;
   queued: number;
+  /** Batches that came through a relay gateway (gateway/src/relay/RELAY.md). */
+  batchesRelayed: number;
 }
 
-/** Where acks go: the broker, or a test's recorder. */
-export type AckSender = (gatewayId: string, ack: AckMessage) => Promise<void>;
+/**
+ * Where acks go: the broker, or a test's recorder. `via` is the relay gateway a batch came
+ * through (the ack then goes to the relay's ack topic for that origin), undefined when direct.
+ */
+export type AckSender = (gatewayId: string, ack: AckMessage, via?: string) => Promise<void>;
 
 /**
  * Turns batches into durable rows and answers each with an ack or a nack (FORMAT.md §6):
@@ -37,8 +42,9 @@ export class BatchReceiver {
     refusedByCode: {},
     batchesDropped: 0,
     queued: 0,
+    batchesRelayed: 0,
   };
-  private readonly queue: Array<{ gatewayId: string; payload: Buffer }> = [];
+  private readonly queue: Array<{ gatewayId: string; payload: Buffer; via?: string }> = [];
   private running = false;
   private idleWaiters: Array<() => void> = [];
 
@@ -55,15 +61,20 @@ export class BatchReceiver {
     private readonly maxQueued = 1000,
   ) {}
 
-  /** Called for every publish on `fm/g/<gatewayId>/batch` (the ACL has checked the publisher). */
-  receive(gatewayId: string, payload: Buffer): void {
+  /**
+   * Called for every publish on `fm/g/<gatewayId>/batch`, or on `fm/g/<via>/relay/<gatewayId>/batch`
+   * with `via` (the ACL has checked the publisher). Either way the batch is committed under
+   * `gatewayId`, the origin, so it is stored once whichever path it took.
+   */
+  receive(gatewayId: string, payload: Buffer, via?: string): void {
     this.stats.batchesReceived++;
+    if (via !== undefined) this.stats.batchesRelayed++;
     if (this.queue.length >= this.maxQueued) {
       this.stats.batchesDropped++;
       this.throttled.warn(`drop:${gatewayId}`, { gateway: gatewayId, queued: this.queue.length }, 'batch queue full, batch dropped (the gateway will resend)');
       return;
     }
-    this.queue.push({ gatewayId, payload });
+    this.queue.push(via === undefined ? { gatewayId, payload } : { gatewayId, payload, via });
     this.stats.queued = this.queue.length;
     if (!this.running) void this.drain();
   }
@@ -79,7 +90,7 @@ export class BatchReceiver {
     try {
       for (let item = this.queue.shift(); item; item = this.queue.shift()) {
         this.stats.queued = this.queue.length;
-        await this.handle(item.gatewayId, item.payload);
+        await this.handle(item.gatewayId, item.payload, item.via);
       }
     } finally {
       this.running = false;
@@ -89,7 +100,7 @@ export class BatchReceiver {
     }
   }
 
-  private async handle(gatewayId: string, payload: Buffer): Promise<void> {
+  private async handle(gatewayId: string, payload: Buffer, via?: string): Promise<void> {
     let header: Pick<BatchHeader, 'epoch' | 'firstSeq' | 'lastSeq'> | undefined;
     try {
       const batch = decodeBatch(payload);
@@ -107,7 +118,7 @@ export class BatchReceiver {
       this.stats.readingsStored += result.stored;
       this.stats.readingsDuplicate += result.duplicates;
       // The commit above is durable: only now may the gateway's watermark move (FORMAT.md §6).
-      await this.send(gatewayId, { v: 1, ok: true, epoch: batch.epoch, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, stored: result.stored, duplicates: result.duplicates });
+      await this.send(gatewayId, via, { v: 1, ok: true, epoch: batch.epoch, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, stored: result.stored, duplicates: result.duplicates });
     } catch (err) {
       const code = err instanceof UplinkError || err instanceof CloudError ? err.code : 'FM_ERR_CLOUD_STORE';
       if (header === undefined) {
@@ -126,14 +137,14 @@ export class BatchReceiver {
       if (header) Object.assign(nack, { epoch: header.epoch, firstSeq: header.firstSeq, lastSeq: header.lastSeq });
       // A store failure is not the batch's fault: stay silent and let the gateway resend
       // after its ack timeout instead of counting a refusal towards quarantine.
-      if (code !== 'FM_ERR_CLOUD_STORE') await this.send(gatewayId, nack);
+      if (code !== 'FM_ERR_CLOUD_STORE') await this.send(gatewayId, via, nack);
       else this.logger.error({ gateway: gatewayId, err: reason }, 'store commit failed');
     }
   }
 
-  private async send(gatewayId: string, ack: AckMessage): Promise<void> {
+  private async send(gatewayId: string, via: string | undefined, ack: AckMessage): Promise<void> {
     try {
-      await this.sendAck(gatewayId, ack);
+      await this.sendAck(gatewayId, ack, via);
     } catch (err) {
       this.throttled.warn(`ack:${gatewayId}`, { gateway: gatewayId, err: (err as Error).message }, 'ack publish failed');
     }
