@@ -15,6 +15,11 @@ import { DataDirLock } from './store/data-dir-lock.js';
 import { UplinkError } from './uplink/errors.js';
 import type { LinkTls } from './uplink/uplink-link.js';
 import { Uplink } from './uplink/uplink.js';
+import type { MemberView } from './mesh/mesh.js';
+import { KeyRing } from './mesh/keyring.js';
+import { RelayNode } from './relay/relay-node.js';
+import { MeshRelayPeers, relayMetaTags } from './relay/relay-peers.js';
+import { MqttRelayUpstream } from './relay/relay-upstream.js';
 
 /** What the composition root needs of an uplink (gateway/src/uplink/uplink.ts `Uplink` fits). */
 export interface GatewayUplink {
@@ -52,6 +57,9 @@ export class Gateway {
   private broker: IngestBroker | null = null;
   private uplink: GatewayUplink | null = null;
   private local: LocalProcessing | null = null;
+  private relay: RelayNode | null = null;
+  private relayPort = 0;
+  private meshMembers: () => MemberView[] = () => [];
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly print: (line: string) => void;
@@ -137,6 +145,7 @@ export class Gateway {
       // drain starts at once.
       this.uplink = this.createUplink();
       this.ingestPath.onCommitted(() => this.uplink?.notify());
+      this.ingestPath.onCommitted(() => this.relay?.notify());
 
       this.broker = new IngestBroker({
         config: cfg.broker,
@@ -162,6 +171,7 @@ export class Gateway {
       this.local.start();
       await this.http.listen(cfg.http.port, cfg.http.host);
       await this.uplink?.start();
+      await this.startRelay();
 
       this.startedAt = this.clock.monotonic();
       this.running = true;
@@ -179,6 +189,8 @@ export class Gateway {
     await this.broker?.stop();
     this.broker = null;
     await this.ingestPath?.stop();
+    await this.relay?.stop();
+    this.relay = null;
     await this.uplink?.stop();
     this.uplink = null;
     await this.http.close();
@@ -203,7 +215,51 @@ export class Gateway {
       ingest: this.ingestPath?.stats.snapshot() ?? null,
       log: log ? { lastSeq: log.lastSeq(), ackWatermark: log.ackWatermark(), backlog: log.backlog(), quarantined: log.quarantined() } : null,
       uplink: this.uplink ? this.uplink.stats() : { state: 'none', configured: this.config.uplink !== null },
+      relay: this.relay?.status() ?? null,
     };
+  }
+
+  /**
+   * Where the relay finds peers: the mesh's member list (gateway/src/mesh). Call once the mesh
+   * is up; until then the relay knows no peers (and only delivers directly).
+   */
+  useMeshForRelay(members: () => MemberView[]): void {
+    this.meshMembers = members;
+  }
+
+  /** Tags to merge into this gateway's mesh metadata so peers find its relay ({} when not serving). */
+  relayMetaTags(): Record<string, string> {
+    return this.relayPort > 0 ? relayMetaTags(this.relayPort) : {};
+  }
+
+  /** Relay (gateway/src/relay/RELAY.md): needs the cluster key, which seals the channel. */
+  private async startRelay(): Promise<void> {
+    const cfg = this.config;
+    if (!cfg.relay.enabled) return;
+    if (cfg.mesh.key === null) {
+      this.log.info({ component: 'relay' }, 'relay off: it needs mesh.key (the channel between gateways is sealed with the cluster key)');
+      return;
+    }
+    const up = cfg.uplink;
+    const mesh = cfg.mesh as typeof cfg.mesh & { keys?: string[]; label?: string };
+    this.relay = new RelayNode({
+      selfId: cfg.id,
+      log: this.store,
+      uplinkOnline: () => this.uplink?.stats().state === 'online',
+      peers: new MeshRelayPeers(() => this.meshMembers()),
+      credentials: { keyring: new KeyRing([cfg.mesh.key, ...(mesh.keys ?? [])]), label: mesh.label ?? 'fieldmesh', clock: this.clock, replayWindowMs: 5 * 60_000 },
+      // Without an uplink of our own there is nothing to offer peers: use relays, never serve.
+      upstream: up
+        ? new MqttRelayUpstream({ relayId: cfg.id, url: up.url, username: up.username ?? cfg.id, ...(up.password !== null ? { password: up.password } : {}), tls: readUplinkTls(up) })
+        : null,
+      port: cfg.relay.port,
+      host: cfg.relay.host,
+      clock: this.clock,
+      logger: this.log,
+      route: { afterMs: cfg.relay.afterMs, window: cfg.relay.window, batchReadings: cfg.relay.batchReadings, ackTimeoutMs: cfg.relay.ackTimeoutMs },
+      serve: { window: cfg.relay.serveWindow, maxOrigins: cfg.relay.maxOrigins },
+    });
+    this.relayPort = await this.relay.start();
   }
 
   private createUplink(): GatewayUplink | null {

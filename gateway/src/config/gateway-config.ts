@@ -9,6 +9,7 @@ import { brokerDefaults, checkBroker, type BrokerConfig } from './broker.js';
 import { checkHttp, httpDefaults, type HttpConfig } from './http.js';
 import { checkIngest, ingestDefaults, type IngestConfig } from './ingest.js';
 import { checkMesh, meshDefaults, type MeshConfig } from './mesh.js';
+import { checkRelay, relayDefaults, type RelayConfig } from './relay.js';
 import { checkSerialLine, type SerialConfig } from './serial.js';
 import { checkUplink, type UplinkConfig } from './uplink.js';
 import { checkRules, type RuleConfig } from './rules.js';
@@ -26,6 +27,8 @@ export interface GatewayConfig {
   http: HttpConfig;
   ingest: IngestConfig;
   mesh: MeshConfig;
+  /** Delivery through peers while the uplink is down (config/relay.ts). */
+  relay: RelayConfig;
   /** Serial lines. Default none. */
   serial: SerialConfig[];
   /** Cloud uplink; null (default) = store and forward until one is configured. */
@@ -50,6 +53,7 @@ export const gatewayDefaults: Omit<GatewayConfig, 'id'> = {
   http: httpDefaults,
   ingest: ingestDefaults,
   mesh: meshDefaults,
+  relay: relayDefaults,
   serial: [],
   uplink: null,
   rules: [],
@@ -66,6 +70,7 @@ const checkGateway: Check<GatewayConfig> = (v, path) =>
       http: checkHttp,
       ingest: checkIngest,
       mesh: checkMesh,
+      relay: checkRelay,
       serial: listOf(checkSerialLine, 64),
       uplink: nullable(checkUplink),
       rules: checkRules,

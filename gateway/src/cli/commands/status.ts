@@ -17,6 +17,15 @@ interface Status {
   ingest?: { ingested?: number; duplicates?: number; connections?: number; rejected?: Record<string, number> };
   log?: { lastSeq?: number; ackWatermark?: number; backlog?: { readings?: number; bytes?: number; oldestUnsentTs?: number | null } };
   uplink?: { state?: string };
+  relay?: { route?: { state?: string; via?: string | null }; serving?: { origins?: string[] } | null } | null;
+}
+
+/** `direct`, `via gw-b`, …; plus the origins this gateway carries (gateway/src/relay). */
+function relayLine(r: Status['relay']): string {
+  if (!r) return 'off';
+  const route = r.route?.via ? `via ${r.route.via}` : (r.route?.state ?? '?');
+  const carrying = r.serving?.origins?.length ? `, carrying ${r.serving.origins.join(' ')}` : '';
+  return route + carrying;
 }
 
 const status: Command = {
@@ -60,6 +69,7 @@ const status: Command = {
         `log       last seq ${s.log?.lastSeq ?? 0}, acked ${s.log?.ackWatermark ?? 0}`,
         `backlog   ${b?.readings ?? 0} readings, ~${b?.bytes ?? 0} bytes${b?.oldestUnsentTs ? `, oldest ${new Date(b.oldestUnsentTs).toISOString()}` : ''}`,
         `uplink    ${s.uplink?.state ?? 'none'}`,
+        `relay     ${relayLine(s.relay)}`,
       ].join('\n') + '\n',
     );
     return 0;

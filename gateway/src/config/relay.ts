@@ -1,0 +1,60 @@
+import { bool, int, section, str, type Check } from './checks.js';
+
+/**
+ * Mesh-assisted delivery (gateway/src/relay/RELAY.md). Needs `mesh.key`: the relay channel is
+ * sealed with the cluster key, and peers are found through the mesh's gossip.
+ */
+export interface RelayConfig {
+  /** Deliver through a peer while our uplink is down, and carry peers' data while ours is up. Default true (with a mesh key). */
+  enabled: boolean;
+  /**
+   * TCP port of this gateway's relay. Default 0: any free port, announced to peers in this
+   * gateway's mesh metadata (tag `relay`), so several gateways share a host without setup; set a
+   * fixed port for a firewall.
+   */
+  port: number;
+  /** Address the relay listens on. Default `0.0.0.0`. */
+  host: string;
+  /** ms our uplink must be down before we relay through a peer. Default 3000: a brief reconnect is not worth a detour. */
+  afterMs: number;
+  /** Our batches in flight through a relay, unacked. Default 4. */
+  window: number;
+  /** Readings per relayed batch at most. Default 2000. */
+  batchReadings: number;
+  /** ms without an ack through a relay before it is given up for another. Default 15000. */
+  ackTimeoutMs: number;
+  /**
+   * Other gateways' batches this gateway keeps in flight upstream, all origins together. Default
+   * 4 (our own uplink keeps up to 16): the relay's own data keeps most of the link.
+   */
+  serveWindow: number;
+  /** Origins this gateway carries at once. Default 8. */
+  maxOrigins: number;
+}
+
+export const relayDefaults: RelayConfig = {
+  enabled: true,
+  port: 0,
+  host: '0.0.0.0',
+  afterMs: 3000,
+  window: 4,
+  batchReadings: 2000,
+  ackTimeoutMs: 15_000,
+  serveWindow: 4,
+  maxOrigins: 8,
+};
+
+export const checkRelay: Check<RelayConfig> = section<RelayConfig>(
+  {
+    enabled: bool,
+    port: int(0, 65535),
+    host: str({ max: 255 }),
+    afterMs: int(0, 3_600_000),
+    window: int(1, 64),
+    batchReadings: int(1, 5000),
+    ackTimeoutMs: int(1000, 600_000),
+    serveWindow: int(1, 64),
+    maxOrigins: int(1, 1000),
+  },
+  relayDefaults,
+);
