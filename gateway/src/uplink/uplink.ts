@@ -138,6 +138,7 @@ export class Uplink {
   /** Priority messages sent since the last bulk batch (the weighted share). */
   private priorityRun = 0;
   private capTimer: unknown = null;
+  private bytesPerReading = 0;
   private client: LinkSession | null = null;
   private generation = 0;
   private state: UplinkState = 'stopped';
@@ -192,7 +193,8 @@ export class Uplink {
     this.window = new BatchWindow(opts.log);
     this.link = opts.link ?? new MqttUplinkLink(opts.url, opts.tls);
     this.sendWindow = new SendWindow(o.maxInFlight);
-    this.cap = o.maxBytesPerSecond > 0 ? new ByteRateCap(this.clock, o.maxBytesPerSecond) : null;
+    // A quarter second of burst: a metered link sees the cap held over any second, not just on average.
+    this.cap = o.maxBytesPerSecond > 0 ? new ByteRateCap(this.clock, o.maxBytesPerSecond, Math.max(1, Math.floor(o.maxBytesPerSecond / 4))) : null;
     this.drain = new DrainMeter(this.clock);
     this.alertLane = opts.alerts ? new AlertLane(opts.alerts) : null;
     // A new alert goes at once, not at the next ingest commit.
@@ -401,7 +403,7 @@ export class Uplink {
           }
         }
         if (!bulkRoom) break;
-        const read = this.o.log.readAfter(this.sentSeq, this.o.batchReadings);
+        const read = this.o.log.readAfter(this.sentSeq, this.readLimit());
         if (read.length === 0) {
           // Bulk is idle: the share does not apply, priority may go on.
           if (this.priorityRun > 0 && this.alertLane?.inFlight === null && this.alertLane.pending() > 0) {
@@ -426,6 +428,16 @@ export class Uplink {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * Readings per read. Under a byte cap, about a quarter second of the cap's worth (from the
+   * bytes per reading seen so far), so the cap's debt (one batch) and hence its short-term
+   * overshoot stay small; otherwise `batchReadings`.
+   */
+  private readLimit(): number {
+    if (!this.cap || this.bytesPerReading <= 0) return this.cap ? Math.min(this.o.batchReadings, 100) : this.o.batchReadings;
+    return Math.max(1, Math.min(this.o.batchReadings, Math.floor(this.cap.burstBytes / this.bytesPerReading)));
   }
 
   /** True (and a pump scheduled for when tokens return) while the byte cap is in debt. */
@@ -532,6 +544,9 @@ export class Uplink {
     this.counts.batchesSent++;
     this.counts.bytesSent += b.payload.length;
     this.cap?.spend(b.payload.length);
+    // Moving average of the encoding's bytes per reading (sizes reads under the cap).
+    const per = b.payload.length / b.count;
+    this.bytesPerReading = this.bytesPerReading <= 0 ? per : this.bytesPerReading * 0.8 + per * 0.2;
     // PUBACK only means the broker took it; the cloud's ack (onAck) is what counts.
     client.publish(uplinkTopics.batch(this.o.gatewayId), b.payload, { qos: 1 });
     this.clearBatchTimer(b);
