@@ -15,6 +15,7 @@ import { DataDirLock } from './store/data-dir-lock.js';
 import { UplinkError } from './uplink/errors.js';
 import type { LinkTls } from './uplink/uplink-link.js';
 import { Uplink } from './uplink/uplink.js';
+import { uplinkDrainMetrics } from './uplink/uplink-metrics.js';
 import type { MemberView } from './mesh/mesh.js';
 import { KeyRing } from './mesh/keyring.js';
 import { RelayNode } from './relay/relay-node.js';
@@ -143,7 +144,9 @@ export class Gateway {
       // Constructed here when `uplink.url` is configured (gateway/src/uplink/uplink.ts); until
       // then readings are stored and forwarded later. After each commit it is notified so the
       // drain starts at once.
-      this.uplink = this.createUplink();
+      const uplink = this.createUplink();
+      this.uplink = uplink;
+      if (uplink) this.metrics.register(uplinkDrainMetrics(() => uplink.stats()));
       this.ingestPath.onCommitted(() => this.uplink?.notify());
       this.ingestPath.onCommitted(() => this.relay?.notify());
 
@@ -262,7 +265,7 @@ export class Gateway {
     this.relayPort = await this.relay.start();
   }
 
-  private createUplink(): GatewayUplink | null {
+  private createUplink(): Uplink | null {
     const up = this.config.uplink;
     if (up === null) return null;
     return new Uplink({
