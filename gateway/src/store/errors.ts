@@ -7,6 +7,7 @@ export const STORE_ERRORS = {
   FM_ERR_STORE_COMMIT: 'A transaction failed (disk full, I/O error, commit thread died). Nothing of it is stored and nothing was acknowledged; devices resend. Free space on the data directory disk or check its health.',
   FM_ERR_STORE_BUSY: 'A synchronous append was attempted while an appendAsync was in flight (sequence numbers would collide). This is a programming error: use one append path at a time.',
   FM_ERR_STORE_LOCKED: 'Another fieldmesh gateway process is using this data directory; two writers would give readings the same sequence numbers. Stop the other process, or give this gateway its own dataDir.',
+  FM_ERR_STORE_FULL: 'The storage budget is reached under policy reject-new, or the disk is full: the readings were refused (counted as loss "refused"), devices got no PUBACK and resend. Raise storage.budgetBytes, choose policy downsample or drop-oldest, restore the uplink so acknowledged data can be pruned, or free disk space.',
   FM_ERR_STORE_INPUT: 'A reading handed to the store is malformed (series name, timestamp or value type). Validate readings at ingest before appending.',
 } as const;
 

@@ -24,7 +24,31 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; why: string; sql: stri
     why: 'dedupe marks carry a digest of the message, so a device that restarted its fm_seq counter is not mistaken for a resend',
     sql: `ALTER TABLE device_seq ADD COLUMN digest TEXT;`,
   },
+  {
+    version: 3,
+    why: 'storage budget (issue 5): nothing lost silently — losses per series and reason; raw ranges replaced by their rollups',
+    sql: `
+      -- reason: downsampled | evicted | expired | refused | quarantined (loss-ledger.ts).
+      CREATE TABLE loss (series TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (series, reason)) WITHOUT ROWID;
+      -- Raw readings first_seq..last_seq (only the counted ones, the range may hold others) were
+      -- replaced by rollup readings rollup_first..rollup_last appended with fresh seqs.
+      CREATE TABLE downsampled (id INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, readings INTEGER NOT NULL, rollup_first INTEGER NOT NULL, rollup_last INTEGER NOT NULL, at INTEGER NOT NULL);
+    `,
+  },
 ];
+
+/**
+ * auto_vacuum=INCREMENTAL lets deletes give space back to the file system (PRAGMA
+ * incremental_vacuum), so the budget holds on disk. It must be set before the first table is
+ * created, or be followed by a VACUUM (which cannot run inside a transaction, hence not in
+ * MIGRATIONS): done once when an older database is opened.
+ */
+export function ensureIncrementalVacuum(db: Database.Database): void {
+  if (Number(db.pragma('auto_vacuum', { simple: true })) === 2) return;
+  db.pragma('auto_vacuum = INCREMENTAL');
+  // Even a new file needs it: switching to WAL already wrote its header page.
+  db.exec('VACUUM');
+}
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
