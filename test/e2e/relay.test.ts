@@ -62,10 +62,11 @@ describe('relay through a connected peer', () => {
     const relayedInMs = Date.now() - cutAt;
     // "Within seconds": 0.3 s grace before relaying, one connection, a few batches.
     expect(relayedInMs).toBeLessThan(15_000);
+    // The cloud commits before it acks: the watermark follows once the ack came back through B.
+    await waitFor(() => a.log.ackWatermark() === 600, "A's watermark moved by the relayed acks");
     const route = a.relay.status().route;
     expect(route.via).toBe('gw-b'); // least backlog, ties by id
     expect(route.readingsAcked).toBeGreaterThanOrEqual(500);
-    await waitFor(() => a.log.ackWatermark() === 600, "A's watermark moved by the relayed acks");
     expect((await gatewayList(cloud)).find((g) => g.id === 'gw-a')?.via).toBe('gw-b');
     expect(cloud.receiver.stats.batchesRelayed).toBeGreaterThan(0);
 

@@ -18,6 +18,9 @@ export interface RelayCredentials {
   replayWindowMs: number;
 }
 
+/** What an origin opens a channel for: relaying upstream, or replicating its backlog to a buddy. */
+export type ChannelPurpose = 'relay' | 'replicate';
+
 export interface RelayFrame {
   type: number;
   body: Buffer;
@@ -36,10 +39,10 @@ export class RelayChannel {
   private openSeal: Seal | null = null;
   private readonly nonce = randomBytes(32);
   private readonly splitter = new FrameSplitter();
-  private peerHello: { id: string; nonce: Buffer } | null = null;
+  private peerHello: { id: string; nonce: Buffer; purpose: ChannelPurpose } | null = null;
   private closed = false;
   private onFrame: (f: RelayFrame) => void = () => {};
-  private onHello: (peerId: string) => void = () => {};
+  private onHello: (peerId: string, purpose: ChannelPurpose) => void = () => {};
   private onClose: (reason: string) => void = () => {};
   /** Bytes written, for the benchmark and status. */
   bytesOut = 0;
@@ -60,11 +63,11 @@ export class RelayChannel {
   }
 
   /** Sets the handlers, then sends our hello. */
-  open(handlers: { hello: (peerId: string) => void; frame: (f: RelayFrame) => void; close: (reason: string) => void }): void {
+  open(handlers: { hello: (peerId: string, purpose: ChannelPurpose) => void; frame: (f: RelayFrame) => void; close: (reason: string) => void }, purpose: ChannelPurpose = 'relay'): void {
     this.onHello = handlers.hello;
     this.onFrame = handlers.frame;
     this.onClose = handlers.close;
-    const hello = Buffer.from(JSON.stringify({ v: 1, id: this.selfId, nonce: this.nonce.toString('base64') }));
+    const hello = Buffer.from(JSON.stringify({ v: 1, id: this.selfId, nonce: this.nonce.toString('base64'), purpose }));
     this.write(lengthPrefixed(this.clusterSeal.seal(typedPayload(FRAME_HELLO, hello))));
   }
 
@@ -128,12 +131,13 @@ export class RelayChannel {
     }
     try {
       if (opened.payload[0] !== FRAME_HELLO) throw new Error('first frame is not a hello');
-      const m = JSON.parse(opened.payload.subarray(1).toString('utf8')) as { v?: unknown; id?: unknown; nonce?: unknown };
+      const m = JSON.parse(opened.payload.subarray(1).toString('utf8')) as { v?: unknown; id?: unknown; nonce?: unknown; purpose?: unknown };
       if (m.v !== 1 || typeof m.id !== 'string' || m.id.length === 0 || m.id.length > 128 || typeof m.nonce !== 'string') throw new Error('hello fields');
       const nonce = Buffer.from(m.nonce, 'base64');
       if (nonce.length !== 32) throw new Error('hello nonce is not 32 bytes');
       if (nonce.equals(this.nonce)) throw new Error('hello reflected');
-      this.peerHello = { id: m.id, nonce };
+      const purpose: ChannelPurpose = m.purpose === 'replicate' ? 'replicate' : 'relay';
+      this.peerHello = { id: m.id, nonce, purpose };
     } catch (err) {
       this.close(new RelayError('FM_ERR_RELAY_HANDSHAKE', (err as Error).message).message);
       return false;
@@ -154,7 +158,7 @@ export class RelayChannel {
       new Seal({ keyring: new KeyRing([key]), label: `${this.creds.label}/relay`, clock: this.creds.clock, random: systemRandom, replayWindowMs: 0, maxSessions: 1 });
     this.sendSeal = sealWith(sendKey);
     this.openSeal = sealWith(recvKey);
-    this.onHello(this.peerHello.id);
+    this.onHello(this.peerHello.id, this.peerHello.purpose);
     return true;
   }
 }

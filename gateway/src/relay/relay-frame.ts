@@ -11,6 +11,12 @@ import { RelayError } from './errors.js';
  *   2 BATCH   an uplink batch, byte for byte (uplink/FORMAT.md)  origin → relay
  *   3 ACK     the cloud's ack JSON (uplink/FORMAT.md §6)        relay → origin
  *   4 REFUSE  JSON { code, reason }: the relay will not serve now; it closes after it
+ *   5 REPLICA_OPEN  JSON { epoch, ackedSeq }            origin → buddy: start/resume replication
+ *   6 REPLICATE     an uplink batch, byte for byte        origin → buddy: store it durably
+ *   7 REPLICA_ACK   JSON { epoch, storedSeq }             buddy → origin: all up to storedSeq committed
+ *   8 WATERMARK     JSON { epoch, ackedSeq }              origin → buddy: the cloud has these, trim
+ *
+ * The HELLO may carry `purpose: "relay" | "replicate"` (default relay).
  *
  * Every frame but the two hellos is sealed under the session key (relay-channel.ts).
  */
@@ -18,6 +24,10 @@ export const FRAME_HELLO = 1;
 export const FRAME_BATCH = 2;
 export const FRAME_ACK = 3;
 export const FRAME_REFUSE = 4;
+export const FRAME_REPLICA_OPEN = 5;
+export const FRAME_REPLICATE = 6;
+export const FRAME_REPLICA_ACK = 7;
+export const FRAME_WATERMARK = 8;
 
 /**
  * Largest frame accepted: a 1 MiB batch (the uplink's default cap) plus envelope overhead, with

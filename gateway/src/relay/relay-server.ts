@@ -1,16 +1,17 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
 import { decodeBatchHeader } from '../uplink/batch-codec.js';
-import { decodeAck } from '../uplink/uplink-messages.js';
+import { decodeAck, type AckMessage } from '../uplink/uplink-messages.js';
 import { RelayError, type RelayErrorCode } from './errors.js';
-import { RelayChannel, type RelayCredentials } from './relay-channel.js';
+import { RelayChannel, type ChannelPurpose, type RelayCredentials, type RelayFrame } from './relay-channel.js';
 import { FRAME_ACK, FRAME_BATCH, FRAME_REFUSE } from './relay-frame.js';
 import type { RelayUpstream } from './relay-upstream.js';
 
 export interface RelayServerOptions {
   selfId: string;
   credentials: RelayCredentials;
-  upstream: RelayUpstream;
+  /** Null: no uplink here to offer, so only replication is served. */
+  upstream: RelayUpstream | null;
   clock: Clock;
   logger: Logger;
   /** Relayed batches published upstream and not yet acked, all origins together. Default 4. */
@@ -37,9 +38,16 @@ export interface RelayServingStats {
   refused: Record<string, number>;
 }
 
+/** Who handles channels opened for replication (replica-keeper.ts). */
+export interface ReplicationEndpoint {
+  frame(channel: RelayChannel, f: RelayFrame): void;
+  closed(channel: RelayChannel): void;
+}
+
 interface Pending {
   origin: string;
-  channel: RelayChannel;
+  /** Null for a batch this gateway uploads itself (a dead origin's replica). */
+  channel: RelayChannel | null;
   payload: Buffer;
   epoch: string;
   firstSeq: number;
@@ -70,6 +78,9 @@ export class RelayServer {
   private readonly maxOrigins: number;
   private readonly maxQueued: number;
   private readonly ackTimeoutMs: number;
+  private readonly purpose = new WeakMap<RelayChannel, ChannelPurpose>();
+  private readonly ackListeners: Array<(origin: string, ack: AckMessage) => void> = [];
+  replication: ReplicationEndpoint | null = null;
 
   constructor(private readonly opts: RelayServerOptions) {
     this.window = opts.window ?? 4;
@@ -81,8 +92,28 @@ export class RelayServer {
     }
   }
 
+  /** Called with every ack the cloud sends for a batch this gateway relayed or uploaded. */
+  onAck(listener: (origin: string, ack: AckMessage) => void): void {
+    this.ackListeners.push(listener);
+  }
+
+  get upstreamOnline(): boolean {
+    return this.opts.upstream?.online ?? false;
+  }
+
+  /**
+   * Queues a batch of `origin` this gateway uploads on its own (a dead origin's replica), in the
+   * same bounded window as relayed batches. Returns false when the queue is already long.
+   */
+  upload(origin: string, payload: Buffer, header: { epoch: string; firstSeq: number; lastSeq: number }): boolean {
+    if (!this.opts.upstream || this.queue.length >= this.window * 4) return false;
+    this.queue.push({ origin, channel: null, payload, ...header });
+    this.pump();
+    return true;
+  }
+
   async listen(port: number, host: string): Promise<number> {
-    this.opts.upstream.start({
+    this.opts.upstream?.start({
       ack: (origin, payload) => this.onUpstreamAck(origin, payload),
       state: (online) => {
         if (online) return this.pump();
@@ -106,7 +137,7 @@ export class RelayServer {
 
   snapshot(): RelayServingStats {
     const origins = new Set<string>();
-    for (const c of this.channels) if (c.peerId && c.isOpen) origins.add(c.peerId);
+    for (const c of this.channels) if (c.peerId && c.isOpen && this.purpose.get(c) === 'relay') origins.add(c.peerId);
     return { ...this.stats, refused: { ...this.stats.refused }, port: this.port, origins: [...origins].sort(), connections: this.channels.size, inFlight: this.inFlight.length, queued: this.queue.length };
   }
 
@@ -118,7 +149,7 @@ export class RelayServer {
     this.inFlight.length = 0;
     this.queue.length = 0;
     if (server) await new Promise<void>((r) => server.close(() => r()));
-    await this.opts.upstream.stop();
+    await this.opts.upstream?.stop();
   }
 
   private count(code: RelayErrorCode | string): void {
@@ -129,15 +160,21 @@ export class RelayServer {
     const channel = new RelayChannel(socket, this.opts.selfId, this.opts.credentials, 'relay');
     this.channels.add(channel);
     channel.open({
-      hello: (origin) => {
-        if (!this.opts.upstream.online) return this.refuse(channel, 'FM_ERR_RELAY_UPLINK_DOWN', 'no uplink here right now');
+      hello: (origin, purpose) => {
+        this.purpose.set(channel, purpose);
+        if (origin === this.opts.selfId) return this.refuse(channel, 'FM_ERR_RELAY_ORIGIN', 'a gateway cannot pair with itself');
+        if (purpose === 'replicate') {
+          if (!this.replication) return this.refuse(channel, 'FM_ERR_RELAY_BUSY', 'replication is off here');
+          return;
+        }
+        if (!this.opts.upstream?.online) return this.refuse(channel, 'FM_ERR_RELAY_UPLINK_DOWN', 'no uplink here right now');
         const origins = new Set<string>();
-        for (const c of this.channels) if (c !== channel && c.peerId) origins.add(c.peerId);
+        for (const c of this.channels) if (c !== channel && c.peerId && this.purpose.get(c) === 'relay') origins.add(c.peerId);
         if (!origins.has(origin) && origins.size >= this.maxOrigins) return this.refuse(channel, 'FM_ERR_RELAY_BUSY', `serving ${origins.size} origins`);
-        if (origin === this.opts.selfId) return this.refuse(channel, 'FM_ERR_RELAY_ORIGIN', 'an origin cannot relay through itself');
         this.opts.logger.info({ component: 'relay', origin }, 'relaying for a peer');
       },
       frame: (f) => {
+        if (this.purpose.get(channel) === 'replicate') return this.replication?.frame(channel, f);
         if (f.type === FRAME_BATCH) return this.onBatch(channel, f.body);
         this.count('FM_ERR_RELAY_FRAME');
         channel.close(`unexpected frame type ${f.type}`);
@@ -145,6 +182,7 @@ export class RelayServer {
       close: (reason) => {
         this.channels.delete(channel);
         this.forget(channel);
+        if (this.purpose.get(channel) === 'replicate') this.replication?.closed(channel);
         if (channel.peerId) this.opts.logger.info({ component: 'relay', origin: channel.peerId, reason }, 'relay connection closed');
         else this.count('FM_ERR_RELAY_HANDSHAKE');
       },
@@ -183,14 +221,15 @@ export class RelayServer {
   }
 
   private pump(): void {
-    while (this.inFlight.length < this.window && this.queue.length > 0 && this.opts.upstream.online) {
+    const upstream = this.opts.upstream;
+    while (upstream && this.inFlight.length < this.window && this.queue.length > 0 && upstream.online) {
       const p = this.queue.shift()!;
       this.inFlight.push(p);
       p.timer = this.opts.clock.setTimeout(() => this.release(p), this.ackTimeoutMs);
       this.stats.batchesForwarded++;
       this.stats.bytesForwarded += p.payload.length;
       this.stats.readingsForwarded += p.lastSeq - p.firstSeq + 1;
-      this.opts.upstream.publish(p.origin, p.payload).catch(() => this.release(p));
+      upstream.publish(p.origin, p.payload).catch(() => this.release(p));
     }
   }
 
@@ -214,12 +253,13 @@ export class RelayServer {
     // The ack goes to every live channel of that origin: after a reconnect it is the new one
     // that needs it, and an ack is idempotent at the origin.
     for (const c of this.channels) {
-      if (c.peerId === origin && c.isOpen) {
+      if (c.peerId === origin && c.isOpen && this.purpose.get(c) === 'relay') {
         c.send(FRAME_ACK, payload);
         this.stats.acksReturned++;
       }
     }
     if (p) this.release(p);
+    for (const l of this.ackListeners) l(origin, ack);
   }
 
   private forget(channel: RelayChannel): void {
@@ -230,6 +270,6 @@ export class RelayServer {
     for (const p of this.inFlight) if (p.timer) this.opts.clock.clearTimeout(p.timer);
     this.inFlight.length = 0;
     this.queue.length = 0;
-    for (const c of [...this.channels]) if (c.isOpen) this.refuse(c, code, reason);
+    for (const c of [...this.channels]) if (c.isOpen && this.purpose.get(c) === 'relay') this.refuse(c, code, reason);
   }
 }

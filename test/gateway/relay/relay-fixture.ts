@@ -68,6 +68,14 @@ export class TcpGate {
   }
 }
 
+export interface FixtureOptions {
+  batchReadings?: number;
+  relayWindow?: number;
+  /** ms the uplink must be down before relaying (huge: relaying effectively off). */
+  relayAfterMs?: number;
+  replication?: { k?: number; deadAfterMs?: number };
+}
+
 /** One in-process gateway with the real parts of delivery: SQLite log, MQTT uplink, relay over TCP. */
 export class RelayGateway {
   readonly log: SqliteReadingLog;
@@ -83,7 +91,7 @@ export class RelayGateway {
     /** The uplink goes through this gate, so a test can cut it for real. */
     readonly gate: TcpGate,
     peers: () => RelayPeer[],
-    over: { batchReadings?: number; relayWindow?: number },
+    over: FixtureOptions,
   ) {
     this.log = new SqliteReadingLog(join(dir, `${id}.db`));
     this.uplink = new Uplink({ gatewayId: id, log: this.log, url: `mqtt://127.0.0.1:${gate.port}`, backoffMinMs: 100, backoffMaxMs: 1000, ackTimeoutMs: 5000 });
@@ -98,12 +106,15 @@ export class RelayGateway {
       host: '127.0.0.1',
       clock: systemClock,
       logger: silentLogger,
-      route: { afterMs: 300, tickMs: 50, ackTimeoutMs: 5000, peerBackoffMs: 1000, ...(over.batchReadings ? { batchReadings: over.batchReadings } : {}) },
+      route: { afterMs: over.relayAfterMs ?? 300, tickMs: 50, ackTimeoutMs: 5000, peerBackoffMs: 1000, ...(over.batchReadings ? { batchReadings: over.batchReadings } : {}) },
       ...(over.relayWindow ? { serve: { window: over.relayWindow } } : {}),
+      ...(over.replication
+        ? { replication: { storeFile: join(dir, `${id}.replicas.db`), k: over.replication.k ?? 1, deadAfterMs: over.replication.deadAfterMs ?? 1000, tickMs: 50, ...(over.batchReadings ? { batchReadings: over.batchReadings } : {}) } }
+        : {}),
     });
   }
 
-  static async start(id: string, dir: string, cloudPort: number, peers: () => RelayPeer[], over: { batchReadings?: number; relayWindow?: number } = {}): Promise<RelayGateway> {
+  static async start(id: string, dir: string, cloudPort: number, peers: () => RelayPeer[], over: FixtureOptions = {}): Promise<RelayGateway> {
     const gate = new TcpGate(cloudPort);
     await gate.start();
     const gw = new RelayGateway(id, dir, cloudPort, gate, peers, over);
