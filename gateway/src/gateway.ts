@@ -12,6 +12,7 @@ import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics/prometheus.j
 import { LocalProcessing } from './rules/local-processing.js';
 import { SqliteReadingLog } from './store/sqlite-reading-log.js';
 import { DataDirLock } from './store/data-dir-lock.js';
+import { StorageKeeper } from './store/storage-keeper.js';
 import { UplinkError } from './uplink/errors.js';
 import type { LinkTls } from './uplink/uplink-link.js';
 import { Uplink } from './uplink/uplink.js';
@@ -21,6 +22,7 @@ import { KeyRing } from './mesh/keyring.js';
 import { RelayNode } from './relay/relay-node.js';
 import { MeshRelayPeers, relayMetaTags } from './relay/relay-peers.js';
 import { MqttRelayUpstream } from './relay/relay-upstream.js';
+import { relayMetricFamilies } from './relay/relay-metrics.js';
 
 /** What the composition root needs of an uplink (gateway/src/uplink/uplink.ts `Uplink` fits). */
 export interface GatewayUplink {
@@ -60,6 +62,7 @@ export class Gateway {
   private local: LocalProcessing | null = null;
   private relay: RelayNode | null = null;
   private relayPort = 0;
+  private storage: StorageKeeper | null = null;
   private meshMembers: () => MemberView[] = () => [];
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -125,6 +128,11 @@ export class Gateway {
         logger: this.log,
       });
       this.ingestPath.onCommitted((batch) => this.local?.onCommitted(batch.readings));
+      // Storage budget (issue 5): checked after commits and on a timer; losses in status/metrics.
+      this.storage = new StorageKeeper(this.readingLog, cfg.storage, { dataDir: cfg.dataDir, clock: this.clock, logger: this.log });
+      this.ingestPath.onCommitted(() => this.storage?.onCommitted());
+      this.metrics.register(() => this.storage?.metrics() ?? []);
+      this.storage.start();
 
       let newCredentials: StartedGateway['newCredentials'] = [];
       let credentials: FileCredentialStore | undefined;
@@ -192,6 +200,8 @@ export class Gateway {
     await this.broker?.stop();
     this.broker = null;
     await this.ingestPath?.stop();
+    this.storage?.stop();
+    this.storage = null;
     await this.relay?.stop();
     this.relay = null;
     await this.uplink?.stop();
@@ -217,6 +227,7 @@ export class Gateway {
       http: { port: this.http.port },
       ingest: this.ingestPath?.stats.snapshot() ?? null,
       log: log ? { lastSeq: log.lastSeq(), ackWatermark: log.ackWatermark(), backlog: log.backlog(), quarantined: log.quarantined() } : null,
+      storage: this.storage?.status() ?? null,
       uplink: this.uplink ? this.uplink.stats() : { state: 'none', configured: this.config.uplink !== null },
       relay: this.relay?.status() ?? null,
     };
@@ -261,8 +272,10 @@ export class Gateway {
       logger: this.log,
       route: { afterMs: cfg.relay.afterMs, window: cfg.relay.window, batchReadings: cfg.relay.batchReadings, ackTimeoutMs: cfg.relay.ackTimeoutMs },
       serve: { window: cfg.relay.serveWindow, maxOrigins: cfg.relay.maxOrigins },
+      replication: { k: cfg.relay.replicas, deadAfterMs: cfg.relay.deadAfterMs, storeFile: join(cfg.dataDir, 'replicas.db') },
     });
     this.relayPort = await this.relay.start();
+    this.metrics.register(() => (this.relay ? relayMetricFamilies(this.relay.status()) : []));
   }
 
   private createUplink(): Uplink | null {
@@ -283,7 +296,7 @@ export class Gateway {
       clock: this.clock,
       logger: this.log,
       // The retained status carries what /api/status shows about ingest (uplink fields are its own).
-      status: () => ({ ingest: this.ingestPath?.stats.snapshot() ?? null }),
+      status: () => ({ ingest: this.ingestPath?.stats.snapshot() ?? null, storage: this.storage?.upstreamStatus() ?? null }),
     });
   }
 

@@ -64,6 +64,12 @@ describe('relay through the Gateway composition root', () => {
     expect(bStatus().relay.serving.origins).toEqual(['gw-a']);
     const values = (await cloud.store.readings({ gateway: 'gw-a', limit: 1000 })).map((r) => r.value).sort((x, y) => Number(x) - Number(y));
     expect(values).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    const metrics = await (await fetch(`http://127.0.0.1:${a.http.port}/metrics`)).text();
+    expect(metrics).toContain('fieldmesh_relay_route_state{state="relaying"} 1');
+    expect(metrics).toContain('fieldmesh_relay_route_readings_acked_total 50');
+    expect(metrics).toMatch(/fieldmesh_relay_replication_lag_readings \d+/);
+    // Everything is acked upstream (through B) or replicated: nothing left at risk.
+    await waitFor(() => (a.status() as { relay: { replication: { lagReadings: number } } }).relay.replication.lagReadings === 0, 'replication lag 0');
   }, 60_000);
 
   it('relay is off without a mesh key, and the config rejects unknown relay keys naming them', async () => {

@@ -30,6 +30,17 @@ export interface RelayConfig {
   serveWindow: number;
   /** Origins this gateway carries at once. Default 8. */
   maxOrigins: number;
+  /**
+   * Buddies that keep a copy of this gateway's unacknowledged log tail (rendezvous hashing over
+   * live members). Default 1; 0 = do not replicate our log (we still keep replicas for others).
+   */
+  replicas: number;
+  /**
+   * ms an origin must have been dead (gone from the mesh) before a buddy uploads its replica.
+   * Default 60000: longer than a reboot's absence is wasted delay, shorter uploads data the
+   * origin will send itself in a moment (harmless: the cloud dedupes, it only costs the link).
+   */
+  deadAfterMs: number;
 }
 
 export const relayDefaults: RelayConfig = {
@@ -42,6 +53,8 @@ export const relayDefaults: RelayConfig = {
   ackTimeoutMs: 15_000,
   serveWindow: 4,
   maxOrigins: 8,
+  replicas: 1,
+  deadAfterMs: 60_000,
 };
 
 export const checkRelay: Check<RelayConfig> = section<RelayConfig>(
@@ -55,6 +68,8 @@ export const checkRelay: Check<RelayConfig> = section<RelayConfig>(
     ackTimeoutMs: int(1000, 600_000),
     serveWindow: int(1, 64),
     maxOrigins: int(1, 1000),
+    replicas: int(0, 8),
+    deadAfterMs: int(0, 7 * 86_400_000),
   },
   relayDefaults,
 );

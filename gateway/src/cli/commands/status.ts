@@ -17,7 +17,30 @@ interface Status {
   ingest?: { ingested?: number; duplicates?: number; connections?: number; rejected?: Record<string, number> };
   log?: { lastSeq?: number; ackWatermark?: number; backlog?: { readings?: number; bytes?: number; oldestUnsentTs?: number | null } };
   uplink?: { state?: string };
-  relay?: { route?: { state?: string; via?: string | null }; serving?: { origins?: string[] } | null } | null;
+  storage?: {
+    budget?: { policy?: string; budgetBytes?: number; usedBytes?: number; walBytes?: number; admitting?: boolean; stuck?: boolean };
+    lost?: Record<string, number>;
+    losses?: Array<{ series: string; reason: string; count: number }>;
+  } | null;
+  relay?: {
+    route?: { state?: string; via?: string | null };
+    serving?: { origins?: string[] } | null;
+    replication?: { buddies?: Array<{ id: string }>; lagReadings?: number; lagMs?: number } | null;
+  } | null;
+}
+
+/** Budget use and policy, then every loss per series and reason (nothing is lost silently). */
+function storageLines(st: Status['storage']): string[] {
+  if (!st?.budget) return ['storage   unknown'];
+  const b = st.budget;
+  const pct = b.budgetBytes ? Math.round(((b.usedBytes ?? 0) / b.budgetBytes) * 100) : 0;
+  const state = b.admitting === false ? ', REFUSING new readings (reject-new)' : b.stuck ? ', OVER BUDGET with nothing left to delete' : '';
+  const lines = [`storage   ${b.usedBytes ?? 0} of ${b.budgetBytes ?? 0} bytes (${pct}%, WAL ${b.walBytes ?? 0}), policy ${b.policy ?? '?'}${state}`];
+  const totals = Object.entries(st.lost ?? {}).filter(([, n]) => n > 0);
+  lines.push(`lost      ${totals.length ? totals.map(([k, n]) => `${k}=${n}`).join(' ') : 'none'}`);
+  for (const l of (st.losses ?? []).slice(0, 20)) lines.push(`          ${l.series} ${l.reason} ${l.count}`);
+  if ((st.losses?.length ?? 0) > 20) lines.push(`          … ${st.losses!.length - 20} more (--json for all)`);
+  return lines;
 }
 
 /** `direct`, `via gw-b`, …; plus the origins this gateway carries (gateway/src/relay). */
@@ -25,7 +48,9 @@ function relayLine(r: Status['relay']): string {
   if (!r) return 'off';
   const route = r.route?.via ? `via ${r.route.via}` : (r.route?.state ?? '?');
   const carrying = r.serving?.origins?.length ? `, carrying ${r.serving.origins.join(' ')}` : '';
-  return route + carrying;
+  const rep = r.replication;
+  const replicated = rep ? `; replicas on ${rep.buddies?.map((b) => b.id).join(' ') || 'none yet'}, lag ${rep.lagReadings ?? 0} readings (${Math.round((rep.lagMs ?? 0) / 1000)} s)` : '';
+  return route + carrying + replicated;
 }
 
 const status: Command = {
@@ -67,7 +92,8 @@ const status: Command = {
         `broker    port ${s.broker?.port ?? '?'}, auth ${s.broker?.auth ?? '?'}, ${s.ingest?.connections ?? 0} connections`,
         `ingest    ${s.ingest?.ingested ?? 0} readings, ${s.ingest?.duplicates ?? 0} duplicates, rejected: ${rejected}`,
         `log       last seq ${s.log?.lastSeq ?? 0}, acked ${s.log?.ackWatermark ?? 0}`,
-        `backlog   ${b?.readings ?? 0} readings, ~${b?.bytes ?? 0} bytes${b?.oldestUnsentTs ? `, oldest ${new Date(b.oldestUnsentTs).toISOString()}` : ''}`,
+        `backlog   ${b?.readings ?? 0} readings, ${b?.bytes ?? 0} bytes${b?.oldestUnsentTs ? `, oldest ${new Date(b.oldestUnsentTs).toISOString()}` : ''}`,
+        ...storageLines(s.storage),
         `uplink    ${s.uplink?.state ?? 'none'}`,
         `relay     ${relayLine(s.relay)}`,
       ].join('\n') + '\n',
