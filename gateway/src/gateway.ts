@@ -5,6 +5,8 @@ import type { GatewayConfig } from './config/gateway-config.js';
 import { IngestBroker } from './ingest/broker.js';
 import { FileCredentialStore } from './ingest/credentials.js';
 import { Ingest } from './ingest/ingest.js';
+import { SerialIngest } from './ingest/serial/serial-ingest.js';
+import { serialMetrics } from './ingest/serial/metrics.js';
 import { HttpApi } from './http/server.js';
 import { HttpError } from './http/errors.js';
 import { gatewayMetrics, type UplinkStatsView } from './metrics/gateway-metrics.js';
@@ -58,6 +60,7 @@ export class Gateway {
   private dirLock: DataDirLock | null = null;
   private ingestPath: Ingest | null = null;
   private broker: IngestBroker | null = null;
+  private serial: SerialIngest | null = null;
   private uplink: GatewayUplink | null = null;
   private local: LocalProcessing | null = null;
   private relay: RelayNode | null = null;
@@ -168,6 +171,13 @@ export class Gateway {
       });
       await this.broker.start();
 
+      // ── Serial lines (issue 3): one reader per `serial` entry, into the same ingest sink. A
+      // missing or busy port is logged and retried by the reader; it never stops the gateway.
+      this.serial = new SerialIngest({ ports: cfg.serial, sink: this.ingestPath, clock: this.clock, logger: this.log });
+      this.serial.start();
+      const serial = this.serial;
+      this.metrics.register(serialMetrics(serial));
+
       this.metrics.register(
         gatewayMetrics({
           stats: this.ingestPath.stats,
@@ -197,6 +207,8 @@ export class Gateway {
   /** Stops in dependency order: no new input, commit what is queued, then outputs, then the store. */
   async stop(): Promise<void> {
     this.running = false;
+    await this.serial?.stop();
+    this.serial = null;
     await this.broker?.stop();
     this.broker = null;
     await this.ingestPath?.stop();
@@ -226,6 +238,7 @@ export class Gateway {
       broker: { port: this.broker?.port ?? null, auth: this.config.broker.auth },
       http: { port: this.http.port },
       ingest: this.ingestPath?.stats.snapshot() ?? null,
+      serial: this.serial?.stats() ?? null,
       log: log ? { lastSeq: log.lastSeq(), ackWatermark: log.ackWatermark(), backlog: log.backlog(), quarantined: log.quarantined() } : null,
       storage: this.storage?.status() ?? null,
       uplink: this.uplink ? this.uplink.stats() : { state: 'none', configured: this.config.uplink !== null },

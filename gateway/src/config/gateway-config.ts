@@ -14,6 +14,7 @@ import { checkSerialLine, type SerialConfig } from './serial.js';
 import { checkUplink, type UplinkConfig } from './uplink.js';
 import { checkRules, type RuleConfig } from './rules.js';
 import { checkRollups, rollupsDefaults, type RollupsConfig } from './rollups.js';
+import { checkStorage, storageDefaults, type StorageConfig } from './storage.js';
 
 /** The whole gateway config (DESIGN.md "Interfaces"). Every key is optional; see each section. */
 export interface GatewayConfig {
@@ -37,6 +38,8 @@ export interface GatewayConfig {
   rules: RuleConfig[];
   /** Rollup retention per tier and flush cadence (config/rollups.ts). */
   rollups: RollupsConfig;
+  /** The reading log's byte budget and policy when full (config/storage.ts). */
+  storage: StorageConfig;
 }
 
 /** A gateway id from the host name: lower case, unsafe characters as `-`, at most 64. */
@@ -58,6 +61,7 @@ export const gatewayDefaults: Omit<GatewayConfig, 'id'> = {
   uplink: null,
   rules: [],
   rollups: rollupsDefaults,
+  storage: storageDefaults,
 };
 
 const checkGateway: Check<GatewayConfig> = (v, path) =>
@@ -75,6 +79,7 @@ const checkGateway: Check<GatewayConfig> = (v, path) =>
       uplink: nullable(checkUplink),
       rules: checkRules,
       rollups: checkRollups,
+      storage: checkStorage,
     },
     { ...gatewayDefaults, id: idFromHostname() },
   )(v, path);
