@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import type { Reading } from '@fieldmesh/device-sdk/reading';
 import { QueryApi } from '@fieldmesh/gateway/query/api';
 import { serveQuery } from '@fieldmesh/gateway/query/http-routes';
-import { ensureSeriesTimeIndex, SqliteRawReadings } from '@fieldmesh/gateway/query/sqlite-raw-source';
+import { ensureTimeIndex, SqliteRawReadings } from '@fieldmesh/gateway/query/sqlite-raw-source';
 import { Rollups } from '@fieldmesh/gateway/rollups/rollups';
 import { SqliteRollupStore } from '@fieldmesh/gateway/rollups/sqlite-store';
 import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
@@ -33,7 +33,7 @@ export default async function bench(): Promise<BenchRow[]> {
   const file = join(dir, 'gw.db');
   const log = new SqliteReadingLog(file);
   const db = new Database(file);
-  ensureSeriesTimeIndex(db);
+  ensureTimeIndex(db);
   const rollups = new Rollups({ store: new SqliteRollupStore(db), config: { flushInterval: 0 } });
   const ingestStart = performance.now();
   for (let sec = 0; sec < DAY / 1000; sec += 50) {

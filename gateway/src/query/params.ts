@@ -12,9 +12,11 @@ export interface QueryLimits {
   /** Most raw readings a stepped query may aggregate (steps not a multiple of a minute). Default
    * 200,000 (two days of one 1 Hz series, about 0.2 s of the event loop, which ingest shares). */
   maxRawScan: number;
+  /** Most wall time such a query may spend reading raw data, ms. Default 1,000. */
+  maxRawScanMs: number;
 }
 
-export const QUERY_LIMITS: Readonly<QueryLimits> = Object.freeze({ maxPoints: 10_000, defaultLimit: 1000, maxLimit: 10_000, maxRawScan: 200_000 });
+export const QUERY_LIMITS: Readonly<QueryLimits> = Object.freeze({ maxPoints: 10_000, defaultLimit: 1000, maxLimit: 10_000, maxRawScan: 200_000, maxRawScanMs: 1000 });
 
 export interface ReadingsQuery {
   series: string;

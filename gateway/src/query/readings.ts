@@ -87,16 +87,19 @@ export function queryReadings(
   if (q.step === undefined) {
     const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
     // One more than asked tells whether another page exists without a count query.
-    const rows = q.from === q.to ? [] : raw.range(q.series, q.from, q.to, after, q.limit + 1);
+    const got = q.from === q.to ? { readings: [] } : raw.range(q.series, q.from, q.to, after, q.limit + 1);
+    const rows = got.readings;
     const more = rows.length > q.limit;
     if (more) rows.length = q.limit;
     const last = rows[rows.length - 1];
+    // A source that stopped on its work budget gives a short page and where to go on from.
+    const next = more && last ? encodeCursor(last) : got.stoppedAt ? encodeCursor(got.stoppedAt) : null;
     return {
       series: q.series,
       from: q.from,
       to: q.to,
       readings: rows.map((r) => (r.unit === undefined ? { ts: r.ts, value: r.value } : { ts: r.ts, value: r.value, unit: r.unit })),
-      next: more && last ? encodeCursor(last) : null,
+      next,
     };
   }
   const step = q.step;
@@ -136,19 +139,27 @@ export function queryReadings(
   } else {
     let after: RawCursor | null = null;
     let scanned = 0;
+    const began = performance.now();
     for (;;) {
-      const page = raw.range(q.series, start, end, after, 10_000);
+      const got = raw.range(q.series, start, end, after, 10_000);
+      const page = got.readings;
       scanned += page.length;
-      if (scanned > limits.maxRawScan) {
-        throw new QueryError('FM_ERR_QUERY_RAW_SCAN', 'step', `step ${step} reads raw readings and this range holds more than ${limits.maxRawScan}`);
+      if (scanned > limits.maxRawScan || performance.now() - began > limits.maxRawScanMs) {
+        throw new QueryError(
+          'FM_ERR_QUERY_RAW_SCAN',
+          'step',
+          `step ${step} reads raw readings and this range holds more than ${limits.maxRawScan} of them or takes over ${limits.maxRawScanMs} ms`,
+        );
       }
       for (const r of page) {
         const v = typeof r.value === 'number' ? r.value : typeof r.value === 'boolean' ? (r.value ? 1 : 0) : NaN;
         if (Number.isFinite(v)) addBucket(r.ts, { min: v, max: v, sum: v, count: 1, last: v, lastTs: r.ts });
       }
-      if (page.length < 10_000) break;
-      const l = page[page.length - 1]!;
-      after = { ts: l.ts, seq: l.seq };
+      if (page.length === 10_000) {
+        const l = page[page.length - 1]!;
+        after = { ts: l.ts, seq: l.seq };
+      } else if (got.stoppedAt) after = got.stoppedAt;
+      else break;
     }
   }
   emit();

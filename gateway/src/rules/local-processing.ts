@@ -8,7 +8,7 @@ import type { AlertOutbox } from '../alerts/log.js';
 import { SqliteAlertLog } from '../alerts/sqlite-log.js';
 import type { MetricFamily } from '../metrics/prometheus.js';
 import { QueryApi, QUERY_ROUTES } from '../query/api.js';
-import { ensureSeriesTimeIndex, SqliteRawReadings } from '../query/sqlite-raw-source.js';
+import { ensureTimeIndex, SqliteRawReadings } from '../query/sqlite-raw-source.js';
 import { TailHub } from '../query/tail.js';
 import { Rollups } from '../rollups/rollups.js';
 import { SqliteRollupStore } from '../rollups/sqlite-store.js';
@@ -47,7 +47,7 @@ const HOUR = 3_600_000;
  * Its tables live in the gateway's database, through its own connection (better-sqlite3 is
  * synchronous: in one thread two connections never interleave transactions). That connection is
  * WAL with synchronous=FULL like the log's, so a stored alert survives power loss. It also adds
- * the readings (sid, ts) index that raw range queries need.
+ * the readings (ts, sid) index that raw range queries need.
  */
 export class LocalProcessing {
   readonly engine: RulesEngine;
@@ -76,7 +76,7 @@ export class LocalProcessing {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
       this.db.pragma('busy_timeout = 5000');
-      ensureSeriesTimeIndex(this.db);
+      ensureTimeIndex(this.db);
       const alertLog = (this.alertLog = new SqliteAlertLog(this.db));
       this.alertOutbox = alertLog;
       this.alerts = new Alerts({ gatewayId: opts.gatewayId, log: alertLog, publish: opts.publish, clock, logger: this.logger });

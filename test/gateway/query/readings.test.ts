@@ -10,7 +10,7 @@ import { QueryApi } from '@fieldmesh/gateway/query/api';
 import { parseReadingsQuery } from '@fieldmesh/gateway/query/params';
 import { LogScanRawSource, type RawReadingSource } from '@fieldmesh/gateway/query/raw-source';
 import { queryReadings, tierForStep, type RawPage, type StepResult } from '@fieldmesh/gateway/query/readings';
-import { ensureSeriesTimeIndex, SqliteRawReadings } from '@fieldmesh/gateway/query/sqlite-raw-source';
+import { ensureTimeIndex, SqliteRawReadings } from '@fieldmesh/gateway/query/sqlite-raw-source';
 import { MemoryRollupStore } from '@fieldmesh/gateway/rollups/memory-store';
 import { Rollups } from '@fieldmesh/gateway/rollups/rollups';
 import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
@@ -45,7 +45,7 @@ const sources: Array<[string, () => Fixture]> = [
       const file = join(dir, `q${++n}.db`);
       const log = new SqliteReadingLog(file);
       const db = new Database(file);
-      ensureSeriesTimeIndex(db);
+      ensureTimeIndex(db);
       closers.push(() => {
         db.close();
         log.close();
@@ -123,6 +123,44 @@ describe.each(sources)('raw readings: %s', (_name, make) => {
       { ts: T0 + 20, min: 2, max: 3, avg: 2.5, count: 2, last: 3 },
       { ts: T0 + 30, min: 1, max: 1, avg: 1, count: 1, last: 1 },
     ]);
+  });
+});
+
+describe('SqliteRawReadings work budget', () => {
+  it('pages a sparse series among busy ones in bounded steps, without loss or repeats', () => {
+    const file = join(dir, `budget${++n}.db`);
+    const log = new SqliteReadingLog(file);
+    const db = new Database(file);
+    ensureTimeIndex(db);
+    closers.push(() => {
+      db.close();
+      log.close();
+    });
+    const readings: Reading[] = [];
+    for (let s = 0; s < 3600; s++) {
+      for (let d = 0; d < 5; d++) readings.push({ series: `busy${d}/v`, ts: T0 + s * 1000, value: s });
+      if (s % 600 === 0) readings.push({ series: 'rare/door', ts: T0 + s * 1000, value: s % 1200 === 0 });
+    }
+    log.append(readings);
+    // Budget 0: every call scans its first window (1 min) and stops there.
+    const raw = new SqliteRawReadings(db, { budgetMs: 0, firstWindowMs: 60_000 });
+    const rollups = new Rollups({ store: new MemoryRollupStore(), clock: new ManualClock(T0) });
+    const seen: unknown[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    let short = 0;
+    do {
+      const page: RawPage = queryReadings(q({ series: 'rare/door', from: T0, to: T0 + 3_600_000, limit: 2, ...(cursor ? { cursor } : {}) }), raw, rollups) as RawPage;
+      seen.push(...page.readings.map((r) => `${r.ts - T0}:${String(r.value)}`));
+      if (page.readings.length < 2 && page.next) short++;
+      cursor = page.next;
+      pages++;
+    } while (cursor && pages < 1000);
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5].map((k) => `${k * 600_000}:${k % 2 === 0}`));
+    expect(short).toBeGreaterThan(0);
+    // A stepped raw query goes on through the stops to the end.
+    const stepped = queryReadings(q({ series: 'busy1/v', from: T0, to: T0 + 3_600_000, step: 900_000 }), raw, rollups, 'raw') as StepResult;
+    expect(stepped.points.map((p) => p.count)).toEqual([900, 900, 900, 900]);
   });
 });
 
@@ -217,7 +255,7 @@ describe('parameters: 400 with the reason', () => {
     const small = new QueryApi({
       raw: new LogScanRawSource(log),
       rollups: new Rollups({ store: new MemoryRollupStore(), clock: new ManualClock(T0) }),
-      limits: { maxPoints: 10_000, defaultLimit: 10, maxLimit: 100, maxRawScan: 20 },
+      limits: { maxPoints: 10_000, defaultLimit: 10, maxLimit: 100, maxRawScan: 20, maxRawScanMs: 10_000 },
     });
     expect(small.handle('/api/readings', new URLSearchParams(`series=a/t&from=${T0}&to=${T0 + 15_000}&step=5000`))!.status).toBe(200);
     const res = small.handle('/api/readings', new URLSearchParams(`series=a/t&from=${T0}&to=${T0 + 30_000}&step=5000`))!;
