@@ -139,6 +139,7 @@ export class Uplink {
   private priorityRun = 0;
   private capTimer: unknown = null;
   private bytesPerReading = 0;
+  private unsubscribeAlerts: (() => void) | null = null;
   private client: LinkSession | null = null;
   private generation = 0;
   private state: UplinkState = 'stopped';
@@ -197,12 +198,12 @@ export class Uplink {
     this.cap = o.maxBytesPerSecond > 0 ? new ByteRateCap(this.clock, o.maxBytesPerSecond, Math.max(1, Math.floor(o.maxBytesPerSecond / 4))) : null;
     this.drain = new DrainMeter(this.clock);
     this.alertLane = opts.alerts ? new AlertLane(opts.alerts) : null;
-    // A new alert goes at once, not at the next ingest commit.
-    opts.alerts?.onQueued(() => this.notify());
   }
 
   start(): void {
     if (this.state !== 'stopped') return;
+    // A new alert goes at once, not at the next ingest commit.
+    this.unsubscribeAlerts = this.o.alerts?.onQueued(() => this.notify()) ?? null;
     this.connectNow();
   }
 
@@ -214,6 +215,8 @@ export class Uplink {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    this.unsubscribeAlerts?.();
+    this.unsubscribeAlerts = null;
     this.generation++;
     this.clearTimer('reconnectTimer');
     this.clearTimer('statusTimer');
