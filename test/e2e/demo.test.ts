@@ -48,6 +48,17 @@ describe('fieldmesh demo (what npm start runs)', () => {
     const url = (await first.waitForLine(/^dashboard: (http:\/\/\S+)$/m))[1]!;
     const seen = await until(url, (g) => g.length === 3 && g.every((x) => x.online && x.readings > 0));
     expect(seen.map((g) => g.id).sort()).toEqual(['gw-a', 'gw-b', 'gw-c']);
+    // One serial sensor per gateway on a pty (socat is in .ci/apt-packages): its readings arrive too.
+    expect(first.stdout).not.toMatch(/no serial sensors/);
+    const serialDevices = ['a-nmea0183', 'b-mhz19', 'c-pms5003'];
+    const end = Date.now() + 60_000;
+    for (;;) {
+      const res = (await (await fetch(new URL('api/series', url))).json()) as { series: Array<{ series: string }> };
+      const missing = serialDevices.filter((d) => !res.series.some((s) => s.series.startsWith(`${d}/`)));
+      if (missing.length === 0) break;
+      if (Date.now() > end) throw new Error(`no readings from serial sensors ${missing.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const page = await fetch(url);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);

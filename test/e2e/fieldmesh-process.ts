@@ -31,6 +31,11 @@ export class FieldmeshProcess {
     }
   }
 
+  /** Everything the process printed on stdout so far. */
+  get stdout(): string {
+    return this.out;
+  }
+
   get stderrTail(): string {
     return this.err;
   }

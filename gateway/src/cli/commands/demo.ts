@@ -9,7 +9,10 @@ const help = `usage: fieldmesh demo [--data DIR] [--gateways N] [--devices N] [-
 
 Runs the whole system on this machine: the cloud bridge (embedded broker, SQLite, dashboard),
 N gateways (default 3), each with its own broker, reading log, HTTP API and data directory, and
-simulated devices (default 2 per gateway) publishing SenML over MQTT through DeviceClient.
+simulated devices (default 2 per gateway) publishing SenML over MQTT through DeviceClient, and
+one serial sensor per gateway (NMEA GPS, MH-Z19 CO2, PMS5003 dust) on a pseudo-terminal made by
+socat, read by the gateway's serial ingest. Each gateway runs two demo rules (CO2 above 800 ppm,
+a device silent for 30 s), so alerts show on the dashboard.
 Identities (gateway uplink passwords, device passwords) are created on the first run and reused
 on the next; data stays in --data (default ./data/demo).
 
@@ -67,6 +70,8 @@ const demo: Command = {
       process.stdout.write(`gateway ${g.id}: mqtt://127.0.0.1:${g.brokerPort}  http://127.0.0.1:${g.httpPort}/api/status\n`);
     }
     process.stdout.write(`devices: ${running.devices.length} publishing every ${base.intervalMs} ms\n`);
+    for (const p of running.serialSensors) process.stdout.write(`serial sensor ${p.device} (${p.profile}) on ${p.path} -> gateway ${p.gateway}\n`);
+    if (running.serialNote) process.stdout.write(`${running.serialNote}\n`);
     process.stdout.write(`dashboard: ${running.dashboardUrl}\n`);
     await new Promise<void>((done) => {
       const stop = () => {

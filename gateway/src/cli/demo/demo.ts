@@ -1,9 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import { CloudBridge, credentialsFile } from '@fieldmesh/cloud-bridge/cloud-bridge';
 import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
 import { resolveCloudConfig } from '@fieldmesh/cloud-bridge/config';
+import { PtySimulatedSensor } from '@fieldmesh/hardware/sensors/pty-sensor';
+import type { SensorProfileName } from '@fieldmesh/hardware/sensors/profiles';
 import { parseGatewayConfig } from '../../config/gateway-config.js';
 import { FileCredentialStore } from '../../ingest/credentials.js';
 import { Gateway } from '../../gateway.js';
@@ -29,8 +31,24 @@ export interface RunningDemo {
   cloud: CloudBridge;
   gateways: Array<{ id: string; gateway: Gateway; brokerPort: number; httpPort: number }>;
   devices: SimulatedDevice[];
+  /** Sensors on pseudo-terminals read by the gateways' serial ingest (none without socat). */
+  serialSensors: Array<{ gateway: string; device: string; profile: SensorProfileName; path: string }>;
+  /** Why there are no serial sensors, when there are none. */
+  serialNote: string | null;
   stop(): Promise<void>;
 }
+
+/** One serial sensor per gateway, each speaking a different real protocol. */
+const SERIAL_PROFILES: SensorProfileName[] = ['nmea0183', 'mhz19', 'pms5003'];
+
+/**
+ * Rules every demo gateway runs, so the alerts feed has something to show: the simulated CO2
+ * swings across 800 ppm every few minutes, and a device that goes quiet is noticed.
+ */
+const DEMO_RULES = [
+  { id: 'co2-high', kind: 'threshold', series: '*/co2', severity: 'warning', high: 800, hysteresis: 50 },
+  { id: 'silent-device', kind: 'staleness', series: '*/*', severity: 'critical', after: '30s' },
+];
 
 /** gw-a, gw-b, … gw-z, then gw-27 onwards. */
 export function demoGatewayId(i: number): string {
@@ -56,8 +74,12 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   const cloud = await CloudBridge.start(cloudConfig, { logger: o.logger.child({ part: 'cloud' }), clock: o.clock });
   const started: RunningDemo['gateways'] = [];
   const devices: SimulatedDevice[] = [];
+  const ptys: PtySimulatedSensor[] = [];
+  const serialSensors: RunningDemo['serialSensors'] = [];
+  let serialNote: string | null = null;
   const stop = async () => {
     await Promise.allSettled(devices.map((d) => d.stop()));
+    await Promise.allSettled(ptys.map((p) => p.stop()));
     await Promise.allSettled(started.map((g) => g.gateway.stop()));
     await cloud.stop();
   };
@@ -73,9 +95,30 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       const deviceIds = Array.from({ length: o.devicesPerGateway }, (_, d) => `${id.slice(3)}-sensor${d + 1}`);
       const dataDir = join(o.dataDir, id);
       mkdirSync(dataDir, { recursive: true });
+      const serial: Array<{ path: string; baud: number; profile: SensorProfileName; device: string }> = [];
+      const profile = SERIAL_PROFILES[i % SERIAL_PROFILES.length]!;
+      if (serialNote === null) {
+        const ptyDir = join(o.dataDir, 'pty');
+        mkdirSync(ptyDir, { recursive: true });
+        const name = `${id}-${profile}`;
+        // Links left by a previous run that was killed would point at ptys that no longer exist.
+        rmSync(join(ptyDir, name), { force: true });
+        rmSync(join(ptyDir, `${name}.sensor`), { force: true });
+        try {
+          const pty = await PtySimulatedSensor.start({ profile, dir: ptyDir, name, seed: i + 1, clock: o.clock });
+          ptys.push(pty);
+          const device = `${id.slice(3)}-${profile}`;
+          serial.push({ path: pty.path, baud: 9600, profile, device });
+          serialSensors.push({ gateway: id, device, profile, path: pty.path });
+        } catch (err) {
+          serialNote = `no serial sensors: ${(err as Error).message} (install socat to add them)`;
+        }
+      }
       const config = parseGatewayConfig({
         id,
         dataDir,
+        serial,
+        rules: DEMO_RULES,
         broker: { port: 0, host: o.host, auth: 'credentials', devices: deviceIds },
         http: { port: 0, host: o.host },
         uplink: { url: `mqtt://${o.host}:${cloud.brokerPort}`, username: id, password: uplinkPassword },
@@ -116,5 +159,5 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     token = cloud.live.tokens.issue('demo');
     secrets.set('live:demo', token);
   }
-  return { dashboardUrl: `http://${o.host}:${cloud.httpPort}/?token=${token}`, cloud, gateways: started, devices, stop };
+  return { dashboardUrl: `http://${o.host}:${cloud.httpPort}/?token=${token}`, cloud, gateways: started, devices, serialSensors, serialNote, stop };
 }
