@@ -159,7 +159,7 @@ export class Gateway {
       this.uplink = uplink;
       if (uplink) this.metrics.register(uplinkDrainMetrics(() => uplink.stats()));
       this.ingestPath.onCommitted(() => this.uplink?.notify());
-      this.ingestPath.onCommitted(() => this.relay?.notify());
+      this.ingestPath.onCommitted((batch) => this.relay?.notify(batch));
 
       this.broker = new IngestBroker({
         config: cfg.broker,

@@ -1,4 +1,4 @@
-import type { Clock, Logger } from '@fieldmesh/device-sdk';
+import type { Clock, Logger, Reading } from '@fieldmesh/device-sdk';
 import type { ReadingLog } from '../store/reading-log.js';
 import type { RelayCredentials } from './relay-channel.js';
 import type { RelayPeers } from './relay-peers.js';
@@ -90,9 +90,10 @@ export class RelayNode {
     return port;
   }
 
-  notify(): void {
+  /** After each commit; with the committed batch, replication skips reading it back from the log. */
+  notify(batch?: { firstSeq: number; lastSeq: number; readings: readonly Reading[] }): void {
     this.route.notify();
-    this.replicator?.notify();
+    this.replicator?.notify(batch);
   }
 
   status(): RelayStatus {

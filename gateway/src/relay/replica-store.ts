@@ -47,7 +47,7 @@ export class SqliteReplicaStore implements ReplicaStore {
     origin: Database.Statement<[string, string]>;
     insertOrigin: Database.Statement<[string, string, number, number, number]>;
     updateOrigin: Database.Statement<[number, number, number, string, string]>;
-    insertBatch: Database.Statement<[string, string, number, number, Buffer]>;
+    insertBatch: Database.Statement<[string, string, number, number, number, Buffer]>;
     trim: Database.Statement<[string, string, number]>;
     remove: Database.Statement<[string, string, number]>;
     origins: Database.Statement<[]>;
@@ -65,17 +65,17 @@ export class SqliteReplicaStore implements ReplicaStore {
         origin TEXT NOT NULL, epoch TEXT NOT NULL, stored_seq INTEGER NOT NULL, acked_seq INTEGER NOT NULL, updated_at INTEGER NOT NULL,
         PRIMARY KEY (origin, epoch)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS replica_batch (
-        origin TEXT NOT NULL, epoch TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, payload BLOB NOT NULL,
+        origin TEXT NOT NULL, epoch TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, bytes INTEGER NOT NULL, payload BLOB NOT NULL,
         PRIMARY KEY (origin, epoch, first_seq)) WITHOUT ROWID;`);
     this.q = {
       origin: this.db.prepare('SELECT stored_seq AS storedSeq, acked_seq AS ackedSeq FROM replica_origin WHERE origin = ? AND epoch = ?'),
       insertOrigin: this.db.prepare('INSERT INTO replica_origin (origin, epoch, stored_seq, acked_seq, updated_at) VALUES (?, ?, ?, ?, ?)'),
       updateOrigin: this.db.prepare('UPDATE replica_origin SET stored_seq = ?, acked_seq = ?, updated_at = ? WHERE origin = ? AND epoch = ?'),
-      insertBatch: this.db.prepare('INSERT OR REPLACE INTO replica_batch (origin, epoch, first_seq, last_seq, payload) VALUES (?, ?, ?, ?, ?)'),
+      insertBatch: this.db.prepare('INSERT OR REPLACE INTO replica_batch (origin, epoch, first_seq, last_seq, bytes, payload) VALUES (?, ?, ?, ?, ?, ?)'),
       trim: this.db.prepare('DELETE FROM replica_batch WHERE origin = ? AND epoch = ? AND last_seq <= ?'),
       remove: this.db.prepare('DELETE FROM replica_batch WHERE origin = ? AND epoch = ? AND first_seq = ?'),
       origins: this.db.prepare(
-        `SELECT o.origin, o.epoch, o.stored_seq AS storedSeq, o.acked_seq AS ackedSeq, COUNT(b.first_seq) AS batches, COALESCE(SUM(LENGTH(b.payload)), 0) AS bytes
+        `SELECT o.origin, o.epoch, o.stored_seq AS storedSeq, o.acked_seq AS ackedSeq, COUNT(b.first_seq) AS batches, COALESCE(SUM(b.bytes), 0) AS bytes
          FROM replica_origin o LEFT JOIN replica_batch b ON b.origin = o.origin AND b.epoch = o.epoch GROUP BY o.origin, o.epoch ORDER BY o.origin, o.epoch`,
       ),
       batches: this.db.prepare('SELECT first_seq AS firstSeq, last_seq AS lastSeq, payload FROM replica_batch WHERE origin = ? AND epoch = ? ORDER BY first_seq LIMIT ?'),
@@ -109,7 +109,7 @@ export class SqliteReplicaStore implements ReplicaStore {
       const r = this.row(origin, epoch);
       if (!r) return 0;
       if (lastSeq <= r.storedSeq || firstSeq > r.storedSeq + 1) return r.storedSeq;
-      this.q.insertBatch.run(origin, epoch, firstSeq, lastSeq, payload);
+      this.q.insertBatch.run(origin, epoch, firstSeq, lastSeq, payload.length, payload);
       this.q.updateOrigin.run(lastSeq, r.ackedSeq, Date.now(), origin, epoch);
       return lastSeq;
     })();
@@ -123,6 +123,7 @@ export class SqliteReplicaStore implements ReplicaStore {
     this.q.remove.run(origin, epoch, firstSeq);
   }
 
+  /** Cheap enough for every status call: sizes come from a column, never from reading blobs. */
   origins(): ReplicaOrigin[] {
     return this.q.origins.all() as ReplicaOrigin[];
   }

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
-import type { ReadingLog } from '../store/reading-log.js';
+import type { Reading } from '@fieldmesh/device-sdk';
+import type { LoggedReading, ReadingLog } from '../store/reading-log.js';
 import { encodeBatch } from '../uplink/batch-codec.js';
 import { pickBuddies } from './buddies.js';
 import { RelayError } from './errors.js';
@@ -70,6 +71,12 @@ export class Replicator {
   private readonly batchReadings: number;
   private readonly tickMs: number;
   private readonly peerBackoffMs: number;
+  /**
+   * The freshest committed readings, kept from the ingest's commit notice: a buddy that keeps up
+   * is fed from here, not by reading the log back (which costs more than encoding the batch).
+   */
+  private recent: LoggedReading[] = [];
+  private static readonly RECENT_MAX = 20_000;
 
   constructor(private readonly opts: ReplicatorOptions) {
     this.k = opts.k ?? 1;
@@ -94,8 +101,32 @@ export class Replicator {
     this.links.clear();
   }
 
-  notify(): void {
+  /** New readings committed (`batch` when the caller has them in memory: then no log read-back). */
+  notify(batch?: { firstSeq: number; lastSeq: number; readings: readonly Reading[] }): void {
+    if (batch && batch.readings.length === batch.lastSeq - batch.firstSeq + 1 && this.links.size > 0) {
+      const last = this.recent.at(-1);
+      if (last && last.seq + 1 !== batch.firstSeq) this.recent = [];
+      for (let i = 0; i < batch.readings.length; i++) this.recent.push({ ...batch.readings[i]!, seq: batch.firstSeq + i });
+      if (this.recent.length > Replicator.RECENT_MAX) this.recent = this.recent.slice(this.recent.length - Replicator.RECENT_MAX / 2);
+    }
     for (const l of this.links.values()) this.pump(l);
+    // Keep only what some buddy has not been sent yet.
+    let low = Infinity;
+    for (const l of this.links.values()) low = Math.min(low, l.ready ? l.cursor : 0);
+    if (this.recent.length > 0 && low !== Infinity && low > 0) {
+      const cut = this.recent.findIndex((r) => r.seq > low);
+      this.recent = cut === -1 ? [] : cut > 0 ? this.recent.slice(cut) : this.recent;
+    }
+  }
+
+  /** Up to `limit` readings after `seq`, from memory when it holds them, else from the log. */
+  private readAfter(seq: number, limit: number): LoggedReading[] {
+    const first = this.recent[0];
+    if (first && seq + 1 >= first.seq && seq < this.recent.at(-1)!.seq) {
+      const from = seq + 1 - first.seq;
+      return this.recent.slice(from, from + limit);
+    }
+    return this.opts.log.readAfter(seq, limit);
   }
 
   snapshot(): ReplicationStats {
@@ -196,7 +227,7 @@ export class Replicator {
     const log = this.opts.log;
     l.cursor = Math.max(l.cursor, log.ackWatermark());
     while (l.inFlight < this.window) {
-      const readings = log.readAfter(l.cursor, this.batchReadings);
+      const readings = this.readAfter(l.cursor, this.batchReadings);
       if (readings.length === 0) return;
       let payload: Buffer;
       try {

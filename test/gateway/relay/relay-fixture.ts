@@ -132,9 +132,9 @@ export class RelayGateway {
   append(n: number): void {
     const rs = [];
     for (let i = 0; i < n; i++) rs.push({ series: 'dev1/count', ts: Date.now(), value: ++this.value });
-    this.log.append(rs);
+    const { firstSeq, lastSeq } = this.log.append(rs);
     this.uplink.notify();
-    this.relay.notify();
+    this.relay.notify({ firstSeq, lastSeq, readings: rs });
   }
 
   async stop(): Promise<void> {
