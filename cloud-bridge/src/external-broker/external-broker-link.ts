@@ -16,6 +16,8 @@ export interface ExternalBrokerHandlers {
   batch(gatewayId: string, payload: Buffer): void;
   status(gatewayId: string, payload: Buffer): void;
   alert(gatewayId: string, payload: Buffer): void;
+  /** The uplink's priority lane (gateway/src/uplink/FORMAT.md §9), through the shared subscription like batches. */
+  alerts?(gatewayId: string, payload: Buffer): void;
 }
 
 export interface ExternalLinkStats {
@@ -71,13 +73,16 @@ export class ExternalBrokerLink {
       } else if (t?.kind === 'alert') {
         link.stats.alerts++;
         handlers.alert(t.gatewayId, payload);
+      } else if (t?.kind === 'alerts' && handlers.alerts) {
+        link.stats.alerts++;
+        handlers.alerts(t.gatewayId, payload);
       } else link.stats.ignored++;
     });
     client.on('error', (err) => logger.warn({ err: err.message }, 'external broker error'));
     client.on('connect', () => {
       link.stats.connects++;
       client.subscribe(
-        { [`$share/${opts.shareGroup}/${uplinkTopics.batch('+')}`]: { qos: 1 }, [uplinkTopics.status('+')]: { qos: 1 }, 'fm/g/+/alert': { qos: 1 } },
+        { [`$share/${opts.shareGroup}/${uplinkTopics.batch('+')}`]: { qos: 1 }, [uplinkTopics.status('+')]: { qos: 1 }, 'fm/g/+/alert': { qos: 1 }, [`$share/${opts.shareGroup}/${uplinkTopics.alerts('+')}`]: { qos: 1 } },
         (err, granted) => {
           if (err || granted?.some((g) => g.qos > 2)) logger.error({ err: err?.message, granted }, 'external broker refused the subscriptions (is it MQTT 5 with shared subscriptions?)');
         },

@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
+import { AlertReceiver } from '../bridge/alert-receiver.js';
+import { SqliteAlertStore } from '../bridge/alert-store.js';
 import { BatchReceiver } from '../bridge/batch-receiver.js';
 import { GatewayPresence } from '../bridge/gateway-presence.js';
 import { isPostgresStore, type CloudConfig } from '../config.js';
@@ -31,6 +35,8 @@ export class ExternalCloudBridge {
     /** Streams the other bridges' commits (PostgreSQL only), else null. */
     readonly relay: PgLiveRelay | null,
     private readonly logger: Logger,
+    /** Alert events of the priority lane this bridge received (`<dataDir>/alerts.sqlite`). */
+    readonly alerts: SqliteAlertStore,
   ) {}
 
   static async start(config: CloudConfig, opts: { logger?: Logger; clock?: Clock; store?: CloudStore } = {}): Promise<ExternalCloudBridge> {
@@ -47,10 +53,15 @@ export class ExternalCloudBridge {
     let link: ExternalBrokerLink | undefined;
     let relay: PgLiveRelay | null = null;
     let http: CloudHttpApi | undefined;
+    let alertStore: SqliteAlertStore | undefined;
     try {
       let receiver: BatchReceiver | undefined;
       const presence = new GatewayPresence(store, clock, throttled);
       const pending: Array<[string, Buffer]> = [];
+      // Alerts of the priority lane: committed in this bridge's alerts.sqlite, acked through the broker.
+      mkdirSync(config.dataDir, { recursive: true });
+      alertStore = new SqliteAlertStore(join(config.dataDir, 'alerts.sqlite'));
+      let alertReceiver: AlertReceiver | undefined;
       link = await ExternalBrokerLink.connect(
         { url, shareGroup: config.broker.shareGroup, ...(config.broker.username !== undefined ? { username: config.broker.username } : {}), ...(config.broker.password !== undefined ? { password: config.broker.password } : {}) },
         {
@@ -59,11 +70,14 @@ export class ExternalCloudBridge {
           // The broker, not this bridge, sees the connection: online comes from the status itself.
           status: (gw, payload) => void presence.status(gw, payload, false).catch((err: Error) => logger.error({ err: err.message }, 'presence update failed')),
           alert: (gw, payload) => live.alertMessage(gw, payload),
+          // Before the receiver exists the message is dropped; the gateway resends after its ack timeout.
+          alerts: (gw, payload) => void alertReceiver?.receive(gw, payload),
         },
         logger,
       );
       const l = link;
       receiver = new BatchReceiver(store, (gw, ack) => l.sendAck(gw, ack), clock, logger, throttled);
+      alertReceiver = new AlertReceiver(alertStore, (gw, ack) => l.sendAck(gw, ack), clock, throttled, (gw, e) => live.alertMessage(gw, Buffer.from(JSON.stringify(e))));
       for (const [gw, payload] of pending.splice(0)) receiver.receive(gw, payload);
       const r = receiver;
       http = new CloudHttpApi(store, {
@@ -74,13 +88,14 @@ export class ExternalCloudBridge {
       if (shared) relay = await PgLiveRelay.start(config.store, origin, live.hub, logger);
       const httpPort = await http.listen(config.http.port, config.http.host);
       logger.info({ broker: redact(url), shareGroup: config.broker.shareGroup, httpPort, store: redact(config.store) }, 'cloud bridge started behind an external broker');
-      return new ExternalCloudBridge(config, store, receiver, link, http, httpPort, live, relay, logger);
+      return new ExternalCloudBridge(config, store, receiver, link, http, httpPort, live, relay, logger, alertStore);
     } catch (err) {
       await relay?.close();
       live.close();
       await http?.close();
       await link?.close();
       await store.close();
+      alertStore?.close();
       throw err;
     }
   }
@@ -92,6 +107,7 @@ export class ExternalCloudBridge {
     await this.link.close();
     await this.receiver.idle();
     await this.store.close();
+    this.alerts.close();
     this.logger.info({}, 'cloud bridge stopped');
   }
 }
