@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Reading } from '@fieldmesh/device-sdk/reading';
 import { QueryApi } from '@fieldmesh/gateway/query/api';
+import { QUERY_LIMITS } from '@fieldmesh/gateway/query/params';
 import { serveQuery } from '@fieldmesh/gateway/query/http-routes';
 import { ensureTimeIndex, SqliteRawReadings } from '@fieldmesh/gateway/query/sqlite-raw-source';
 import { Rollups } from '@fieldmesh/gateway/rollups/rollups';
@@ -47,7 +48,9 @@ export default async function bench(): Promise<BenchRow[]> {
   }
   rollups.flush();
   const ingestSec = (performance.now() - ingestStart) / 1000;
-  const api = new QueryApi({ raw: new SqliteRawReadings(db), rollups });
+  // The raw-aggregation row below scans far more than the API's 1 s guard allows under load:
+  // the limit is raised here so the figure is measured rather than refused.
+  const api = new QueryApi({ raw: new SqliteRawReadings(db), rollups, limits: { ...QUERY_LIMITS, maxRawScanMs: 60_000 } });
 
   // Wall time per query, and this process's CPU time per query: on a machine shared with other
   // busy processes the wall-time tail mostly measures waiting for a core, the CPU time does not.
@@ -133,6 +136,7 @@ const one = (url) => new Promise((resolve, reject) => {
     { name: 'same over loopback HTTP, p99', value: httpP99, unit: 'ms', target: '< 20', met: httpP99 < 20 },
     { name: 'one day at 1-h steps (24 points from 1-h rollups), p99', value: percentile(hour, 99), unit: 'ms' },
     { name: 'one day at 30-s steps (raw aggregation of 86,400 readings), p50', value: percentile(rawStep, 50), unit: 'ms' },
+    { name: 'raw page of 1,000 readings (one series of 20), p50', value: percentile(rawPage, 50), unit: 'ms' },
     { name: 'raw page of 1,000 readings, p99', value: percentile(rawPage, 99), unit: 'ms' },
   ];
 }
