@@ -8,7 +8,7 @@ Prints the status of a running gateway, read from its GET /api/status.
 Exit code 1 when the gateway cannot be reached.
 `;
 
-interface Status {
+export interface Status {
   id?: string;
   running?: boolean;
   uptimeS?: number;
@@ -16,7 +16,7 @@ interface Status {
   broker?: { port?: number; auth?: string };
   ingest?: { ingested?: number; duplicates?: number; connections?: number; rejected?: Record<string, number> };
   log?: { lastSeq?: number; ackWatermark?: number; backlog?: { readings?: number; bytes?: number; oldestUnsentTs?: number | null } };
-  uplink?: { state?: string };
+  uplink?: { state?: string; drainRate?: number; etaSeconds?: number | null; sendWindow?: number; alertsPending?: number };
   storage?: {
     budget?: { policy?: string; budgetBytes?: number; usedBytes?: number; walBytes?: number; admitting?: boolean; stuck?: boolean };
     lost?: Record<string, number>;
@@ -94,7 +94,7 @@ const status: Command = {
         `log       last seq ${s.log?.lastSeq ?? 0}, acked ${s.log?.ackWatermark ?? 0}`,
         `backlog   ${b?.readings ?? 0} readings, ${b?.bytes ?? 0} bytes${b?.oldestUnsentTs ? `, oldest ${new Date(b.oldestUnsentTs).toISOString()}` : ''}`,
         ...storageLines(s.storage),
-        `uplink    ${s.uplink?.state ?? 'none'}`,
+        `uplink    ${uplinkLine(s.uplink)}`,
         `relay     ${relayLine(s.relay)}`,
       ].join('\n') + '\n',
     );
@@ -103,3 +103,15 @@ const status: Command = {
 };
 
 export default status;
+
+/** The uplink's state with its drain rate, the backlog's ETA and waiting alerts (issue 5). */
+export function uplinkLine(u: Status['uplink']): string {
+  if (!u) return 'none';
+  const parts = [u.state ?? 'none'];
+  if (typeof u.drainRate === 'number') parts.push(`draining ${u.drainRate} readings/s`);
+  if (u.etaSeconds === null) parts.push('ETA unknown (nothing drains)');
+  else if (typeof u.etaSeconds === 'number' && u.etaSeconds > 0) parts.push(`ETA ${u.etaSeconds} s`);
+  if (typeof u.sendWindow === 'number') parts.push(`window ${u.sendWindow}`);
+  if (u.alertsPending) parts.push(`${u.alertsPending} alerts pending`);
+  return parts.join(', ');
+}
