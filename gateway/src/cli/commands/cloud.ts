@@ -86,7 +86,7 @@ const cloud: Command = {
       process.stdout.write(`no gateway credentials yet: run \`fieldmesh cloud add-gateway ID${typeof flags.config === 'string' ? ` --config ${flags.config}` : ''}\`\n`);
     }
     process.stdout.write(
-      `cloud broker: mqtt://${cfg.broker.host}:${bridge.brokerPort}\ncloud http: http://${cfg.http.host}:${bridge.httpPort}/\n` + liveTokenLines(bridge.live.issuedToken, cfg.http.host, bridge.httpPort),
+      `cloud broker: ${cfg.broker.tls ? 'mqtts' : 'mqtt'}://${cfg.broker.host}:${bridge.brokerPort}\ncloud http: http://${cfg.http.host}:${bridge.httpPort}/\n` + liveTokenLines(bridge.live.issuedToken, cfg.http.host, bridge.httpPort),
     );
     await untilSignal();
     await bridge.stop();
