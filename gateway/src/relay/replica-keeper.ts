@@ -43,6 +43,8 @@ export class ReplicaKeeper implements ReplicationEndpoint {
   private readonly uploading = new Map<string, number>();
   private timer: Timer | null = null;
   private running = false;
+  /** Batches received this I/O turn, committed together (one fsync for a burst of a window). */
+  private pending: Array<{ channel: RelayChannel; origin: string; epoch: string; firstSeq: number; lastSeq: number; payload: Buffer }> = [];
   readonly stats = { batchesStored: 0, batchesUploaded: 0, batchesUploadAcked: 0, refused: 0 };
   private readonly deadAfterMs: number;
   private readonly tickMs: number;
@@ -89,9 +91,8 @@ export class ReplicaKeeper implements ReplicationEndpoint {
         const h = decodeBatchHeader(f.body);
         if (h.gatewayId !== origin || h.epoch !== session.epoch) throw new Error(`batch of ${h.gatewayId}/${h.epoch} on ${origin}'s channel`);
         // Committed (synchronous=FULL) before the answer: the answer is the promise.
-        const stored = this.opts.store.put(origin, h.epoch, h.firstSeq, h.lastSeq, Buffer.from(f.body));
-        this.stats.batchesStored++;
-        this.answer(channel, h.epoch, stored);
+        if (this.pending.length === 0) setImmediate(() => this.commitPending());
+        this.pending.push({ channel, origin, epoch: h.epoch, firstSeq: h.firstSeq, lastSeq: h.lastSeq, payload: Buffer.from(f.body) });
         return;
       }
       throw new Error(`unexpected frame type ${f.type}`);
@@ -99,6 +100,23 @@ export class ReplicaKeeper implements ReplicationEndpoint {
       this.stats.refused++;
       channel.close(`replication: ${(err as Error).message}`);
     }
+  }
+
+  private commitPending(): void {
+    const items = this.pending;
+    this.pending = [];
+    let stored: number[];
+    try {
+      stored = this.opts.store.putMany(items);
+    } catch (err) {
+      // Disk full or I/O error: nothing answered, so the origins resend; drop their channels so
+      // they resume from what is really held.
+      this.opts.logger.error({ component: 'replication', err: (err as Error).message }, 'replica commit failed');
+      for (const i of items) i.channel.close('replica commit failed');
+      return;
+    }
+    this.stats.batchesStored += items.length;
+    items.forEach((i, k) => this.answer(i.channel, i.epoch, stored[k]!));
   }
 
   closed(channel: RelayChannel): void {

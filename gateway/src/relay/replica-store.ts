@@ -32,6 +32,8 @@ export interface ReplicaStore {
    * storedSeq (unchanged for a duplicate or a gap: the origin resumes from the answer).
    */
   put(origin: string, epoch: string, firstSeq: number, lastSeq: number, payload: Buffer): number;
+  /** Several `put`s in ONE transaction (one fsync); returns each one's resulting storedSeq. */
+  putMany(items: ReadonlyArray<{ origin: string; epoch: string; firstSeq: number; lastSeq: number; payload: Buffer }>): number[];
   /** Drops batches the cloud has (last seq ≤ ackedSeq). */
   trim(origin: string, epoch: string, ackedSeq: number): void;
   /** Drops one batch the cloud acked (after an upload by this buddy). */
@@ -113,6 +115,10 @@ export class SqliteReplicaStore implements ReplicaStore {
       this.q.updateOrigin.run(lastSeq, r.ackedSeq, Date.now(), origin, epoch);
       return lastSeq;
     })();
+  }
+
+  putMany(items: ReadonlyArray<{ origin: string; epoch: string; firstSeq: number; lastSeq: number; payload: Buffer }>): number[] {
+    return this.db.transaction(() => items.map((i) => this.put(i.origin, i.epoch, i.firstSeq, i.lastSeq, i.payload)))();
   }
 
   trim(origin: string, epoch: string, ackedSeq: number): void {
