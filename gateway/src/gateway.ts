@@ -15,6 +15,7 @@ import { LocalProcessing } from './rules/local-processing.js';
 import { SqliteReadingLog } from './store/sqlite-reading-log.js';
 import { DataDirLock } from './store/data-dir-lock.js';
 import { StorageKeeper } from './store/storage-keeper.js';
+import { SystemClockHealth } from './store/clock-health.js';
 import { UplinkError } from './uplink/errors.js';
 import type { LinkTls } from './uplink/uplink-link.js';
 import { Uplink } from './uplink/uplink.js';
@@ -111,7 +112,12 @@ export class Gateway {
     try {
       mkdirSync(cfg.dataDir, { recursive: true });
       this.dirLock = DataDirLock.acquire(cfg.dataDir);
-      this.readingLog = new SqliteReadingLog(join(cfg.dataDir, 'gateway.db'), { commitThread: cfg.ingest.commitThread });
+      // Readings stored while the wall clock is not known good are marked and corrected later.
+      this.readingLog = new SqliteReadingLog(join(cfg.dataDir, 'gateway.db'), {
+        commitThread: cfg.ingest.commitThread,
+        clock: this.clock,
+        clockHealth: (lastKnownGood) => new SystemClockHealth(lastKnownGood),
+      });
       this.ingestPath = new Ingest(this.readingLog, {
         commitIntervalMs: cfg.ingest.commitIntervalMs,
         maxBatchReadings: cfg.ingest.maxBatchReadings,

@@ -6,6 +6,8 @@ export const DEVICE_SEQ_WINDOW = 4096;
 /** A reading as it stands in the log: `seq` orders it and names it upstream with the epoch. */
 export interface LoggedReading extends Reading {
   seq: number;
+  /** Stored while the wall clock was not known good and not corrected since (clock-health.ts). */
+  uncertain?: boolean;
 }
 
 /** "Device `device` sent its message number `seq`": recorded with the readings it carried. */

@@ -35,6 +35,18 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; why: string; sql: stri
       CREATE TABLE downsampled (id INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, readings INTEGER NOT NULL, rollup_first INTEGER NOT NULL, rollup_last INTEGER NOT NULL, at INTEGER NOT NULL);
     `,
   },
+  {
+    version: 4,
+    why: 'time without an RTC (issue 5): readings stored while the wall clock was not known good carry boot, monotonic time and wall offset (NULL otherwise: no cost for the usual row)',
+    sql: `
+      CREATE TABLE boots (id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL UNIQUE);
+      ALTER TABLE readings ADD COLUMN boot INTEGER;
+      ALTER TABLE readings ADD COLUMN mono INTEGER;
+      ALTER TABLE readings ADD COLUMN wall_off INTEGER;
+      -- Only uncertain rows are indexed, so the index stays as small as they are few.
+      CREATE INDEX readings_uncertain ON readings (boot) WHERE boot IS NOT NULL;
+    `,
+  },
 ];
 
 /**

@@ -7,6 +7,8 @@ import { ensureIncrementalVacuum, migrate, SCHEMA_VERSION } from './schema.js';
 import { addLoss, DOWNSAMPLE_STATS, DOWNSAMPLE_SUFFIX, splitLossKey, type LossCount, type LossReason } from './loss-ledger.js';
 import { addValue, emptyAggregate, type Aggregate } from '../rollups/bucket.js';
 import { SqliteWriter } from './sqlite-writer.js';
+import { readBootId, type ClockHealth } from './clock-health.js';
+import { systemClock, type Clock } from '@fieldmesh/device-sdk';
 import {
   DEVICE_SEQ_WINDOW,
   type Backlog,
@@ -39,6 +41,16 @@ function rowBytes(v: ReadingValue): number {
 const JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024;
 const MINUTE_MS = 60_000;
 
+/** Stored with readings appended while the wall clock is not known good (clock-health.ts). */
+export interface UncertainStamp {
+  boot: number;
+  mono: number;
+  /** wall − monotonic at append; a sync tells the true offset, the difference corrects ts. */
+  wallOff: number;
+}
+/** How often the last known good wall time is persisted (a floor for the next boot's check). */
+const LAST_GOOD_PERSIST_MS = 60_000;
+
 interface SeriesRow {
   name: string;
   unit: string;
@@ -65,6 +77,13 @@ export class SqliteReadingLog implements ReadingLog {
   private readonly pendingLoss = new Map<string, number>();
   private admissionOpen = true;
   private readonly file: string;
+  private readonly clock: Clock;
+  private readonly clockHealth: ClockHealth | null;
+  private readonly bootId: string;
+  private bootRow = 0;
+  private lastGoodWall: number;
+  private lastGoodPersistedAt = -Infinity;
+  private clockWasGood = true;
   private closed = false;
   private readonly writer: SqliteWriter | null = null;
   private asyncInFlight = false;
@@ -91,15 +110,30 @@ export class SqliteReadingLog implements ReadingLog {
     addLoss: Database.Statement;
     losses: Database.Statement;
     downsampled: Database.Statement;
+    insertUncertain: Database.Statement;
+    correct: Database.Statement;
+    uncertainCount: Database.Statement;
   };
-  private readonly appendTx: (readings: readonly Reading[], marks: readonly DeviceSeqMark[]) => number;
+  private readonly appendTx: (readings: readonly Reading[], marks: readonly DeviceSeqMark[], stamp?: UncertainStamp | null) => number;
 
   /**
    * Opens (or creates) the log at `file`; throws a StoreError when it cannot be made durable.
    * `commitThread`: run `appendAsync` transactions on a worker thread (the gateway does).
    */
-  constructor(file: string, opts: { commitThread?: boolean } = {}) {
+  constructor(
+    file: string,
+    opts: {
+      commitThread?: boolean;
+      /** Without one, every wall time is trusted (tests, tools). The gateway passes SystemClockHealth. */
+      clockHealth?: ClockHealth | ((lastKnownGood: () => number) => ClockHealth);
+      clock?: Clock;
+      /** Default: /proc/sys/kernel/random/boot_id. */
+      bootId?: string;
+    } = {},
+  ) {
     this.file = file;
+    this.clock = opts.clock ?? systemClock;
+    this.bootId = opts.bootId ?? readBootId();
     try {
       this.db = new Database(file);
     } catch (err) {
@@ -137,7 +171,10 @@ export class SqliteReadingLog implements ReadingLog {
       pruneMarks: this.db.prepare('DELETE FROM device_seq WHERE device = ? AND seq < ?'),
       maxMark: this.db.prepare('SELECT max(seq) FROM device_seq WHERE device = ?').pluck(),
       seen: this.db.prepare('SELECT digest FROM device_seq WHERE device = ? AND seq = ?').raw(),
-      readAfter: this.db.prepare('SELECT seq, sid, ts, kind, value FROM readings WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
+      readAfter: this.db.prepare('SELECT seq, sid, ts, kind, value, wall_off FROM readings WHERE seq > ? ORDER BY seq LIMIT ?').raw(),
+      insertUncertain: this.db.prepare('INSERT INTO readings (seq, sid, ts, kind, value, boot, mono, wall_off) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      correct: this.db.prepare('UPDATE readings SET ts = ts + (? - wall_off), boot = NULL, mono = NULL, wall_off = NULL WHERE boot = ?'),
+      uncertainCount: this.db.prepare('SELECT count(*) FROM readings WHERE boot IS NOT NULL').pluck(),
       setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       tsOf: this.db.prepare('SELECT ts FROM readings WHERE seq > ? ORDER BY seq LIMIT 1').pluck(),
       quarantine: this.db.prepare('INSERT INTO quarantine (first_seq, last_seq, reason, at) VALUES (?, ?, ?, ?)'),
@@ -175,7 +212,10 @@ export class SqliteReadingLog implements ReadingLog {
     this.unsentRows = unsent.n;
     this.unsentBytes = unsent.b;
 
-    this.appendTx = this.db.transaction((readings: readonly Reading[], marks: readonly DeviceSeqMark[]) => {
+    this.lastGoodWall = Number(getMeta.get('last_good_wall') ?? 0);
+    this.clockHealth = typeof opts.clockHealth === 'function' ? opts.clockHealth(() => this.lastGoodWall) : (opts.clockHealth ?? null);
+
+    this.appendTx = this.db.transaction((readings: readonly Reading[], marks: readonly DeviceSeqMark[], stamp?: UncertainStamp | null) => {
       let seq = this.last;
       const params: Array<number | string> = [];
       for (const r of readings) {
@@ -185,6 +225,12 @@ export class SqliteReadingLog implements ReadingLog {
         if (typeof v === 'number') params.push(KIND_NUMBER, v);
         else if (typeof v === 'boolean') params.push(KIND_BOOLEAN, v ? 1 : 0);
         else params.push(KIND_STRING, v);
+        if (stamp) {
+          // Rare (until the first clock sync): one row at a time is fine.
+          this.stmt.insertUncertain.run(params[0], params[1], params[2], params[3], params[4], stamp.boot, stamp.mono, stamp.wallOff);
+          params.length = 0;
+          continue;
+        }
         if (params.length === INSERT_ROWS * 5) {
           this.stmt.insertMany.run(params);
           params.length = 0;
@@ -212,9 +258,10 @@ export class SqliteReadingLog implements ReadingLog {
     const firstSeq = this.last + 1;
     if (readings.length === 0 && marks.length === 0) return { firstSeq, lastSeq: this.last };
     this.admit(readings);
+    const stamp = this.stampNow();
     const newSeries = this.seriesId.size;
     try {
-      this.last = this.appendTx(readings, marks);
+      this.last = this.appendTx(readings, marks, stamp);
     } catch (err) {
       // A rolled-back transaction also rolled back any series it interned.
       if (this.seriesId.size !== newSeries) this.reloadSeries();
@@ -232,12 +279,13 @@ export class SqliteReadingLog implements ReadingLog {
     const firstSeq = this.last + 1;
     if (readings.length === 0 && marks.length === 0) return { firstSeq, lastSeq: this.last };
     this.admit(readings);
+    const stamp = this.stampNow();
     this.asyncInFlight = true;
     try {
       // Sequence numbers are assigned here and become visible (lastSeq) only once committed;
       // one commit in flight at a time keeps them contiguous even when a commit fails.
       try {
-        await this.writer.commit(firstSeq, readings, marks, DEVICE_SEQ_WINDOW);
+        await this.writer.commit(firstSeq, readings, marks, DEVICE_SEQ_WINDOW, stamp);
       } catch (err) {
         throw this.commitFailed(readings, err);
       }
@@ -258,16 +306,17 @@ export class SqliteReadingLog implements ReadingLog {
 
   readAfter(afterSeq: number, limit: number): LoggedReading[] {
     this.assertOpen();
-    const rows = this.stmt.readAfter.all(afterSeq, limit) as Array<[number, number, number, number, number | string]>;
+    const rows = this.stmt.readAfter.all(afterSeq, limit) as Array<[number, number, number, number, number | string, number | null]>;
     const out: LoggedReading[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
-      const [seq, sid, ts, kind, raw] = rows[i]!;
+      const [seq, sid, ts, kind, raw, wallOff] = rows[i]!;
       // The commit thread interns series on its own connection: learn new ones on first sight.
       if (!this.seriesById.has(sid)) this.reloadSeries();
       const s = this.seriesById.get(sid)!;
       const value: ReadingValue = kind === KIND_BOOLEAN ? raw === 1 : kind === KIND_STRING ? String(raw) : Number(raw);
       const r: LoggedReading = { seq, series: s.name, ts, value };
       if (s.unit !== '') r.unit = s.unit;
+      if (wallOff !== null) r.uncertain = true;
       out[i] = r;
     }
     return out;
@@ -489,6 +538,24 @@ export class SqliteReadingLog implements ReadingLog {
     this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
+  /**
+   * The wall clock became good: readings of this boot stored while it was not get
+   * ts += (true wall − mono) − (wall − mono at append), i.e. wall = sync wall − (sync mono − mono)
+   * for a reading stamped at append. Readings of earlier boots stay marked uncertain.
+   * Returns how many were corrected.
+   */
+  correctClock(syncWall: number, syncMono: number): number {
+    this.assertOpen();
+    if (this.bootRow === 0 || this.asyncInFlight) return 0;
+    return this.stmt.correct.run(syncWall - syncMono, this.bootRow).changes;
+  }
+
+  /** Whether the wall clock is trusted now, and how many stored readings carry an uncertain time. */
+  clockState(): { knownGood: boolean; uncertainReadings: number; bootId: string } {
+    this.assertOpen();
+    return { knownGood: this.clockWasGood, uncertainReadings: Number(this.stmt.uncertainCount.get()), bootId: this.bootId };
+  }
+
   /** Every loss so far, per series and reason (persistent across restarts). */
   losses(): LossCount[] {
     this.assertOpen();
@@ -532,6 +599,34 @@ export class SqliteReadingLog implements ReadingLog {
       this.seriesById.set(id, { name, unit });
     }
     return id;
+  }
+
+  /**
+   * Null while the wall clock is good (the usual row: no extra columns). On the first good
+   * reading after a bad stretch, corrects this boot's uncertain readings first.
+   */
+  private stampNow(): UncertainStamp | null {
+    if (!this.clockHealth) return null;
+    const wall = this.clock.now();
+    const mono = this.clock.monotonic();
+    if (this.clockHealth.wallKnownGood(wall)) {
+      if (!this.clockWasGood) {
+        this.clockWasGood = true;
+        if (!this.asyncInFlight) this.correctClock(wall, mono);
+      }
+      if (wall > this.lastGoodWall) this.lastGoodWall = wall;
+      if (mono - this.lastGoodPersistedAt >= LAST_GOOD_PERSIST_MS && !this.asyncInFlight) {
+        this.lastGoodPersistedAt = mono;
+        this.stmt.setMeta.run('last_good_wall', String(this.lastGoodWall));
+      }
+      return null;
+    }
+    this.clockWasGood = false;
+    if (this.bootRow === 0) {
+      this.db.prepare('INSERT OR IGNORE INTO boots (boot_id) VALUES (?)').run(this.bootId);
+      this.bootRow = Number(this.db.prepare('SELECT id FROM boots WHERE boot_id = ?').pluck().get(this.bootId));
+    }
+    return { boot: this.bootRow, mono, wallOff: wall - mono };
   }
 
   private admit(readings: readonly Reading[]): void {

@@ -41,7 +41,13 @@ export class SqliteWriter {
   }
 
   /** Resolves once the transaction holding these rows committed durably. */
-  async commit(firstSeq: number, readings: readonly Reading[], marks: readonly DeviceSeqMark[], window: number): Promise<void> {
+  async commit(
+    firstSeq: number,
+    readings: readonly Reading[],
+    marks: readonly DeviceSeqMark[],
+    window: number,
+    stamp: { boot: number; mono: number; wallOff: number } | null = null,
+  ): Promise<void> {
     await this.ready;
     if (this.failed) throw new StoreError('FM_ERR_STORE_COMMIT', `commit thread died: ${this.failed.message}`);
     const n = readings.length;
@@ -82,6 +88,8 @@ export class SqliteWriter {
         markSeqs: marks.map((m) => m.seq),
         markDigests: marks.map((m) => m.digest ?? null),
         window,
+        // Set while the wall clock is not known good (clock-health.ts): stored with every row.
+        stamp,
       });
     });
   }

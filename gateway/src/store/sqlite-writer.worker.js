@@ -17,6 +17,7 @@ const insert = db.prepare('INSERT INTO readings (seq, sid, ts, kind, value) VALU
 // Rows per multi-row INSERT, as in sqlite-reading-log.ts.
 const INSERT_ROWS = 32;
 const insertMany = db.prepare(`INSERT INTO readings (seq, sid, ts, kind, value) VALUES ${Array(INSERT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`);
+const insertUncertain = db.prepare('INSERT INTO readings (seq, sid, ts, kind, value, boot, mono, wall_off) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
 const insertSeries = db.prepare('INSERT OR IGNORE INTO series (name, unit) VALUES (?, ?)');
 const seriesByKey = db.prepare('SELECT id FROM series WHERE name = ? AND unit = ?').pluck();
 const mark = db.prepare('INSERT OR REPLACE INTO device_seq (device, seq, digest) VALUES (?, ?, ?)');
@@ -39,6 +40,10 @@ const commit = db.transaction((m) => {
   let seq = m.firstSeq;
   const params = [];
   for (let i = 0; i < m.series.length; i++, seq++) {
+    if (m.stamp) {
+      insertUncertain.run(seq, intern(m.series[i], m.units[i]), m.ts[i], m.kinds[i], m.values[i], m.stamp.boot, m.stamp.mono, m.stamp.wallOff);
+      continue;
+    }
     params.push(seq, intern(m.series[i], m.units[i]), m.ts[i], m.kinds[i], m.values[i]);
     if (params.length === INSERT_ROWS * 5) {
       insertMany.run(params);

@@ -109,6 +109,12 @@ export class StorageBudget {
     };
   }
 
+  private readmit(usedBytes: number): void {
+    if (this.store.admitting()) return;
+    this.store.setAdmission(true);
+    this.log.info({ usedBytes }, 'storage back under the low-water mark: accepting readings again');
+  }
+
   private enforceNow(): void {
     let u = this.store.diskUsage();
     if (u.walBytes > this.walLimit) {
@@ -117,11 +123,9 @@ export class StorageBudget {
       u = this.store.diskUsage();
     }
     this.last = u;
-    if (u.bytes <= this.budgetBytes) {
-      if (!this.store.admitting() && u.bytes <= this.lowWater) {
-        this.store.setAdmission(true);
-        this.log.info({ usedBytes: u.bytes }, 'storage back under the low-water mark: accepting readings again');
-      }
+    // Refusing (reject-new) holds until usage is below the low-water mark, so work on until then.
+    if (u.bytes <= (this.store.admitting() ? this.budgetBytes : this.lowWater)) {
+      this.readmit(u.bytes);
       this.stuck = false;
       return;
     }
@@ -154,6 +158,7 @@ export class StorageBudget {
       if (n <= 0) break;
       removedAny = true;
     }
+    if (u.bytes <= this.lowWater) this.readmit(u.bytes);
     this.stuck = u.bytes > this.budgetBytes;
     if (this.stuck) this.log.warn({ usedBytes: u.bytes, budgetBytes: this.budgetBytes, removedAny }, 'over the storage budget with nothing left the policy may delete');
   }

@@ -15,6 +15,8 @@ export interface StorageStatus {
   lost: Record<LossReason, number>;
   /** Per series and reason. */
   losses: LossCount[];
+  /** Wall clock trusted? Readings whose time is still uncertain (clock-health.ts). */
+  clock: { knownGood: boolean; uncertainReadings: number; bootId: string };
 }
 
 /**
@@ -70,7 +72,7 @@ export class StorageKeeper {
 
   status(): StorageStatus {
     const losses = this.log.losses();
-    return { budget: this.budget.status(), lost: lossTotals(losses), losses };
+    return { budget: this.budget.status(), lost: lossTotals(losses), losses, clock: this.log.clockState() };
   }
 
   /** Compact form for the uplink's retained status (bounded: totals, and the 50 largest per series). */
