@@ -26,6 +26,12 @@ export interface ReplicatorOptions {
   tickMs?: number;
   /** ms a buddy that failed is skipped. Default 5000. */
   peerBackoffMs?: number;
+  /**
+   * ms new readings wait before they are copied. Default 200: a working uplink acks most of them
+   * within that, so they are never copied at all (replication costs CPU and disk only while
+   * delivery lags), and the copies that do go are larger batches. 0 copies at once.
+   */
+  lingerMs?: number;
 }
 
 export interface ReplicationStats {
@@ -71,6 +77,8 @@ export class Replicator {
   private readonly batchReadings: number;
   private readonly tickMs: number;
   private readonly peerBackoffMs: number;
+  private readonly lingerMs: number;
+  private lingerTimer: Timer | null = null;
   /**
    * The freshest committed readings, kept from the ingest's commit notice: a buddy that keeps up
    * is fed from here, not by reading the log back (which costs more than encoding the batch).
@@ -84,6 +92,7 @@ export class Replicator {
     this.batchReadings = opts.batchReadings ?? 2000;
     this.tickMs = opts.tickMs ?? 500;
     this.peerBackoffMs = opts.peerBackoffMs ?? 5000;
+    this.lingerMs = opts.lingerMs ?? 200;
     if (!Number.isInteger(this.k) || this.k < 0) throw new RelayError('FM_ERR_RELAY_CONFIG', `relay replicas = ${this.k}: must be 0 or more`);
   }
 
@@ -97,6 +106,8 @@ export class Replicator {
     this.running = false;
     if (this.timer) this.opts.clock.clearTimeout(this.timer);
     this.timer = null;
+    if (this.lingerTimer) this.opts.clock.clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
     for (const l of [...this.links.values()]) l.channel.close('stopping');
     this.links.clear();
   }
@@ -109,6 +120,16 @@ export class Replicator {
       for (let i = 0; i < batch.readings.length; i++) this.recent.push({ ...batch.readings[i]!, seq: batch.firstSeq + i });
       if (this.recent.length > Replicator.RECENT_MAX) this.recent = this.recent.slice(this.recent.length - Replicator.RECENT_MAX / 2);
     }
+    if (this.lingerMs === 0) this.pumpAll();
+    else if (!this.lingerTimer && this.running) {
+      this.lingerTimer = this.opts.clock.setTimeout(() => {
+        this.lingerTimer = null;
+        this.pumpAll();
+      }, this.lingerMs);
+    }
+  }
+
+  private pumpAll(): void {
     for (const l of this.links.values()) this.pump(l);
     // Keep only what some buddy has not been sent yet.
     let low = Infinity;
