@@ -60,8 +60,9 @@ export class Simulation {
     return `10.${generation}.${(i >> 8) & 255}.${i & 255}:7946`;
   }
 
+  /** Fixed-width ids, so per-member byte figures compare protocol cost across N, not id length. */
   static id(i: number): string {
-    return `gw-${i}`;
+    return `gw-${String(i).padStart(4, '0')}`;
   }
 
   private makeNode(i: number, address: string): MeshNode {

@@ -47,7 +47,7 @@ describe('hostile authenticated peer', () => {
   it('a member accused at the highest valid incarnation refutes within u32', () => {
     const sim = new Simulation({ seed: 22, size: 4, tuning: meshTuning('lan') });
     sim.run(2000);
-    sim.nodes[1]!.membership.suspect({ type: 'suspect', incarnation: 0xfffffffe, node: 'gw-1', from: 'gw-0' });
+    sim.nodes[1]!.membership.suspect({ type: 'suspect', incarnation: 0xfffffffe, node: Simulation.id(1), from: Simulation.id(0) });
     expect(sim.nodes[1]!.membership.self.incarnation).toBe(0xffffffff);
     sim.run(10_000);
     for (const i of [0, 2, 3]) expect(sim.view(i, 1)!).toMatchObject({ state: 'alive', incarnation: 0xffffffff });
