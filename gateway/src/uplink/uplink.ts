@@ -1,7 +1,7 @@
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
 import type { AlertOutbox } from '../alerts/log.js';
 import type { LoggedReading, ReadingLog } from '../store/reading-log.js';
-import { AlertLane, type AlertBatch } from './alert-lane.js';
+import { AlertLane } from './alert-lane.js';
 import { packBatches } from './batch-packer.js';
 import { BatchWindow, type InFlightBatch } from './batch-window.js';
 import { UplinkError } from './errors.js';
@@ -11,7 +11,7 @@ import { ReconnectBackoff } from './reconnect-backoff.js';
 import { SendWindow } from './send-window.js';
 import { StateSeries } from './state-compaction.js';
 import { MqttUplinkLink, type LinkSession, type LinkTls, type UplinkLink } from './uplink-link.js';
-import { decodeAck, uplinkTopics, type AckMessage, type GatewayStatus } from './uplink-messages.js';
+import { decodeAck, uplinkTopics, type GatewayStatus } from './uplink-messages.js';
 
 export interface UplinkOptions {
   gatewayId: string;
@@ -165,8 +165,6 @@ export class Uplink {
     bytesSent: 0,
     connects: 0,
     readingsCompacted: 0,
-    alertsSent: 0,
-    alertsAcked: 0,
   };
 
   constructor(opts: UplinkOptions) {
@@ -197,7 +195,21 @@ export class Uplink {
     // A quarter second of burst: a metered link sees the cap held over any second, not just on average.
     this.cap = o.maxBytesPerSecond > 0 ? new ByteRateCap(this.clock, o.maxBytesPerSecond, Math.max(1, Math.floor(o.maxBytesPerSecond / 4))) : null;
     this.drain = new DrainMeter(this.clock);
-    this.alertLane = opts.alerts ? new AlertLane(opts.alerts) : null;
+    this.alertLane = opts.alerts
+      ? new AlertLane(opts.alerts, {
+          clock: this.clock,
+          logger: this.logger,
+          ackTimeoutMs: o.ackTimeoutMs,
+          maxRefusals: o.maxRefusals,
+          backoffMinMs: o.backoffMinMs,
+          backoffMaxMs: o.backoffMaxMs,
+          publish: (payload) => this.publishCounted(uplinkTopics.alerts(o.gatewayId), payload),
+          generation: () => this.generation,
+          lost: () => this.sendWindow.lost(),
+          acksSeen: () => this.acksSeen,
+          pump: () => this.pump(),
+        })
+      : null;
   }
 
   start(): void {
@@ -223,7 +235,7 @@ export class Uplink {
     this.clearTimer('retryTimer');
     this.clearTimer('capTimer');
     this.window.reset((b) => this.clearBatchTimer(b));
-    this.clearAlertTimer(this.alertLane?.reset() ?? null);
+    this.alertLane?.reset();
     const client = this.client;
     this.client = null;
     if (!client) return;
@@ -256,8 +268,13 @@ export class Uplink {
       windowDecreases: this.sendWindow.decreases,
       drainRate: Math.round(this.drain.rate() * 10) / 10,
       etaSeconds: this.drain.etaSeconds(backlog.readings),
+      // The alerts lane's timeouts and refusals count with the batches'.
+      batchesTimedOut: this.counts.batchesTimedOut + (this.alertLane?.stats.timedOut ?? 0),
+      batchesRefused: this.counts.batchesRefused + (this.alertLane?.stats.refused ?? 0),
+      alertsSent: this.alertLane?.stats.alertsSent ?? 0,
+      alertsAcked: this.alertLane?.stats.alertsAcked ?? 0,
       alertsPending: this.alertLane?.pending() ?? 0,
-      alertsSkipped: this.alertLane?.skipped ?? 0,
+      alertsSkipped: this.alertLane?.stats.alertsSkipped ?? 0,
     };
   }
 
@@ -340,7 +357,7 @@ export class Uplink {
     if (this.counts.connects > 1) this.sendWindow.lost();
     // Everything past the watermark goes (again) now; the cloud dedupes what it already has.
     this.window.reset((b) => this.clearBatchTimer(b));
-    this.clearAlertTimer(this.alertLane?.reset() ?? null);
+    this.alertLane?.reset();
     this.sentSeq = this.o.log.ackWatermark();
     this.publishStatus(client);
     this.pump();
@@ -364,7 +381,7 @@ export class Uplink {
     this.clearTimer('statusTimer');
     this.clearTimer('capTimer');
     this.window.reset((b) => this.clearBatchTimer(b));
-    this.clearAlertTimer(this.alertLane?.reset() ?? null);
+    this.alertLane?.reset();
     this.state = 'waiting';
     const delay = this.backoff.next();
     if (wasOnline) this.logger.warn({ retryInMs: delay }, 'uplink down, store-and-forward');
@@ -398,10 +415,8 @@ export class Uplink {
         if (this.capped()) break;
         const bulkRoom = this.window.size < this.sendWindow.limit;
         if (this.alertLane && (this.priorityRun < this.o.priorityShare || !bulkRoom)) {
-          const a = this.alertLane.take(this.o.log.epoch);
-          if (a) {
+          if (this.alertLane.sendNext(this.o.log.epoch)) {
             this.priorityRun++;
-            this.sendAlerts(a);
             continue;
           }
         }
@@ -459,65 +474,13 @@ export class Uplink {
     return true;
   }
 
-  private sendAlerts(a: AlertBatch): void {
+  /** Publishes in the current session, counting the bytes against the stats and the cap. */
+  private publishCounted(topic: string, payload: Buffer): void {
     const client = this.client;
     if (!client) return;
-    this.counts.alertsSent += a.count;
-    this.counts.bytesSent += a.payload.length;
-    this.cap?.spend(a.payload.length);
-    client.publish(uplinkTopics.alerts(this.o.gatewayId), a.payload, { qos: 1 });
-    this.clearAlertTimer(a);
-    const gen = this.generation;
-    const t = this.clock.setTimeout(() => {
-      a.timer = null;
-      if (gen !== this.generation || this.alertLane?.inFlight !== a) return;
-      this.counts.batchesTimedOut++;
-      this.sendWindow.lost();
-      this.sendAlerts(a);
-    }, this.o.ackTimeoutMs);
-    t.unref?.();
-    a.timer = t;
-  }
-
-  private clearAlertTimer(a: AlertBatch | null): void {
-    if (a && a.timer !== null) this.clock.clearTimeout(a.timer as never);
-    if (a) a.timer = null;
-  }
-
-  /** The cloud's answer on the alerts lane (FORMAT.md §9). */
-  private onAlertAck(ack: AckMessage): void {
-    const lane = this.alertLane;
-    const a = lane?.inFlight;
-    if (!lane || !a) return;
-    if (ack.ok) {
-      this.acksSeen++;
-      const done = lane.acked(ack.lastSeq);
-      if (done) {
-        this.counts.alertsAcked += done.count;
-        this.clearAlertTimer(done);
-      }
-      this.pump();
-      return;
-    }
-    if (ack.firstSeq !== a.firstSeq || ack.lastSeq !== a.lastSeq) return;
-    this.counts.batchesRefused++;
-    this.sendWindow.lost();
-    a.attempts++;
-    this.clearAlertTimer(a);
-    if (a.attempts >= this.o.maxRefusals && this.acksSeen > 0) {
-      this.logger.warn({ firstSeq: a.firstSeq, lastSeq: a.lastSeq, code: ack.code }, 'alert events refused too often, skipped (counted)');
-      lane.skip();
-      this.pump();
-      return;
-    }
-    const delay = Math.min(this.o.backoffMaxMs, this.o.backoffMinMs * 2 ** Math.min(a.attempts - 1, 20));
-    const gen = this.generation;
-    const t = this.clock.setTimeout(() => {
-      a.timer = null;
-      if (gen === this.generation && lane.inFlight === a) this.sendAlerts(a);
-    }, delay);
-    t.unref?.();
-    a.timer = t;
+    this.counts.bytesSent += payload.length;
+    this.cap?.spend(payload.length);
+    client.publish(topic, payload, { qos: 1 });
   }
 
   private storeTrouble(err: Error): void {
@@ -645,7 +608,10 @@ export class Uplink {
     }
     // An ack for another epoch is about an old database of this gateway id: not ours.
     if (ack.epoch !== undefined && ack.epoch !== this.o.log.epoch) return;
-    if (ack.lane === 'alerts') return this.onAlertAck(ack);
+    if (ack.lane === 'alerts') {
+      if (ack.ok) this.acksSeen++;
+      return this.alertLane?.answer(ack);
+    }
     if (ack.ok) {
       this.acksSeen++;
       this.window.ackRange(ack.firstSeq, ack.lastSeq);

@@ -33,6 +33,9 @@ class FakeCloud {
   /** Arrival log: 'b' per bulk batch, 'a' per alert message. */
   readonly order: string[] = [];
   mode: 'ack' | 'hold' | 'silent' = 'ack';
+  /** An alerts message starting at this seq is refused (a poison event). */
+  refuseAlertSeq: number | null = null;
+  alertRefusals = 0;
   readonly held: Array<{ ack: Buffer; seqs: number[] }> = [];
   send: ((b: Buffer) => void) | null = null;
   answer = (msg: LinkMessage): Buffer | null => {
@@ -43,6 +46,10 @@ class FakeCloud {
       for (const e of m.events) if (!this.alerts.includes(e.seq)) this.alerts.push(e.seq);
       const first = m.events[0]!.seq;
       const last = m.events.at(-1)!.seq;
+      if (first === this.refuseAlertSeq) {
+        this.alertRefusals++;
+        return encodeAck({ v: 1, ok: false, lane: 'alerts', epoch: m.epoch, firstSeq: first, lastSeq: last, code: 'FM_ERR_CLOUD_ALERTS', reason: 'poison' });
+      }
       return encodeAck({ v: 1, ok: true, lane: 'alerts', epoch: m.epoch, firstSeq: first, lastSeq: last, stored: m.events.length, duplicates: 0 });
     }
     if (!msg.topic.endsWith('/batch')) return null;
@@ -151,6 +158,30 @@ describe('lanes', () => {
     clock.advance(5000);
     await flush();
     expect(alerts.upstreamCursor()).toBe(1);
+    await uplink.stop();
+  });
+
+  it('an alerts message the cloud keeps refusing is retried with growing delay, then skipped and counted; later alerts go', async () => {
+    const { clock, log, alerts, cloud, uplink } = rig({ maxRefusals: 3, backoffMinMs: 1000, backoffMaxMs: 4000 });
+    cloud.refuseAlertSeq = 1;
+    const refusals = () => cloud.alertRefusals;
+    log.append(burst(0, 10));
+    alerts.append(alarm(1), 'gw-a');
+    uplink.start();
+    await flush();
+    expect(refusals()).toBe(1);
+    clock.advance(1000);
+    await flush();
+    expect(refusals()).toBe(2);
+    clock.advance(2000);
+    await flush();
+    expect(refusals()).toBe(3);
+    expect(uplink.stats()).toMatchObject({ alertsSkipped: 1, alertsPending: 0, batchesRefused: 3 });
+    expect(alerts.upstreamCursor()).toBe(1);
+    alerts.append(alarm(2), 'gw-a');
+    await flush();
+    expect(alerts.upstreamCursor()).toBe(2);
+    expect(uplink.stats().alertsAcked).toBe(1);
     await uplink.stop();
   });
 
