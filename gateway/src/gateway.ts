@@ -20,7 +20,8 @@ import { UplinkError } from './uplink/errors.js';
 import type { LinkTls } from './uplink/uplink-link.js';
 import { Uplink } from './uplink/uplink.js';
 import { uplinkDrainMetrics } from './uplink/uplink-metrics.js';
-import type { MemberView } from './mesh/mesh.js';
+import type { MemberView, Mesh } from './mesh/mesh.js';
+import { startGatewayMesh, uplinkMetaState } from './mesh/gateway-mesh.js';
 import { KeyRing } from './mesh/keyring.js';
 import { RelayNode } from './relay/relay-node.js';
 import { MeshRelayPeers, relayMetaTags } from './relay/relay-peers.js';
@@ -68,6 +69,7 @@ export class Gateway {
   private relayPort = 0;
   private storage: StorageKeeper | null = null;
   private meshMembers: () => MemberView[] = () => [];
+  private meshMember: Mesh | null = null;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly print: (line: string) => void;
@@ -199,6 +201,21 @@ export class Gateway {
       await this.http.listen(cfg.http.port, cfg.http.host);
       await this.uplink?.start();
       await this.startRelay();
+      // ── Mesh (issue 4): membership among the site's gateways, GET /api/members ──────────────
+      // Off unless mesh.key is set (every mesh packet is encrypted; there is no default key).
+      this.meshMember = await startGatewayMesh({
+        id: cfg.id,
+        config: cfg.mesh,
+        http: this.http,
+        metrics: this.metrics,
+        meta: () => this.meshMeta(),
+        clock: this.clock,
+        logger: this.log,
+      });
+      if (this.meshMember) {
+        const mesh = this.meshMember;
+        this.useMeshForRelay(() => mesh.members());
+      }
 
       this.startedAt = this.clock.monotonic();
       this.running = true;
@@ -220,6 +237,8 @@ export class Gateway {
     await this.ingestPath?.stop();
     this.storage?.stop();
     this.storage = null;
+    await this.meshMember?.stop();
+    this.meshMember = null;
     await this.relay?.stop();
     this.relay = null;
     await this.uplink?.stop();
@@ -295,6 +314,25 @@ export class Gateway {
     });
     this.relayPort = await this.relay.start();
     this.metrics.register(() => (this.relay ? relayMetricFamilies(this.relay.status()) : []));
+  }
+
+  /** The mesh, when mesh.key is configured and the gateway runs. */
+  get mesh(): Mesh | null {
+    return this.meshMember;
+  }
+
+  /** What peers learn about this gateway: the relay picks a peer whose uplink works. */
+  private meshMeta() {
+    const backlog = this.readingLog?.backlog();
+    const oldest = backlog?.oldestUnsentTs ?? null;
+    return {
+      role: 'gateway',
+      version: '0.1.0',
+      uplink: uplinkMetaState(this.uplink ? this.uplink.stats().state : 'none'),
+      backlog: backlog?.readings ?? 0,
+      oldestUnsentAgeS: oldest === null ? 0 : Math.max(0, Math.round((this.clock.now() - oldest) / 1000)),
+      tags: this.relayMetaTags(),
+    };
   }
 
   private createUplink(): Uplink | null {
