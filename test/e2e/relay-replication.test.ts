@@ -1,46 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
 import type { RelayPeer } from '@fieldmesh/gateway/relay/relay-peers';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
 import { RelayGateway } from '../gateway/relay/relay-fixture.js';
-
-const CHILD = join(import.meta.dirname, '../gateway/relay/fixtures/relay-child.ts');
-
-/** The origin in its own process: JSON lines out, commands in. */
-class ChildGateway {
-  private readonly lines: Array<Record<string, unknown>> = [];
-  private waiters: Array<() => void> = [];
-  constructor(readonly proc: ChildProcess) {
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      try {
-        this.lines.push(JSON.parse(l) as Record<string, unknown>);
-      } catch {
-        return;
-      }
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-  async next(key: string, deadlineMs = 30_000): Promise<Record<string, unknown>> {
-    const end = Date.now() + deadlineMs;
-    for (;;) {
-      const i = this.lines.findIndex((l) => key in l);
-      if (i >= 0) return this.lines.splice(i, 1)[0]!;
-      if (Date.now() > end || this.proc.exitCode !== null) throw new Error(`child gave no ${key} line`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 200);
-      });
-    }
-  }
-  async ask(cmd: string, key: string): Promise<Record<string, unknown>> {
-    this.proc.stdin!.write(cmd + '\n');
-    return this.next(key);
-  }
-}
+import { CHILD, ChildGateway } from '../gateway/relay/child-gateway.js';
 
 describe('backlog replication to a buddy', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
