@@ -16,6 +16,7 @@ import { SqliteReadingLog } from './store/sqlite-reading-log.js';
 import { DataDirLock } from './store/data-dir-lock.js';
 import { StorageKeeper } from './store/storage-keeper.js';
 import { SystemClockHealth } from './store/clock-health.js';
+import { openReadingLog } from './store/salvage.js';
 import { UplinkError } from './uplink/errors.js';
 import type { LinkTls } from './uplink/uplink-link.js';
 import { Uplink } from './uplink/uplink.js';
@@ -115,11 +116,12 @@ export class Gateway {
       mkdirSync(cfg.dataDir, { recursive: true });
       this.dirLock = DataDirLock.acquire(cfg.dataDir);
       // Readings stored while the wall clock is not known good are marked and corrected later.
-      this.readingLog = new SqliteReadingLog(join(cfg.dataDir, 'gateway.db'), {
-        commitThread: cfg.ingest.commitThread,
-        clock: this.clock,
-        clockHealth: (lastKnownGood) => new SystemClockHealth(lastKnownGood),
-      });
+      // A corrupt database is moved aside and salvaged, never recreated silently (salvage.ts).
+      this.readingLog = openReadingLog(
+        join(cfg.dataDir, 'gateway.db'),
+        { commitThread: cfg.ingest.commitThread, clock: this.clock, clockHealth: (lastKnownGood) => new SystemClockHealth(lastKnownGood) },
+        this.log.child({ component: 'store' }),
+      ).log;
       this.ingestPath = new Ingest(this.readingLog, {
         commitIntervalMs: cfg.ingest.commitIntervalMs,
         maxBatchReadings: cfg.ingest.maxBatchReadings,
@@ -293,13 +295,12 @@ export class Gateway {
       return;
     }
     const up = cfg.uplink;
-    const mesh = cfg.mesh as typeof cfg.mesh & { keys?: string[]; label?: string };
     this.relay = new RelayNode({
       selfId: cfg.id,
       log: this.store,
       uplinkOnline: () => this.uplink?.stats().state === 'online',
       peers: new MeshRelayPeers(() => this.meshMembers()),
-      credentials: { keyring: new KeyRing([cfg.mesh.key, ...(mesh.keys ?? [])]), label: mesh.label ?? 'fieldmesh', clock: this.clock, replayWindowMs: 5 * 60_000 },
+      credentials: { keyring: new KeyRing([cfg.mesh.key, ...cfg.mesh.keys]), label: cfg.mesh.label, clock: this.clock, replayWindowMs: 5 * 60_000 },
       // Without an uplink of our own there is nothing to offer peers: use relays, never serve.
       upstream: up
         ? new MqttRelayUpstream({ relayId: cfg.id, url: up.url, username: up.username ?? cfg.id, ...(up.password !== null ? { password: up.password } : {}), tls: readUplinkTls(up) })

@@ -17,6 +17,8 @@ export const LOSS_REASONS = [
   'refused',
   /** In a batch the cloud kept refusing (ReadingLog.quarantine). */
   'quarantined',
+  /** On damaged pages of a corrupt database, not salvaged (salvage.ts; series `*`: unknown). */
+  'unreadable',
 ] as const;
 
 export type LossReason = (typeof LOSS_REASONS)[number];

@@ -550,6 +550,13 @@ export class SqliteReadingLog implements ReadingLog {
     return this.stmt.correct.run(syncWall - syncMono, this.bootRow).changes;
   }
 
+  /** The report of the salvage this database was born from (salvage.ts), if any. */
+  salvageReport(): Record<string, unknown> | null {
+    this.assertOpen();
+    const v = this.db.prepare("SELECT value FROM meta WHERE key = 'salvage'").pluck().get() as string | undefined;
+    return v === undefined ? null : (JSON.parse(v) as Record<string, unknown>);
+  }
+
   /** Whether the wall clock is trusted now, and how many stored readings carry an uncertain time. */
   clockState(): { knownGood: boolean; uncertainReadings: number; bootId: string } {
     this.assertOpen();

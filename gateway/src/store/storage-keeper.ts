@@ -17,6 +17,8 @@ export interface StorageStatus {
   losses: LossCount[];
   /** Wall clock trusted? Readings whose time is still uncertain (clock-health.ts). */
   clock: { knownGood: boolean; uncertainReadings: number; bootId: string };
+  /** Set when this database was salvaged from a corrupt one (salvage.ts). */
+  salvage: Record<string, unknown> | null;
 }
 
 /**
@@ -31,6 +33,7 @@ export class StorageKeeper {
   private commitsSinceTick = 0;
   private readonly clock: Clock;
   private readonly interval: number;
+  private readonly salvage: Record<string, unknown> | null;
 
   constructor(
     private readonly log: SqliteReadingLog,
@@ -43,6 +46,7 @@ export class StorageKeeper {
       config.budgetBytes > 0 ? config.budgetBytes : defaultBudgetBytes(opts.dataDir, opts.budgetFraction ?? detectBoard(undefined, { logger }).profile.defaults.storageBudgetFraction);
     this.budget = new StorageBudget(log, budgetBytes, config.policy, { lowWaterFraction: config.lowWaterPercent / 100, logger });
     this.interval = config.checkIntervalMs;
+    this.salvage = log.salvageReport();
   }
 
   start(): void {
@@ -72,7 +76,7 @@ export class StorageKeeper {
 
   status(): StorageStatus {
     const losses = this.log.losses();
-    return { budget: this.budget.status(), lost: lossTotals(losses), losses, clock: this.log.clockState() };
+    return { budget: this.budget.status(), lost: lossTotals(losses), losses, clock: this.log.clockState(), salvage: this.salvage };
   }
 
   /** Compact form for the uplink's retained status (bounded: totals, and the 50 largest per series). */

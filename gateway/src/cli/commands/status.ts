@@ -21,6 +21,8 @@ export interface Status {
     budget?: { policy?: string; budgetBytes?: number; usedBytes?: number; walBytes?: number; admitting?: boolean; stuck?: boolean };
     lost?: Record<string, number>;
     losses?: Array<{ series: string; reason: string; count: number }>;
+    clock?: { knownGood?: boolean; uncertainReadings?: number };
+    salvage?: { at?: number; movedTo?: string; readingsCopied?: number; unreadableReadings?: number } | null;
   } | null;
   relay?: {
     route?: { state?: string; via?: string | null };
@@ -40,6 +42,11 @@ function storageLines(st: Status['storage']): string[] {
   lines.push(`lost      ${totals.length ? totals.map(([k, n]) => `${k}=${n}`).join(' ') : 'none'}`);
   for (const l of (st.losses ?? []).slice(0, 20)) lines.push(`          ${l.series} ${l.reason} ${l.count}`);
   if ((st.losses?.length ?? 0) > 20) lines.push(`          … ${st.losses!.length - 20} more (--json for all)`);
+  if (st.clock) lines.push(`clock     ${st.clock.knownGood ? 'known good' : 'NOT known good (timestamps marked uncertain)'}, ${st.clock.uncertainReadings ?? 0} readings with uncertain time`);
+  if (st.salvage) {
+    const s = st.salvage;
+    lines.push(`SALVAGED  from a corrupt database at ${new Date(s.at ?? 0).toISOString()}: ${s.readingsCopied ?? 0} readings kept, ${s.unreadableReadings ?? 0} unreadable; damaged file kept at ${s.movedTo ?? '?'}`);
+  }
   return lines;
 }
 
