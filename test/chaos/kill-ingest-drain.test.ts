@@ -47,7 +47,7 @@ describe('chaos: SIGKILL during ingest and drain', () => {
       status = await sys.status();
       return status.log.lastSeq > 0 && status.log.ackWatermark === status.log.lastSeq;
     }, 'gateway backlog to drain', 180_000);
-    expect(status.storage.lost).toEqual({ downsampled: 0, evicted: 0, expired: 0, refused: 0, quarantined: 0 });
+    expect(status.storage.lost).toEqual({ downsampled: 0, evicted: 0, expired: 0, refused: 0, quarantined: 0, unreadable: 0 });
 
     const db = new Database(join(tmp.dir, 'cloud', 'cloud.sqlite'), { readonly: true });
     const counts = new Map<number, number>();
