@@ -31,6 +31,7 @@ const AFTER_ALL = Number.MAX_SAFE_INTEGER;
 export class SqliteRawReadings implements RawReadingSource {
   private readonly sids: Statement;
   private readonly window: Statement;
+  private readonly sameTs: Statement;
   private readonly budgetMs: number;
   private readonly firstWindowMs: number;
 
@@ -38,12 +39,21 @@ export class SqliteRawReadings implements RawReadingSource {
     this.budgetMs = opts.budgetMs ?? 25;
     this.firstWindowMs = opts.firstWindowMs ?? 60_000;
     this.sids = db.prepare('SELECT id, unit FROM series WHERE name = ?');
-    // ORDER BY ts, sid, seq is the index order (sid is fixed): no sort step, LIMIT stops the scan.
+    // ORDER BY ts, sid, seq is the index order (sid is fixed), so LIMIT stops the scan. The cursor
+    // is NOT folded into this WHERE as `ts > ? OR (ts = ? AND seq > ?)`: SQLite then took that
+    // `ts > ?` as the range start and scanned the index from the cursor's time instead of `lo`
+    // (measured: 175 ms instead of 1 ms for a 1-minute window late in a day). Readings at the
+    // cursor's own time are read by `sameTs`; windows then start after it.
     this.window = db
       .prepare(
         `SELECT seq, ts, kind, value FROM readings INDEXED BY readings_ts_sid
-         WHERE ts >= @lo AND ts < @hi AND sid = @sid AND (ts > @ats OR (ts = @ats AND seq > @aseq))
-         ORDER BY ts, sid, seq LIMIT @limit`,
+         WHERE ts >= @lo AND ts < @hi AND sid = @sid ORDER BY ts, sid, seq LIMIT @limit`,
+      )
+      .raw();
+    this.sameTs = db
+      .prepare(
+        `SELECT seq, ts, kind, value FROM readings INDEXED BY readings_ts_sid
+         WHERE ts = @ts AND sid = @sid AND seq > @seq ORDER BY ts, sid, seq LIMIT @limit`,
       )
       .raw();
   }
@@ -53,16 +63,11 @@ export class SqliteRawReadings implements RawReadingSource {
     const out: LoggedReading[] = [];
     if (sids.length === 0 || limit <= 0) return { readings: out };
     const started = performance.now();
-    const ats = after ? after.ts : Number.MIN_SAFE_INTEGER;
-    const aseq = after ? after.seq : 0;
-    let lo = after ? Math.max(from, after.ts) : from;
-    let width = this.firstWindowMs;
-    while (lo < to) {
-      const hi = Math.min(to, lo + width);
+    const take = (stmt: Statement, params: Record<string, number>): boolean => {
       const need = limit - out.length;
       const got: LoggedReading[] = [];
       for (const { id, unit } of sids) {
-        const rows = this.window.all({ lo, hi, sid: id, ats, aseq, limit: need }) as Array<[number, number, number, number | string]>;
+        const rows = stmt.all({ ...params, sid: id, limit: need }) as Array<[number, number, number, number | string]>;
         for (const [seq, ts, kind, raw] of rows) {
           const value: ReadingValue = kind === 1 ? raw === 1 : kind === 2 ? String(raw) : Number(raw);
           got.push(unit === '' ? { seq, series, ts, value } : { seq, series, ts, value, unit });
@@ -70,7 +75,18 @@ export class SqliteRawReadings implements RawReadingSource {
       }
       if (sids.length > 1) got.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
       for (let i = 0; i < got.length && out.length < limit; i++) out.push(got[i]!);
-      if (out.length >= limit) return { readings: out };
+      return out.length >= limit;
+    };
+    let lo = from;
+    if (after) {
+      if (after.ts >= to) return { readings: out };
+      if (after.ts >= from && take(this.sameTs, { ts: after.ts, seq: after.seq })) return { readings: out };
+      lo = Math.max(from, after.ts + 1);
+    }
+    let width = this.firstWindowMs;
+    while (lo < to) {
+      const hi = Math.min(to, lo + width);
+      if (take(this.window, { lo, hi })) return { readings: out };
       lo = hi;
       if (lo < to && performance.now() - started > this.budgetMs) return { readings: out, stoppedAt: { ts: lo - 1, seq: AFTER_ALL } };
       width = Math.min(width * 2, MAX_WINDOW_MS);
