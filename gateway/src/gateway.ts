@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
+import { detectBoard, readDeviceTreeModel, type BoardDetection, type ModelReader } from '@fieldmesh/hardware/boards/index';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { IngestBroker } from './ingest/broker.js';
 import { FileCredentialStore } from './ingest/credentials.js';
@@ -43,6 +44,8 @@ export interface GatewayDeps {
   clock?: Clock;
   /** Where the one-time credential lines go. Default: stdout. */
   print?: (line: string) => void;
+  /** Reads the board model (hardware/src/boards). Default: /proc/device-tree/model. */
+  readBoardModel?: ModelReader;
 }
 
 export interface StartedGateway {
@@ -85,6 +88,22 @@ export class Gateway {
     this.clock = deps.clock ?? systemClock;
     this.print = deps.print ?? ((line) => process.stdout.write(line + '\n'));
     this.http = new HttpApi(this.log);
+    this.readBoardModel = deps.readBoardModel ?? readDeviceTreeModel;
+  }
+
+  /** The board profile in use (hardware/src/boards), known once started. */
+  board: BoardDetection | null = null;
+  private readonly readBoardModel: ModelReader;
+
+  /** Says once at start which board profile applies and why (an unknown board logs a warning too). */
+  private logBoard(): void {
+    const d = detectBoard(this.readBoardModel, { logger: this.log });
+    const p = d.profile;
+    this.board = d;
+    this.log.info(
+      { board: p.id, model: d.model ?? null, generic: d.generic, uart: p.uart.primary, storage: p.storage, memoryBudgetMb: d.memoryBudgetMb, boardGossipPreset: p.defaults.gossipPreset, meshPreset: this.config.mesh.preset },
+      `board profile: ${p.name} (${d.reason})`,
+    );
   }
 
   /** The reading log, once started (rules, rollups and the query API read it). */
@@ -112,6 +131,7 @@ export class Gateway {
 
   async start(): Promise<StartedGateway> {
     const cfg = this.config;
+    this.logBoard();
     try {
       mkdirSync(cfg.dataDir, { recursive: true });
       this.dirLock = DataDirLock.acquire(cfg.dataDir);

@@ -4,6 +4,7 @@ import { isDeviceId } from '@fieldmesh/device-sdk';
 import { loadGatewayConfig } from '../../config/gateway-config.js';
 import { FileCredentialStore } from '../../ingest/credentials.js';
 import { Gateway } from '../../gateway.js';
+import { ServiceNotifier } from '@fieldmesh/hardware/image/service/watchdog';
 import { parseFlags, UsageError, type Command } from '../command.js';
 
 const help = `usage: fieldmesh gateway [--config FILE] [--log-level LEVEL]
@@ -76,6 +77,10 @@ const gateway: Command = {
       }
     };
     process.on('SIGHUP', reload);
+    // Under systemd (Type=notify, hardware/systemd/fieldmesh.service): READY now, then watchdog
+    // pings from this event loop, so a hung loop gets the gateway restarted.
+    const notifier = ServiceNotifier.fromEnv(process.env, { logger });
+    await notifier?.ready(`gateway ${config.id} running`).catch((err: Error) => logger.warn({ err: err.message }, 'sd_notify READY failed'));
     await new Promise<void>((resolve) => {
       const stop = () => {
         process.off('SIGINT', stop);
@@ -86,6 +91,7 @@ const gateway: Command = {
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
     });
+    await notifier?.stopping().catch(() => {});
     await gw.stop();
     logger.info({}, 'gateway stopped');
     return 0;
