@@ -43,6 +43,7 @@ describe('systemd unit', () => {
     expect(d.get('NoNewPrivileges')).toEqual(['true']);
     expect(d.get('ExecStart')![0]).toContain('gateway --config /etc/fieldmesh/gateway.yaml');
     expect(d.get('MemoryDenyWriteExecute')).toBeUndefined();
+    expect(d.get('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
     expect(renderSysusers()).toMatch(/^m fieldmesh dialout$/mu);
   });
 

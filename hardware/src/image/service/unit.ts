@@ -68,6 +68,8 @@ RestartSec=5
 TimeoutStartSec=120
 TimeoutStopSec=30
 ExecStart=${l.nodePath} ${l.appDir}/gateway/bin/fieldmesh.js gateway --config ${l.configPath}
+# SIGHUP re-reads the config's rules: section without a restart (fieldmesh gateway --help).
+ExecReload=/bin/kill -HUP $MAINPID
 WorkingDirectory=/var/lib/${l.stateDirectory}
 Environment=NODE_ENV=production
 
