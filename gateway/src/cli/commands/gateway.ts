@@ -32,7 +32,9 @@ Config (YAML, every key optional, unknown keys refused): id, dataDir, logLevel,
   http: { port, host }    ingest: { commitIntervalMs, maxBatchReadings, rejectLogIntervalMs,
                                     commitThread }
   mesh: { port, mdns, seeds, key }   serial: [{ path, baud, profile, device }]
-  uplink: { url, username, password }   rules: [...] (gateway/src/rules/LOCAL.md)
+  uplink: { url (mqtt:// or mqtts://), username, password, ca, cert, key, maxBytesPerSecond,
+            maxInFlight, stateSeries } (gateway/src/uplink/UPLINK.md)
+  rules: [...] (gateway/src/rules/LOCAL.md)
   rollups: { minute: { retention }, hour: { retention }, flushInterval }
 See gateway/src/config/*.ts for units and defaults, gateway/src/ingest/INGEST.md for topics.
 `;
