@@ -256,6 +256,26 @@ describe('drain', () => {
     await uplink.stop();
   });
 
+  it('a reconnect halves the window; the drain resumes from the watermark at once', async () => {
+    const { clock, log, link, uplink } = rig({ maxInFlight: 32, batchReadings: 100, backoffMinMs: 1000, backoffMaxMs: 1000 });
+    log.append(burst(0, 20_000));
+    uplink.start();
+    await flush(60);
+    const grown = uplink.stats().sendWindow;
+    expect(grown).toBeGreaterThan(8);
+    link.cut();
+    await flush();
+    expect(uplink.stats().state).toBe('waiting');
+    log.append(burst(20_000, 1000));
+    clock.advance(1000);
+    await flush(30);
+    expect(uplink.stats()).toMatchObject({ state: 'online', connects: 2 });
+    expect(uplink.stats().windowDecreases).toBe(1);
+    expect(uplink.stats().sendWindow).toBeLessThan(grown);
+    expect(log.ackWatermark()).toBe(21_000);
+    await uplink.stop();
+  });
+
   it('holds the bytes-per-second cap on the injected clock', async () => {
     const { clock, log, link, uplink } = rig({ maxBytesPerSecond: 5000, batchReadings: 200 });
     // Incompressible-ish values so batches are not tiny.
