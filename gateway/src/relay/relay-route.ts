@@ -247,7 +247,12 @@ export class RelayRoute {
     }
     if (ack.epoch !== log.epoch) return;
     const b = this.inFlight.find((x) => x.firstSeq === ack.firstSeq && x.lastSeq === ack.lastSeq);
-    if (!b) return;
+    if (!b) {
+      // An ack for a batch of an earlier session (the relay hands acks to our newest channel):
+      // the cloud committed exactly that range, so it still moves the watermark when it joins on.
+      if (ack.firstSeq <= log.ackWatermark() + 1 && ack.lastSeq <= log.lastSeq()) log.advanceAckWatermark(ack.lastSeq);
+      return;
+    }
     b.acked = true;
     this.stats.batchesAcked++;
     this.stats.readingsAcked += b.lastSeq - b.firstSeq + 1;
