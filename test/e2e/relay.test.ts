@@ -50,13 +50,15 @@ describe('relay through a connected peer', () => {
   }
 
   it("delivers A's readings through B within seconds while A's uplink is cut, then A carries on directly: no gap, no duplicate", async () => {
-    const { cloud, a } = await cluster();
+    const { cloud, a, b } = await cluster();
     a.append(100);
     await waitFor(async () => (await cloudCount(cloud, 'gw-a')) === 100, 'direct delivery before the cut');
 
     a.gate.cut();
     await waitFor(() => a.uplink.stats().state !== 'online', "A's uplink to notice the cut");
     for (let i = 0; i < 5; i++) a.append(100);
+    // B's own data keeps flowing on its own session while it carries A's.
+    b.append(400);
     const cutAt = Date.now();
     await waitFor(async () => (await cloudCount(cloud, 'gw-a')) === 600, "A's readings through the relay", 30_000);
     const relayedInMs = Date.now() - cutAt;
@@ -69,6 +71,7 @@ describe('relay through a connected peer', () => {
     expect(route.readingsAcked).toBeGreaterThanOrEqual(500);
     expect((await gatewayList(cloud)).find((g) => g.id === 'gw-a')?.via).toBe('gw-b');
     expect(cloud.receiver.stats.batchesRelayed).toBeGreaterThan(0);
+    await waitFor(async () => (await cloudCount(cloud, 'gw-b')) === 400 && b.log.ackWatermark() === 400, "B's own readings delivered meanwhile");
 
     a.gate.open();
     await waitFor(() => a.uplink.stats().state === 'online', "A's uplink back", 30_000);
