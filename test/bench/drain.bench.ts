@@ -145,11 +145,18 @@ export default async function drainBench(): Promise<BenchRow[]> {
     const link: UplinkLink = { open: (o, e) => (session = mqttLink.open(o, e)) };
     const uplink = new Uplink({ gatewayId: 'gw-bench', log, url: `mqtt://127.0.0.1:${cloud.port}`, link, statusIntervalMs: 60_000, batchReadings: BATCH, maxInFlight: WINDOW });
     const started = performance.now();
+    // Gateway memory while draining (the cloud is another process): flat means no growth with backlog size.
+    const rssStart = process.memoryUsage().rss;
+    let rssPeak = rssStart;
+    const rssAtHalf: number[] = [];
     uplink.start();
     const deadline = Date.now() + 20 * 60_000;
     while (log.ackWatermark() < TOTAL) {
       if (Date.now() > deadline) throw new Error(`drain stuck at ${log.ackWatermark()} of ${TOTAL}`);
       await new Promise((r) => setTimeout(r, 5));
+      const rss = process.memoryUsage().rss;
+      rssPeak = Math.max(rssPeak, rss);
+      if (rssAtHalf.length === 0 && log.ackWatermark() >= TOTAL / 2) rssAtHalf.push(rss);
     }
     const seconds = (performance.now() - started) / 1000;
     const wire = (session as LinkSession | null)?.wireBytes() ?? NaN;
@@ -173,6 +180,9 @@ export default async function drainBench(): Promise<BenchRow[]> {
       { name: 'one JSON MQTT QoS 1 message per reading (+PUBACK), same readings', value: Number(jsonPer.toFixed(1)), unit: 'B', anchor: `${(jsonPer / perReading).toFixed(0)}x the batch encoding` },
       { name: `one JSON QoS 1 message per reading to bare aedes, no storage (${jsonSample.length.toLocaleString('en')} readings)`, value: Math.round(jsonRate), unit: 'readings/s', anchor: `batches drain ${(rate / jsonRate).toFixed(1)}x faster` },
       { name: 'filling the backlog (SqliteReadingLog.append, 10k per transaction)', value: Math.round(TOTAL / fillS), unit: 'readings/s' },
+      { name: 'gateway process RSS at drain start', value: Math.round(rssStart / 2 ** 20), unit: 'MiB', anchor: 'Greengrass >= 96 MB + 70 MB stream manager' },
+      { name: 'gateway process RSS peak while draining (peak - start)', value: Math.round((rssPeak - rssStart) / 2 ** 20), unit: 'MiB', target: 'flat (no growth with backlog size)', anchor: 'Fluent Bit 1.1 GB on restart with a big backlog' },
+      { name: 'gateway process RSS at half drained, minus start', value: Math.round(((rssAtHalf[0] ?? rssStart) - rssStart) / 2 ** 20), unit: 'MiB' },
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
