@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Reading } from '@fieldmesh/device-sdk';
 import { StoreError } from './errors.js';
-import { checkReading } from './sqlite-reading-log.js';
+import { checkReading, rowBytes } from './sqlite-reading-log.js';
 import {
   DEVICE_SEQ_WINDOW,
   type Backlog,
@@ -90,7 +90,10 @@ export class MemoryReadingLog implements ReadingLog {
     this.assertOpen();
     const readings = this.lastSeq() - this.watermark;
     const oldest = readings > 0 ? this.rows[this.watermark + 1 - this.base]?.ts ?? null : null;
-    return { readings, bytes: readings * 32, oldestUnsentTs: oldest };
+    // The same per-row cost as the SQLite log's (rowBytes); summed here, the twin holds little.
+    let bytes = 0;
+    for (let i = Math.max(0, this.watermark + 1 - this.base); i < this.rows.length; i++) bytes += rowBytes(this.rows[i]!.value);
+    return { readings, bytes, oldestUnsentTs: oldest };
   }
 
   close(): void {

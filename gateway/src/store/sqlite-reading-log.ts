@@ -31,7 +31,7 @@ const INSERT_ROWS = 32;
  * incrementally: added at append, subtracted for the range an ack or a delete covers.
  */
 const ROW_BYTES_SQL = '(16 + CASE kind WHEN 2 THEN length(CAST(value AS BLOB)) WHEN 1 THEN 1 ELSE 8 END)';
-function rowBytes(v: ReadingValue): number {
+export function rowBytes(v: ReadingValue): number {
   return 16 + (typeof v === 'string' ? Buffer.byteLength(v) : typeof v === 'boolean' ? 1 : 8);
 }
 /**

@@ -30,6 +30,16 @@ describe.each([
   let log: ReadingLog;
   afterEach(() => log?.close());
 
+  it('backlog bytes: 16 per row plus the value (8 number, 1 boolean, UTF-8 bytes of a string), exact as acks move', () => {
+    log = make();
+    log.append([r(1), r(2, { value: true }), r(3, { value: 'héllo' }), r(4)]);
+    expect(log.backlog()).toMatchObject({ readings: 4, bytes: 24 + 17 + 22 + 24 });
+    log.advanceAckWatermark(2);
+    expect(log.backlog()).toMatchObject({ readings: 2, bytes: 22 + 24 });
+    log.advanceAckWatermark(4);
+    expect(log.backlog()).toEqual({ readings: 0, bytes: 0, oldestUnsentTs: null });
+  });
+
   it('appends with contiguous sequence numbers from 1 and reads them back in order', () => {
     log = make();
     expect(log.lastSeq()).toBe(0);
