@@ -37,12 +37,14 @@ export interface StorageBudgetStatus {
 export const MIN_DEFAULT_BUDGET = 8 * 1024 * 1024;
 
 /**
- * Default budget: a board's share of the free space where the data lives. Measured once at
- * start; a budget that followed free space would shrink as the log itself grows.
+ * Default budget: a board's share of the space the log may have where the data lives — free
+ * space plus what the log already takes (`ownBytes`), so a restart with a big backlog on a
+ * fuller disk does not shrink its own budget below it. Measured once at start; a budget that
+ * followed free space live would shrink as the log itself grows.
  */
-export function defaultBudgetBytes(dataDir: string, fraction: number): number {
+export function defaultBudgetBytes(dataDir: string, fraction: number, ownBytes = 0): number {
   const fs = statfsSync(dataDir);
-  return Math.max(MIN_DEFAULT_BUDGET, Math.floor(fs.bavail * fs.bsize * fraction));
+  return Math.max(MIN_DEFAULT_BUDGET, Math.floor((fs.bavail * fs.bsize + ownBytes) * fraction));
 }
 
 /**

@@ -43,7 +43,7 @@ export class StorageKeeper {
     const logger = opts.logger ?? silentLogger;
     this.clock = opts.clock;
     const budgetBytes =
-      config.budgetBytes > 0 ? config.budgetBytes : defaultBudgetBytes(opts.dataDir, opts.budgetFraction ?? detectBoard(undefined, { logger }).profile.defaults.storageBudgetFraction);
+      config.budgetBytes > 0 ? config.budgetBytes : defaultBudgetBytes(opts.dataDir, opts.budgetFraction ?? detectBoard(undefined, { logger }).profile.defaults.storageBudgetFraction, log.diskUsage().bytes);
     this.budget = new StorageBudget(log, budgetBytes, config.policy, { lowWaterFraction: config.lowWaterPercent / 100, logger });
     this.interval = config.checkIntervalMs;
     this.salvage = log.salvageReport();

@@ -8,6 +8,10 @@ import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
 import { StorageBudget } from '@fieldmesh/gateway/store/storage-budget';
 import { lossTotals } from '@fieldmesh/gateway/store/loss-ledger';
 import { StoreError } from '@fieldmesh/gateway/store/errors';
+import { StorageKeeper } from '@fieldmesh/gateway/store/storage-keeper';
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { systemClock } from '@fieldmesh/device-sdk';
 
 const dirs: string[] = [];
 const logs: SqliteReadingLog[] = [];
@@ -171,6 +175,18 @@ describe('StorageBudget on a real SQLite file', () => {
     // seqs 15..20 were unsent: reading(i) is seq i+1, so series dev{(seq-1)%4}.
     expect(Object.fromEntries(q.map((l) => [l.series, l.count]))).toEqual({ 'dev2/temp': 2, 'dev3/temp': 2, 'dev0/temp': 1, 'dev1/temp': 1 });
     expect(log.backlog().readings).toBe(80);
+  });
+
+  it('default budget: the board share of the free space plus what the log already takes', () => {
+    const file = tempFile();
+    const log = open(file);
+    record(log, null, 0, 20_000);
+    const own = log.diskUsage().bytes;
+    const fs = statfsSync(dirname(file));
+    const keeper = new StorageKeeper(log, { budgetBytes: 0, policy: 'downsample', checkIntervalMs: 5000, lowWaterPercent: 90 }, { dataDir: dirname(file), clock: systemClock, budgetFraction: 0.25 });
+    const expected = (fs.bavail * fs.bsize + own) * 0.25;
+    expect(Math.abs(keeper.budget.budgetBytes - expected) / expected).toBeLessThan(0.01);
+    expect(keeper.status().budget.policy).toBe('downsample');
   });
 
   it('seqs are never reused after the tail was evicted, across a reopen', () => {
