@@ -36,6 +36,8 @@ Config (YAML, every key optional, unknown keys refused): id, dataDir, logLevel,
             maxInFlight, stateSeries } (gateway/src/uplink/UPLINK.md)
   rules: [...] (gateway/src/rules/LOCAL.md)
   rollups: { minute: { retention }, hour: { retention }, flushInterval }
+  storage: { budgetBytes (0: from free disk), policy: downsample | drop-oldest | reject-new,
+             checkIntervalMs, lowWaterPercent } (gateway/src/store/STORAGE.md)
 See gateway/src/config/*.ts for units and defaults, gateway/src/ingest/INGEST.md for topics.
 `;
 
