@@ -4,6 +4,9 @@ import { IngestError } from './errors.js';
 import type { IngestSink } from './sink.js';
 import { IngestStats } from './stats.js';
 
+/** At most one log line per this many ms about failing commits (the count goes with it). */
+const FAIL_LOG_INTERVAL_MS = 10_000;
+
 /** What a group commit stored, for listeners (uplink drain, rules, rollups). */
 export interface CommittedBatch {
   firstSeq: number;
@@ -52,6 +55,8 @@ export class Ingest implements IngestSink {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly listeners: Array<(batch: CommittedBatch) => void> = [];
   private stopped = false;
+  private lastFailLogAt = -Infinity;
+  private failedSinceLog = 0;
 
   constructor(
     private readonly readingLog: ReadingLog,
@@ -176,7 +181,15 @@ export class Ingest implements IngestSink {
   private fail(batch: Pending[], readings: Reading[], err: unknown): void {
     // Nothing of this transaction is stored, so nothing may be acknowledged: every device
     // resends. The loop goes on; the next commit may succeed (space freed, disk back).
-    this.log.error({ err, readings: readings.length }, 'group commit failed; nothing acknowledged');
+    // Rate-limited: a full store (reject-new, disk full) fails every commit until space returns,
+    // and the store counts each refusal per series anyway.
+    const now = this.clock.monotonic();
+    this.failedSinceLog++;
+    if (now - this.lastFailLogAt >= FAIL_LOG_INTERVAL_MS) {
+      this.log.error({ err, readings: readings.length, failedCommits: this.failedSinceLog }, 'group commit failed; nothing acknowledged');
+      this.lastFailLogAt = now;
+      this.failedSinceLog = 0;
+    }
     for (const p of batch) {
       this.stats.reject('store_failed');
       p.reject(new IngestError('store_failed', `commit failed: ${(err as Error).message}`));
