@@ -11,7 +11,7 @@ import { StoreError } from '@fieldmesh/gateway/store/errors';
 import { StorageKeeper } from '@fieldmesh/gateway/store/storage-keeper';
 import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { systemClock } from '@fieldmesh/device-sdk';
+import { ManualClock, systemClock } from '@fieldmesh/device-sdk';
 
 const dirs: string[] = [];
 const logs: SqliteReadingLog[] = [];
@@ -187,6 +187,23 @@ describe('StorageBudget on a real SQLite file', () => {
     const expected = (fs.bavail * fs.bsize + own) * 0.25;
     expect(Math.abs(keeper.budget.budgetBytes - expected) / expected).toBeLessThan(0.01);
     expect(keeper.status().budget.policy).toBe('downsample');
+  });
+
+  it('the keeper enforces on its timer, not only after commits', () => {
+    const file = tempFile();
+    const log = open(file);
+    const clock = new ManualClock();
+    const keeper = new StorageKeeper(log, { budgetBytes: 1024 * 1024, policy: 'drop-oldest', checkIntervalMs: 1000, lowWaterPercent: 90 }, { dataDir: dirname(file), clock });
+    keeper.start();
+    record(log, null, 0, 80_000);
+    keeper.onCommitted();
+    expect(log.diskUsage().bytes).toBeLessThanOrEqual(1024 * 1024);
+    record(log, null, 80_000, 20_000); // over again, no commit hook called
+    expect(log.diskUsage().bytes).toBeGreaterThan(1024 * 1024);
+    clock.advance(1000);
+    expect(log.diskUsage().bytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(keeper.status().lost.evicted).toBeGreaterThan(0);
+    keeper.stop();
   });
 
   it('seqs are never reused after the tail was evicted, across a reopen', () => {
