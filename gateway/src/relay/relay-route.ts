@@ -127,10 +127,10 @@ export class RelayRoute {
     const now = this.opts.clock.monotonic();
     if (this.opts.uplinkOnline()) {
       this.downSince = null;
-      this.state = 'direct';
       // Our own uplink carries on from the watermark; whatever the relay still had in flight is
       // deduped by the cloud if it lands too.
       if (this.channel) this.drop('own uplink is back', false);
+      this.state = 'direct';
       return;
     }
     this.downSince ??= now;
