@@ -1,4 +1,5 @@
 import { parseFlags, UsageError, type Command } from '../command.js';
+import { gatewayTarget, readGatewayApi } from '../gateway-api.js';
 
 const help = `usage: fieldmesh members [--url URL] [--json] [--all]
 
@@ -26,25 +27,8 @@ const members: Command = {
   async run(argv) {
     const { flags, rest } = parseFlags(argv, { url: 'string', json: 'boolean', all: 'boolean' });
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
-    const base = typeof flags.url === 'string' ? flags.url : 'http://127.0.0.1:8081';
-    let target: URL;
-    try {
-      target = new URL('/api/members', base);
-    } catch {
-      throw new UsageError(`--url ${base} is not a URL`);
-    }
-    let res: Response;
-    try {
-      res = await fetch(target, { signal: AbortSignal.timeout(10_000) });
-    } catch (err) {
-      process.stderr.write(`fieldmesh members: cannot reach ${target.href}: ${(err as Error).message}\n`);
-      return 1;
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      process.stderr.write(`fieldmesh members: ${target.href} answered ${res.status}: ${text.slice(0, 500)}\n`);
-      return 1;
-    }
+    const text = await readGatewayApi('members', flags.url, '/api/members');
+    if (text === undefined) return 1;
     if (flags.json) {
       process.stdout.write(text + '\n');
       return 0;
@@ -53,7 +37,7 @@ const members: Command = {
     try {
       body = JSON.parse(text) as { members?: MemberRow[] };
     } catch {
-      process.stderr.write(`fieldmesh members: ${target.href} did not answer JSON\n`);
+      process.stderr.write(`fieldmesh members: ${gatewayTarget(flags.url, '/api/members').href} did not answer JSON\n`);
       return 1;
     }
     const rows = (body.members ?? []).filter((m) => flags.all || m.state !== 'left');

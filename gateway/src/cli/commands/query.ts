@@ -1,4 +1,5 @@
 import { parseFlags, UsageError, type Command } from '../command.js';
+import { fetchFromGateway, gatewayTarget } from '../gateway-api.js';
 
 const help = `usage: fieldmesh query --series DEVICE/SENSOR --from TIME --to TIME [--step MS] [options]
 
@@ -65,23 +66,12 @@ const query: Command = {
     if (typeof flags.limit === 'string') params.set('limit', flags.limit);
     const max = typeof flags.max === 'string' ? Number(flags.max) : 100_000;
     if (!Number.isInteger(max) || max < 1) throw new UsageError(`--max ${String(flags.max)} is not a positive whole number`);
-    const base = typeof flags.url === 'string' ? flags.url : 'http://127.0.0.1:8081';
     let printed = 0;
     for (;;) {
-      let target: URL;
-      try {
-        target = new URL(`/api/readings?${params}`, base);
-      } catch {
-        throw new UsageError(`--url ${base} is not a URL`);
-      }
-      let res: Response;
-      try {
-        res = await fetch(target, { signal: AbortSignal.timeout(30_000) });
-      } catch (err) {
-        process.stderr.write(`fieldmesh query: cannot reach ${target.origin}: ${(err as Error).message}\n`);
-        return 1;
-      }
-      const text = await res.text();
+      const target = gatewayTarget(flags.url, `/api/readings?${params}`);
+      const res = await fetchFromGateway('query', target, { timeoutMs: 30_000, shownAs: target.origin });
+      if (!res) return 1;
+      const text = res.text;
       if (!res.ok) {
         let reason = text.slice(0, 500);
         try {

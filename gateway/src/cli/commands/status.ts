@@ -1,4 +1,5 @@
 import { parseFlags, UsageError, type Command } from '../command.js';
+import { readGatewayApi } from '../gateway-api.js';
 
 const help = `usage: fieldmesh status [--url URL] [--json]
 
@@ -67,25 +68,8 @@ const status: Command = {
   async run(argv) {
     const { flags, rest } = parseFlags(argv, { url: 'string', json: 'boolean' });
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
-    const base = typeof flags.url === 'string' ? flags.url : 'http://127.0.0.1:8081';
-    let target: URL;
-    try {
-      target = new URL('/api/status', base);
-    } catch {
-      throw new UsageError(`--url ${base} is not a URL`);
-    }
-    let res: Response;
-    try {
-      res = await fetch(target, { signal: AbortSignal.timeout(10_000) });
-    } catch (err) {
-      process.stderr.write(`fieldmesh status: cannot reach ${target.href}: ${(err as Error).message}\n`);
-      return 1;
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      process.stderr.write(`fieldmesh status: ${target.href} answered ${res.status}: ${text.slice(0, 500)}\n`);
-      return 1;
-    }
+    const text = await readGatewayApi('status', flags.url, '/api/status');
+    if (text === undefined) return 1;
     if (flags.json) {
       process.stdout.write(text + '\n');
       return 0;

@@ -1,6 +1,7 @@
 import { get, type IncomingMessage } from 'node:http';
 import { get as getTls } from 'node:https';
 import { parseFlags, UsageError, type Command } from '../command.js';
+import { gatewayTarget } from '../gateway-api.js';
 
 const help = `usage: fieldmesh tail [--url URL] [--series PATTERN] [--alerts all|only|none] [--json]
 
@@ -79,19 +80,13 @@ const tail: Command = {
   async run(argv) {
     const { flags, rest } = parseFlags(argv, { url: 'string', series: 'string', alerts: 'string', json: 'boolean' });
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
-    const base = typeof flags.url === 'string' ? flags.url : 'http://127.0.0.1:8081';
     const params = new URLSearchParams();
     if (typeof flags.series === 'string') params.set('series', flags.series);
     if (typeof flags.alerts === 'string') {
       if (!['all', 'only', 'none'].includes(flags.alerts)) throw new UsageError(`--alerts ${flags.alerts}: use all, only or none`);
       params.set('alerts', flags.alerts);
     }
-    let target: URL;
-    try {
-      target = new URL(`/api/tail${params.size ? `?${params}` : ''}`, base);
-    } catch {
-      throw new UsageError(`--url ${base} is not a URL`);
-    }
+    const target = gatewayTarget(flags.url, `/api/tail${params.size ? `?${params}` : ''}`);
     const parser = new SseParser();
     return await new Promise<number>((resolve) => {
       const onResponse = (res: IncomingMessage) => {
