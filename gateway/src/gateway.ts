@@ -374,8 +374,20 @@ export class Gateway {
       clock: this.clock,
       logger: this.log,
       // The retained status carries what /api/status shows about ingest (uplink fields are its own).
-      status: () => ({ ingest: this.ingestPath?.stats.snapshot() ?? null, storage: this.storage?.upstreamStatus() ?? null }),
+      status: () => ({ ingest: this.ingestPath?.stats.snapshot() ?? null, storage: this.storage?.upstreamStatus() ?? null, members: this.memberIds() }),
     });
+  }
+
+  /**
+   * Live mesh members for the retained status (the cloud's fleet view), at most 64 ids so the
+   * status message stays small at a site with many gateways; null when the mesh is off.
+   */
+  private memberIds(): string[] | null {
+    if (!this.meshMember) return null;
+    return this.meshMembers()
+      .filter((m) => m.state === 'alive' || m.state === 'suspect')
+      .map((m) => m.id)
+      .slice(0, 64);
   }
 
   private registerRoutes(): void {

@@ -59,6 +59,15 @@ describe('fieldmesh demo (what npm start runs)', () => {
       if (Date.now() > end) throw new Error(`no readings from serial sensors ${missing.join(', ')}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+    // The three gateways form one mesh: each sees the other two alive.
+    const gwB = (await first.waitForLine(/^gateway gw-b: \S+\s+(http:\/\/\S+)\/api\/status$/m))[1]!;
+    const meshEnd = Date.now() + 60_000;
+    for (;;) {
+      const m = (await (await fetch(`${gwB}/api/members`)).json()) as { members: Array<{ id: string; state: string }> };
+      if (m.members.filter((x) => x.state === 'alive').length === 3) break;
+      if (Date.now() > meshEnd) throw new Error(`mesh did not form: ${JSON.stringify(m)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const page = await fetch(url);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);

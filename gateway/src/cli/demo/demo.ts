@@ -1,4 +1,5 @@
 import { mkdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import { CloudBridge, credentialsFile } from '@fieldmesh/cloud-bridge/cloud-bridge';
@@ -83,6 +84,14 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     await Promise.allSettled(started.map((g) => g.gateway.stop()));
     await cloud.stop();
   };
+  // One site: the gateways share a cluster key and form a mesh, seeded by the first gateway
+  // (mDNS is off so the demo never multicasts on the user's LAN).
+  let meshKey = secrets.get('mesh:key');
+  if (meshKey === undefined) {
+    meshKey = randomBytes(32).toString('base64');
+    secrets.set('mesh:key', meshKey);
+  }
+  let meshSeed: string | null = null;
   try {
     for (let i = 0; i < o.gateways; i++) {
       const id = demoGatewayId(i);
@@ -119,6 +128,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         dataDir,
         serial,
         rules: DEMO_RULES,
+        mesh: { port: 0, bind: o.host, mdns: false, key: meshKey, seeds: meshSeed ? [meshSeed] : [] },
         broker: { port: 0, host: o.host, auth: 'credentials', devices: deviceIds },
         http: { port: 0, host: o.host },
         uplink: { url: `mqtt://${o.host}:${cloud.brokerPort}`, username: id, password: uplinkPassword },
@@ -126,6 +136,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       const gateway = new Gateway(config, { logger: o.logger.child({ part: id }), clock: o.clock, print: () => {} });
       const res = await gateway.start();
       started.push({ id, gateway, brokerPort: res.brokerPort, httpPort: res.httpPort });
+      meshSeed ??= gateway.mesh?.address ?? null;
       for (const c of res.newCredentials) secrets.set(`device:${c.device}`, c.password);
 
       const deviceStore = new FileCredentialStore(join(dataDir, 'devices.json'));
