@@ -4,6 +4,7 @@ import type { Reading } from '@fieldmesh/device-sdk';
 import type { LoggedReading, ReadingLog } from '../store/reading-log.js';
 import { encodeBatch } from '../uplink/batch-codec.js';
 import { pickBuddies } from './buddies.js';
+import { RecentReadings } from './recent-readings.js';
 import { RelayError } from './errors.js';
 import { RelayChannel, type RelayCredentials } from './relay-channel.js';
 import { FRAME_REPLICA_ACK, FRAME_REPLICA_OPEN, FRAME_REPLICATE, FRAME_WATERMARK } from './relay-frame.js';
@@ -79,12 +80,8 @@ export class Replicator {
   private readonly peerBackoffMs: number;
   private readonly lingerMs: number;
   private lingerTimer: Timer | null = null;
-  /**
-   * The freshest committed readings, kept from the ingest's commit notice: a buddy that keeps up
-   * is fed from here, not by reading the log back (which costs more than encoding the batch).
-   */
-  private recent: LoggedReading[] = [];
-  private static readonly RECENT_MAX = 20_000;
+  /** The freshest commits, by reference (recent-readings.ts): what a buddy that keeps up is fed from. */
+  private readonly recent = new RecentReadings(50_000);
 
   constructor(private readonly opts: ReplicatorOptions) {
     this.k = opts.k ?? 1;
@@ -115,10 +112,7 @@ export class Replicator {
   /** New readings committed (`batch` when the caller has them in memory: then no log read-back). */
   notify(batch?: { firstSeq: number; lastSeq: number; readings: readonly Reading[] }): void {
     if (batch && batch.readings.length === batch.lastSeq - batch.firstSeq + 1 && this.links.size > 0) {
-      const last = this.recent.at(-1);
-      if (last && last.seq + 1 !== batch.firstSeq) this.recent = [];
-      for (let i = 0; i < batch.readings.length; i++) this.recent.push({ ...batch.readings[i]!, seq: batch.firstSeq + i });
-      if (this.recent.length > Replicator.RECENT_MAX) this.recent = this.recent.slice(this.recent.length - Replicator.RECENT_MAX / 2);
+      this.recent.add(batch.firstSeq, batch.readings);
     }
     if (this.lingerMs === 0) this.pumpAll();
     else if (!this.lingerTimer && this.running) {
@@ -134,20 +128,12 @@ export class Replicator {
     // Keep only what some buddy has not been sent yet.
     let low = Infinity;
     for (const l of this.links.values()) low = Math.min(low, l.ready ? l.cursor : 0);
-    if (this.recent.length > 0 && low !== Infinity && low > 0) {
-      const cut = this.recent.findIndex((r) => r.seq > low);
-      this.recent = cut === -1 ? [] : cut > 0 ? this.recent.slice(cut) : this.recent;
-    }
+    if (low !== Infinity && low > 0) this.recent.dropThrough(low);
   }
 
   /** Up to `limit` readings after `seq`, from memory when it holds them, else from the log. */
   private readAfter(seq: number, limit: number): LoggedReading[] {
-    const first = this.recent[0];
-    if (first && seq + 1 >= first.seq && seq < this.recent.at(-1)!.seq) {
-      const from = seq + 1 - first.seq;
-      return this.recent.slice(from, from + limit);
-    }
-    return this.opts.log.readAfter(seq, limit);
+    return this.recent.after(seq, limit) ?? this.opts.log.readAfter(seq, limit);
   }
 
   snapshot(): ReplicationStats {
