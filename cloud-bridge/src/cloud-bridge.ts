@@ -17,7 +17,7 @@ import { isPostgresStore, type CloudConfig } from './config.js';
 import { dashboardRoutes } from './dashboard/dashboard-assets.js';
 import { CloudHttpApi } from './http/http-api.js';
 import { LiveService } from './live/live-service.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { CloudStore } from './store/cloud-store.js';
 import { PostgresCloudStore, redact } from './store/postgres-cloud-store.js';
 import { SqliteCloudStore } from './store/sqlite-cloud-store.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, silentLogger } from '@fieldmesh/device-sdk';
 import { BatchReceiver } from '@fieldmesh/cloud-bridge/bridge/batch-receiver';
-import { RateLimitedLog } from '@fieldmesh/cloud-bridge/rate-limited-log';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { MemoryCloudStore } from '@fieldmesh/cloud-bridge/store/memory-cloud-store';
 import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
 import { encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';

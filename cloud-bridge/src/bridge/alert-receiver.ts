@@ -1,6 +1,6 @@
 import type { Clock } from '@fieldmesh/device-sdk';
 import type { AckMessage } from '@fieldmesh/gateway/uplink/uplink-messages';
-import type { RateLimitedLog } from '../rate-limited-log.js';
+import type { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { AckSender } from './batch-receiver.js';
 import type { SqliteAlertStore, StoredAlert } from './alert-store.js';
 

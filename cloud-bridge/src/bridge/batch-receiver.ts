@@ -4,7 +4,7 @@ import { decodeBatch, decodeBatchHeader, type BatchHeader } from '@fieldmesh/gat
 import { UplinkError } from '@fieldmesh/gateway/uplink/errors';
 import type { AckMessage } from '@fieldmesh/gateway/uplink/uplink-messages';
 import { CloudError } from '../errors.js';
-import type { RateLimitedLog } from '../rate-limited-log.js';
+import type { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { CloudStore } from '../store/cloud-store.js';
 
 export interface ReceiverStats {

@@ -1,5 +1,5 @@
 import type { Clock } from '@fieldmesh/device-sdk';
-import type { RateLimitedLog } from '../rate-limited-log.js';
+import type { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { CloudStore } from '../store/cloud-store.js';
 
 /** Status messages larger than this are refused: a status is a few hundred bytes of counters. */

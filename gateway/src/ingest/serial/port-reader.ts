@@ -7,7 +7,7 @@ import type { Clock, Logger, Reading, Timer } from '@fieldmesh/device-sdk';
 import type { SensorParser, SensorParserStats } from '@fieldmesh/hardware/sensors/index';
 import type { IngestSink } from '../sink.js';
 import { classifyOpenError, serialErrors, type SerialErrorCode } from './errors.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { SerialLink, SerialLinkOpener } from './serial-link.js';
 
 export interface SerialPortEntry {
@@ -85,7 +85,7 @@ export class SerialPortReader {
   ) {
     this.delayMs = deps.backoff.initialMs;
     this.log = deps.logger.child({ component: 'serial', port: entry.path, device: entry.device });
-    this.limited = new RateLimitedLog(this.log, deps.clock);
+    this.limited = new RateLimitedLog(this.log, deps.clock, { intervalMs: 10_000, countZero: false });
   }
 
   start(): void {
