@@ -98,6 +98,7 @@ export interface ChaosSystem {
   dir: string;
   gwPort: number;
   gatewayHttp: number;
+  cloudHttp: number;
   gateway: FieldmeshProcess | null;
   cloud: FieldmeshProcess | null;
   startGateway(): Promise<void>;
@@ -130,11 +131,13 @@ export async function chaosSystem(dir: string, opts: { cloud: boolean; gatewayEx
     dir,
     gwPort,
     gatewayHttp: 0,
+    cloudHttp: 0,
     gateway: null,
     cloud: null,
     async startCloud() {
       sys.cloud = new FieldmeshProcess(['cloud', '--config', join(dir, 'cloud.yaml'), '--log-level', 'warn']);
       await sys.cloud.waitForLine(/cloud broker: mqtt:\/\/[^:]+:(\d+)/);
+      sys.cloudHttp = Number((await sys.cloud.waitForLine(/cloud http: http:\/\/[^:]+:(\d+)/))[1]);
     },
     async startGateway() {
       sys.gateway = new FieldmeshProcess(['gateway', '--config', join(dir, 'gateway.yaml'), '--log-level', 'warn']);
