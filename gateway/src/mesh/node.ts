@@ -47,6 +47,11 @@ export interface MeshNodeOptions {
  */
 export class MeshNode {
   readonly metrics: MeshMetrics = emptyMetrics();
+  /**
+   * Plaintext bytes sent per message type code (messages.ts MessageType; piggybacked parts
+   * included): where the bandwidth goes, for the simulator and benchmarks.
+   */
+  readonly bytesOutByType = new Map<number, number>();
   readonly awareness: Awareness;
   readonly membership: Membership;
   readonly acks = new Map<number, AckWaiter>();
@@ -225,6 +230,7 @@ export class MeshNode {
       const extra = this.queue.take(MAX_MESSAGE - used, COMPOUND_PART_OVERHEAD, MAX_COMPOUND_PARTS - parts.length, this.transmitLimit());
       if (extra.length > 0) all = parts.concat(extra);
     }
+    for (const p of all) this.bytesOutByType.set(p[0]!, (this.bytesOutByType.get(p[0]!) ?? 0) + p.length);
     for (const payload of packCompound(all)) this.sendPayload(addr, payload);
   }
 
