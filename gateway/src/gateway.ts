@@ -15,6 +15,7 @@ import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics/prometheus.j
 import { LocalProcessing } from './rules/local-processing.js';
 import { SqliteReadingLog } from './store/sqlite-reading-log.js';
 import { DataDirLock } from './store/data-dir-lock.js';
+import { HeldReadings } from './rules/held-readings.js';
 import { StorageKeeper } from './store/storage-keeper.js';
 import { SystemClockHealth } from './store/clock-health.js';
 import { openReadingLog } from './store/salvage.js';
@@ -64,6 +65,7 @@ export class Gateway {
   readonly metrics = new MetricsRegistry();
   private readingLog: SqliteReadingLog | null = null;
   private dirLock: DataDirLock | null = null;
+  private readonly heldReadings = new HeldReadings();
   private ingestPath: Ingest | null = null;
   private broker: IngestBroker | null = null;
   private serial: SerialIngest | null = null;
@@ -160,7 +162,11 @@ export class Gateway {
         clock: this.clock,
         logger: this.log,
       });
-      this.ingestPath.onCommitted((batch) => this.local?.onCommitted(batch.readings));
+      this.ingestPath.onCommitted((batch) => {
+        const forward = this.local?.onCommitted(batch.readings);
+        // Deadband / report-on-change decisions: held readings stay local (issue 7).
+        if (forward) this.heldReadings.record(batch.firstSeq, forward);
+      });
       // Storage budget (issue 5): checked after commits and on a timer; losses in status/metrics.
       this.storage = new StorageKeeper(this.readingLog, cfg.storage, { dataDir: cfg.dataDir, clock: this.clock, logger: this.log });
       this.ingestPath.onCommitted(() => this.storage?.onCommitted());
@@ -361,7 +367,8 @@ export class Gateway {
     if (up === null) return null;
     return new Uplink({
       gatewayId: this.config.id,
-      log: this.store,
+      // What deadband rules held back is left out of what the uplink reads (rules/held-readings.ts).
+      log: this.heldReadings.upstreamView(this.store),
       url: up.url,
       tls: readUplinkTls(up),
       // The priority lane: alerts go upstream ahead of bulk readings (issue 5, lanes).
