@@ -32,6 +32,7 @@ export class SqliteRawReadings implements RawReadingSource {
   private readonly sids: Statement;
   private readonly window: Statement;
   private readonly sameTs: Statement;
+  private readonly nextTs: Statement;
   private readonly budgetMs: number;
   private readonly firstWindowMs: number;
 
@@ -56,6 +57,10 @@ export class SqliteRawReadings implements RawReadingSource {
          WHERE ts = @ts AND sid = @sid AND seq > @seq ORDER BY ts, sid, seq LIMIT @limit`,
       )
       .raw();
+    // The first reading time (of any series) at or after a point: one index probe that lets the
+    // scan jump over empty stretches, so `from=0` or a range spanning a long silence does not
+    // walk decades of empty windows.
+    this.nextTs = db.prepare('SELECT ts FROM readings INDEXED BY readings_ts_sid WHERE ts >= @lo AND ts < @to ORDER BY ts LIMIT 1').pluck();
   }
 
   range(series: string, from: number, to: number, after: RawCursor | null, limit: number): RawRange {
@@ -85,6 +90,12 @@ export class SqliteRawReadings implements RawReadingSource {
     }
     let width = this.firstWindowMs;
     while (lo < to) {
+      const next = this.nextTs.get({ lo, to }) as number | undefined;
+      if (next === undefined) break;
+      if (next > lo) {
+        lo = next;
+        width = this.firstWindowMs;
+      }
       const hi = Math.min(to, lo + width);
       if (take(this.window, { lo, hi })) return { readings: out };
       lo = hi;

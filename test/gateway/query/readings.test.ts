@@ -164,6 +164,29 @@ describe('SqliteRawReadings work budget', () => {
   });
 });
 
+describe('SqliteRawReadings over long empty stretches', () => {
+  it('answers from=0 (or across a long silence) in the first page, jumping over empty time', () => {
+    const file = join(dir, `gap${++n}.db`);
+    const log = new SqliteReadingLog(file);
+    const db = new Database(file);
+    ensureTimeIndex(db);
+    closers.push(() => {
+      db.close();
+      log.close();
+    });
+    // Two readings a year apart; the default budget would run out long before walking 56 years
+    // (or one year) of empty one-minute-to-six-hour windows.
+    log.append([
+      { series: 'dev/t', ts: T0, value: 1 },
+      { series: 'dev/t', ts: T0 + 365 * 86_400_000, value: 2 },
+    ]);
+    const raw = new SqliteRawReadings(db);
+    const page = raw.range('dev/t', 0, T0 + 400 * 86_400_000, null, 10);
+    expect(page.readings.map((r) => r.value)).toEqual([1, 2]);
+    expect(page.stoppedAt).toBeUndefined();
+  });
+});
+
 describe('stepped queries read the right tier and agree with raw aggregation', () => {
   it('chooses the widest tier dividing the step', () => {
     expect([1000, 59_000, 60_000, 90_000, 120_000, 3_600_000, 5_400_000, 86_400_000].map(tierForStep)).toEqual([
