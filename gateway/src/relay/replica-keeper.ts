@@ -20,6 +20,15 @@ export interface ReplicaKeeperOptions {
   tickMs?: number;
   /** ms before an upload without an ack is tried again. Default 30000. */
   uploadRetryMs?: number;
+  /**
+   * ms the first received batch waits for others before the commit (one transaction, one fsync,
+   * for all of them). Default 10. Why: with synchronous=FULL every commit is an fsync, and the
+   * fsync, not the insert, was most of the buddy's CPU (about 0.19 µs per reading at one
+   * 2000-reading batch per commit, 0.04 µs at four). 0 commits on the next I/O turn.
+   */
+  commitGroupMs?: number;
+  /** Batches that commit at once without waiting for the group time. Default 16. */
+  commitGroupBatches?: number;
 }
 
 export interface ReplicaKeeperStats {
@@ -49,11 +58,16 @@ export class ReplicaKeeper implements ReplicationEndpoint {
   private readonly deadAfterMs: number;
   private readonly tickMs: number;
   private readonly uploadRetryMs: number;
+  private readonly commitGroupMs: number;
+  private readonly commitGroupBatches: number;
+  private commitTimer: Timer | null = null;
 
   constructor(private readonly opts: ReplicaKeeperOptions) {
     this.deadAfterMs = opts.deadAfterMs ?? 30_000;
     this.tickMs = opts.tickMs ?? 1000;
     this.uploadRetryMs = opts.uploadRetryMs ?? 30_000;
+    this.commitGroupMs = opts.commitGroupMs ?? 10;
+    this.commitGroupBatches = opts.commitGroupBatches ?? 16;
     opts.server.replication = this;
     opts.server.onAck((origin, ack) => this.onAck(origin, ack));
   }
@@ -67,6 +81,10 @@ export class ReplicaKeeper implements ReplicationEndpoint {
     this.running = false;
     if (this.timer) this.opts.clock.clearTimeout(this.timer);
     this.timer = null;
+    if (this.commitTimer) this.opts.clock.clearTimeout(this.commitTimer);
+    this.commitTimer = null;
+    // Received but not committed: never answered, so their origins resend them.
+    this.pending = [];
   }
 
   snapshot(): ReplicaKeeperStats {
@@ -91,8 +109,12 @@ export class ReplicaKeeper implements ReplicationEndpoint {
         const h = decodeBatchHeader(f.body);
         if (h.gatewayId !== origin || h.epoch !== session.epoch) throw new Error(`batch of ${h.gatewayId}/${h.epoch} on ${origin}'s channel`);
         // Committed (synchronous=FULL) before the answer: the answer is the promise.
-        if (this.pending.length === 0) setImmediate(() => this.commitPending());
         this.pending.push({ channel, origin, epoch: h.epoch, firstSeq: h.firstSeq, lastSeq: h.lastSeq, payload: Buffer.from(f.body) });
+        if (this.pending.length >= this.commitGroupBatches) this.commitPending();
+        else if (this.pending.length === 1) {
+          if (this.commitGroupMs === 0) setImmediate(() => this.commitPending());
+          else this.commitTimer = this.opts.clock.setTimeout(() => this.commitPending(), this.commitGroupMs);
+        }
         return;
       }
       throw new Error(`unexpected frame type ${f.type}`);
@@ -103,6 +125,9 @@ export class ReplicaKeeper implements ReplicationEndpoint {
   }
 
   private commitPending(): void {
+    if (this.commitTimer) this.opts.clock.clearTimeout(this.commitTimer);
+    this.commitTimer = null;
+    if (this.pending.length === 0) return;
     const items = this.pending;
     this.pending = [];
     let stored: number[];

@@ -86,7 +86,7 @@ export class Replicator {
   constructor(private readonly opts: ReplicatorOptions) {
     this.k = opts.k ?? 1;
     this.window = opts.window ?? 4;
-    this.batchReadings = opts.batchReadings ?? 2000;
+    this.batchReadings = opts.batchReadings ?? 8000;
     this.tickMs = opts.tickMs ?? 500;
     this.peerBackoffMs = opts.peerBackoffMs ?? 5000;
     this.lingerMs = opts.lingerMs ?? 200;
@@ -133,6 +133,8 @@ export class Replicator {
 
   /** Up to `limit` readings after `seq`, from memory when it holds them, else from the log. */
   private readAfter(seq: number, limit: number): LoggedReading[] {
+    // Caught up: no query (the pump asks after every ack and every tick).
+    if (seq >= this.opts.log.lastSeq()) return [];
     return this.recent.after(seq, limit) ?? this.opts.log.readAfter(seq, limit);
   }
 
