@@ -8,8 +8,8 @@ import type { LoggedReading } from '../store/reading-log.js';
  * Why chunks by reference: copying every reading on arrival (an object spread per reading) cost
  * more CPU than the whole rest of replication's origin side, and spread objects take a hidden
  * class of their own, which made the batch encoder's property reads megamorphic (3-4× slower in
- * `encodeBatch`). Here a commit costs one array push; `after()` builds each reading once, in one
- * fixed shape, only when a batch is about to be encoded.
+ * `encodeBatch`). Here a commit costs one array push; `after()` builds each reading once, in the
+ * log's own shape, only when a batch is about to be encoded.
  */
 export class RecentReadings {
   private chunks: Array<{ firstSeq: number; readings: readonly Reading[] }> = [];
@@ -58,8 +58,11 @@ export class RecentReadings {
       const c = this.chunks[i]!;
       for (let k = at - c.firstSeq; k < c.readings.length && out.length < limit; k++) {
         const r = c.readings[k]!;
-        // One literal shape for every reading (see the class comment).
-        out.push({ seq: c.firstSeq + k, series: r.series, ts: r.ts, value: r.value, unit: r.unit } as LoggedReading);
+        // The shape the log's readAfter builds (see the class comment): the uplink and the
+        // replicator then feed encodeBatch the same hidden classes.
+        const o: LoggedReading = { seq: c.firstSeq + k, series: r.series, ts: r.ts, value: r.value };
+        if (r.unit !== undefined) o.unit = r.unit;
+        out.push(o);
       }
       at = c.firstSeq + c.readings.length;
     }

@@ -21,7 +21,10 @@ export interface ReplicatorOptions {
   k?: number;
   /** Batches sent to a buddy and not yet committed by it. Default 4. */
   window?: number;
-  /** Readings per replicated batch at most. Default 2000. */
+  /**
+   * Readings per replicated batch at most. Default 8000: fewer, larger batches mean fewer frames,
+   * acks and buddy transactions (a batch is also halved until it is under 1 MiB).
+   */
   batchReadings?: number;
   /** ms between checks (buddy set, watermark, lag). Default 500. */
   tickMs?: number;
@@ -82,6 +85,8 @@ export class Replicator {
   private lingerTimer: Timer | null = null;
   /** The freshest commits, by reference (recent-readings.ts): what a buddy that keeps up is fed from. */
   private readonly recent = new RecentReadings(50_000);
+  /** A replicated batch's bytes at most: well under the channel's 4 MiB frame cap. */
+  private static readonly MAX_BATCH_BYTES = 1024 * 1024;
 
   constructor(private readonly opts: ReplicatorOptions) {
     this.k = opts.k ?? 1;
@@ -236,11 +241,16 @@ export class Replicator {
     const log = this.opts.log;
     l.cursor = Math.max(l.cursor, log.ackWatermark());
     while (l.inFlight < this.window) {
-      const readings = this.readAfter(l.cursor, this.batchReadings);
+      let readings = this.readAfter(l.cursor, this.batchReadings);
       if (readings.length === 0) return;
       let payload: Buffer;
       try {
         payload = encodeBatch({ gatewayId: this.opts.selfId, epoch: log.epoch, readings });
+        // Large string values can make a big batch too large for one frame (4 MiB): halve it.
+        while (payload.length > Replicator.MAX_BATCH_BYTES && readings.length > 1) {
+          readings = readings.slice(0, readings.length >> 1);
+          payload = encodeBatch({ gatewayId: this.opts.selfId, epoch: log.epoch, readings });
+        }
       } catch {
         return; // the direct uplink quarantines what the codec cannot carry; stop short of it
       }

@@ -11,7 +11,7 @@ describe('RecentReadings (the replicator feeds buddies from the commit notices)'
     r.add(5, rs(2, 10));
     expect(r.after(2, 10)!.map((x) => x.seq)).toEqual([3, 4, 5, 6]);
     expect(r.after(2, 2)).toEqual([
-      { seq: 3, series: 'd/s', ts: 1002, value: 2, unit: undefined },
+      { seq: 3, series: 'd/s', ts: 1002, value: 2 },
       { seq: 4, series: 'd/t', ts: 5, value: 'x', unit: 'C' },
     ]);
     expect(r.after(0, 1)![0]!.seq).toBe(1);
