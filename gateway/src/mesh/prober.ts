@@ -22,7 +22,7 @@ export interface ProbeHost {
   readonly acks: Map<number, AckWaiter>;
   nextSeq(): number;
   /** Sends encoded messages to `addr`, piggybacking queued updates. */
-  send(addr: string, parts: Buffer[]): void;
+  send(addr: string, parts: Buffer[], piggyback?: boolean): void;
 }
 
 /**
@@ -174,7 +174,12 @@ export class Prober {
         h.clock.clearTimeout(timer);
         h.clock.clearTimeout(retry);
         h.acks.delete(seq);
-        h.send(msg.sourceAddr, [encodeMessage({ type: 'ack', seq: msg.seq })]);
+        // Twice: this leg has no retry, and a lost forwarded ack of a live target is the
+        // commonest way a whole probe fails (then N × retransmits datagrams of suspicion and
+        // refutation). 41 bytes on the ~1 in 5 probes that go indirect.
+        const ack = encodeMessage({ type: 'ack', seq: msg.seq });
+        h.send(msg.sourceAddr, [ack]);
+        h.send(msg.sourceAddr, [ack], false);
       },
       nack: () => {},
     });
