@@ -6,6 +6,7 @@ import type { DrainMeter } from './drain-meter.js';
 import type { SendWindow } from './send-window.js';
 import type { StateSeries } from './state-compaction.js';
 import type { AckMessage } from './uplink-messages.js';
+import type { UplinkStats } from './uplink-stats.js';
 
 export interface BulkLaneDeps {
   clock: Clock;
@@ -34,16 +35,11 @@ export interface BulkLaneDeps {
   storeTrouble: (err: Error) => void;
 }
 
-export interface BulkLaneStats {
-  batchesSent: number;
-  batchesAcked: number;
-  batchesRefused: number;
-  batchesTimedOut: number;
-  batchesQuarantined: number;
-  readingsAcked: number;
-  readingsQuarantined: number;
-  readingsCompacted: number;
-}
+/** The bulk lane's share of UplinkStats (uplink-stats.ts documents each figure). */
+export type BulkLaneStats = Pick<
+  UplinkStats,
+  'batchesSent' | 'batchesAcked' | 'batchesRefused' | 'batchesTimedOut' | 'batchesQuarantined' | 'readingsAcked' | 'readingsQuarantined' | 'readingsCompacted'
+>;
 
 /**
  * Bulk readings from the log to the cloud: read past the sent position, compact state series,
