@@ -1,3 +1,5 @@
+import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
+
 /**
  * Error catalog of the cloud bridge. Code branches on `code`, never on message text; each entry
  * says what to do about it.
@@ -19,12 +21,4 @@ export const CLOUD_ERRORS = {
 
 export type CloudErrorCode = keyof typeof CLOUD_ERRORS;
 
-export class CloudError extends Error {
-  override name = 'CloudError';
-  constructor(
-    readonly code: CloudErrorCode,
-    detail: string,
-  ) {
-    super(`${detail} (${code}: ${CLOUD_ERRORS[code]})`);
-  }
-}
+export class CloudError extends codedErrorClass('CloudError', CLOUD_ERRORS) {}

@@ -1,3 +1,5 @@
+import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
+
 /**
  * Error catalog of the live subscription component (WebSocket stream, MQTT over WebSocket, tokens).
  * Code branches on `code`, never on message text; each entry says what to do about it.
@@ -9,12 +11,4 @@ export const LIVE_ERRORS = {
 
 export type LiveErrorCode = keyof typeof LIVE_ERRORS;
 
-export class LiveError extends Error {
-  override name = 'LiveError';
-  constructor(
-    readonly code: LiveErrorCode,
-    detail: string,
-  ) {
-    super(`${detail} (${code}: ${LIVE_ERRORS[code]})`);
-  }
-}
+export class LiveError extends codedErrorClass('LiveError', LIVE_ERRORS) {}

@@ -1,3 +1,5 @@
+import { codedErrorClass } from '../coded-error.js';
+
 /**
  * Error catalog of the device client and serial bridge (STYLE.md habit 6). Construction throws
  * DeviceClientError; connection trouble at run time is counted in stats(), logged and retried.
@@ -35,12 +37,4 @@ export const clientErrors = {
 
 export type ClientErrorCode = keyof typeof clientErrors;
 
-export class DeviceClientError extends Error {
-  constructor(
-    readonly code: ClientErrorCode,
-    message: string,
-  ) {
-    super(`${message} (${code}: ${clientErrors[code].solve})`);
-    this.name = 'DeviceClientError';
-  }
-}
+export class DeviceClientError extends codedErrorClass('DeviceClientError', clientErrors) {}

@@ -1,3 +1,5 @@
+import { CodedError, detailCodeHow } from '../coded-error.js';
+
 /**
  * Error catalog of the fm-frame codec (STYLE.md habit 6). Code branches on `code`, never on text.
  * Decoding never throws: it returns one of the `FM_ERR_FRAME_*` rejection codes, which the
@@ -38,10 +40,10 @@ export type FrameErrorCode = keyof typeof frameErrors;
 /** The codes a decoder may reject a frame with. */
 export type FrameRejectCode = Exclude<FrameErrorCode, 'FM_ERR_FRAME_ENCODE'>;
 
-export class FrameEncodeError extends Error {
-  readonly code = 'FM_ERR_FRAME_ENCODE' as const;
+export class FrameEncodeError extends CodedError<'FM_ERR_FRAME_ENCODE'> {
   constructor(message: string) {
-    super(`${message} (FM_ERR_FRAME_ENCODE: ${frameErrors.FM_ERR_FRAME_ENCODE.solve})`);
+    const how = frameErrors.FM_ERR_FRAME_ENCODE.solve;
+    super('FM_ERR_FRAME_ENCODE', how, detailCodeHow('FM_ERR_FRAME_ENCODE', message, how));
     this.name = 'FrameEncodeError';
   }
 }

@@ -1,3 +1,5 @@
+import { codedErrorClass } from '../coded-error.js';
+
 /**
  * Error catalog of the SenML codec. Code branches on `code`, never on message text.
  * Each entry says what went wrong and how to solve it (STYLE.md habit 6).
@@ -14,15 +16,7 @@ export const SENML_ERRORS = {
 
 export type SenmlErrorCode = keyof typeof SENML_ERRORS;
 
-export class SenmlError extends Error {
-  override name = 'SenmlError';
-  constructor(
-    readonly code: SenmlErrorCode,
-    detail: string,
-  ) {
-    super(`${detail} (${code}: ${SENML_ERRORS[code]})`);
-  }
-}
+export class SenmlError extends codedErrorClass('SenmlError', SENML_ERRORS) {}
 
 export function isSenmlError(err: unknown): err is SenmlError {
   return err instanceof SenmlError;

@@ -1,3 +1,5 @@
+import { codedErrorClass, detailThenHow } from '@fieldmesh/device-sdk/coded-error';
+
 /** Error catalog of the alerts component (stable codes; see rules/errors.ts for the pattern). */
 export const ALERT_ERRORS = {
   FM_ERR_ALERT_BAD_GATEWAY_ID:
@@ -6,14 +8,6 @@ export const ALERT_ERRORS = {
 
 export type AlertErrorCode = keyof typeof ALERT_ERRORS;
 
-export class AlertError extends Error {
-  override name = 'AlertError';
-  readonly solve: string;
-  constructor(
-    readonly code: AlertErrorCode,
-    detail: string,
-  ) {
-    super(`${detail}. ${ALERT_ERRORS[code]}`);
-    this.solve = ALERT_ERRORS[code];
-  }
+export class AlertError extends codedErrorClass('AlertError', ALERT_ERRORS, detailThenHow) {
+  readonly solve: string = this.how;
 }

@@ -1,3 +1,5 @@
+import { CodedError, detailCodeHow } from '@fieldmesh/device-sdk/coded-error';
+
 /** Error catalog of the gateway config. Messages name the key path; the fix is below. */
 export const CONFIG_ERRORS = {
   FM_ERR_CONFIG_FILE: 'The config file could not be read. Check the path given to --config and its permissions, or omit --config to run on embedded defaults.',
@@ -9,14 +11,14 @@ export const CONFIG_ERRORS = {
 
 export type ConfigErrorCode = keyof typeof CONFIG_ERRORS;
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+export class ConfigError extends CodedError<ConfigErrorCode> {
   constructor(
-    readonly code: ConfigErrorCode,
+    code: ConfigErrorCode,
     /** Dotted path of the offending key, e.g. `broker.port` or `serial[0].baud`; '' for the file. */
     readonly path: string,
     detail: string,
   ) {
-    super(`${path ? `${path}: ` : ''}${detail} (${code}: ${CONFIG_ERRORS[code]})`);
+    super(code, CONFIG_ERRORS[code], detailCodeHow(code, `${path ? `${path}: ` : ''}${detail}`, CONFIG_ERRORS[code]));
+    this.name = 'ConfigError';
   }
 }

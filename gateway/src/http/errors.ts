@@ -1,3 +1,5 @@
+import { CodedError, detailCodeHow } from '@fieldmesh/device-sdk/coded-error';
+
 /** Error catalog of the local HTTP API. Replies carry `{ error: code, reason }`. */
 export const HTTP_ERRORS = {
   FM_ERR_HTTP_NOT_FOUND: 'No such route. See DESIGN.md "Gateway HTTP" for the routes.',
@@ -10,13 +12,13 @@ export const HTTP_ERRORS = {
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 
 /** Thrown by a handler to answer with `status` and `{ error, reason }`. */
-export class HttpError extends Error {
-  override name = 'HttpError';
+export class HttpError extends CodedError<HttpErrorCode> {
   constructor(
     readonly status: number,
-    readonly code: HttpErrorCode,
+    code: HttpErrorCode,
     readonly reason: string,
   ) {
-    super(`${reason} (${code}: ${HTTP_ERRORS[code]})`);
+    super(code, HTTP_ERRORS[code], detailCodeHow(code, reason, HTTP_ERRORS[code]));
+    this.name = 'HttpError';
   }
 }

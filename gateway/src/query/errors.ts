@@ -1,3 +1,5 @@
+import { CodedError, detailThenHow } from '@fieldmesh/device-sdk/coded-error';
+
 /**
  * Error catalog of the local query API. Each becomes an HTTP 400 with `{ error: code, reason: message,
  * param }`; the message names the parameter, the bad value and the fix.
@@ -19,15 +21,15 @@ export const QUERY_ERRORS = {
 
 export type QueryErrorCode = keyof typeof QUERY_ERRORS;
 
-export class QueryError extends Error {
-  override name = 'QueryError';
+export class QueryError extends CodedError<QueryErrorCode> {
   readonly solve: string;
   constructor(
-    readonly code: QueryErrorCode,
+    code: QueryErrorCode,
     readonly param: string,
     detail: string,
   ) {
-    super(`${param}: ${detail}. ${QUERY_ERRORS[code]}`);
-    this.solve = QUERY_ERRORS[code];
+    super(code, QUERY_ERRORS[code], detailThenHow(code, `${param}: ${detail}`, QUERY_ERRORS[code]));
+    this.name = 'QueryError';
+    this.solve = this.how;
   }
 }

@@ -1,3 +1,5 @@
+import { codedErrorClass, codeThenDetail } from '@fieldmesh/device-sdk/coded-error';
+
 /**
  * Error catalog of the uplink (batch codec, ack messages, uplink client). Codes are stable: code
  * branches on `err.code`, never on the message text.
@@ -47,12 +49,4 @@ export const uplinkErrors = {
 
 export type UplinkErrorCode = keyof typeof uplinkErrors;
 
-export class UplinkError extends Error {
-  override name = 'UplinkError';
-  constructor(
-    readonly code: UplinkErrorCode,
-    message: string,
-  ) {
-    super(`${code}: ${message}`);
-  }
-}
+export class UplinkError extends codedErrorClass('UplinkError', uplinkErrors, codeThenDetail) {}

@@ -1,3 +1,5 @@
+import { codedErrorClass, detailThenHow } from '@fieldmesh/device-sdk/coded-error';
+
 /**
  * Error catalog of the image tooling (`fieldmesh image`, `fieldmesh flash`, `npm run bundle`).
  * Code branches on `code`, never on message text. Each entry says how to solve it.
@@ -32,17 +34,8 @@ export const IMAGE_ERRORS = {
 
 export type ImageErrorCode = keyof typeof IMAGE_ERRORS;
 
-export class ImageError extends Error {
-  override name = 'ImageError';
-  readonly howToSolve: string;
-
-  constructor(
-    readonly code: ImageErrorCode,
-    detail: string,
-  ) {
-    super(`${detail}. ${IMAGE_ERRORS[code]}`);
-    this.howToSolve = IMAGE_ERRORS[code];
-  }
+export class ImageError extends codedErrorClass('ImageError', IMAGE_ERRORS, detailThenHow) {
+  readonly howToSolve: string = this.how;
 }
 
 export function isImageError(err: unknown, code?: ImageErrorCode): err is ImageError {

@@ -1,3 +1,5 @@
+import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
+
 /** Error catalog of the serial sensor profiles (STYLE.md habit 6). */
 export const sensorErrors = {
   FM_ERR_SENSOR_PROFILE: {
@@ -16,12 +18,4 @@ export const sensorErrors = {
 
 export type SensorErrorCode = keyof typeof sensorErrors;
 
-export class SensorProfileError extends Error {
-  constructor(
-    readonly code: SensorErrorCode,
-    message: string,
-  ) {
-    super(`${message} (${code}: ${sensorErrors[code].solve})`);
-    this.name = 'SensorProfileError';
-  }
-}
+export class SensorProfileError extends codedErrorClass('SensorProfileError', sensorErrors) {}
