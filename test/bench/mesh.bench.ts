@@ -55,19 +55,32 @@ function convergence(n: number, loss: number, trials: number): number[] {
   return times;
 }
 
-/** Per crash: ms until every live member holds the crashed one dead. */
-function crashDetection(n: number, loss: number, trials: number): { all: number[]; each: number[] } {
-  const sim = new Simulation({ seed: 2000 + n, size: n, tuning: lan, conditions: net(loss) });
+/**
+ * Per crash: ms until every live member holds the crashed one dead, and where that time goes:
+ * crash → first suspicion (someone's probe failed), first suspicion → first death (the suspicion
+ * timeout), first death → every member (dissemination).
+ */
+function crashDetection(n: number, loss: number, trials: number, stallGuard = true) {
+  const tuning = stallGuard ? lan : meshTuning('lan', { stallThresholdMs: 0 });
+  const sim = new Simulation({ seed: 2000 + n, size: n, tuning, conditions: net(loss) });
   sim.run(5000);
   const all: number[] = [];
   const each: number[] = [];
+  const firstSuspect: number[] = [];
+  const suspicion: number[] = [];
+  const spread: number[] = [];
   for (let t = 0; t < trials; t++) {
     const victim = 1 + ((t * 37) % (n - 1));
     const id = sim.nodes[victim]!.id;
     const start = sim.scheduler.monotonic();
     const knowers = new Set<number>();
+    let suspectAt = -1;
+    let deadAt = -1;
     const off = sim.onEvent((e) => {
-      if (e.member.id === id && (e.type === 'dead' || e.type === 'left') && !knowers.has(e.observer) && sim.scheduler.monotonic() >= start) {
+      if (e.member.id !== id || sim.scheduler.monotonic() < start) return;
+      if (e.type === 'suspect' && suspectAt < 0) suspectAt = e.at;
+      if ((e.type === 'dead' || e.type === 'left') && !knowers.has(e.observer)) {
+        if (deadAt < 0) deadAt = e.at;
         knowers.add(e.observer);
         each.push(e.at - start);
       }
@@ -76,11 +89,16 @@ function crashDetection(n: number, loss: number, trials: number): { all: number[
     const took = sim.runUntil(() => sim.live().every((i) => knowers.has(i)), 120_000, 50);
     off();
     all.push(took < 0 ? 120_000 : took);
+    if (suspectAt >= 0 && deadAt >= 0) {
+      firstSuspect.push(suspectAt - start);
+      suspicion.push(deadAt - suspectAt);
+      if (took >= 0) spread.push(start + took - deadAt);
+    }
     sim.run(5000);
     sim.restart(victim, true);
     sim.run(20_000);
   }
-  return { all, each };
+  return { all, each, firstSuspect, suspicion, spread };
 }
 
 /** False dead declarations in a virtual hour with 10% of members stalling 5 s each minute. */
@@ -106,13 +124,27 @@ function falseDeaths(lifeguard: boolean, stallGuard: boolean, minutes: number): 
   return { views, incidents: incidents.size, wallS: (performance.now() - started) / 1000 };
 }
 
-function bytesPerMember(n: number, loss: number): number {
+const typeNames = ['', 'ping', 'indirect', 'ack', 'nack', 'suspect', 'alive', 'dead', 'push-pull'];
+
+/** Bytes out per member per second, with where they go (plaintext bytes per message type, suspicions). */
+function bytesPerMember(n: number, loss: number): { bytes: number; detail: string } {
   const sim = new Simulation({ seed: 4000 + n, size: n, tuning: lan, conditions: net(loss) });
   sim.run(n >= 1000 ? 20_000 : 60_000);
-  const before = sim.totalBytesOut();
+  const sum = (f: (node: (typeof sim.nodes)[number]) => number) => sim.nodes.reduce((a, node) => a + f(node), 0);
+  const byType = () => {
+    const m = new Map<number, number>();
+    for (const node of sim.nodes) for (const [k, v] of node.bytesOutByType) m.set(k, (m.get(k) ?? 0) + v);
+    return m;
+  };
+  const before = { bytes: sim.totalBytesOut(), packets: sum((x) => x.metrics.packetsOut), fails: sum((x) => x.metrics.probeFailures), refutations: sum((x) => x.metrics.refutations), types: byType() };
   const span = n >= 1000 ? 60_000 : 5 * 60_000;
   sim.run(span);
-  return (sim.totalBytesOut() - before) / n / (span / 1000);
+  const per = (x: number) => x / n / (span / 1000);
+  const types = [...byType()].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${typeNames[k]} ${per(v - (before.types.get(k) ?? 0)).toFixed(1)}`);
+  const detail =
+    `${per(sum((x) => x.metrics.packetsOut) - before.packets).toFixed(2)} packets/s; false suspicions ${(per(sum((x) => x.metrics.probeFailures) - before.fails) * 1000).toFixed(3)}` +
+    ` and refutations ${(per(sum((x) => x.metrics.refutations) - before.refutations) * 1000).toFixed(3)} per 1000 member-s; plaintext B/s: ${types.join(', ')}`;
+  return { bytes: (sim.totalBytesOut() - before.bytes) / n / (span / 1000), detail };
 }
 
 export default async function meshBench(): Promise<BenchRow[]> {
@@ -141,10 +173,16 @@ export default async function meshBench(): Promise<BenchRow[]> {
     }
   }
   if (wanted.includes('crash')) {
-    const { all, each } = crashDetection(100, 0.1, 20);
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    const { all, each, firstSuspect, suspicion, spread } = crashDetection(100, 0.1, 20);
     rows.push({ name: 'crash → every live member holds it dead, N=100, 10% loss, p50 (20 crashes)', value: quantile(all, 0.5) / 1000, unit: 's' });
     rows.push({ name: 'crash → every live member holds it dead, N=100, 10% loss, p99', value: quantile(all, 0.99) / 1000, unit: 's', target: '<= 12 s', met: quantile(all, 0.99) <= 12_000, anchor: 'memberlist LAN suspicion 8-48 s at N=100' });
     rows.push({ name: 'crash → one member learns it, p50 / p99 over all members', value: quantile(each, 0.5) / 1000, unit: `s (p99 ${(quantile(each, 0.99) / 1000).toFixed(2)} s)` });
+    rows.push({ name: 'crash → first suspicion, p50 (first probe of the victim + probe interval)', value: quantile(firstSuspect, 0.5) / 1000, unit: `s (max ${s(Math.max(...firstSuspect))})` });
+    rows.push({ name: 'first suspicion → first death (suspicion timeout, stall guard inside it), p50', value: quantile(suspicion, 0.5) / 1000, unit: `s (max ${s(Math.max(...suspicion))}; Lifeguard min 8 s)` });
+    rows.push({ name: 'first death → every live member, p50', value: quantile(spread, 0.5) / 1000, unit: `s (max ${s(Math.max(...spread))})` });
+    const off = crashDetection(100, 0.1, 20, false);
+    rows.push({ name: 'stall guard off: crash → every live member holds it dead, p50', value: quantile(off.all, 0.5) / 1000, unit: `s (p99 ${s(quantile(off.all, 0.99))}; the guard's cost)` });
   }
   if (wanted.includes('false')) {
     const minutes = Number(process.env.MESH_BENCH_MINUTES ?? 60);
@@ -157,13 +195,21 @@ export default async function meshBench(): Promise<BenchRow[]> {
     rows.push({ name: `false dead views, Lifeguard off (plain SWIM) (${off.incidents} incidents)`, value: off.views, unit: 'views', anchor: 'Lifeguard paper: >50x fewer false positives' });
   }
   if (wanted.includes('bytes')) {
-    const base = bytesPerMember(10, 0);
-    for (const n of sizes) {
-      const b = n === 10 ? base : bytesPerMember(n, 0);
-      const dev = (b / base - 1) * 100;
-      rows.push({ name: `bytes out per member, N=${n}, 0% loss, steady state`, value: b, unit: `B/s (${dev >= 0 ? '+' : ''}${dev.toFixed(1)}% vs N=10)`, target: 'within ±10% of N=10', met: Math.abs(dev) <= 10 });
+    for (const loss of [0, 0.1]) {
+      let base = 0;
+      for (const n of sizes) {
+        const { bytes, detail } = bytesPerMember(n, loss);
+        if (base === 0) base = bytes;
+        const dev = (bytes / base - 1) * 100;
+        rows.push({
+          name: `bytes out per member, N=${n}, ${loss * 100}% loss, steady state (${detail})`,
+          value: bytes,
+          unit: `B/s (${dev >= 0 ? '+' : ''}${dev.toFixed(1)}% vs N=${sizes[0]})`,
+          target: `within ±10% of N=${sizes[0]}`,
+          met: Math.abs(dev) <= 10,
+        });
+      }
     }
-    for (const n of sizes) rows.push({ name: `bytes out per member, N=${n}, 10% loss`, value: bytesPerMember(n, 0.1), unit: 'B/s' });
   }
   if (wanted.includes('wall')) {
     const minutes = Number(process.env.MESH_BENCH_MINUTES ?? 60);
