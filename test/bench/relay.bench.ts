@@ -165,6 +165,14 @@ export default async function relayBench(): Promise<BenchRow[]> {
             lagReadings.push(r.lagReadings);
           }, 50)
         : null;
+      // This process's idle rate with the gateways up (cloud broker, timers, reconnect attempts),
+      // subtracted below as for the buddy: a replicated run lasts longer until the replica is
+      // complete, and idle time is not what replication costs.
+      const idle0 = process.cpuUsage();
+      const idleW0 = performance.now();
+      await new Promise((r) => setTimeout(r, 1000));
+      const idleC = process.cpuUsage(idle0);
+      const idlePerS = (idleC.user + idleC.system) / 1e6 / ((performance.now() - idleW0) / 1000);
       const cpu0 = process.cpuUsage();
       const buddyCpu0 = buddy ? await buddy.cpuS() : 0;
       const t0 = performance.now();
@@ -175,7 +183,8 @@ export default async function relayBench(): Promise<BenchRow[]> {
       const totalS = (performance.now() - t0) / 1000;
       if (sampler) clearInterval(sampler);
       const cpu = process.cpuUsage(cpu0);
-      const cpuS = (cpu.user + cpu.system) / 1e6;
+      const rawCpuS = (cpu.user + cpu.system) / 1e6;
+      const cpuS = Math.max(0, rawCpuS - idlePerS * totalS);
       const buddyRawS = buddy ? (await buddy.cpuS()) - buddyCpu0 : 0;
       const buddyS = buddy ? Math.max(0, buddyRawS - buddy.idlePerS * totalS) : 0;
       const disk = fileBytes(join(t.dir, `${id}.db`), join(t.dir, `${id}.db-wal`));
@@ -185,7 +194,7 @@ export default async function relayBench(): Promise<BenchRow[]> {
       stopped = true;
       await origin.stop();
       if (buddy) await buddy.stop();
-      return { ingestS, totalS, cpuS, buddyS, buddyRawS, disk, replicaDisk, lagMs, lagReadings, copied };
+      return { ingestS, totalS, cpuS, rawCpuS, idlePerS, buddyS, buddyRawS, disk, replicaDisk, lagMs, lagReadings, copied };
     };
     // Plain and replicated runs alternate, REPEATS times each, and the median run of each counts:
     // the machine is shared, and one run's CPU per reading varies by up to 2x.
@@ -218,7 +227,7 @@ export default async function relayBench(): Promise<BenchRow[]> {
       name: 'uplink cut: k=1 extra CPU per reading, origin side (encode, send, acks)',
       value: Number(us(originExtraS).toFixed(2)),
       unit: 'us',
-      anchor: `medians of ${REPEATS}: ${bases.map((r) => us(r.cpuS).toFixed(2)).join('/')} us plain, ${reps.map((r) => us(r.cpuS).toFixed(2)).join('/')} us replicated`,
+      anchor: `idle subtracted; medians of ${REPEATS}: ${bases.map((r) => us(r.cpuS).toFixed(2)).join('/')} us plain, ${reps.map((r) => us(r.cpuS).toFixed(2)).join('/')} us replicated (raw ${us(base.rawCpuS).toFixed(2)} -> ${us(rep.rawCpuS).toFixed(2)})`,
     });
     rows.push({
       name: 'uplink cut: k=1 CPU per reading, buddy side (receive, decrypt, commit)',
