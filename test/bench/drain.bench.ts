@@ -149,6 +149,9 @@ export default async function drainBench(): Promise<BenchRow[]> {
     const rssStart = process.memoryUsage().rss;
     let rssPeak = rssStart;
     const rssAtHalf: number[] = [];
+    // RSS when a quarter, half, three quarters and all of the backlog are acked: a backlog-sized
+    // leak grows between the quarters; heap warm-up only happens early.
+    const rssAtQuarter: number[] = [];
     uplink.start();
     const deadline = Date.now() + 20 * 60_000;
     while (log.ackWatermark() < TOTAL) {
@@ -157,6 +160,7 @@ export default async function drainBench(): Promise<BenchRow[]> {
       const rss = process.memoryUsage().rss;
       rssPeak = Math.max(rssPeak, rss);
       if (rssAtHalf.length === 0 && log.ackWatermark() >= TOTAL / 2) rssAtHalf.push(rss);
+      while (rssAtQuarter.length < 4 && log.ackWatermark() >= (TOTAL * (rssAtQuarter.length + 1)) / 4) rssAtQuarter.push(rss);
     }
     const seconds = (performance.now() - started) / 1000;
     const wire = (session as LinkSession | null)?.wireBytes() ?? NaN;
@@ -183,6 +187,12 @@ export default async function drainBench(): Promise<BenchRow[]> {
       { name: 'gateway process RSS at drain start', value: Math.round(rssStart / 2 ** 20), unit: 'MiB', anchor: 'Greengrass >= 96 MB + 70 MB stream manager' },
       { name: 'gateway process RSS peak while draining (peak - start)', value: Math.round((rssPeak - rssStart) / 2 ** 20), unit: 'MiB', target: 'flat (no growth with backlog size)', anchor: 'Fluent Bit 1.1 GB on restart with a big backlog' },
       { name: 'gateway process RSS at half drained, minus start', value: Math.round(((rssAtHalf[0] ?? rssStart) - rssStart) / 2 ** 20), unit: 'MiB' },
+      {
+        name: `gateway RSS at 25/50/75/100% drained: ${rssAtQuarter.map((r) => Math.round(r / 2 ** 20)).join(' / ')} MiB; growth 25% -> 100%`,
+        value: Math.round(((rssAtQuarter[3] ?? rssStart) - (rssAtQuarter[0] ?? rssStart)) / 2 ** 20),
+        unit: 'MiB',
+        target: 'flat (no growth with backlog size)',
+      },
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
