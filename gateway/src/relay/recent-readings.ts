@@ -22,7 +22,11 @@ export class RecentReadings {
     return this.held;
   }
 
-  /** One commit: readings with seqs firstSeq, firstSeq + 1, … (a gap forgets what was held). */
+  /**
+   * One commit: readings with seqs firstSeq, firstSeq + 1, … (a gap forgets what was held). Kept
+   * by reference: the caller must not change the array or its readings afterwards (the ingest
+   * hands each commit notice a fresh array, `ingest.ts` settle()).
+   */
   add(firstSeq: number, readings: readonly Reading[]): void {
     if (readings.length === 0) return;
     const last = this.chunks.at(-1);
