@@ -30,7 +30,7 @@ describe('probing under loss (issue 4 benchmark causes)', () => {
     const probes = sim.nodes.reduce((n, x) => n + x.metrics.probes, 0) - probesBefore;
     expect(probes).toBeGreaterThan(17_000);
     // Every path must fail: three direct pings, three relays (each retrying its ping and forwarding
-    // the ack twice): ~2e-5 per probe, ~0.4 expected here. Before these fixes: 1.2e-3 per probe (35 here).
+    // the ack twice): ~1e-5 per probe, ~0.4 expected here. Before these fixes: 1.2e-3 per probe (35 here).
     expect(fails).toBeLessThanOrEqual(4);
   });
 });
