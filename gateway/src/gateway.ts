@@ -47,6 +47,11 @@ export interface GatewayDeps {
   print?: (line: string) => void;
   /** Reads the board model (hardware/src/boards). Default: /proc/device-tree/model. */
   readBoardModel?: ModelReader;
+  /**
+   * multicast-dns socket options for the mesh's mDNS (default: the default interface). Tests and
+   * single-machine demos pass { interface: '127.0.0.1', bind: '0.0.0.0' } to stay on loopback.
+   */
+  mdnsSocket?: { interface?: string; bind?: string };
 }
 
 export interface StartedGateway {
@@ -65,6 +70,7 @@ export class Gateway {
   readonly metrics = new MetricsRegistry();
   private readingLog: SqliteReadingLog | null = null;
   private dirLock: DataDirLock | null = null;
+  private readonly mdnsSocket: GatewayDeps['mdnsSocket'];
   private readonly heldReadings = new HeldReadings();
   private ingestPath: Ingest | null = null;
   private broker: IngestBroker | null = null;
@@ -91,6 +97,7 @@ export class Gateway {
     this.print = deps.print ?? ((line) => process.stdout.write(line + '\n'));
     this.http = new HttpApi(this.log);
     this.readBoardModel = deps.readBoardModel ?? readDeviceTreeModel;
+    this.mdnsSocket = deps.mdnsSocket;
   }
 
   /** The board profile in use (hardware/src/boards), known once started. */
@@ -233,12 +240,14 @@ export class Gateway {
       // Off unless mesh.key is set (every mesh packet is encrypted; there is no default key).
       this.meshMember = await startGatewayMesh({
         id: cfg.id,
+        mqttPort: this.broker.port,
         config: cfg.mesh,
         http: this.http,
         metrics: this.metrics,
         meta: () => this.meshMeta(),
         clock: this.clock,
         logger: this.log,
+        ...(this.mdnsSocket ? { mdnsSocket: this.mdnsSocket } : {}),
       });
       if (this.meshMember) {
         const mesh = this.meshMember;

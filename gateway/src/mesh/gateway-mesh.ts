@@ -32,6 +32,8 @@ export interface GatewayMeshDeps {
   logger: Logger;
   /** multicast-dns socket options (loopback demos: { interface: '127.0.0.1', bind: '0.0.0.0' }). */
   mdnsSocket?: { interface?: string; bind?: string };
+  /** The gateway's MQTT port, published as TXT `mqtt` so devices can find the broker over mDNS. */
+  mqttPort?: number;
 }
 
 /**
@@ -64,6 +66,7 @@ export async function startGatewayMesh(deps: GatewayMeshDeps): Promise<Mesh | nu
     ...(deps.clock ? { clock: deps.clock } : {}),
     logger: deps.logger,
     ...(deps.mdnsSocket ? { mdnsSocket: deps.mdnsSocket } : {}),
+    ...(deps.mqttPort !== undefined ? { mdnsTxt: { mqtt: String(deps.mqttPort) } } : {}),
   });
   await mesh.start();
   deps.http.route('GET', '/api/members', () => ({ json: { self: deps.id, members: mesh.members() } }));

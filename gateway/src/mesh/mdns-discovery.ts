@@ -30,6 +30,12 @@ export interface MdnsDiscoveryOptions {
   requeryIntervalMs?: number;
   /** ms after the last answer when a peer is dropped as stale (default 3 × requery interval). */
   staleAfterMs?: number;
+  /**
+   * More TXT keys to publish, e.g. `mqtt`: the gateway's MQTT port, which the device SDK's
+   * DeviceClient reads to find a gateway (device-sdk/src/client/discovery.ts). Keep them short:
+   * the whole record stays within 200 bytes.
+   */
+  txt?: Record<string, string>;
   logger?: Logger;
 }
 
@@ -127,7 +133,7 @@ export class MdnsDiscovery implements Discovery {
       protocol: 'udp',
       port: this.opts.port,
       host: `fm-${this.opts.id}.local`,
-      txt: txtRecord(this.opts.id, this.opts.label),
+      txt: { ...this.opts.txt, ...txtRecord(this.opts.id, this.opts.label) },
       probe: false,
     });
     const consider = (s: Service) => {

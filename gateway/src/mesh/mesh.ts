@@ -120,6 +120,8 @@ export interface MeshOptions {
   metaSource?: { read: () => MemberMeta; intervalMs: number };
   /** multicast-dns socket options for the default MdnsDiscovery (loopback: { interface: '127.0.0.1', bind: '0.0.0.0' }). */
   mdnsSocket?: { interface?: string; bind?: string };
+  /** More TXT keys for the mDNS record (the gateway adds `mqtt`: its broker port). */
+  mdnsTxt?: Record<string, string>;
 }
 
 /**
@@ -207,7 +209,7 @@ export class Mesh {
     const discovery =
       this.opts.discovery ??
       (s.mdns
-        ? new MdnsDiscovery({ id: this.opts.id, port: parseAddress(transport.address).port, label: s.label, clock: this.clock, logger: this.logger, ...this.opts.mdnsSocket })
+        ? new MdnsDiscovery({ id: this.opts.id, port: parseAddress(transport.address).port, label: s.label, clock: this.clock, logger: this.logger, ...this.opts.mdnsSocket, ...(this.opts.mdnsTxt ? { txt: this.opts.mdnsTxt } : {}) })
         : undefined);
     if (discovery) {
       this.discovery = discovery;
