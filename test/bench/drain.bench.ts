@@ -152,6 +152,10 @@ export default async function drainBench(): Promise<BenchRow[]> {
     // RSS when a quarter, half, three quarters and all of the backlog are acked: a backlog-sized
     // leak grows between the quarters; heap warm-up only happens early.
     const rssAtQuarter: number[] = [];
+    // With --expose-gc, the live JS heap after a full collection at each quarter: what the
+    // process really keeps, apart from allocator slack.
+    const heapAtQuarter: number[] = [];
+    const gc = (globalThis as { gc?: () => void }).gc;
     uplink.start();
     const deadline = Date.now() + 20 * 60_000;
     while (log.ackWatermark() < TOTAL) {
@@ -160,7 +164,13 @@ export default async function drainBench(): Promise<BenchRow[]> {
       const rss = process.memoryUsage().rss;
       rssPeak = Math.max(rssPeak, rss);
       if (rssAtHalf.length === 0 && log.ackWatermark() >= TOTAL / 2) rssAtHalf.push(rss);
-      while (rssAtQuarter.length < 4 && log.ackWatermark() >= (TOTAL * (rssAtQuarter.length + 1)) / 4) rssAtQuarter.push(rss);
+      while (rssAtQuarter.length < 4 && log.ackWatermark() >= (TOTAL * (rssAtQuarter.length + 1)) / 4) {
+        rssAtQuarter.push(rss);
+        if (gc) {
+          gc();
+          heapAtQuarter.push(process.memoryUsage().heapUsed);
+        }
+      }
     }
     const seconds = (performance.now() - started) / 1000;
     const wire = (session as LinkSession | null)?.wireBytes() ?? NaN;
@@ -193,6 +203,9 @@ export default async function drainBench(): Promise<BenchRow[]> {
         unit: 'MiB',
         target: 'flat (no growth with backlog size)',
       },
+      ...(heapAtQuarter.length === 4
+        ? [{ name: `live JS heap after full GC at 25/50/75/100% drained: ${heapAtQuarter.map((h) => (h / 2 ** 20).toFixed(1)).join(' / ')} MiB`, value: Number(((heapAtQuarter[3]! - heapAtQuarter[0]!) / 2 ** 20).toFixed(1)), unit: 'MiB growth' }]
+        : []),
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
