@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
+import { silentLogger, systemClock, type Clock, type Logger, type Reading } from '@fieldmesh/device-sdk';
 import { detectBoard, readDeviceTreeModel, type BoardDetection, type ModelReader } from '@fieldmesh/hardware/boards/index';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { IngestBroker } from './ingest/broker.js';
@@ -37,6 +37,8 @@ export interface GatewayUplink {
   stop(): void | Promise<void>;
   /** Called after every group commit so draining starts at once. */
   notify(): void;
+  /** Called after every group commit with what was committed (state-series compaction). */
+  observeCommitted?(firstSeq: number, readings: readonly Reading[]): void;
   stats(): UplinkStatsView;
 }
 
@@ -201,7 +203,10 @@ export class Gateway {
       const uplink = this.createUplink();
       this.uplink = uplink;
       if (uplink) this.metrics.register(uplinkDrainMetrics(() => uplink.stats()));
-      this.ingestPath.onCommitted(() => this.uplink?.notify());
+      this.ingestPath.onCommitted((batch) => {
+        this.uplink?.observeCommitted?.(batch.firstSeq, batch.readings);
+        this.uplink?.notify();
+      });
       this.ingestPath.onCommitted((batch) => this.relay?.notify(batch));
 
       this.broker = new IngestBroker({

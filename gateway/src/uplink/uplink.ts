@@ -1,4 +1,5 @@
-import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
+import { silentLogger, systemClock, type Clock, type Logger, type Reading } from '@fieldmesh/device-sdk';
+import type { StateSeries } from './state-compaction.js';
 import { AlertLane } from './alert-lane.js';
 import { BulkLane } from './bulk-lane.js';
 import { ByteRateCap } from './byte-rate-cap.js';
@@ -51,11 +52,13 @@ export class Uplink {
   /** Cloud acks received on either lane: evidence the cloud commits this gateway's data (see BulkLane `refused`). */
   private acksSeen = 0;
   private pumping = false;
+  private readonly stateSeries: StateSeries;
   private readonly counts = { bytesSent: 0, connects: 0 };
 
   constructor(opts: UplinkOptions) {
     const { o, stateSeries } = resolveUplinkOptions(opts);
     this.o = o;
+    this.stateSeries = stateSeries;
     this.clock = opts.clock ?? systemClock;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'uplink' });
     this.backoff = new ReconnectBackoff(o.backoffMinMs, o.backoffMaxMs, opts.random);
@@ -106,6 +109,14 @@ export class Uplink {
     // A new alert goes at once, not at the next ingest commit.
     this.unsubscribeAlerts = this.o.alerts?.onQueued(() => this.notify()) ?? null;
     this.connectNow();
+  }
+
+  /**
+   * Called after each ingest commit with what was committed, so state series are compacted over
+   * the whole backlog (state-compaction.ts), not only within one read of the log.
+   */
+  observeCommitted(firstSeq: number, readings: readonly Reading[]): void {
+    this.stateSeries.observe(firstSeq, readings);
   }
 
   /** Called after each ingest commit: new readings may be sent (coalesced). */

@@ -3,6 +3,7 @@ import { ManualClock, type Reading } from '@fieldmesh/device-sdk';
 import { MemoryAlertLog } from '@fieldmesh/gateway/alerts/memory-log';
 import type { RuleTransition } from '@fieldmesh/gateway/rules/transition';
 import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
+import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
 import { decodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
 import { ByteRateCap } from '@fieldmesh/gateway/uplink/byte-rate-cap';
 import { DrainMeter } from '@fieldmesh/gateway/uplink/drain-meter';
@@ -203,6 +204,23 @@ describe('lanes', () => {
     expect(cloud.rows.has(9000)).toBe(true);
     expect(uplink.stats().readingsCompacted).toBe(5998);
     await uplink.stop();
+  });
+
+  it('compacts a state series over the whole backlog once commits are observed, always keeping the last reading of a read', () => {
+    const s = new StateSeries(['*/state']);
+    const r = (seq: number, series: string): LoggedReading => ({ seq, series, ts: seq, value: seq });
+    // Committed: door/state at seqs 1, 3 and 10; other series in between.
+    s.observe(1, [{ series: 'door/state', ts: 1, value: 1 }, { series: 'door/t', ts: 2, value: 2 }, { series: 'door/state', ts: 3, value: 3 }]);
+    s.observe(10, [{ series: 'door/state', ts: 10, value: 10 }]);
+    // A first read of 1..4 (the newer value at seq 10 lies beyond it) sends no door/state at all
+    // but keeps the read's last reading so the send position moves.
+    expect(s.compact([r(1, 'door/state'), r(2, 'door/t'), r(3, 'door/state'), r(4, 'door/t')]).map((x) => x.seq)).toEqual([2, 4]);
+    expect(s.compact([r(1, 'door/state'), r(2, 'door/t'), r(3, 'door/state')]).map((x) => x.seq)).toEqual([2, 3]);
+    // The read that holds the newest value sends it.
+    expect(s.compact([r(9, 'door/t'), r(10, 'door/state')]).map((x) => x.seq)).toEqual([9, 10]);
+    // Without observed commits (after a restart) compaction falls back to within the read.
+    const fresh = new StateSeries(['*/state']);
+    expect(fresh.compact([r(1, 'door/state'), r(2, 'door/t'), r(3, 'door/state'), r(4, 'door/t')]).map((x) => x.seq)).toEqual([2, 3, 4]);
   });
 
   it('state series patterns: one level per *, bad patterns refused at construction', () => {
