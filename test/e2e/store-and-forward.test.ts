@@ -2,89 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { connect, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
+import { CountingDevice } from './counting-device.js';
 import { FieldmeshProcess, fieldmeshBin } from './fieldmesh-process.js';
 
 /** Kill cycles: a few by default, many with FM_CHAOS=1. */
 const KILLS = process.env.FM_CHAOS === '1' ? 25 : 4;
 const READINGS_PER_PACK = 10;
-
-/**
- * A device that publishes SenML packs numbered by fm_seq at QoS 1, one at a time, and resends a
- * pack whose PUBACK it did not get (after reconnecting), as a real device SDK does. Reading values
- * are unique counters, so the cloud's copy can be checked reading by reading.
- */
-class CountingDevice {
-  /** Packs whose PUBACK arrived. */
-  readonly acked = new Set<number>();
-  private next = 1;
-  private stopped = false;
-  private client: MqttClient | null = null;
-  private loop: Promise<void> | null = null;
-
-  constructor(private readonly port: number) {}
-
-  start(): void {
-    this.loop = this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-    this.client?.end(true);
-  }
-
-  private pack(i: number): string {
-    const records: object[] = [{ fm_seq: i, bn: 'dev1/', n: 'count', v: i * READINGS_PER_PACK }];
-    for (let k = 1; k < READINGS_PER_PACK; k++) records.push({ n: 'count', v: i * READINGS_PER_PACK + k });
-    return JSON.stringify(records);
-  }
-
-  private connectOnce(): Promise<MqttClient> {
-    return new Promise((resolve, reject) => {
-      const c = connect(`mqtt://127.0.0.1:${this.port}`, { clientId: 'dev1', reconnectPeriod: 0, connectTimeout: 2000, protocolVersion: 4 });
-      c.once('connect', () => resolve(c));
-      c.once('error', (e) => (c.end(true), reject(e)));
-      c.once('close', () => reject(new Error('closed')));
-    });
-  }
-
-  private publishOnce(c: MqttClient, i: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('puback timeout')), 10_000);
-      c.once('close', () => (clearTimeout(timer), reject(new Error('closed'))));
-      c.publish('fm/d/dev1/senml', this.pack(i), { qos: 1 }, (err) => {
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      });
-    });
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      if (!this.client) {
-        try {
-          this.client = await this.connectOnce();
-          this.client.setMaxListeners(0);
-        } catch {
-          await new Promise((r) => setTimeout(r, 50));
-          continue;
-        }
-      }
-      try {
-        await this.publishOnce(this.client, this.next);
-        this.acked.add(this.next);
-        this.next++;
-      } catch {
-        this.client.end(true);
-        this.client = null;
-      }
-    }
-  }
-}
 
 /**
  * One cloud process and one gateway process on fixed ports (so either can be killed and
@@ -114,7 +39,7 @@ async function startSystem(dir: string, cleanups: Array<() => Promise<void> | vo
     cloud: null as FieldmeshProcess | null,
     gateway: null as FieldmeshProcess | null,
     gatewayHttp: 0,
-    device: new CountingDevice(gwPort),
+    device: new CountingDevice(gwPort, READINGS_PER_PACK),
     async startCloud() {
       sys.cloud = new FieldmeshProcess(['cloud', '--config', join(dir, 'cloud.yaml'), '--log-level', 'warn']);
       await sys.cloud.waitForLine(/cloud broker: mqtt:\/\/[^:]+:(\d+)/);
