@@ -1,3 +1,6 @@
+import type { Reading } from '@fieldmesh/device-sdk';
+import { ParserCounters, type FeedResult, type SensorParser, type SensorParserOptions, type SensorParserStats } from './parser.js';
+
 /**
  * Splits a byte stream into lines for the text profiles. A line ends at LF or CR: NMEA and
  * Arduino's println send CRLF (which then yields an empty line, ignored by every profile), some
@@ -67,4 +70,46 @@ export function asciiString(b: Uint8Array): string {
   let s = '';
   for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
   return s;
+}
+
+/**
+ * The scaffold every line-based profile shares: split the stream into lines, count oversized ones,
+ * skip blank ones, and keep the counters; a profile only says what one complete line means.
+ */
+export abstract class LineProtocolParser implements SensorParser {
+  protected readonly c = new ParserCounters();
+  private readonly split: LineSplitter;
+
+  constructor(
+    protected readonly opts: SensorParserOptions,
+    maxLength: number,
+  ) {
+    this.split = new LineSplitter(maxLength);
+  }
+
+  /**
+   * Handles one non-blank line (without its terminator): pushes its readings to `out` and counts
+   * them with `this.c.accept`, or counts a rejection (the line's size is `bytes.length + 1`).
+   */
+  protected abstract parseLine(bytes: Uint8Array, now: number, out: Reading[]): void;
+
+  feed(chunk: Uint8Array, now: number): FeedResult {
+    this.c.begin(chunk.length);
+    const readings: Reading[] = [];
+    this.split.push(chunk, (e) => {
+      if (e.kind === 'oversized') return this.c.reject('oversized', e.bytes);
+      if (isBlank(e.bytes)) return;
+      this.parseLine(e.bytes, now, readings);
+    });
+    return this.c.end(readings);
+  }
+
+  reset(): void {
+    const n = this.split.reset();
+    if (n > 0) this.c.reject('noise', n);
+  }
+
+  stats(): SensorParserStats {
+    return this.c.snapshot();
+  }
 }

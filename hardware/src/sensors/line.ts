@@ -5,8 +5,8 @@
  * half-garbled line never stores half a measurement set.
  */
 import { SENSOR_NAME, type Reading, type ReadingValue } from '@fieldmesh/device-sdk';
-import { asciiString, isBlank, isPrintableAscii, LineSplitter } from './line-splitter.js';
-import { ParserCounters, type FeedResult, type SensorParser, type SensorParserOptions } from './parser.js';
+import { asciiString, isPrintableAscii, LineProtocolParser } from './line-splitter.js';
+import type { SensorParserOptions } from './parser.js';
 
 /** Longest line: 64 pairs of ~4 characters; firmware that sends more is not this protocol. */
 export const LINE_MAX_LENGTH = 256;
@@ -30,34 +30,16 @@ export function parseLinePairs(text: string): Map<string, ReadingValue> | undefi
   return pairs.size > 0 ? pairs : undefined;
 }
 
-export class LineParser implements SensorParser {
-  private readonly split = new LineSplitter(LINE_MAX_LENGTH);
-  private readonly c = new ParserCounters();
-
-  constructor(private readonly opts: SensorParserOptions) {}
-
-  feed(chunk: Uint8Array, now: number): FeedResult {
-    this.c.begin(chunk.length);
-    const readings: Reading[] = [];
-    this.split.push(chunk, (e) => {
-      if (e.kind === 'oversized') return this.c.reject('oversized', e.bytes);
-      const b = e.bytes;
-      if (isBlank(b)) return;
-      if (!isPrintableAscii(b)) return this.c.reject('noise', b.length + 1);
-      const pairs = parseLinePairs(asciiString(b));
-      if (!pairs) return this.c.reject('malformed', b.length + 1);
-      for (const [sensor, value] of pairs) readings.push({ series: `${this.opts.device}/${sensor}`, ts: now, value });
-      this.c.accept(pairs.size);
-    });
-    return this.c.end(readings);
+export class LineParser extends LineProtocolParser {
+  constructor(opts: SensorParserOptions) {
+    super(opts, LINE_MAX_LENGTH);
   }
 
-  reset(): void {
-    const n = this.split.reset();
-    if (n > 0) this.c.reject('noise', n);
-  }
-
-  stats() {
-    return this.c.snapshot();
+  protected parseLine(bytes: Uint8Array, now: number, out: Reading[]): void {
+    if (!isPrintableAscii(bytes)) return this.c.reject('noise', bytes.length + 1);
+    const pairs = parseLinePairs(asciiString(bytes));
+    if (!pairs) return this.c.reject('malformed', bytes.length + 1);
+    for (const [sensor, value] of pairs) out.push({ series: `${this.opts.device}/${sensor}`, ts: now, value });
+    this.c.accept(pairs.size);
   }
 }

@@ -9,8 +9,8 @@
  * 3 3-D), pdop, vdop. Fields a receiver leaves empty (no fix yet) produce no reading.
  */
 import type { Reading, ReadingValue } from '@fieldmesh/device-sdk';
-import { asciiString, isBlank, isPrintableAscii, LineSplitter } from './line-splitter.js';
-import { ParserCounters, type FeedResult, type SensorParser, type SensorParserOptions } from './parser.js';
+import { asciiString, isPrintableAscii, LineProtocolParser } from './line-splitter.js';
+import type { SensorParserOptions } from './parser.js';
 
 /** NMEA 0183 §5.3 caps a sentence at 82 characters with CRLF; some receivers overrun it a bit. */
 export const NMEA_MAX_LENGTH = 120;
@@ -104,52 +104,35 @@ const READERS: Record<string, SentenceReader> = {
   },
 };
 
-export class Nmea0183Parser implements SensorParser {
-  private readonly split = new LineSplitter(NMEA_MAX_LENGTH);
-  private readonly c = new ParserCounters();
-
-  constructor(private readonly opts: SensorParserOptions) {}
-
-  feed(chunk: Uint8Array, now: number): FeedResult {
-    this.c.begin(chunk.length);
-    const readings: Reading[] = [];
-    this.split.push(chunk, (e) => {
-      if (e.kind === 'oversized') return this.c.reject('oversized', e.bytes);
-      if (isBlank(e.bytes)) return;
-      const size = e.bytes.length + 1;
-      if (!isPrintableAscii(e.bytes)) return this.c.reject('noise', size);
-      const line = asciiString(e.bytes).trim();
-      const star = line.lastIndexOf('*');
-      if (line[0] !== '$' || star < 0 || star !== line.length - 3 || !/^[0-9A-Fa-f]{2}$/.test(line.slice(star + 1))) {
-        return this.c.reject('noise', size);
-      }
-      let sum = 0;
-      for (let i = 1; i < star; i++) sum ^= line.charCodeAt(i);
-      if (sum !== parseInt(line.slice(star + 1), 16)) return this.c.reject('checksum', size);
-      const fields = line.slice(1, star).split(',');
-      const address = fields[0]!;
-      if (!/^[A-Z][A-Z0-9]{4,5}$/.test(address)) return this.c.reject('malformed', size);
-      const read = READERS[address.slice(2)];
-      if (!read || !(NMEA_TALKERS as readonly string[]).includes(address.slice(0, 2))) return this.c.ignore();
-      const out = read(fields);
-      if (!out) return this.c.reject('malformed', size);
-      for (const r of out) {
-        const reading: Reading = { series: `${this.opts.device}/${r.sensor}`, ts: now, value: r.value };
-        if (r.unit) reading.unit = r.unit;
-        readings.push(reading);
-      }
-      this.c.accept(out.length);
-    });
-    return this.c.end(readings);
+export class Nmea0183Parser extends LineProtocolParser {
+  constructor(opts: SensorParserOptions) {
+    super(opts, NMEA_MAX_LENGTH);
   }
 
-  reset(): void {
-    const n = this.split.reset();
-    if (n > 0) this.c.reject('noise', n);
-  }
-
-  stats() {
-    return this.c.snapshot();
+  protected parseLine(bytes: Uint8Array, now: number, out: Reading[]): void {
+    const size = bytes.length + 1;
+    if (!isPrintableAscii(bytes)) return this.c.reject('noise', size);
+    const line = asciiString(bytes).trim();
+    const star = line.lastIndexOf('*');
+    if (line[0] !== '$' || star < 0 || star !== line.length - 3 || !/^[0-9A-Fa-f]{2}$/.test(line.slice(star + 1))) {
+      return this.c.reject('noise', size);
+    }
+    let sum = 0;
+    for (let i = 1; i < star; i++) sum ^= line.charCodeAt(i);
+    if (sum !== parseInt(line.slice(star + 1), 16)) return this.c.reject('checksum', size);
+    const fields = line.slice(1, star).split(',');
+    const address = fields[0]!;
+    if (!/^[A-Z][A-Z0-9]{4,5}$/.test(address)) return this.c.reject('malformed', size);
+    const read = READERS[address.slice(2)];
+    if (!read || !(NMEA_TALKERS as readonly string[]).includes(address.slice(0, 2))) return this.c.ignore();
+    const values = read(fields);
+    if (!values) return this.c.reject('malformed', size);
+    for (const r of values) {
+      const reading: Reading = { series: `${this.opts.device}/${r.sensor}`, ts: now, value: r.value };
+      if (r.unit) reading.unit = r.unit;
+      out.push(reading);
+    }
+    this.c.accept(values.length);
   }
 }
 

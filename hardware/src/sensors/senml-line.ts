@@ -6,51 +6,34 @@
  */
 import type { Reading } from '@fieldmesh/device-sdk';
 import { decodeSenml } from '@fieldmesh/device-sdk/senml/index';
-import { isBlank, LineSplitter } from './line-splitter.js';
-import { ParserCounters, type FeedResult, type SensorParser, type SensorParserOptions } from './parser.js';
+import { LineProtocolParser } from './line-splitter.js';
+import type { SensorParserOptions } from './parser.js';
 
 /** Longest line: a pack of ~100 records; bigger packs belong on MQTT, not on a serial line. */
 export const SENML_LINE_MAX_LENGTH = 16 * 1024;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-export class SenmlLineParser implements SensorParser {
-  private readonly split = new LineSplitter(SENML_LINE_MAX_LENGTH);
-  private readonly c = new ParserCounters();
-
-  constructor(private readonly opts: SensorParserOptions) {}
-
-  feed(chunk: Uint8Array, now: number): FeedResult {
-    this.c.begin(chunk.length);
-    const readings: Reading[] = [];
-    this.split.push(chunk, (e) => {
-      if (e.kind === 'oversized') return this.c.reject('oversized', e.bytes);
-      if (isBlank(e.bytes)) return;
-      let text: string;
-      try {
-        text = strictUtf8.decode(e.bytes).trim();
-      } catch {
-        return this.c.reject('noise', e.bytes.length + 1);
-      }
-      // JSON text starts with [ or {; anything else is not SenML at all (boot banner, noise).
-      if (text[0] !== '[' && text[0] !== '{') return this.c.reject('noise', e.bytes.length + 1);
-      try {
-        const pack = decodeSenml(text[0] === '{' ? `[${text}]` : text, { device: this.opts.device, now });
-        readings.push(...pack.readings);
-        this.c.accept(pack.readings.length);
-      } catch {
-        // decodeSenml throws only SenmlError on bad input: a well-framed line we cannot store.
-        this.c.reject('malformed', e.bytes.length + 1);
-      }
-    });
-    return this.c.end(readings);
+export class SenmlLineParser extends LineProtocolParser {
+  constructor(opts: SensorParserOptions) {
+    super(opts, SENML_LINE_MAX_LENGTH);
   }
 
-  reset(): void {
-    const n = this.split.reset();
-    if (n > 0) this.c.reject('noise', n);
-  }
-
-  stats() {
-    return this.c.snapshot();
+  protected parseLine(bytes: Uint8Array, now: number, out: Reading[]): void {
+    let text: string;
+    try {
+      text = strictUtf8.decode(bytes).trim();
+    } catch {
+      return this.c.reject('noise', bytes.length + 1);
+    }
+    // JSON text starts with [ or {; anything else is not SenML at all (boot banner, noise).
+    if (text[0] !== '[' && text[0] !== '{') return this.c.reject('noise', bytes.length + 1);
+    try {
+      const pack = decodeSenml(text[0] === '{' ? `[${text}]` : text, { device: this.opts.device, now });
+      out.push(...pack.readings);
+      this.c.accept(pack.readings.length);
+    } catch {
+      // decodeSenml throws only SenmlError on bad input: a well-framed line we cannot store.
+      this.c.reject('malformed', bytes.length + 1);
+    }
   }
 }
