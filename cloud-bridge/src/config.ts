@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { CloudError } from './errors.js';
 
 /**
- * The cloud bridge's one config type (STYLE.md habit 5). Every key is optional; defaults are in
+ * The cloud bridge's one config type, validated once at start so a typo fails before anything listens. Every key is optional; defaults are in
  * `CLOUD_DEFAULTS`; unknown keys are refused with their path named.
  */
 export interface CloudConfig {

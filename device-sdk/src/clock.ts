@@ -1,5 +1,5 @@
 /**
- * Time is injected everywhere (STYLE.md habit 4): probing, suspicion, backoff, batching and
+ * Time is injected everywhere, so tests drive it instead of sleeping: probing, suspicion, backoff, batching and
  * retention take a Clock, and tests drive a ManualClock instead of sleeping.
  */
 export interface Clock {

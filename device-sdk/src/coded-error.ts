@@ -1,5 +1,5 @@
 /**
- * The shape every component's error catalog shares (STYLE.md habit 6, after fastify's
+ * The shape every component's error catalog shares (after fastify's
  * `FST_ERR_…`): a stable `FM_ERR_…` code code branches on, and a "how to solve" text. A catalog
  * entry is either that text or `{ meaning, solve }`.
  */

@@ -20,7 +20,7 @@ type Level = 'info' | 'warn' | 'error';
 /**
  * Logs at most once per key per interval and says on the next line how many were suppressed in
  * between: a device stuck on a poison message, a flapping serial port or a hostile peer must not
- * flood the log, journald or a Pi's SD card (STYLE.md habit 7: count it, log it rate-limited).
+ * flood the log, journald or a Pi's SD card (so: count it in a metric, log it rate-limited, carry on).
  */
 export class RateLimitedLog {
   private readonly last = new Map<string, { at: number; suppressed: number }>();

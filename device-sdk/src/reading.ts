@@ -1,6 +1,6 @@
 /**
  * A reading is one value of one series at one time. Series are named `device/sensor`
- * (DESIGN.md, "Interfaces"): the device id is the MQTT client id / frame device id, the sensor
+ * (a name scripts rely on: keep it stable): the device id is the MQTT client id / frame device id, the sensor
  * name is chosen by the device.
  */
 export type ReadingValue = number | boolean | string;

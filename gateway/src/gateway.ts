@@ -160,7 +160,7 @@ export class Gateway {
         logger: this.log.child({ component: 'ingest' }),
       });
 
-      // ── Local processing (issue 7): rules, alerts, rollups, query API, tail ─────────────────
+      // ── Local processing: rules, alerts, rollups, query API, tail ─────────────────
       // Fed every committed batch; alerts go out on the local broker at once (fm/alerts/…).
       this.local = new LocalProcessing({
         gatewayId: cfg.id,
@@ -173,10 +173,10 @@ export class Gateway {
       });
       this.ingestPath.onCommitted((batch) => {
         const forward = this.local?.onCommitted(batch.readings);
-        // Deadband / report-on-change decisions: held readings stay local (issue 7).
+        // Deadband / report-on-change decisions: held readings stay local.
         if (forward) this.heldReadings.record(batch.firstSeq, forward);
       });
-      // Storage budget (issue 5): checked after commits and on a timer; losses in status/metrics.
+      // Storage budget: checked after commits and on a timer; losses in status/metrics.
       this.storage = new StorageKeeper(this.readingLog, cfg.storage, { dataDir: cfg.dataDir, clock: this.clock, logger: this.log });
       this.ingestPath.onCommitted(() => this.storage?.onCommitted());
       this.metrics.register(() => this.storage?.metrics() ?? []);
@@ -219,7 +219,7 @@ export class Gateway {
       });
       await this.broker.start();
 
-      // ── Serial lines (issue 3): one reader per `serial` entry, into the same ingest sink. A
+      // ── Serial lines: one reader per `serial` entry, into the same ingest sink. A
       // missing or busy port is logged and retried by the reader; it never stops the gateway.
       this.serial = new SerialIngest({ ports: cfg.serial, sink: this.ingestPath, clock: this.clock, logger: this.log });
       this.serial.start();
@@ -241,7 +241,7 @@ export class Gateway {
       await this.http.listen(cfg.http.port, cfg.http.host);
       await this.uplink?.start();
       await this.startRelay();
-      // ── Mesh (issue 4): membership among the site's gateways, GET /api/members ──────────────
+      // ── Mesh: membership among the site's gateways, GET /api/members ──────────────
       // Off unless mesh.key is set (every mesh packet is encrypted; there is no default key).
       this.meshMember = await startGatewayMesh({
         id: cfg.id,
@@ -385,7 +385,7 @@ export class Gateway {
       log: this.heldReadings.upstreamView(this.store),
       url: up.url,
       tls: readUplinkTls(up),
-      // The priority lane: alerts go upstream ahead of bulk readings (issue 5, lanes).
+      // The priority lane: alerts go upstream ahead of bulk readings (two lanes).
       alerts: this.localProcessing.alertOutbox,
       maxBytesPerSecond: up.maxBytesPerSecond,
       maxInFlight: up.maxInFlight,

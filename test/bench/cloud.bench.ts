@@ -11,7 +11,7 @@ import { startMosquitto } from '../cloud-bridge/scale/mosquitto.js';
 import { freshDatabase, postgresBin, startPgCluster } from '../cloud-bridge/scale/pg-cluster.js';
 import type { BenchRow } from './harness.js';
 
-// Cloud ingest and live latency (issue 8). Bridges run as real `fieldmesh cloud` processes;
+// Cloud ingest and live latency. Bridges run as real `fieldmesh cloud` processes;
 // simulated gateways publish pre-encoded uplink batches with the uplink's window (8 in flight,
 // the next batch on each ack), so the figure is the bridge's commit rate, not the encoder's.
 
@@ -77,7 +77,7 @@ async function ingest(rows: BenchRow[], name: string, setup: () => Promise<{ url
   const env = await setup();
   try {
     const rate = await drive(env.url, payloads);
-    rows.push({ name: `cloud ingest, ${name} (${GATEWAYS} gateways × ${PER_GATEWAY} readings, batches of ${BATCH})`, value: Math.round(rate), unit: 'readings/s', anchor: `SQLite 1,000 rows/tx ≈ 700k rows/s (ANCHORS.md); load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores` });
+    rows.push({ name: `cloud ingest, ${name} (${GATEWAYS} gateways × ${PER_GATEWAY} readings, batches of ${BATCH})`, value: Math.round(rate), unit: 'readings/s', anchor: `SQLite 1,000 rows/tx ≈ 700k rows/s (measured on this class of machine); load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores` });
   } finally {
     await env.stop();
   }

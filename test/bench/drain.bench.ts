@@ -19,7 +19,7 @@ import type { BenchRow } from './harness.js';
 
 /**
  * Drain of a 1,000,000-reading backlog from a SQLite reading log to the cloud bridge over
- * loopback (issue 2: target >= 100,000 readings/s), and bytes on the wire per reading for 1 Hz
+ * loopback (target >= 100,000 readings/s), and bytes on the wire per reading for 1 Hz
  * slowly-changing series (target <= 6) beside one JSON MQTT message per reading.
  * The cloud bridge runs as its own process (`fieldmesh cloud`), as in production. Wire bytes are
  * the uplink socket's bytes both ways: every MQTT byte (CONNECT, batches, PUBACKs, acks, status).

@@ -7,11 +7,11 @@ export interface BenchRow {
   name: string;
   value: number;
   unit: string;
-  /** The target, as text, e.g. ">= 200000". */
+  /** The target, as text, e.g. ">= 200000". */
   target?: string;
   /** Whether the target was met; omitted when there is none. */
   met?: boolean;
-  /** A figure to compare with (ANCHORS.md, or a baseline measured in the same run). */
+  /** A figure to compare with (a published or earlier measured figure, or a baseline measured in the same run). */
   anchor?: string;
 }
 

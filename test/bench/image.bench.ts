@@ -11,7 +11,7 @@ import type { BenchRow } from './harness.js';
 
 /**
  * Image tooling: how long `npm run bundle`, `fieldmesh image` and `fieldmesh flash` take here.
- * Issue 9 sets no numeric targets; the anchors are what a user meets (an SD card writes at
+ * There are no numeric targets; the anchors are what a user meets (an SD card writes at
  * roughly 10-90 MB/s, so flashing is bound by the card, not by this code).
  */
 export default async (): Promise<BenchRow[]> => {

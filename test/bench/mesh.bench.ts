@@ -6,7 +6,7 @@ import { SeededRandom } from '@fieldmesh/gateway/mesh/random';
 import type { NetworkConditions } from '@fieldmesh/gateway/mesh/memory-network';
 
 /**
- * Mesh benchmarks on the seeded simulator (issue 4). Every packet is sealed with AES-256-GCM as
+ * Mesh benchmarks on the seeded simulator. Every packet is sealed with AES-256-GCM as
  * on the wire. `MESH_BENCH=conv,crash,false,bytes,wall` runs a subset, `MESH_BENCH_N=10,100`
  * limits the sizes, `MESH_BENCH_MINUTES` shortens the one-hour runs.
  */

@@ -14,7 +14,7 @@ import type { BenchRow } from './harness.js';
  * SQLite reading log, as the ingest does) while the cloud is unreachable for T seconds; then the
  * cloud bridge comes up (in process, embedded aedes, SQLite FULL) and the uplink drains the backlog
  * while recording goes on. Drain rate = readings acked per second from the reconnect (link
- * up) until the uplink has caught up, against R (issue 5 target: >= 5x). A second run does
+ * up) until the uplink has caught up, against R (target: >= 5x). A second run does
  * the same with `maxBytesPerSecond` set and reports the bytes/s actually sent against the cap.
  * Env: FM_OUTAGE_RATE (R, default 2000/s), FM_OUTAGE_S (T, default 60), FM_OUTAGE_CAP (default 8000 B/s).
  */

@@ -16,7 +16,7 @@ import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
 import type { BenchRow } from './harness.js';
 
 /**
- * Issue 7: query latency for a day of 1 Hz data at 1-minute steps (target p99 < 20 ms).
+ * Query latency for a day of 1 Hz data at 1-minute steps (target p99 < 20 ms).
  * A real SqliteReadingLog file holding a day of 1 Hz data for 20 series (1.7 M readings), the
  * rollups kept while it was ingested, and queries of one series' whole day. Measured at the
  * function level (QueryApi.handle + JSON.stringify, what the route does) and over loopback HTTP.

@@ -12,7 +12,7 @@ import { freePort } from '../cloud-bridge/cloud-fixture.js';
 import type { BenchRow } from './harness.js';
 
 /**
- * Issue 6 benchmarks, all in one process on loopback (cloud bridge with aedes and SQLite, gateways
+ * Relay and replication benchmarks, all in one process on loopback (cloud bridge with aedes and SQLite, gateways
  * with SQLite logs, MQTT uplinks and relay TCP channels):
  *  1. relay throughput against direct uplink: a pre-filled backlog drained either way;
  *  2. replication lag (k = 1) while the origin ingests as fast as it can;
@@ -52,7 +52,7 @@ function procCpuS(pid: number): number {
 /**
  * CPU per reading of the whole gateway ingest path (`fieldmesh gateway` process: MQTT, SenML,
  * checks, group commit to SQLite, PUBACK after commit), SenML packs of 50 at QoS 1 from this
- * process: the denominator the issue's "ingest cost" means.
+ * process: the denominator of the "ingest cost" target.
  */
 async function gatewayIngestCpuPerReading(dir: string, readings: number): Promise<number> {
   const port = await freePort();
@@ -99,7 +99,7 @@ export default async function relayBench(): Promise<BenchRow[]> {
       await fill(direct, N);
       direct.gate.open();
       const directRate = await drainRate(direct, N);
-      rows.push({ name: `direct uplink drain, ${N} readings backlog`, value: Math.round(directRate), unit: 'readings/s', anchor: 'issue 2 target >= 100000' });
+      rows.push({ name: `direct uplink drain, ${N} readings backlog`, value: Math.round(directRate), unit: 'readings/s', anchor: 'target >= 100000' });
 
       let peers: RelayPeer[] = [];
       const b = await RelayGateway.start('gw-relay', t.dir, cloud.brokerPort, () => []);

@@ -1,5 +1,5 @@
 /**
- * Serial ingest (issue 3): frames per second through SerialIngest over a REAL pseudo-terminal
+ * Serial ingest: frames per second through SerialIngest over a REAL pseudo-terminal
  * (socat, opened by node-serialport), and gateway CPU time per 1,000 frames, for the fm-frame,
  * nmea0183 and line profiles; then fm-frame into the real Ingest + SQLite reading log (durable).
  * A writer process (`cat`) plays the sensor, so its CPU is not counted; socat's copy between

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
 import type { CloudStore } from '@fieldmesh/cloud-bridge/store/cloud-store';
 
-/** The behaviour every CloudStore must have (STYLE.md habit 2): run with describe.each. */
+/** The behaviour every CloudStore must have (one contract, every implementation): run with describe.each. */
 export function cloudStoreContract(name: string, open: () => Promise<{ store: CloudStore; reopen?: () => Promise<CloudStore>; cleanup: () => void }>): void {
   describe(`CloudStore contract: ${name}`, () => {
     let store: CloudStore;

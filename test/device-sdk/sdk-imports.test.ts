@@ -1,5 +1,5 @@
 /**
- * The SDK installs on a bridge without the gateway's heavy dependencies (DESIGN.md): no aedes, no
+ * The SDK installs on a bridge without the gateway's heavy dependencies: no aedes, no
  * better-sqlite3, nothing from gateway, cloud-bridge or hardware. Checked by reading every import.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';

@@ -10,8 +10,8 @@ import { CLUSTER_KEY } from '../gateway/relay/relay-fixture.js';
 /**
  * The relay wired into the gateway's composition root: a device publishes to gateway A, whose
  * uplink points at a port that refuses; the readings reach the cloud through gateway B, and both
- * gateways' /api/status show the route. The member list stands in for the mesh's (the mesh
- * engineer wires `useMeshForRelay(() => mesh.members())` and `relayMetaTags()` into the metadata).
+ * gateways' /api/status show the route. The member list stands in for the mesh's (in production
+ * `useMeshForRelay(() => mesh.members())` and `relayMetaTags()` wire the mesh in).
  */
 describe('relay through the Gateway composition root', () => {
   const cleanups: Array<() => Promise<void> | void> = [];

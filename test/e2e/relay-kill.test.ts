@@ -9,7 +9,7 @@ import { CHILD, ChildGateway } from '../gateway/relay/child-gateway.js';
 import { RelayGateway } from '../gateway/relay/relay-fixture.js';
 
 /**
- * Issue 6, "a relay that dies mid-stream", with a real SIGKILL: the relay B is its own process
+ * A relay that dies mid-stream, with a real SIGKILL: the relay B is its own process
  * (SQLite log, MQTT sessions, relay TCP server), killed while it carries A's backlog; A fails
  * over to C. The cloud ends with every reading of A exactly once.
  */

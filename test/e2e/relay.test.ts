@@ -4,7 +4,7 @@ import { labConfig, startCloud, tempDir, waitFor } from '../cloud-bridge/cloud-f
 import { RelayGateway } from '../gateway/relay/relay-fixture.js';
 
 /**
- * Issue 6, relay: three gateways (real SQLite logs, real MQTT uplinks to a real cloud bridge on
+ * Relay: three gateways (real SQLite logs, real MQTT uplinks to a real cloud bridge on
  * loopback, real relay TCP channels sealed with the cluster key). A's uplink is cut for real
  * (a TCP gate in front of the cloud resets and refuses its connections).
  */

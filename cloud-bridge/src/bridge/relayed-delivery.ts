@@ -8,7 +8,7 @@ export type GatewayRecordWithRoute = GatewayRecord & {
 };
 
 /**
- * Which gateway's data arrives through whom (issue 6: "the cloud's gateway list shows it").
+ * Which gateway's data arrives through whom (the cloud's gateway list shows it).
  * In memory: a route is a live fact, not history; after `freshMs` without a relayed batch the
  * gateway reads as direct again. Bounded by the number of gateways the ACL admits.
  */

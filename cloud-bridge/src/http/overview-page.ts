@@ -7,7 +7,7 @@ const time = (ms: number | null): string => (ms === null ? '—' : new Date(ms).
 
 /**
  * The plain page at `/`: gateways and the latest reading of each series. Everything shown came
- * from gateways (hostile input), so every value is HTML-escaped. The live dashboard is a later issue.
+ * from gateways (hostile input), so every value is HTML-escaped. The live dashboard is cloud-bridge/src/dashboard/.
  */
 export function renderOverviewPage(gateways: GatewayRecord[], series: SeriesInfo[]): string {
   const gwRows = gateways

@@ -18,7 +18,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS fm_gateways (
   id text COLLATE "C" PRIMARY KEY, online boolean NOT NULL DEFAULT false, last_contact bigint, epoch text,
   acked_seq bigint NOT NULL DEFAULT 0, reported_backlog bigint, readings bigint NOT NULL DEFAULT 0, status text);
--- The unique (gateway, epoch, seq) key of DESIGN.md: it keeps exactly-once across bridge processes.
+-- The unique (gateway, epoch, seq) key (docs/ARCHITECTURE.md, glossary): it keeps exactly-once across bridge processes.
 CREATE TABLE IF NOT EXISTS fm_readings (
   gateway text COLLATE "C" NOT NULL, epoch text COLLATE "C" NOT NULL, seq bigint NOT NULL,
   series text COLLATE "C" NOT NULL, unit text NOT NULL, ts bigint NOT NULL, kind smallint NOT NULL,

@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS series (
   id INTEGER PRIMARY KEY, gateway TEXT NOT NULL, name TEXT NOT NULL, unit TEXT NOT NULL,
   count INTEGER NOT NULL DEFAULT 0, last_ts INTEGER, last_kind INTEGER, last_value,
   UNIQUE (gateway, name, unit));
--- The unique (gateway, epoch, seq) key of DESIGN.md, with (gateway, epoch) folded into stream.
+-- The unique (gateway, epoch, seq) key (docs/ARCHITECTURE.md, glossary), with (gateway, epoch) folded into stream.
 CREATE TABLE IF NOT EXISTS readings (
   stream INTEGER NOT NULL, seq INTEGER NOT NULL, sid INTEGER NOT NULL, ts INTEGER NOT NULL,
   kind INTEGER NOT NULL, value, PRIMARY KEY (stream, seq)) WITHOUT ROWID;

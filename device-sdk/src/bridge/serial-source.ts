@@ -1,5 +1,5 @@
 /**
- * The bridge's serial port, behind a small interface (STYLE.md habit 1): the real one opens a
+ * The bridge's serial port, behind a small interface, so the bridge is tested without hardware: the real one opens a
  * port with node-serialport, loaded only when used (it is an optional dependency of the SDK, so
  * the DeviceClient installs on devices without a native build); tests pass an in-memory source.
  */

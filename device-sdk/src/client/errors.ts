@@ -1,7 +1,7 @@
 import { codedErrorClass } from '../coded-error.js';
 
 /**
- * Error catalog of the device client and serial bridge (STYLE.md habit 6). Construction throws
+ * Error catalog of the device client and serial bridge: stable codes, each with how to solve it. Construction throws
  * DeviceClientError; connection trouble at run time is counted in stats(), logged and retried.
  */
 export const clientErrors = {

@@ -2,8 +2,8 @@
  * The offline buffer holds every message from publish() until the gateway acknowledged it
  * (PUBACK, sent by the gateway after its durable commit). Bounded: when full, the OLDEST message
  * is dropped and counted — for sensor data the newest readings are worth most, and a bounded
- * buffer keeps a long outage from filling a bridge's flash (compare ANCHORS.md: Greengrass drops
- * oldest, Kura and ThingsBoard reject new). Two implementations: in memory, and a journal file
+ * buffer keeps a long outage from filling a bridge's flash (AWS Greengrass drops the oldest too;
+ * Eclipse Kura and ThingsBoard reject new). Two implementations: in memory, and a journal file
  * that survives a restart of the bridge process (FileOfflineBuffer, file-buffer.ts).
  */
 export interface BufferedMessage {

@@ -1,6 +1,6 @@
 /**
  * DeviceClient options: one type, defaults in one object, validated once at construction
- * (STYLE.md habit 5). Every limit says why it is what it is.
+ * (defaults in one place). Every limit says why it is what it is.
  */
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -26,7 +26,7 @@ export interface DeviceClientOptions {
   buffer?: { file?: string; maxMessages?: number; maxBytes?: number; fsync?: boolean } | OfflineBuffer;
   /**
    * Messages sent and not yet acknowledged, at most. Default 32: enough to fill a LAN round trip
-   * at bridge rates, well under mqtt.js's listener warning at ~1000 in flight (ANCHORS.md).
+   * at bridge rates, well under mqtt.js's MaxListenersExceededWarning at ~1000 in flight.
    */
   maxInFlight?: number;
   /** Reconnect backoff, ms: first retry after `initialMs` (default 500), doubling up to `maxMs` (default 30 000). */

@@ -1,7 +1,7 @@
 import { CodedError, detailCodeHow } from '../coded-error.js';
 
 /**
- * Error catalog of the fm-frame codec (STYLE.md habit 6). Code branches on `code`, never on text.
+ * Error catalog of the fm-frame codec. Code branches on `code`, never on text.
  * Decoding never throws: it returns one of the `FM_ERR_FRAME_*` rejection codes, which the
  * streaming decoder counts. Only the encoder throws (a programmer error on the device side).
  */

@@ -2,7 +2,7 @@ import { codedErrorClass } from '../coded-error.js';
 
 /**
  * Error catalog of the SenML codec. Code branches on `code`, never on message text.
- * Each entry says what went wrong and how to solve it (STYLE.md habit 6).
+ * Each entry says what went wrong and how to solve it; code branches on the code, never on the text.
  */
 export const SENML_ERRORS = {
   FM_ERR_SENML_JSON: 'The pack is not a JSON array of objects. Send an RFC 8428 JSON pack: `[{"n":"temp","v":21.5}]`.',

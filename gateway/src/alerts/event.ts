@@ -12,7 +12,7 @@ export interface AlertEvent extends RuleTransition {
 }
 
 /**
- * Local MQTT topic of an alert (DESIGN.md: alerts are published locally at once):
+ * Local MQTT topic of an alert (alerts are published locally at once, before the uplink carries them):
  * `fm/alerts/<gateway>/<rule id>/<series levels…>`, e.g. `fm/alerts/gw-a/boiler-hot/boiler/temp`.
  * Rule ids and series names are validated to the MQTT-safe alphabet (no `+`, `#`, NUL), so the
  * topic needs no escaping. A device-scope staleness alert ends in `<device>/*`.

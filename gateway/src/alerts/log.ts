@@ -2,7 +2,7 @@ import type { ActiveCondition, RuleTransition } from '../rules/transition.js';
 import type { AlertEvent } from './event.js';
 
 /**
- * The hand-off of alerts to the uplink's priority lane. Like the reading log (DESIGN.md), the alert
+ * The hand-off of alerts to the uplink's priority lane. Like the reading log (the outbox: written once, delivered by a cursor), the alert
  * log is the outbox: events are written once, and upstream delivery is a cursor over them that
  * moves only when the cloud acknowledges, so alerts raised while the uplink is down are sent when
  * it returns, ahead of bulk readings, and survive a restart.

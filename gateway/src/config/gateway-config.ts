@@ -16,7 +16,7 @@ import { checkRules, type RuleConfig } from './rules.js';
 import { checkRollups, rollupsDefaults, type RollupsConfig } from './rollups.js';
 import { checkStorage, storageDefaults, type StorageConfig } from './storage.js';
 
-/** The whole gateway config (DESIGN.md "Interfaces"). Every key is optional; see each section. */
+/** The whole gateway config (a name scripts rely on: keys are only ever added). Every key is optional; see each section. */
 export interface GatewayConfig {
   /** Gateway id: names it upstream (`fm/g/<id>/…`) and in the mesh. Default: from the host name. */
   id: string;
@@ -48,7 +48,7 @@ export function idFromHostname(host = hostname()): string {
   return DEVICE_ID.test(id) ? id : 'gateway';
 }
 
-/** Every default in one place (STYLE.md habit 5). `id` is filled in from the host name at load. */
+/** Every default in one place, so `fieldmesh init` and the docs cannot disagree with the code. `id` is filled in from the host name at load. */
 export const gatewayDefaults: Omit<GatewayConfig, 'id'> = {
   dataDir: './data',
   logLevel: 'info',

@@ -1,7 +1,7 @@
 import { ConfigError } from './errors.js';
 import { bool, int, listOf, nullable, oneOf, section, str, type Check } from './checks.js';
 
-/** Gossip membership among a site's gateways (the mesh engineer deepens this section). */
+/** Gossip membership among a site's gateways (gateway/src/mesh/README.md). */
 export interface MeshConfig {
   /** UDP port for gossip. Default 7946 (as memberlist). 0 = any free port. */
   port: number;

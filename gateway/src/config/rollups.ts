@@ -4,7 +4,7 @@ import { ROLLUP_DEFAULTS, validateRollupsConfig, type RollupsConfig } from '../r
 import { RollupError } from '../rollups/errors.js';
 
 /**
- * The `rollups:` section (issue 7): per-tier retention and flush cadence of the 1-minute and
+ * The `rollups:` section: per-tier retention and flush cadence of the 1-minute and
  * 1-hour rollups, validated by the rollups component's own schema (gateway/src/rollups/config.ts,
  * where every field's unit and default is documented):
  *

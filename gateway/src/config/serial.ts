@@ -1,7 +1,7 @@
 import { DEVICE_ID } from '@fieldmesh/device-sdk';
 import { int, section, str, type Check } from './checks.js';
 
-/** One serial line and the device it stands for (the serial engineer deepens this section). */
+/** One serial line and the device it stands for (gateway/src/ingest/serial/SERIAL.md). */
 export interface SerialConfig {
   /** Device path, e.g. `/dev/ttyUSB0`. Required. */
   path: string;

@@ -2,7 +2,7 @@ import { int, oneOf, section, type Check } from './checks.js';
 import type { StoragePolicy } from '../store/storage-budget.js';
 
 /**
- * The `storage:` section (issue 5): the reading log's byte budget on disk and what happens when
+ * The `storage:` section: the reading log's byte budget on disk and what happens when
  * it is reached (gateway/src/store/storage-budget.ts).
  *
  * ```yaml

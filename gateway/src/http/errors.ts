@@ -2,7 +2,7 @@ import { CodedError, detailCodeHow } from '@fieldmesh/device-sdk/coded-error';
 
 /** Error catalog of the local HTTP API. Replies carry `{ error: code, reason }`. */
 export const HTTP_ERRORS = {
-  FM_ERR_HTTP_NOT_FOUND: 'No such route. See DESIGN.md "Gateway HTTP" for the routes.',
+  FM_ERR_HTTP_NOT_FOUND: 'No such route. See gateway/src/http/HTTP.md for the routes.',
   FM_ERR_HTTP_METHOD: 'The route exists but not for this method; the Allow header lists the ones it takes.',
   FM_ERR_HTTP_BAD_REQUEST: 'A query parameter is missing or malformed; the reason names it.',
   FM_ERR_HTTP_INTERNAL: 'The handler failed; the gateway log has the details. The gateway keeps running.',

@@ -219,7 +219,7 @@ export class IngestBroker {
   }
 
   /**
-   * Publishes from the gateway itself, e.g. alerts on `fm/alerts/<gateway>/…` (issue 7). A no-op
+   * Publishes from the gateway itself, e.g. alerts on `fm/alerts/<gateway>/…`. A no-op
    * before start and after stop; errors are the broker's to log.
    */
   publish(topic: string, payload: string | Buffer, opts: { qos: 0 | 1; retain: boolean }): void {

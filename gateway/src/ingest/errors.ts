@@ -31,7 +31,7 @@ export class IngestError extends Error {
   }
 }
 
-/** Errors of starting the broker (construction throws: STYLE.md habit 7). */
+/** Errors of starting the broker (construction throws; loops only count and log). */
 export const BROKER_ERRORS = {
   FM_ERR_BROKER_LISTEN: 'The broker port is taken or not permitted. Stop the other MQTT broker (mosquitto?) or set broker.port to a free port (ports < 1024 need root).',
   FM_ERR_BROKER_CREDENTIALS: 'The device credentials file in dataDir is unreadable or corrupt. Restore it from backup, or move it away to generate new credentials (devices then need the new passwords).',

@@ -1,5 +1,5 @@
 /**
- * Finding seed peers (DESIGN.md: mDNS only finds seeds; liveness is the gossip's job). The real
+ * Finding seed peers (mDNS only finds seeds; liveness is the gossip's job). The real
  * implementation is MdnsDiscovery (bonjour-service, `_fieldmesh._udp`); MemoryDiscovery lets
  * tests and the simulator run without multicast. Static seeds need no discovery at all.
  */

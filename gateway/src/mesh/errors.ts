@@ -1,5 +1,5 @@
 /**
- * The mesh's error catalog (STYLE.md habit 6). Construction and configuration throw a MeshError
+ * The mesh's error catalog. Construction and configuration throw a MeshError
  * with one of these codes; code branches on `err.code`, never on the message text.
  */
 export const meshErrors = {

@@ -93,7 +93,7 @@ interface Seen {
   lastSeen: number;
 }
 
-/** mDNS/DNS-SD discovery with bonjour-service, working around its known pitfalls (issue 4). */
+/** mDNS/DNS-SD discovery with bonjour-service, working around its known pitfalls. */
 export class MdnsDiscovery implements Discovery {
   private bonjour?: Bonjour;
   private browser?: Browser;

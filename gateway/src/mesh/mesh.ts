@@ -18,7 +18,7 @@ import type { Transport } from './transport.js';
 import { UdpTransport } from './udp-transport.js';
 
 /**
- * The gateway's `mesh:` configuration section (DESIGN.md):
+ * The gateway's `mesh:` configuration section:
  *   mesh: { port: 7946, mdns: true, seeds: ["10.0.0.2:7946"], key: BASE64 }
  * plus optional `keys` (extra accepted keys during a rotation), `label`, `preset`, `bind`,
  * `advertise` and `tuning` (per-field overrides of the preset, see config.ts).

@@ -1,7 +1,7 @@
 import type { Clock, Timer } from '@fieldmesh/device-sdk/clock';
 
 /**
- * Lifeguard's dynamic suspicion timeout (memberlist suspicion.go, ANCHORS.md): it starts at `max`
+ * Lifeguard's dynamic suspicion timeout (as in hashicorp/memberlist suspicion.go; Lifeguard paper §4.2): it starts at `max`
  * and falls toward `min` as independent members confirm the suspicion,
  *   timeout(C) = max(min, max − (max − min) · log(C + 1) / log(k + 1)),
  * so a member suspected by one (perhaps slow) accuser gets long to refute, and a member many

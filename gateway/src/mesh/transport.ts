@@ -1,5 +1,5 @@
 /**
- * The mesh's only network edge (STYLE.md habit 1, memberlist's transport.go): a datagram
+ * The mesh's only network edge (as memberlist's transport.go: real UDP and an in-memory network behind one interface): a datagram
  * transport. The real one is UdpTransport (udp-transport.ts); MemoryNetwork (memory-network.ts)
  * gives whole clusters in one process with loss, delay, partitions and stalls. Push-pull
  * anti-entropy rides on the same datagrams in chunks (FORMAT.md), so there is no stream transport.

@@ -60,7 +60,7 @@ export class SqliteReplicaStore implements ReplicaStore {
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    // FULL on every open: better-sqlite3 reopens a WAL database at NORMAL otherwise (ANCHORS.md).
+    // FULL on every open: better-sqlite3 reopens a WAL database at NORMAL otherwise.
     this.db.pragma('synchronous = FULL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS replica_origin (

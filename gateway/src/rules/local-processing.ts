@@ -40,7 +40,7 @@ export interface LocalProcessingOptions {
 const HOUR = 3_600_000;
 
 /**
- * Local processing of issue 7 as one piece for the composition root: rules engine, alerts
+ * Local processing as one piece for the composition root: rules engine, alerts
  * (stored, published locally, queued upstream through `alertOutbox`), rollups, the query API
  * routes and the tail stream, fed by the ingest's committed batches.
  *

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 /**
- * Time without a real-time clock (issue 5): a Raspberry Pi boots with a wrong wall clock (1970,
+ * Time without a real-time clock: a Raspberry Pi boots with a wrong wall clock (1970,
  * or the last shutdown's fake-hwclock time) until NTP syncs. While the wall clock is not known
  * good, the reading log stores with each reading the boot id, the monotonic time and the
  * wall-minus-monotonic offset, marks its timestamp uncertain, and corrects it once the clock is

@@ -1,5 +1,5 @@
 /**
- * Nothing is lost silently (issue 5): every reading the gateway gives up on, or replaces, is
+ * Nothing is lost silently: every reading the gateway gives up on, or replaces, is
  * counted here per series and reason, persistently (table `loss`, schema v3), and shown in
  * `/api/status`, `/metrics`, the uplink's retained status and `fieldmesh status`.
  */

@@ -37,7 +37,7 @@ export interface Backlog {
 }
 
 /**
- * The reading log is the outbox (DESIGN.md, "The path of one reading"): every accepted reading is
+ * The reading log is the outbox (docs/ARCHITECTURE.md, "The path of a reading"): every accepted reading is
  * appended once with a gateway-wide sequence number; the uplink is a cursor over it that moves only
  * on the cloud's ack watermark. Implementations: SQLite (real) and in-memory (logic tests).
  */

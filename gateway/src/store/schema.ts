@@ -26,7 +26,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; why: string; sql: stri
   },
   {
     version: 3,
-    why: 'storage budget (issue 5): nothing lost silently — losses per series and reason; raw ranges replaced by their rollups',
+    why: 'storage budget: nothing lost silently — losses per series and reason; raw ranges replaced by their rollups',
     sql: `
       -- reason: downsampled | evicted | expired | refused | quarantined (loss-ledger.ts).
       CREATE TABLE loss (series TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (series, reason)) WITHOUT ROWID;
@@ -37,7 +37,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; why: string; sql: stri
   },
   {
     version: 4,
-    why: 'time without an RTC (issue 5): readings stored while the wall clock was not known good carry boot, monotonic time and wall offset (NULL otherwise: no cost for the usual row)',
+    why: 'time without an RTC: readings stored while the wall clock was not known good carry boot, monotonic time and wall offset (NULL otherwise: no cost for the usual row)',
     sql: `
       CREATE TABLE boots (id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL UNIQUE);
       ALTER TABLE readings ADD COLUMN boot INTEGER;

@@ -27,12 +27,12 @@ export interface LinkSession {
   publish(topic: string, payload: Buffer | string, opts: { qos: 0 | 1; retain?: boolean }, done?: () => void): void;
   /** Ends the session. `clean`: an orderly DISCONNECT, so the broker drops the will. */
   close(clean: boolean): Promise<void>;
-  /** Bytes sent plus received on the wire so far in this session (MQTT framing included). */
+  /** Bytes sent plus received on the wire so far in this link session (MQTT framing included). */
   wireBytes(): number;
 }
 
 /**
- * The uplink's I/O edge (STYLE.md habit 1): `MqttUplinkLink` speaks MQTT to a real broker; tests
+ * The uplink's I/O edge (a small interface with a real and an in-memory side): `MqttUplinkLink` speaks MQTT to a real broker; tests
  * and the simulator plug in `MemoryUplinkLink` (memory-uplink-link.ts).
  */
 export interface UplinkLink {

@@ -16,7 +16,7 @@ export type { UplinkOptions } from './uplink-options.js';
 export type { UplinkState, UplinkStats } from './uplink-stats.js';
 
 /**
- * Store-and-forward delivery of the reading log to the cloud (DESIGN.md step 4, FORMAT.md).
+ * Store-and-forward delivery of the reading log to the cloud (docs/ARCHITECTURE.md step 4, FORMAT.md).
  * A cursor over the log: read past the sent position, pack, publish at QoS 1, and move the
  * AckWatermark only on the cloud's ack, never on PUBACK. On reconnect it resends from the
  * watermark at once; the cloud's `(gateway, epoch, seq)` key makes the resend harmless.

@@ -5,7 +5,7 @@
  */
 
 /**
- * The memberlist-style gossip presets (ANCHORS.md, memberlist `config.go`). `wan` is slower and
+ * The memberlist-style gossip presets (after hashicorp/memberlist `config.go`). `wan` is slower and
  * more tolerant: it suits Wi-Fi-only boards with a weak CPU, where a LAN-tuned prober flaps
  * (a slow node accuses healthy ones). `local` is for one host / loopback test setups.
  */

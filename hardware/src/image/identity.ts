@@ -15,7 +15,7 @@ export interface GatewayIdentity {
   /** The host name the image was made with (re-runs without --hostname keep it). */
   hostname?: string;
   site: string | undefined;
-  /** base64 of 32 random bytes: the mesh's AES-256-GCM key (DESIGN.md mesh.key). */
+  /** base64 of 32 random bytes: the mesh's AES-256-GCM key (the config's mesh.key). */
   clusterKey: string;
   /** Credentials the gateway presents to the cloud broker (register them on the cloud side). */
   uplink: { username: string; password: string };

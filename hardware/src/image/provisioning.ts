@@ -68,7 +68,7 @@ function stableUuid(seed: string): string {
 
 const q = (s: string) => JSON.stringify(s);
 
-/** The gateway config (DESIGN.md keys only: the gateway rejects unknown keys). JSON strings are valid YAML. */
+/** The gateway config (documented keys only: the gateway rejects unknown keys). JSON strings are valid YAML. */
 export function renderGatewayConfig(p: ProvisioningInput, id: GatewayIdentity, layout: ServiceLayout): string {
   const lines = [
     '# fieldmesh gateway config, written by `fieldmesh image`. Secrets: keep this file 0640 root:fieldmesh.',

@@ -1,6 +1,6 @@
 import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
 
-/** Error catalog of the serial sensor profiles (STYLE.md habit 6). */
+/** Error catalog of the serial sensor profiles. */
 export const sensorErrors = {
   FM_ERR_SENSOR_PROFILE: {
     meaning: 'the serial config names a sensor profile that does not exist',

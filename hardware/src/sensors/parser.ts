@@ -1,5 +1,5 @@
 /**
- * The contract every serial sensor profile implements (STYLE.md: one concept per file). A parser
+ * The contract every serial sensor profile implements (one profile per file). A parser
  * turns a byte stream cut anywhere into readings and counts what it throws away. It never throws
  * on input: line noise, a baud-rate mismatch and a hostile device are all just counted rejects.
  */

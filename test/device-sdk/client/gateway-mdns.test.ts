@@ -10,7 +10,7 @@ import { Gateway } from '@fieldmesh/gateway/gateway';
 /**
  * A device finds the real gateway over mDNS: the gateway's `_fieldmesh._udp` record carries TXT
  * `mqtt=<broker port>` (gateway/src/mesh/mdns-discovery.ts), which DeviceClient turns into the
- * broker URL. Loopback only: multicast-dns bound to 127.0.0.1, as DESIGN.md describes.
+ * broker URL. Loopback only: multicast-dns bound to 127.0.0.1 (bonjour-service needs interface 127.0.0.1, bind 0.0.0.0 for that).
  */
 describe('DeviceClient finds a real gateway over mDNS', () => {
   const cleanups: Array<() => Promise<void> | void> = [];

@@ -28,7 +28,7 @@ describe('gateway config', () => {
     expect(Object.isFrozen(c) && Object.isFrozen(c.broker) && Object.isFrozen(c.broker.devices)).toBe(true);
   });
 
-  it('loads the DESIGN.md example, anchoring dataDir at the file', () => {
+  it('loads the documented example, anchoring dataDir at the file', () => {
     const file = join(dir, 'gw.yaml');
     writeFileSync(
       file,

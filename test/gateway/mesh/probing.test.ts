@@ -4,7 +4,7 @@ import { meshTuning } from '@fieldmesh/gateway/mesh/config';
 
 const lan = meshTuning('lan');
 
-describe('probing under loss (issue 4 benchmark causes)', () => {
+describe('probing under loss (causes of the bench figures)', () => {
   it('relays nack in time: a prober whose relays all nack a crashed target keeps its health score', () => {
     const sim = new Simulation({ seed: 41, size: 10, tuning: lan });
     sim.run(3000);

@@ -35,7 +35,7 @@ describe('incarnation precedence (SWIM §4.2)', () => {
   });
 });
 
-describe('Lifeguard suspicion timeout arithmetic (ANCHORS.md)', () => {
+describe('Lifeguard suspicion timeout arithmetic (Lifeguard §4.2)', () => {
   it('min is suspicionMult × max(1, log10 N) × probe interval: 8 s at N=100, LAN', () => {
     expect(suspicionMinMs(4, 100, 1000)).toBe(8000);
     expect(suspicionMinMs(4, 5, 1000)).toBe(4000);

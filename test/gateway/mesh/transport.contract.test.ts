@@ -5,7 +5,7 @@ import { SeededRandom } from '@fieldmesh/gateway/mesh/random';
 import { UdpTransport } from '@fieldmesh/gateway/mesh/udp-transport';
 import type { Transport } from '@fieldmesh/gateway/mesh/transport';
 
-/** One contract, every transport (STYLE.md habit 2). `pump` lets time pass: virtual or real. */
+/** One contract, every transport (one contract suite run against each implementation). `pump` lets time pass: virtual or real. */
 interface World {
   make(): Promise<Transport>;
   pump(): Promise<void>;

@@ -12,7 +12,7 @@ import { Gateway } from '@fieldmesh/gateway/gateway';
 import type { StepResult } from '@fieldmesh/gateway/query/readings';
 
 /**
- * Issue 7 through the real gateway: real aedes broker, real SQLite file, real HTTP server, real
+ * Local processing through the real gateway: real aedes broker, real SQLite file, real HTTP server, real
  * mqtt.js clients on loopback. The uplink points at a closed port: it is down the whole time.
  */
 const dir = mkdtempSync(join(tmpdir(), 'fm-gw-rules-'));

@@ -1,5 +1,5 @@
 /**
- * One contract suite run against every sensor profile (STYLE.md habit 2): streams cut at every
+ * One contract suite run against every sensor profile (one contract, every implementation): streams cut at every
  * position, random bytes, mutated valid messages.
  */
 import fc from 'fast-check';

@@ -95,7 +95,7 @@ const status: Command = {
 
 export default status;
 
-/** The uplink's state with its drain rate, the backlog's ETA and waiting alerts (issue 5). */
+/** The uplink's state with its drain rate, the backlog's ETA and waiting alerts. */
 export function uplinkLine(u: Status['uplink']): string {
   if (!u) return 'none';
   const parts = [u.state ?? 'none'];

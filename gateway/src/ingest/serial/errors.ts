@@ -1,5 +1,5 @@
 /**
- * Error catalog of serial ingest (STYLE.md habit 6). Port problems at run time never throw out
+ * Error catalog of serial ingest. Port problems at run time never throw out
  * of SerialIngest: they are logged with the port path and one of these codes, shown in stats(),
  * and the port is retried with backoff. Only construction throws (FM_ERR_SERIAL_CONFIG).
  */

@@ -1,5 +1,5 @@
 /**
- * The I/O edge of serial ingest (STYLE.md habit 1): a SerialLinkOpener opens a port and hands
+ * The I/O edge of serial ingest, behind a small interface so tests run without hardware: a SerialLinkOpener opens a port and hands
  * back a SerialLink; bytes and the port's end arrive through SerialLinkEvents. The real opener
  * wraps node-serialport (stream-link.ts, also usable with its MockBinding); MemorySerialLinks
  * (memory-link.ts) is the in-memory twin for deterministic tests with a ManualClock.
