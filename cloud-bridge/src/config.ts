@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { parseDocument } from 'yaml';
+import { ConfigEnvError, processConfigEnv, substituteConfigEnv, type ConfigEnv } from '@fieldmesh/device-sdk/config-env';
 import { CloudError } from './errors.js';
 
 /**
@@ -148,8 +149,11 @@ export function resolveCloudConfig(input: unknown = {}, baseDir = process.cwd())
   return deepFreeze(config);
 }
 
-/** Reads a YAML config file; relative paths in it are relative to the file's directory. */
-export function loadCloudConfig(file: string): CloudConfig {
+/**
+ * Reads a YAML config file, `${VAR}` substituted from `env` (device-sdk/src/config-env.ts);
+ * relative paths in it are relative to the file's directory.
+ */
+export function loadCloudConfig(file: string, env: ConfigEnv = processConfigEnv()): CloudConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -158,8 +162,18 @@ export function loadCloudConfig(file: string): CloudConfig {
   }
   let parsed: unknown;
   try {
-    parsed = parse(text);
+    const doc = parseDocument(text, { uniqueKeys: true });
+    if (doc.errors.length > 0) throw doc.errors[0]!;
+    try {
+      substituteConfigEnv(doc, env);
+    } catch (err) {
+      if (!(err instanceof ConfigEnvError)) throw err;
+      throw new CloudError('FM_ERR_CLOUD_CONFIG_ENV', `${file}: ${err.path}: ${err.message}`);
+    }
+    // maxAliasCount bounds a "billion laughs" alias bomb in a hostile file.
+    parsed = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
+    if (err instanceof CloudError) throw err;
     throw new CloudError('FM_ERR_CLOUD_CONFIG_FILE', `${file} is not valid YAML: ${(err as Error).message}`);
   }
   return resolveCloudConfig(parsed ?? {}, resolve(file, '..'));

@@ -6,6 +6,7 @@ import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
  */
 export const CLOUD_ERRORS = {
   FM_ERR_CLOUD_CONFIG: 'The cloud bridge config is invalid: the message names the key. Fix that key in the YAML file (see cloud-bridge/src/config.ts for every key, unit and default).',
+  FM_ERR_CLOUD_CONFIG_ENV: 'A ${VAR} in the config file names a variable that is not set (or ${VAR:?message} refused); the message names the key and the variable. Set it in the environment (or as a systemd credential), give a default with ${VAR:-default}, or write $${ for a literal ${.',
   FM_ERR_CLOUD_CONFIG_FILE: 'The config file could not be read or is not YAML. Check the path given to --config and its syntax.',
   FM_ERR_CLOUD_STORE_OPEN: 'The cloud database could not be opened, or not with WAL and synchronous=FULL. Check that the store path is on a writable local filesystem.',
   FM_ERR_CLOUD_CREDENTIALS: 'The gateway credentials file is unreadable or malformed. Restore it from backup or remove it and add the gateways again with `fieldmesh cloud add-gateway`.',

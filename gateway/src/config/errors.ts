@@ -6,6 +6,7 @@ export const CONFIG_ERRORS = {
   FM_ERR_CONFIG_YAML: 'The config file is not valid YAML. Fix the syntax at the line and column given (indentation, a missing colon or quote).',
   FM_ERR_CONFIG_UNKNOWN_KEY: 'The key is not part of the gateway config (a typo, or a key of another section). Remove it or use one of the known keys listed in the message.',
   FM_ERR_CONFIG_TYPE: 'The value has the wrong type. Give the type the message names (e.g. a number without quotes, a list in [ ]).',
+  FM_ERR_CONFIG_ENV: 'A ${VAR} in the config file names a variable that is not set (or ${VAR:?message} refused). Set the variable in the environment (or as a systemd credential), give a default with ${VAR:-default}, or write $${ for a literal ${.',
   FM_ERR_CONFIG_RANGE: 'The value is of the right type but out of range or malformed. Use a value within the limits the message names.',
 } as const;
 

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { DEVICE_ID } from '@fieldmesh/device-sdk';
+import { ConfigEnvError, processConfigEnv, substituteConfigEnv, type ConfigEnv } from '@fieldmesh/device-sdk/config-env';
 import { ConfigError } from './errors.js';
 import { deepFreeze, listOf, nullable, oneOf, section, str, type Check } from './checks.js';
 import { brokerDefaults, checkBroker, type BrokerConfig } from './broker.js';
@@ -96,8 +97,11 @@ export function parseGatewayConfig(input: unknown, baseDir = process.cwd()): Rea
   return deepFreeze(config);
 }
 
-/** Loads `file` (YAML), or the embedded defaults when `file` is undefined. Throws ConfigError. */
-export function loadGatewayConfig(file?: string): Readonly<GatewayConfig> {
+/**
+ * Loads `file` (YAML, `${VAR}` substituted from `env`: device-sdk/src/config-env.ts), or the
+ * embedded defaults when `file` is undefined. Throws ConfigError.
+ */
+export function loadGatewayConfig(file?: string, env: ConfigEnv = processConfigEnv()): Readonly<GatewayConfig> {
   if (file === undefined) return parseGatewayConfig({});
   let text: string;
   try {
@@ -110,6 +114,12 @@ export function loadGatewayConfig(file?: string): Readonly<GatewayConfig> {
     const e = doc.errors[0]!;
     const at = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
     throw new ConfigError('FM_ERR_CONFIG_YAML', '', `${file}${at}: ${e.message.split('\n')[0]}`);
+  }
+  try {
+    substituteConfigEnv(doc, env);
+  } catch (err) {
+    if (!(err instanceof ConfigEnvError)) throw err;
+    throw new ConfigError('FM_ERR_CONFIG_ENV', err.path, `${file}: ${err.message}`);
   }
   let data: unknown;
   try {
