@@ -13,7 +13,7 @@ import mqttPacket from 'mqtt-packet';
 import type { Reading } from '@fieldmesh/device-sdk';
 import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
 import { Uplink } from '@fieldmesh/gateway/uplink/uplink';
-import { encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
+import { encodeBatch } from '@fieldmesh/protocol';
 import { MqttUplinkLink, type LinkSession, type UplinkLink } from '@fieldmesh/gateway/uplink/uplink-link';
 import type { BenchRow } from './harness.js';
 

@@ -4,8 +4,7 @@ import { BatchReceiver } from '@fieldmesh/cloud-bridge/bridge/batch-receiver';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { MemoryCloudStore } from '@fieldmesh/cloud-bridge/store/memory-cloud-store';
 import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
-import { encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
-import type { AckMessage } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { encodeBatch, type AckMessage } from '@fieldmesh/protocol';
 
 const readings = (first: number, n: number): LoggedReading[] => Array.from({ length: n }, (_, i) => ({ seq: first + i, series: 'd/t', ts: 1000 * (first + i), value: i }));
 

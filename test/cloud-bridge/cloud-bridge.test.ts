@@ -6,8 +6,7 @@ import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
 import { credentialsFile } from '@fieldmesh/cloud-bridge/cloud-bridge';
 import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
 import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
-import { encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
-import { decodeAck, type AckMessage } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { encodeBatch, decodeAck, type AckMessage } from '@fieldmesh/protocol';
 import { labConfig, startCloud, tempDir, waitFor } from './cloud-fixture.js';
 
 const readings = (first: number, n: number, series = 'dev1/temp'): LoggedReading[] =>

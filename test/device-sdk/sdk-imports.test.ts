@@ -16,7 +16,7 @@ function files(dir: string): string[] {
   });
 }
 
-const FORBIDDEN = [/^aedes/, /^better-sqlite3/, /^@fieldmesh\/(gateway|cloud-bridge|hardware)/];
+const FORBIDDEN = [/^aedes/, /^better-sqlite3/, /^@fieldmesh\/(gateway|cloud-bridge|hardware|protocol)/];
 const IMPORT = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 describe('device-sdk dependencies', () => {

@@ -2,9 +2,7 @@ import { connect, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { credentialsFile, type CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
 import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
-import { encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
-import { decodeAck } from '@fieldmesh/gateway/uplink/uplink-messages';
-import { relayTopics } from '@fieldmesh/gateway/relay/relay-topics';
+import { encodeBatch, decodeAck, relayTopics } from '@fieldmesh/protocol';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
 
 /**

@@ -6,7 +6,7 @@ import { CloudBridge, credentialsFile } from '@fieldmesh/cloud-bridge/cloud-brid
 import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
 import { resolveCloudConfig } from '@fieldmesh/cloud-bridge/config';
 import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
-import { encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
+import { encodeBatch } from '@fieldmesh/protocol';
 import { MqttUplinkLink, type LinkTls } from '@fieldmesh/gateway/uplink/uplink-link';
 import { Uplink } from '@fieldmesh/gateway/uplink/uplink';
 import { tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';

@@ -1,5 +1,5 @@
 import type { Clock } from '@fieldmesh/device-sdk';
-import type { AckMessage } from '@fieldmesh/gateway/uplink/uplink-messages';
+import type { AckMessage } from '@fieldmesh/protocol';
 import type { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { AckSender } from './batch-receiver.js';
 import type { SqliteAlertStore, StoredAlert } from './alert-store.js';

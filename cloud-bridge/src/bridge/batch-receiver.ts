@@ -1,8 +1,6 @@
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import { isSeriesName } from '@fieldmesh/device-sdk';
-import { decodeBatch, decodeBatchHeader, type BatchHeader } from '@fieldmesh/gateway/uplink/batch-codec';
-import { UplinkError } from '@fieldmesh/gateway/uplink/errors';
-import type { AckMessage } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { decodeBatch, decodeBatchHeader, type BatchHeader, ProtocolError, type AckMessage } from '@fieldmesh/protocol';
 import { CloudError } from '../errors.js';
 import type { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { CloudStore } from '../store/cloud-store.js';
@@ -120,7 +118,7 @@ export class BatchReceiver {
       // The commit above is durable: only now may the gateway's watermark move (FORMAT.md §6).
       await this.send(gatewayId, via, { v: 1, ok: true, epoch: batch.epoch, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, stored: result.stored, duplicates: result.duplicates });
     } catch (err) {
-      const code = err instanceof UplinkError || err instanceof CloudError ? err.code : 'FM_ERR_CLOUD_STORE';
+      const code = err instanceof ProtocolError || err instanceof CloudError ? err.code : 'FM_ERR_CLOUD_STORE';
       if (header === undefined) {
         try {
           // Names the batch in the nack when only its body is bad (checksum and header fine).

@@ -5,7 +5,7 @@ import { Aedes } from 'aedes';
 import type { BrokerTls } from './broker-tls.js';
 import type { GatewayAccess } from './gateway-access.js';
 // The gateway's guard, shared: the same aedes gap (no max packet size, its issue #831) on both sides.
-import { GuardedSocket } from '@fieldmesh/gateway/ingest/packet-guard';
+import { GuardedSocket } from '@fieldmesh/protocol';
 import { CloudError } from '../errors.js';
 
 export interface CloudBrokerOptions {

@@ -1,7 +1,6 @@
 import type { Client, PublishPacket, Subscription } from 'aedes';
 import { isDeviceId } from '@fieldmesh/device-sdk';
-import { parseUplinkTopic, uplinkTopics } from '@fieldmesh/gateway/uplink/uplink-messages';
-import { parseRelayTopic, relayTopics } from '@fieldmesh/gateway/relay/relay-topics';
+import { parseUplinkTopic, uplinkTopics, parseRelayTopic, relayTopics } from '@fieldmesh/protocol';
 import { certificateIdentity } from './broker-tls.js';
 import type { GatewayCredentials } from './credentials.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type MqttClient } from 'mqtt';
 import type { Logger } from '@fieldmesh/device-sdk';
-import { encodeAck, parseUplinkTopic, uplinkTopics, type AckMessage } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { encodeAck, parseUplinkTopic, uplinkTopics, type AckMessage } from '@fieldmesh/protocol';
 
 export interface ExternalBrokerOptions {
   /** `mqtt://host:port` or `mqtts://…` of an MQTT 5 broker (Mosquitto, EMQX, HiveMQ…). */
@@ -16,7 +16,7 @@ export interface ExternalBrokerHandlers {
   batch(gatewayId: string, payload: Buffer): void;
   status(gatewayId: string, payload: Buffer): void;
   alert(gatewayId: string, payload: Buffer): void;
-  /** The uplink's priority lane (gateway/src/uplink/FORMAT.md §9), through the shared subscription like batches. */
+  /** The uplink's priority lane (protocol/FORMAT.md §9), through the shared subscription like batches. */
   alerts?(gatewayId: string, payload: Buffer): void;
 }
 

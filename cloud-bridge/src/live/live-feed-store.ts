@@ -1,4 +1,4 @@
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import type { WireReading } from '@fieldmesh/protocol';
 import type { CloudStore, CommitResult, GatewayRecord, ReadingQuery, SeriesInfo, StoredReading } from '../store/cloud-store.js';
 import type { LiveHub } from './live-hub.js';
 
@@ -13,7 +13,7 @@ export class LiveFeedStore implements CloudStore {
     private readonly hub: LiveHub,
   ) {}
 
-  async commitBatch(gateway: string, epoch: string, readings: readonly LoggedReading[], at: number): Promise<CommitResult> {
+  async commitBatch(gateway: string, epoch: string, readings: readonly WireReading[], at: number): Promise<CommitResult> {
     const result = await this.inner.commitBatch(gateway, epoch, readings, at);
     if (result.stored > 0) this.hub.readings(gateway, readings);
     return result;

@@ -1,4 +1,4 @@
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import type { WireReading } from '@fieldmesh/protocol';
 
 /** A reading as the cloud keeps it: named upstream by `(gateway, epoch, seq)`. */
 export interface StoredReading {
@@ -76,7 +76,7 @@ export interface CloudStore {
    * transaction, and records the contact. Resolves only once the transaction is durable: the
    * caller then acks the batch.
    */
-  commitBatch(gateway: string, epoch: string, readings: readonly LoggedReading[], at: number): Promise<CommitResult>;
+  commitBatch(gateway: string, epoch: string, readings: readonly WireReading[], at: number): Promise<CommitResult>;
   /** Records a status message (or a disconnect) of a gateway. */
   recordStatus(gateway: string, update: { online: boolean; at: number; status?: Record<string, unknown>; reportedBacklog?: number | null }): Promise<void>;
   gateways(): Promise<GatewayRecord[]>;

@@ -1,4 +1,4 @@
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import type { WireReading } from '@fieldmesh/protocol';
 import type { CloudStore, CommitResult, GatewayRecord, ReadingQuery, SeriesInfo, StoredReading } from './cloud-store.js';
 
 /** The in-memory twin of the SQLite store, for logic tests. Same contract, no durability. */
@@ -15,7 +15,7 @@ export class MemoryCloudStore implements CloudStore {
     return g;
   }
 
-  async commitBatch(gateway: string, epoch: string, readings: readonly LoggedReading[], at: number): Promise<CommitResult> {
+  async commitBatch(gateway: string, epoch: string, readings: readonly WireReading[], at: number): Promise<CommitResult> {
     let stored = 0;
     let maxSeq = 0;
     for (const r of readings) {

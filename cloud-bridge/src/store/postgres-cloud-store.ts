@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import type { WireReading } from '@fieldmesh/protocol';
 import { CloudError } from '../errors.js';
 import type { CloudStore, CommitResult, GatewayRecord, ReadingQuery, SeriesInfo, StoredReading } from './cloud-store.js';
 
@@ -128,7 +128,7 @@ export class PostgresCloudStore implements CloudStore {
     return new PostgresCloudStore(pool, opts.notifyOrigin);
   }
 
-  async commitBatch(gateway: string, epoch: string, readings: readonly LoggedReading[], at: number): Promise<CommitResult> {
+  async commitBatch(gateway: string, epoch: string, readings: readonly WireReading[], at: number): Promise<CommitResult> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.commitOnce(gateway, epoch, readings, at);
@@ -138,7 +138,7 @@ export class PostgresCloudStore implements CloudStore {
     }
   }
 
-  private async commitOnce(gateway: string, epoch: string, readings: readonly LoggedReading[], at: number): Promise<CommitResult> {
+  private async commitOnce(gateway: string, epoch: string, readings: readonly WireReading[], at: number): Promise<CommitResult> {
     const seqs: number[] = [];
     const series: string[] = [];
     const units: string[] = [];

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import type { WireReading } from '@fieldmesh/protocol';
 import { CloudError } from '../errors.js';
 import type { CloudStore, CommitResult, GatewayRecord, ReadingQuery, SeriesInfo, StoredReading } from './cloud-store.js';
 
@@ -71,7 +71,7 @@ export class SqliteCloudStore implements CloudStore {
   private readonly streamIds = new Map<string, number>();
   private readonly seriesIds = new Map<string, number>();
   private readonly stmt;
-  private readonly commitTx: (gateway: string, epoch: string, readings: readonly LoggedReading[], at: number) => CommitResult;
+  private readonly commitTx: (gateway: string, epoch: string, readings: readonly WireReading[], at: number) => CommitResult;
 
   constructor(file: string) {
     try {
@@ -126,7 +126,7 @@ export class SqliteCloudStore implements CloudStore {
     for (const row of db.prepare('SELECT id, gateway, name, unit FROM series').all() as Array<{ id: number; gateway: string; name: string; unit: string }>) {
       this.seriesIds.set(`${row.gateway}\u0000${row.name}\u0000${row.unit}`, row.id);
     }
-    this.commitTx = db.transaction((gateway: string, epoch: string, readings: readonly LoggedReading[], at: number) => {
+    this.commitTx = db.transaction((gateway: string, epoch: string, readings: readonly WireReading[], at: number) => {
       const stream = this.streamId(gateway, epoch);
       let stored = 0;
       let maxSeq = 0;
@@ -195,7 +195,7 @@ export class SqliteCloudStore implements CloudStore {
     });
   }
 
-  async commitBatch(gateway: string, epoch: string, readings: readonly LoggedReading[], at: number): Promise<CommitResult> {
+  async commitBatch(gateway: string, epoch: string, readings: readonly WireReading[], at: number): Promise<CommitResult> {
     // Rolls back on any throw; the transaction is synchronous so it never spans an await.
     return this.commitTx(gateway, epoch, readings, at);
   }

@@ -7,7 +7,7 @@ import type { BrokerConfig } from '../config/broker.js';
 import type { CredentialStore } from './credentials.js';
 import { BrokerError, IngestError, type RejectReason } from './errors.js';
 import type { Ingest } from './ingest.js';
-import { GuardedSocket } from './packet-guard.js';
+import { GuardedSocket } from '@fieldmesh/protocol';
 import { RejectLog } from './reject-log.js';
 import { decodePublish, DEVICE_TOPIC_PREFIX, rejectedTopic } from './topic.js';
 

@@ -8,8 +8,8 @@ import { RelayError } from './errors.js';
  * and the envelope's payload (after opening) is `u8 type | body`:
  *
  *   1 HELLO   JSON { v: 1, id, nonce (base64, 32 bytes) }   sealed under the cluster key
- *   2 BATCH   an uplink batch, byte for byte (uplink/FORMAT.md)  origin → relay
- *   3 ACK     the cloud's ack JSON (uplink/FORMAT.md §6)        relay → origin
+ *   2 BATCH   an uplink batch, byte for byte (protocol/FORMAT.md)origin → relay
+ *   3 ACK     the cloud's ack JSON (protocol/FORMAT.md §6)      relay → origin
  *   4 REFUSE  JSON { code, reason }: the relay will not serve now; it closes after it
  *   5 REPLICA_OPEN  JSON { epoch, ackedSeq }            origin → buddy: start/resume replication
  *   6 REPLICATE     an uplink batch, byte for byte        origin → buddy: store it durably

@@ -1,8 +1,7 @@
 import { connect } from 'node:net';
 import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
 import type { ReadingLog } from '../store/reading-log.js';
-import { encodeBatch } from '../uplink/batch-codec.js';
-import { decodeAck } from '../uplink/uplink-messages.js';
+import { encodeBatch, decodeAck } from '@fieldmesh/protocol';
 import { RelayError } from './errors.js';
 import { RelayChannel, type RelayCredentials } from './relay-channel.js';
 import { FRAME_ACK, FRAME_BATCH, FRAME_REFUSE } from './relay-frame.js';

@@ -1,7 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
-import { decodeBatchHeader } from '../uplink/batch-codec.js';
-import { decodeAck, type AckMessage } from '../uplink/uplink-messages.js';
+import { decodeBatchHeader, decodeAck, type AckMessage } from '@fieldmesh/protocol';
 import { RelayError, type RelayErrorCode } from './errors.js';
 import { RelayChannel, type ChannelPurpose, type RelayCredentials, type RelayFrame } from './relay-channel.js';
 import { FRAME_ACK, FRAME_BATCH, FRAME_REFUSE } from './relay-frame.js';

@@ -1,5 +1,5 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import { relayTopics, parseRelayTopic } from './relay-topics.js';
+import { relayTopics, parseRelayTopic } from '@fieldmesh/protocol';
 
 /**
  * The relay's path to the cloud for other gateways' batches. Its own MQTT session (client id

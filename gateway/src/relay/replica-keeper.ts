@@ -1,6 +1,5 @@
 import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
-import { decodeBatchHeader } from '../uplink/batch-codec.js';
-import type { AckMessage } from '../uplink/uplink-messages.js';
+import { decodeBatchHeader, type AckMessage } from '@fieldmesh/protocol';
 import type { RelayChannel, RelayFrame } from './relay-channel.js';
 import { FRAME_REPLICA_ACK, FRAME_REPLICA_OPEN, FRAME_REPLICATE, FRAME_WATERMARK } from './relay-frame.js';
 import type { RelayPeers } from './relay-peers.js';

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
 import type { Reading } from '@fieldmesh/device-sdk';
 import type { LoggedReading, ReadingLog } from '../store/reading-log.js';
-import { encodeBatch } from '../uplink/batch-codec.js';
+import { encodeBatch } from '@fieldmesh/protocol';
 import { pickBuddies } from './buddies.js';
 import { RecentReadings } from './recent-readings.js';
 import { RelayError } from './errors.js';

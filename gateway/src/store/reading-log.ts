@@ -1,11 +1,14 @@
 import type { Reading } from '@fieldmesh/device-sdk';
+import type { WireReading } from '@fieldmesh/protocol';
 
 /** How many recent message numbers per device the dedupe remembers (far above any in-flight window). */
 export const DEVICE_SEQ_WINDOW = 4096;
 
-/** A reading as it stands in the log: `seq` orders it and names it upstream with the epoch. */
-export interface LoggedReading extends Reading {
-  seq: number;
+/**
+ * A reading as it stands in the log: the wire reading (`seq` orders it and names it upstream with
+ * the epoch) plus what only the gateway keeps.
+ */
+export interface LoggedReading extends WireReading {
   /** Stored while the wall clock was not known good and not corrected since (clock-health.ts). */
   uncertain?: boolean;
 }

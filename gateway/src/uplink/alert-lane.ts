@@ -1,7 +1,7 @@
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import { encodeAlertEvent } from '../alerts/event.js';
 import type { AlertOutbox } from '../alerts/log.js';
-import type { AckMessage } from './uplink-messages.js';
+import type { AckMessage } from '@fieldmesh/protocol';
 
 /** One alerts message in flight. */
 export interface AlertBatch {

@@ -1,7 +1,6 @@
 import type { LoggedReading } from '../store/reading-log.js';
-import { encodeBatch } from './batch-codec.js';
+import { encodeBatch, ProtocolError } from '@fieldmesh/protocol';
 import type { InFlightBatch } from './batch-window.js';
-import { UplinkError } from './errors.js';
 
 /**
  * Encodes consecutive log readings into batches no larger than `maxBatchBytes`, halving until
@@ -11,7 +10,7 @@ import { UplinkError } from './errors.js';
 export function packBatches(
   readings: LoggedReading[],
   opts: { gatewayId: string; epoch: string; maxBatchBytes: number },
-  onUnencodable: (seq: number, err: UplinkError) => void,
+  onUnencodable: (seq: number, err: ProtocolError) => void,
 ): InFlightBatch[] {
   const make = (rs: LoggedReading[], payload: Buffer | null, reason = ''): InFlightBatch => ({
     firstSeq: rs[0]!.seq,
@@ -34,7 +33,7 @@ export function packBatches(
     if (payload.length <= opts.maxBatchBytes || readings.length === 1) return [make(readings, payload)];
     return halves();
   } catch (err) {
-    if (!(err instanceof UplinkError)) throw err;
+    if (!(err instanceof ProtocolError)) throw err;
     if (readings.length > 1) return halves();
     onUnencodable(readings[0]!.seq, err);
     return [make(readings, null, err.code)];

@@ -5,7 +5,7 @@ import { BatchWindow, type InFlightBatch } from './batch-window.js';
 import type { DrainMeter } from './drain-meter.js';
 import type { SendWindow } from './send-window.js';
 import type { StateSeries } from './state-compaction.js';
-import type { AckMessage } from './uplink-messages.js';
+import type { AckMessage } from '@fieldmesh/protocol';
 import type { UplinkStats } from './uplink-stats.js';
 
 export interface BulkLaneDeps {

@@ -1,38 +1,11 @@
 import { codedErrorClass, codeThenDetail } from '@fieldmesh/device-sdk/coded-error';
 
 /**
- * Error catalog of the uplink (batch codec, ack messages, uplink client). Codes are stable: code
+ * Error catalog of the gateway's uplink client (its config and TLS files). What the wire itself
+ * can get wrong (batch and ack codecs) is in @fieldmesh/protocol's catalog. Codes are stable: code
  * branches on `err.code`, never on the message text.
  */
 export const uplinkErrors = {
-  FM_ERR_BATCH_TRUNCATED: {
-    meaning: 'The batch ended before a field it announced.',
-    solve: 'The payload was cut short (packet size limit, broken writer). Check the broker packet cap against the uplink batch size.',
-  },
-  FM_ERR_BATCH_MAGIC: {
-    meaning: 'The payload does not start with the batch magic "FMB".',
-    solve: 'Something other than a fieldmesh uplink published on fm/g/<gateway>/batch. Check the ACL and the publisher.',
-  },
-  FM_ERR_BATCH_VERSION: {
-    meaning: 'The batch format version is not one this build decodes.',
-    solve: 'Upgrade the cloud bridge to a release that reads the gateway\'s format version (see gateway/src/uplink/FORMAT.md).',
-  },
-  FM_ERR_BATCH_CHECKSUM: {
-    meaning: 'The CRC-32 trailer does not match the bytes: the batch was corrupted.',
-    solve: 'Nothing to do per batch: it is refused and the gateway resends it. Frequent checksum errors point at a broken link or proxy.',
-  },
-  FM_ERR_BATCH_MALFORMED: {
-    meaning: 'The batch passed its checksum but a field is out of range or inconsistent.',
-    solve: 'A writer bug or a hostile sender. The gateway quarantines a batch the cloud keeps refusing; report the bytes with the issue.',
-  },
-  FM_ERR_BATCH_TOO_LARGE: {
-    meaning: 'The batch announces more readings or more inflated bytes than the limits in FORMAT.md.',
-    solve: 'Lower uplink batch size on the gateway; the limits guard the cloud against zip bombs.',
-  },
-  FM_ERR_BATCH_UNENCODABLE: {
-    meaning: 'A reading cannot be put into a batch (timestamp out of range, bad value type, sequence not increasing).',
-    solve: 'The reading log holds a reading the ingest should have refused; the uplink quarantines it and goes on.',
-  },
   FM_ERR_UPLINK_CONFIG: {
     meaning: 'An uplink option is missing or invalid.',
     solve: 'Fix the uplink section of the gateway config (url mqtt://host:port, username, password).',
@@ -40,10 +13,6 @@ export const uplinkErrors = {
   FM_ERR_UPLINK_TLS: {
     meaning: 'A TLS file of the uplink (uplink.ca, uplink.cert, uplink.key) cannot be read.',
     solve: 'Give the path of a readable PEM file (check the path and that the gateway user may read it), or remove the key to use the system CAs / no client certificate.',
-  },
-  FM_ERR_ACK_MALFORMED: {
-    meaning: 'A message on fm/g/<gateway>/ack is not a valid ack or nack.',
-    solve: 'Check that only the cloud bridge may publish acks (broker ACL).',
   },
 } as const;
 

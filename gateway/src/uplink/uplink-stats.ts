@@ -1,4 +1,4 @@
-import type { GatewayStatus } from './uplink-messages.js';
+import type { GatewayStatus } from '@fieldmesh/protocol';
 
 export type UplinkState = 'stopped' | 'connecting' | 'online' | 'waiting';
 export const STATE_CODE: Record<UplinkState, number> = { stopped: 0, connecting: 1, online: 2, waiting: 3 };
@@ -38,7 +38,7 @@ export interface UplinkStats {
 }
 
 /**
- * The retained status message (uplink-messages.ts `GatewayStatus`): the caller's extra fields
+ * The retained status message (@fieldmesh/protocol `GatewayStatus`): the caller's extra fields
  * (members, dropped counts…) first, so the uplink's own figures win a name clash.
  */
 export function statusMessage(online: boolean, s: UplinkStats, extra: object, ts: number, epoch: string): GatewayStatus {

@@ -7,7 +7,7 @@ import { DrainMeter } from './drain-meter.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 import { SendWindow } from './send-window.js';
 import { MqttUplinkLink, type LinkSession, type UplinkLink } from './uplink-link.js';
-import { decodeAck, uplinkTopics } from './uplink-messages.js';
+import { decodeAck, uplinkTopics } from '@fieldmesh/protocol';
 import { resolveUplinkOptions, type ResolvedUplinkOptions, type UplinkOptions } from './uplink-options.js';
 import { STATE_CODE, statusMessage, type UplinkState, type UplinkStats } from './uplink-stats.js';
 

@@ -5,7 +5,7 @@ import type { Page } from 'playwright-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
 import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
-import { encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
+import { encodeBatch } from '@fieldmesh/protocol';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-fixture.js';
 import { launchBrowser } from './browser.js';
 

@@ -9,8 +9,7 @@ import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
 import { LiveService } from '@fieldmesh/cloud-bridge/live/live-service';
 import type { LiveMessage } from '@fieldmesh/cloud-bridge/live/live-event';
 import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
-import { encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
-import { decodeAck, type AckMessage } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { encodeBatch, decodeAck, type AckMessage } from '@fieldmesh/protocol';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-fixture.js';
 
 const T0 = 1_767_225_600_000;

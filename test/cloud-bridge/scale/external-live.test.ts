@@ -4,8 +4,7 @@ import WebSocket from 'ws';
 import { resolveCloudConfig } from '@fieldmesh/cloud-bridge/config';
 import { ExternalCloudBridge } from '@fieldmesh/cloud-bridge/external-broker/external-cloud-bridge';
 import type { LiveMessage } from '@fieldmesh/cloud-bridge/live/live-event';
-import { encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
-import { decodeAck, type AckMessage } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { encodeBatch, decodeAck, type AckMessage } from '@fieldmesh/protocol';
 import { tempDir, waitFor } from '../cloud-fixture.js';
 import { startMosquitto } from './mosquitto.js';
 

@@ -6,7 +6,7 @@ import { ManualClock, type Reading } from '@fieldmesh/device-sdk';
 import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
 import { Ingest, type CommittedBatch } from '@fieldmesh/gateway/ingest/ingest';
 import { FileCredentialStore, MemoryCredentialStore, type CredentialStore } from '@fieldmesh/gateway/ingest/credentials';
-import { FixedHeaderScanner } from '@fieldmesh/gateway/ingest/packet-guard';
+import { FixedHeaderScanner } from '@fieldmesh/protocol';
 import { parseBareValue } from '@fieldmesh/gateway/ingest/topic';
 
 const T = Date.UTC(2026, 0, 1);

@@ -6,8 +6,7 @@ import { StaticRelayPeers } from '@fieldmesh/gateway/relay/relay-peers';
 import { RelayRoute } from '@fieldmesh/gateway/relay/relay-route';
 import { RelayServer } from '@fieldmesh/gateway/relay/relay-server';
 import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
-import { decodeBatchHeader } from '@fieldmesh/gateway/uplink/batch-codec';
-import { encodeAck } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { decodeBatchHeader, encodeAck } from '@fieldmesh/protocol';
 import { waitFor } from '../../cloud-bridge/cloud-fixture.js';
 import { credentials } from './relay-fixture.js';
 

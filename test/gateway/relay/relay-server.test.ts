@@ -5,8 +5,7 @@ import { RelayChannel } from '@fieldmesh/gateway/relay/relay-channel';
 import { FRAME_ACK, FRAME_BATCH, FRAME_REFUSE } from '@fieldmesh/gateway/relay/relay-frame';
 import { MemoryRelayUpstream } from '@fieldmesh/gateway/relay/memory-relay-upstream';
 import { RelayServer } from '@fieldmesh/gateway/relay/relay-server';
-import { decodeBatchHeader, encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
-import { encodeAck } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { decodeBatchHeader, encodeBatch, encodeAck } from '@fieldmesh/protocol';
 import { waitFor } from '../../cloud-bridge/cloud-fixture.js';
 import { credentials } from './relay-fixture.js';
 

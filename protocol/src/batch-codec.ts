@@ -1,10 +1,10 @@
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { LoggedReading } from '../store/reading-log.js';
+import type { WireReading } from './wire-reading.js';
 import { ByteReader, ByteWriter } from './byte-stream.js';
-import { UplinkError } from './errors.js';
+import { ProtocolError } from './errors.js';
 
 /**
- * The uplink batch: many LoggedReadings of one gateway in a compact, checksummed binary frame.
+ * The uplink batch: many WireReadings of one gateway in a compact, checksummed binary frame.
  * The byte layout is specified in FORMAT.md next to this file; keep the two in step and add a
  * vector under vectors/ for every change.
  */
@@ -13,7 +13,7 @@ export interface Batch {
   epoch: string;
   firstSeq: number;
   lastSeq: number;
-  readings: LoggedReading[];
+  readings: WireReading[];
 }
 
 export const BATCH_MAGIC = Buffer.from('FMB', 'ascii');
@@ -73,10 +73,10 @@ function exactAt(v: number, d: number): boolean {
 }
 
 function unencodable(why: string): never {
-  throw new UplinkError('FM_ERR_BATCH_UNENCODABLE', why);
+  throw new ProtocolError('FM_ERR_BATCH_UNENCODABLE', why);
 }
 
-export function encodeBatch(input: { gatewayId: string; epoch: string; readings: readonly LoggedReading[] }): Buffer {
+export function encodeBatch(input: { gatewayId: string; epoch: string; readings: readonly WireReading[] }): Buffer {
   const { readings } = input;
   const n = readings.length;
   if (n === 0) unencodable('a batch needs at least one reading');
@@ -197,7 +197,7 @@ export function encodeBatch(input: { gatewayId: string; epoch: string; readings:
 }
 
 function malformed(why: string): never {
-  throw new UplinkError('FM_ERR_BATCH_MALFORMED', why);
+  throw new ProtocolError('FM_ERR_BATCH_MALFORMED', why);
 }
 
 export interface BatchHeader {
@@ -214,11 +214,11 @@ export interface BatchHeader {
  */
 export function decodeBatchHeader(bytes: Uint8Array): BatchHeader & { flags: number; rawLength: number; bodyStart: number } {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < 4 + BATCH_MAGIC.length + 2) throw new UplinkError('FM_ERR_BATCH_TRUNCATED', `batch of ${buf.length} bytes`);
-  if (!buf.subarray(0, 3).equals(BATCH_MAGIC)) throw new UplinkError('FM_ERR_BATCH_MAGIC', 'payload does not start with "FMB"');
-  if (buf[3] !== BATCH_VERSION) throw new UplinkError('FM_ERR_BATCH_VERSION', `format version ${buf[3]}, this build reads ${BATCH_VERSION}`);
+  if (buf.length < 4 + BATCH_MAGIC.length + 2) throw new ProtocolError('FM_ERR_BATCH_TRUNCATED', `batch of ${buf.length} bytes`);
+  if (!buf.subarray(0, 3).equals(BATCH_MAGIC)) throw new ProtocolError('FM_ERR_BATCH_MAGIC', 'payload does not start with "FMB"');
+  if (buf[3] !== BATCH_VERSION) throw new ProtocolError('FM_ERR_BATCH_VERSION', `format version ${buf[3]}, this build reads ${BATCH_VERSION}`);
   const framed = buf.subarray(0, buf.length - 4);
-  if ((crc32(framed) >>> 0) !== buf.readUInt32BE(buf.length - 4)) throw new UplinkError('FM_ERR_BATCH_CHECKSUM', 'CRC-32 mismatch');
+  if ((crc32(framed) >>> 0) !== buf.readUInt32BE(buf.length - 4)) throw new ProtocolError('FM_ERR_BATCH_CHECKSUM', 'CRC-32 mismatch');
   const r = new ByteReader(framed, 'batch header');
   r.pos = 4;
   const flags = r.u8();
@@ -231,12 +231,12 @@ export function decodeBatchHeader(bytes: Uint8Array): BatchHeader & { flags: num
   const rawLength = r.uvarint();
   if (firstSeq < 1 || lastSeq < firstSeq) malformed(`seq range ${firstSeq}..${lastSeq}`);
   if (count < 1 || count > lastSeq - firstSeq + 1) malformed(`${count} readings in seq range ${firstSeq}..${lastSeq}`);
-  if (count > BATCH_LIMITS.maxReadings) throw new UplinkError('FM_ERR_BATCH_TOO_LARGE', `${count} readings, limit ${BATCH_LIMITS.maxReadings}`);
-  if (rawLength > BATCH_LIMITS.maxBodyBytes) throw new UplinkError('FM_ERR_BATCH_TOO_LARGE', `body of ${rawLength} bytes, limit ${BATCH_LIMITS.maxBodyBytes}`);
+  if (count > BATCH_LIMITS.maxReadings) throw new ProtocolError('FM_ERR_BATCH_TOO_LARGE', `${count} readings, limit ${BATCH_LIMITS.maxReadings}`);
+  if (rawLength > BATCH_LIMITS.maxBodyBytes) throw new ProtocolError('FM_ERR_BATCH_TOO_LARGE', `body of ${rawLength} bytes, limit ${BATCH_LIMITS.maxBodyBytes}`);
   return { gatewayId, epoch, firstSeq, lastSeq, count, flags, rawLength, bodyStart: r.pos };
 }
 
-/** Decodes a batch; any defect throws an UplinkError with an FM_ERR_BATCH_* code. */
+/** Decodes a batch; any defect throws a ProtocolError with an FM_ERR_BATCH_* code. */
 export function decodeBatch(bytes: Uint8Array): Batch {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const h = decodeBatchHeader(buf);
@@ -247,7 +247,7 @@ export function decodeBatch(bytes: Uint8Array): Batch {
       raw = inflateRawSync(stored, { maxOutputLength: Math.max(1, h.rawLength) });
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code === 'ERR_BUFFER_TOO_LARGE') throw new UplinkError('FM_ERR_BATCH_TOO_LARGE', `body inflates past the announced ${h.rawLength} bytes`);
+      if (code === 'ERR_BUFFER_TOO_LARGE') throw new ProtocolError('FM_ERR_BATCH_TOO_LARGE', `body inflates past the announced ${h.rawLength} bytes`);
       malformed(`deflate stream: ${(err as Error).message}`);
     }
   } else raw = stored;
@@ -277,7 +277,7 @@ export function decodeBatch(bytes: Uint8Array): Batch {
   const base = cTime.svarint();
   if (Math.abs(base) >= TS_LIMIT) malformed(`base timestamp ${base}`);
   for (let i = 0; i < nSeries; i++) states.push({ prevTs: base, prevDelta: 0, prevScale: -1, prevScaled: 0, prevHi: 0, prevLo: 0 });
-  const readings: LoggedReading[] = new Array(h.count);
+  const readings: WireReading[] = new Array(h.count);
   let seq = h.firstSeq;
   for (let i = 0; i < h.count; i++) {
     if (i > 0) {
@@ -315,7 +315,7 @@ export function decodeBatch(bytes: Uint8Array): Batch {
     else if (tag === TAG_TRUE) value = true;
     else if (tag === TAG_STRING) value = cString.text(BATCH_LIMITS.maxStringBytes);
     else malformed(`value tag ${tag} at seq ${seq}`);
-    const reading: LoggedReading = { seq, series: series[si]!, ts, value };
+    const reading: WireReading = { seq, series: series[si]!, ts, value };
     if (ui > 0) reading.unit = units[ui - 1]!;
     readings[i] = reading;
   }

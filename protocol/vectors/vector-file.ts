@@ -1,4 +1,4 @@
-import type { LoggedReading } from '../../store/reading-log.js';
+import type { WireReading } from '../src/wire-reading.js';
 
 /**
  * Test vectors are JSON so other languages can replay them. JSON has no NaN, ±Infinity or -0,
@@ -10,7 +10,7 @@ export interface VectorFile {
   formatVersion: number;
   gatewayId: string;
   epoch: string;
-  readings: Array<Omit<LoggedReading, 'value'> & { value: number | boolean | string | { f64: string } }>;
+  readings: Array<Omit<WireReading, 'value'> & { value: number | boolean | string | { f64: string } }>;
   hex: string;
 }
 

@@ -4,11 +4,10 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
-import { BATCH_LIMITS, decodeBatch, encodeBatch } from '@fieldmesh/gateway/uplink/batch-codec';
-import { UplinkError } from '@fieldmesh/gateway/uplink/errors';
-import { fromVectorValue, type VectorFile } from '@fieldmesh/gateway/uplink/vectors/vector-file';
+import { BATCH_LIMITS, decodeBatch, encodeBatch, ProtocolError } from '@fieldmesh/protocol';
+import { fromVectorValue, type VectorFile } from '../../protocol/vectors/vector-file.js';
 
-const vectorDir = join(dirname(fileURLToPath(import.meta.url)), '../../../gateway/src/uplink/vectors');
+const vectorDir = join(dirname(fileURLToPath(import.meta.url)), '../../protocol/vectors');
 
 /** Object.is-based equality so NaN and -0 are compared exactly. */
 function expectSameReadings(actual: LoggedReading[], expected: LoggedReading[]): void {
@@ -25,7 +24,7 @@ function codeOf(fn: () => unknown): string {
   try {
     fn();
   } catch (err) {
-    if (err instanceof UplinkError) return err.code;
+    if (err instanceof ProtocolError) return err.code;
     throw err;
   }
   return 'no error';

@@ -1,4 +1,4 @@
-import { UplinkError } from './errors.js';
+import { ProtocolError } from './errors.js';
 
 /**
  * Growable byte buffer with the primitive encodings of the batch format (FORMAT.md §2):
@@ -85,7 +85,7 @@ export class ByteReader {
   }
 
   private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new UplinkError('FM_ERR_BATCH_TRUNCATED', `${this.what} ends early`);
+    if (this.pos + n > this.buf.length) throw new ProtocolError('FM_ERR_BATCH_TRUNCATED', `${this.what} ends early`);
   }
 
   u8(): number {
@@ -98,13 +98,13 @@ export class ByteReader {
     let mul = 1;
     for (let i = 0; ; i++) {
       // 8 groups of 7 bits = 56 bits: more would pass 2^53 and lose precision.
-      if (i === 8) throw new UplinkError('FM_ERR_BATCH_MALFORMED', `${this.what}: varint longer than 8 bytes`);
+      if (i === 8) throw new ProtocolError('FM_ERR_BATCH_MALFORMED', `${this.what}: varint longer than 8 bytes`);
       const b = this.u8();
       v += (b & 0x7f) * mul;
       if (b < 0x80) break;
       mul *= 0x80;
     }
-    if (v > Number.MAX_SAFE_INTEGER) throw new UplinkError('FM_ERR_BATCH_MALFORMED', `${this.what}: varint above 2^53`);
+    if (v > Number.MAX_SAFE_INTEGER) throw new ProtocolError('FM_ERR_BATCH_MALFORMED', `${this.what}: varint above 2^53`);
     return v;
   }
 
@@ -129,7 +129,7 @@ export class ByteReader {
 
   text(maxBytes: number): string {
     const n = this.uvarint();
-    if (n > maxBytes) throw new UplinkError('FM_ERR_BATCH_MALFORMED', `${this.what}: string of ${n} bytes over the ${maxBytes} limit`);
+    if (n > maxBytes) throw new ProtocolError('FM_ERR_BATCH_MALFORMED', `${this.what}: string of ${n} bytes over the ${maxBytes} limit`);
     return this.bytes(n).toString('utf8');
   }
 }

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { UplinkError } from '@fieldmesh/gateway/uplink/errors';
-import { decodeAck, encodeAck, parseUplinkTopic, uplinkTopics, type AckMessage } from '@fieldmesh/gateway/uplink/uplink-messages';
+import { ProtocolError, decodeAck, encodeAck, parseUplinkTopic, uplinkTopics, type AckMessage } from '@fieldmesh/protocol';
 
 describe('uplink messages', () => {
   it('acks and nacks round-trip', () => {
@@ -27,8 +26,8 @@ describe('uplink messages', () => {
           const ack = decodeAck(payload);
           if (ack.ok) expect(ack.lastSeq).toBeGreaterThanOrEqual(ack.firstSeq);
         } catch (err) {
-          expect(err).toBeInstanceOf(UplinkError);
-          expect((err as UplinkError).code).toBe('FM_ERR_ACK_MALFORMED');
+          expect(err).toBeInstanceOf(ProtocolError);
+          expect((err as ProtocolError).code).toBe('FM_ERR_ACK_MALFORMED');
         }
       }),
       { numRuns: 2000 },

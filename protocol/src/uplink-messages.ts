@@ -1,4 +1,4 @@
-import { UplinkError } from './errors.js';
+import { ProtocolError } from './errors.js';
 
 /**
  * Topics and the small JSON messages of the uplink protocol besides the batch itself
@@ -40,12 +40,12 @@ export function decodeAck(payload: Uint8Array): AckMessage {
   try {
     m = JSON.parse(Buffer.from(payload).toString('utf8')) as Record<string, unknown>;
   } catch {
-    throw new UplinkError('FM_ERR_ACK_MALFORMED', 'not JSON');
+    throw new ProtocolError('FM_ERR_ACK_MALFORMED', 'not JSON');
   }
-  if (typeof m !== 'object' || m === null || m.v !== 1) throw new UplinkError('FM_ERR_ACK_MALFORMED', 'missing v: 1');
+  if (typeof m !== 'object' || m === null || m.v !== 1) throw new ProtocolError('FM_ERR_ACK_MALFORMED', 'missing v: 1');
   if (m.ok === true) {
     if (typeof m.epoch !== 'string' || !isSeq(m.firstSeq) || !isSeq(m.lastSeq) || m.lastSeq < m.firstSeq) {
-      throw new UplinkError('FM_ERR_ACK_MALFORMED', 'ack needs epoch, firstSeq <= lastSeq');
+      throw new ProtocolError('FM_ERR_ACK_MALFORMED', 'ack needs epoch, firstSeq <= lastSeq');
     }
     const stored = typeof m.stored === 'number' ? m.stored : 0;
     const duplicates = typeof m.duplicates === 'number' ? m.duplicates : 0;
@@ -63,7 +63,7 @@ export function decodeAck(payload: Uint8Array): AckMessage {
     }
     return out;
   }
-  throw new UplinkError('FM_ERR_ACK_MALFORMED', 'ok must be true or false');
+  throw new ProtocolError('FM_ERR_ACK_MALFORMED', 'ok must be true or false');
 }
 
 /** Retained on fm/g/<gateway>/status; the last will carries the same shape with online: false. */

@@ -1,18 +1,18 @@
 /**
- * Regenerates the vXX-*.json vectors: `npx tsx gateway/src/uplink/vectors/make-vectors.ts`.
+ * Regenerates the vXX-*.json vectors: `npx tsx protocol/vectors/make-vectors.ts`.
  * Only run it when FORMAT.md changes, with a new version number: published vectors are frozen.
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LoggedReading } from '../../store/reading-log.js';
-import { BATCH_VERSION, encodeBatch } from '../batch-codec.js';
+import type { WireReading } from '../src/wire-reading.js';
+import { BATCH_VERSION, encodeBatch } from '../src/batch-codec.js';
 import { toVectorValue, type VectorFile } from './vector-file.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const t0 = Date.UTC(2026, 0, 1);
 
-const cases: Array<{ name: string; description: string; readings: LoggedReading[] }> = [
+const cases: Array<{ name: string; description: string; readings: WireReading[] }> = [
   {
     name: 'single',
     description: 'one integer reading with a unit; stored uncompressed because deflate would grow it',
