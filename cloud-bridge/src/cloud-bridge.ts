@@ -5,6 +5,7 @@ import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/d
 import { parseUplinkTopic, uplinkTopics, encodeAck, parseRelayTopic, relayTopics } from '@fieldmesh/protocol';
 import { readBrokerTls } from './broker/broker-tls.js';
 import { CloudBroker } from './broker/cloud-broker.js';
+import { ConnectionGuard } from './broker/connection-guard.js';
 import { GatewayCredentials } from './broker/credentials.js';
 import { GatewayAccess } from './broker/gateway-access.js';
 import { AlertReceiver } from './bridge/alert-receiver.js';
@@ -15,11 +16,15 @@ import { GatewayPresence } from './bridge/gateway-presence.js';
 import { isPostgresStore, type CloudConfig } from './config.js';
 import { dashboardRoutes } from './dashboard/dashboard-assets.js';
 import { CloudHttpApi } from './http/http-api.js';
+import { LIVE_MAX_PACKET_BYTES } from './live/live-mqtt.js';
 import { LiveService } from './live/live-service.js';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { CloudStore } from './store/cloud-store.js';
 import { PostgresCloudStore, redact } from './store/postgres-cloud-store.js';
 import { SqliteCloudStore } from './store/sqlite-cloud-store.js';
+
+/** Concurrent `/mqtt` viewer connections (each is a WebSocket plus an aedes client). */
+const LIVE_MQTT_MAX_CONNECTIONS = 200;
 
 export function credentialsFile(config: CloudConfig): string {
   return join(config.dataDir, 'gateways.json');
@@ -61,21 +66,25 @@ export class CloudBridge {
     let broker: CloudBroker | undefined;
     let http: CloudHttpApi | undefined;
     let alertStore: SqliteAlertStore | undefined;
+    let guards: { broker: ConnectionGuard; viewers: ConnectionGuard } | undefined;
     try {
       mkdirSync(config.dataDir, { recursive: true });
       alertStore = new SqliteAlertStore(join(config.dataDir, 'alerts.sqlite'));
+      const b = config.broker;
+      const brokerGuard = new ConnectionGuard('broker', { maxConnections: b.maxConnections, preAuthMaxBytes: b.preAuthMaxBytes, maxPacketBytes: b.maxPacketBytes, connectTimeoutMs: b.connectTimeoutMs, packetTimeoutMs: b.packetTimeoutMs }, clock, throttled);
+      // Viewers on `/mqtt` send SUBSCRIBE and PINGREQ only: the small cap holds after login too.
+      const viewerGuard = new ConnectionGuard('mqtt-ws', { maxConnections: LIVE_MQTT_MAX_CONNECTIONS, preAuthMaxBytes: b.preAuthMaxBytes, maxPacketBytes: LIVE_MAX_PACKET_BYTES, connectTimeoutMs: b.connectTimeoutMs, packetTimeoutMs: b.connectTimeoutMs }, clock, throttled);
+      guards = { broker: brokerGuard, viewers: viewerGuard };
       broker = await CloudBroker.start({
-        port: config.broker.port,
-        host: config.broker.host,
-        maxPacketBytes: config.broker.maxPacketBytes,
-        maxConnections: config.broker.maxConnections,
-        connectTimeoutMs: config.broker.connectTimeoutMs,
+        port: b.port,
+        host: b.host,
+        connectTimeoutMs: b.connectTimeoutMs,
         access,
-        ...(config.broker.tls ? { tls: readBrokerTls(config.broker.tls) } : {}),
-        onOversize: (remote, reason) => throttled.warn(`oversize:${remote.split(':')[0]}`, { remote, reason }, 'connection dropped: packet too large'),
+        guard: brokerGuard,
+        ...(b.tls ? { tls: readBrokerTls(b.tls) } : {}),
       });
       const aedes = broker.aedes;
-      liveApi.attachBroker(aedes);
+      liveApi.attachBroker(aedes, viewerGuard);
       // Batches relayed by a peer (gateway/src/relay/RELAY.md) are acked to the relay, which
       // hands the ack to the origin over the mesh channel.
       const relayed = new RelayedDelivery(clock);
@@ -140,7 +149,7 @@ export class CloudBridge {
         else if (t.kind === 'alerts') void alertReceiver.receive(t.gatewayId, payload);
       });
       http = new CloudHttpApi(relayed.annotate(store), {
-        metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, oversizeDrops: broker!.oversizeDrops, statusRefused: presence.statusRefused, statusThrottled: presence.statusThrottled, connected: live.size, live: liveApi.metrics() }),
+        metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, refusedConnections: { broker: { ...guards!.broker.refused }, mqttWs: { ...guards!.viewers.refused } }, statusRefused: presence.statusRefused, statusThrottled: presence.statusThrottled, connected: live.size, live: liveApi.metrics() }),
         upgrade: liveApi.server.upgrade,
         page: dashboardRoutes(store),
       });

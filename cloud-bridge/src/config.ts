@@ -23,8 +23,19 @@ export interface CloudConfig {
     maxPacketBytes: number;
     /** Concurrent connections; more are refused by the listener. Default 1000. */
     maxConnections: number;
-    /** Milliseconds a new connection has to send CONNECT. Default 10000. */
+    /** Milliseconds a new connection has to send a CONNECT that authenticates. Default 10000. */
     connectTimeoutMs: number;
+    /**
+     * Largest packet, bytes, before the CONNECT is authenticated. Default 4096: a CONNECT is an
+     * id, a username, a password and a small will; a stranger must not make the broker buffer
+     * `maxPacketBytes` per connection before a credential is checked.
+     */
+    preAuthMaxBytes: number;
+    /**
+     * Milliseconds one packet may take from its first to its last byte. Default 120000: an
+     * 8 MiB batch at about 600 kbit/s; a trickled packet otherwise holds its buffer forever.
+     */
+    packetTimeoutMs: number;
     /**
      * `mqtt://host:port` of an external MQTT 5 broker (Mosquitto, EMQX, HiveMQ) to use instead of
      * the embedded one; then port/host/auth/limits above do not apply (the broker's own ACL does),
@@ -70,7 +81,7 @@ export interface CloudConfig {
 }
 
 export const CLOUD_DEFAULTS = {
-  broker: { port: 1884, host: '127.0.0.1', auth: 'credentials', maxPacketBytes: 8 * 1024 * 1024, maxConnections: 1000, connectTimeoutMs: 10_000, shareGroup: 'fieldmesh' },
+  broker: { port: 1884, host: '127.0.0.1', auth: 'credentials', maxPacketBytes: 8 * 1024 * 1024, maxConnections: 1000, connectTimeoutMs: 10_000, preAuthMaxBytes: 4096, packetTimeoutMs: 120_000, shareGroup: 'fieldmesh' },
   http: { port: 8080, host: '127.0.0.1' },
   dataDir: './cloud-data',
 } as const;
@@ -78,7 +89,7 @@ export const CLOUD_DEFAULTS = {
 type Shape = { [key: string]: 'port' | 'host' | 'string' | 'positive' | 'boolean' | { enum: readonly string[] } | Shape };
 
 const SHAPE: Shape = {
-  broker: { port: 'port', host: 'host', auth: { enum: ['credentials', 'none'] }, maxPacketBytes: 'positive', maxConnections: 'positive', connectTimeoutMs: 'positive', url: 'string', username: 'string', password: 'string', shareGroup: 'string', tls: { cert: 'string', key: 'string', ca: 'string', requireClientCert: 'boolean' } },
+  broker: { port: 'port', host: 'host', auth: { enum: ['credentials', 'none'] }, maxPacketBytes: 'positive', maxConnections: 'positive', connectTimeoutMs: 'positive', preAuthMaxBytes: 'positive', packetTimeoutMs: 'positive', url: 'string', username: 'string', password: 'string', shareGroup: 'string', tls: { cert: 'string', key: 'string', ca: 'string', requireClientCert: 'boolean' } },
   http: { port: 'port', host: 'host' },
   dataDir: 'string',
   store: 'string',
@@ -138,6 +149,7 @@ export function resolveCloudConfig(input: unknown = {}, baseDir = process.cwd())
       requireClientCert: t.requireClientCert ?? false,
     };
   }
+  if (config.broker.preAuthMaxBytes < 256 || config.broker.preAuthMaxBytes > config.broker.maxPacketBytes) bad('broker.preAuthMaxBytes', `must be 256..maxPacketBytes (${config.broker.maxPacketBytes}), got ${config.broker.preAuthMaxBytes}`);
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.broker.shareGroup)) bad('broker.shareGroup', 'must be 1..64 of A-Z a-z 0-9 _ . - (no / + #: it stands in a topic filter)');
   if (isPostgresStore(config.store)) {
     try {

@@ -1,5 +1,4 @@
 import { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
 import { systemClock, type Clock, type Timer } from '@fieldmesh/device-sdk';
 
 /**
@@ -17,7 +16,12 @@ export class FixedHeaderScanner {
   private len = 0;
   private mult = 1;
 
-  constructor(private readonly maxPacketBytes: number) {}
+  constructor(private maxPacketBytes: number) {}
+
+  /** Changes the cap for packets whose header is read from now on (e.g. raised once authenticated). */
+  setMaxPacketBytes(n: number): void {
+    this.maxPacketBytes = n;
+  }
 
   /** True when the bytes scanned so far end inside a packet (header or body). */
   midPacket(): boolean {
@@ -75,6 +79,9 @@ export interface GuardOptions {
   clock?: Clock;
 }
 
+/** What the guard reads from: a TCP or TLS socket, or a WebSocket stream (MQTT over WebSocket). */
+export type GuardedStream = Duplex;
+
 /**
  * The socket as aedes sees it: a Duplex whose readable side is the scanned byte stream. When a
  * packet is over the cap (or, with `packetTimeoutMs`, too slow to complete), `onViolation` is
@@ -86,7 +93,7 @@ export class GuardedSocket extends Duplex {
   private readonly clock: Clock;
 
   constructor(
-    readonly socket: Socket,
+    readonly socket: GuardedStream,
     maxPacketBytes: number,
     onViolation: (reason: string, kind: GuardViolation) => void,
     opts: GuardOptions = {},
@@ -120,6 +127,14 @@ export class GuardedSocket extends Duplex {
     socket.on('end', () => this.push(null));
     socket.on('error', (err) => this.destroy(err));
     socket.on('close', () => this.destroy());
+  }
+
+  /**
+   * Raises (or lowers) the packet cap for packets that start from now on: a listener keeps a
+   * small cap until CONNECT is authenticated, so a stranger cannot make it buffer a large body.
+   */
+  setMaxPacketBytes(n: number): void {
+    this.scanner.setMaxPacketBytes(n);
   }
 
   private clearSlowTimer(): void {

@@ -122,16 +122,19 @@ describe('cloud bridge over real aedes, mqtt.js and SQLite', () => {
         });
       });
     expect(await refused({ clientId: 'x' })).not.toBe('connected');
-    expect(await refused({ clientId: 'x', username: 'gw-a', password: 'wrong' })).not.toBe('connected');
-    expect(await refused({ clientId: 'x', username: 'gw-zz', password })).not.toBe('connected');
+    expect(await refused({ clientId: 'gw-a', username: 'gw-a', password: 'wrong' })).not.toBe('connected');
+    expect(await refused({ clientId: 'gw-zz', username: 'gw-zz', password })).not.toBe('connected');
     // A gateway added while the bridge runs can log in at once.
     const later = new GatewayCredentials(credentialsFile(config)).add('gw-late');
     const { acks, c } = await gateway('gw-late', { username: 'gw-late', password: later });
     await c.publishAsync('fm/g/gw-late/batch', encodeBatch({ gatewayId: 'gw-late', epoch: 'e', readings: readings(1, 2) }), { qos: 1 });
     await waitFor(() => acks.length === 1, 'ack');
-    const ok = await mqttClient(cloud.brokerPort, { clientId: 'anything', username: 'gw-a', password });
+    // The right password under someone else's client id would take that session over: refused.
+    expect(await refused({ clientId: 'anything', username: 'gw-a', password })).not.toBe('connected');
+    const ok = await mqttClient(cloud.brokerPort, { clientId: 'gw-a', username: 'gw-a', password });
     clients.push(ok);
-    expect(cloud.access.stats.authFailures).toBe(3);
+    expect(cloud.access.stats.authFailures).toBe(4);
+    expect(cloud.access.stats.clientIdRefused).toBe(1);
   });
 
   it('drops a connection that declares an oversized packet before buffering it', async () => {
@@ -144,7 +147,8 @@ describe('cloud bridge over real aedes, mqtt.js and SQLite', () => {
     sock.on('error', () => {});
     sock.write(Buffer.concat([connectPacket, Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]), Buffer.alloc(1000)]));
     await closed;
-    expect(cloud.broker.oversizeDrops).toBe(1);
+    // Pipelined before CONNACK, the PUBLISH header is still under the pre-authentication cap.
+    expect(cloud.broker.guard.refused.preauth_packet_too_large).toBe(1);
   });
 
   it('tracks gateway status from retained status messages and the last will', async () => {

@@ -115,10 +115,15 @@ describe('uplink over TLS', () => {
     expect(claim.up).toBe(false);
     expect(claim.error).toMatch(/Not authorized|5/);
 
-    // gw-b's certificate with gw-a's client id and no username: it is gw-b, so a batch on
-    // gw-a's topic is refused by the ACL and nothing is stored under gw-a.
+    // gw-b's certificate with gw-a's client id: it would take gw-a's session over; refused at CONNECT.
+    const takeover = await tryLink(c.brokerPort, 'gw-a', { ca: pem(pki.ca), cert: pem(b.cert), key: pem(b.key) });
+    expect(takeover.up).toBe(false);
+    expect(takeover.error).toMatch(/Identifier rejected|2/);
+
+    // gw-b's certificate on its own client id: it is gw-b, so a batch on gw-a's topic is
+    // refused by the ACL and nothing is stored under gw-a.
     const before = await c.store.count();
-    const raw: MqttClient = connect(`mqtts://127.0.0.1:${c.brokerPort}`, { clientId: 'gw-a', ca: pem(pki.ca), cert: pem(b.cert), key: pem(b.key), reconnectPeriod: 0, rejectUnauthorized: true });
+    const raw: MqttClient = connect(`mqtts://127.0.0.1:${c.brokerPort}`, { clientId: 'gw-b', ca: pem(pki.ca), cert: pem(b.cert), key: pem(b.key), reconnectPeriod: 0, rejectUnauthorized: true });
     cleanups.push(() => new Promise<void>((r) => raw.end(true, {}, () => r())));
     await new Promise<void>((resolve, reject) => {
       raw.once('connect', () => resolve());

@@ -3,28 +3,25 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import type { BrokerTls } from './broker-tls.js';
+import type { ConnectionGuard } from './connection-guard.js';
 import type { GatewayAccess } from './gateway-access.js';
-// The gateway's guard, shared: the same aedes gap (no max packet size, its issue #831) on both sides.
-import { GuardedSocket } from '@fieldmesh/protocol';
 import { CloudError } from '../errors.js';
 
 export interface CloudBrokerOptions {
   port: number;
   host: string;
-  maxPacketBytes: number;
-  maxConnections: number;
   connectTimeoutMs: number;
   access: GatewayAccess;
-  onOversize: (remote: string, reason: string) => void;
+  /** Connection cap, pre-authentication packet cap, deadlines (connection-guard.ts). */
+  guard: ConnectionGuard;
   /** TLS on the listener (broker-tls.ts); absent: plain TCP. */
   tls?: BrokerTls;
 }
 
-/** The embedded aedes broker gateways connect to, behind the packet-size guard. */
+/** The embedded aedes broker gateways connect to, behind the connection guard. */
 export class CloudBroker {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
-  oversizeDrops = 0;
 
   private constructor(
     readonly aedes: Aedes,
@@ -33,8 +30,13 @@ export class CloudBroker {
 
   static async start(opts: CloudBrokerOptions): Promise<CloudBroker> {
     const aedes = await Aedes.createBroker({
-      connectTimeout: opts.connectTimeoutMs,
-      authenticate: opts.access.authenticate,
+      // The guard's deadline closes and counts a slow CONNECT; aedes' own is the backstop.
+      connectTimeout: opts.connectTimeoutMs * 2,
+      authenticate: (client, username, password, done) =>
+        opts.access.authenticate(client, username, password, (err, ok) => {
+          if (err === null && ok === true) opts.guard.authenticated(client.conn);
+          done(err, ok);
+        }),
       authorizePublish: opts.access.authorizePublish,
       authorizeSubscribe: opts.access.authorizeSubscribe,
     });
@@ -48,11 +50,9 @@ export class CloudBroker {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.setNoDelay(true);
-      const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-      const conn = new GuardedSocket(socket, this.opts.maxPacketBytes, (reason) => {
-        this.oversizeDrops++;
-        this.opts.onOversize(remote, reason);
-      });
+      socket.on('error', () => {});
+      const conn = this.opts.guard.admit(socket, `${socket.remoteAddress}:${socket.remotePort}`);
+      if (conn === null) return;
       conn.on('error', () => {});
       this.aedes.handle(conn);
     };
@@ -76,12 +76,16 @@ export class CloudBroker {
       : createServer(onSocket);
     // Failed handshakes (no or bad client certificate) are the client's problem, never fatal.
     server.on('tlsClientError', () => {});
-    server.maxConnections = this.opts.maxConnections;
+    // No server.maxConnections: the guard refuses one over the cap itself, and counts it.
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new CloudError('FM_ERR_CLOUD_LISTEN', `broker ${this.opts.host}:${this.opts.port}: ${err.message}`)));
       server.listen(this.opts.port, this.opts.host, () => resolve());
     });
     this.server = server;
+  }
+
+  get guard(): ConnectionGuard {
+    return this.opts.guard;
   }
 
   get port(): number {

@@ -57,6 +57,8 @@ export class GatewayCredentials {
   /** Issues a password for `id` and stores its hash; returns the password (shown once). */
   add(id: string, opts: { rotate?: boolean } = {}): string {
     if (!isDeviceId(id)) throw new CloudError('FM_ERR_CLOUD_GATEWAY_ID', `gateway id ${JSON.stringify(id)}`);
+    // `<id>.relay` is gateway <id>'s relay session (gateway-access.ts ownsClientId): no gateway may be named so.
+    if (id.endsWith('.relay')) throw new CloudError('FM_ERR_CLOUD_GATEWAY_ID', `gateway id ${JSON.stringify(id)} ends in .relay, the client id suffix of relay links`);
     this.reloadIfChanged();
     if (this.entries[id] && !opts.rotate) throw new CloudError('FM_ERR_CLOUD_GATEWAY_EXISTS', `gateway ${id}`);
     const password = randomBytes(24).toString('base64url');

@@ -4,11 +4,29 @@ import { parseUplinkTopic, uplinkTopics, parseRelayTopic, relayTopics } from '@f
 import { certificateIdentity } from './broker-tls.js';
 import type { GatewayCredentials } from './credentials.js';
 
+/** The client id a gateway's relay link uses (gateway/src/relay/relay-upstream.ts). */
+export const RELAY_CLIENT_ID_SUFFIX = '.relay';
+
+/**
+ * A session is keyed by client id, and a second CONNECT with the same id takes it over
+ * [MQTT-3.1.4-2]: a gateway may use only its own id (uplink) or `<id>.relay` (its relay link),
+ * so no credential but gw-a's can end gw-a's session. Viewers are under `live:` (live-mqtt.ts).
+ */
+export function ownsClientId(gatewayId: string, clientId: string): boolean {
+  return clientId === gatewayId || clientId === `${gatewayId}${RELAY_CLIENT_ID_SUFFIX}`;
+}
+
+function clientIdWhy(gatewayId: string, clientId: string): string {
+  return `client id ${JSON.stringify(clientId.slice(0, 80))} is not ${gatewayId} or ${gatewayId}${RELAY_CLIENT_ID_SUFFIX}`;
+}
+
 /** Topic kinds a gateway may publish under its own `fm/g/<id>/`. */
 const GATEWAY_PUBLISHES = new Set(['batch', 'status', 'alerts']);
 
 export interface AccessStats {
   authFailures: number;
+  /** Logins refused because the client id is not the gateway's own (a session takeover attempt). */
+  clientIdRefused: number;
   publishDenied: number;
   subscribeDenied: number;
 }
@@ -20,7 +38,7 @@ export interface AccessStats {
  * subscribes only to its own ack topic.
  */
 export class GatewayAccess {
-  readonly stats: AccessStats = { authFailures: 0, publishDenied: 0, subscribeDenied: 0 };
+  readonly stats: AccessStats = { authFailures: 0, clientIdRefused: 0, publishDenied: 0, subscribeDenied: 0 };
   private readonly identity = new WeakMap<Client, string>();
 
   constructor(
@@ -40,6 +58,7 @@ export class GatewayAccess {
     done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void,
   ): void => {
     const refuse = (returnCode: number, why: string) => {
+      if (returnCode === 2) this.stats.clientIdRefused++;
       this.stats.authFailures++;
       this.onDenied('connect', client, why);
       done(Object.assign(new Error(why), { returnCode }), null);
@@ -51,16 +70,20 @@ export class GatewayAccess {
     if (certId !== undefined) {
       if (!isDeviceId(certId)) return refuse(5, `certificate CN ${JSON.stringify(certId.slice(0, 80))} is not a valid gateway id`);
       if (username !== undefined && username !== certId) return refuse(5, `username ${JSON.stringify(username.slice(0, 80))} does not match the certificate CN ${certId}`);
+      if (!ownsClientId(certId, client.id)) return refuse(2, clientIdWhy(certId, client.id));
       this.identity.set(client, certId);
       return done(null, true);
     }
     if (this.mode === 'none') {
       const id = username && isDeviceId(username) ? username : client.id;
       if (!isDeviceId(id)) return refuse(2, `client id ${JSON.stringify(id)} is not a valid gateway id`);
+      if (!ownsClientId(id, client.id)) return refuse(2, clientIdWhy(id, client.id));
       this.identity.set(client, id);
       return done(null, true);
     }
     if (!username || !isDeviceId(username)) return refuse(4, 'missing or invalid username');
+    // Checked before the password, so a guess costs no scrypt; a takeover needs the victim's own login.
+    if (!ownsClientId(username, client.id)) return refuse(2, clientIdWhy(username, client.id));
     this.credentials!.verify(username, password).then(
       (ok) => {
         if (!ok) return refuse(4, `bad credentials for ${username}`);

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { Aedes, Client, Connection, PublishPacket, Subscription } from 'aedes';
+import type { ConnectionGuard } from '../broker/connection-guard.js';
 import { MATCH_ALL, LiveMatcher } from './live-filter.js';
 import type { LiveEvent } from './live-event.js';
 import type { LiveSink } from './live-hub.js';
@@ -19,7 +22,17 @@ export const liveTopics = {
   alert: (gateway: string) => `${LIVE_TOPIC_PREFIX}${gateway}/alert`,
 } as const;
 
-type AedesHooks = Pick<Aedes, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>;
+type AedesHooks = Pick<Aedes, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>;
+
+/**
+ * Every viewer's MQTT client id is put under this prefix. A session is keyed by client id and a
+ * second CONNECT with the same id takes it over [MQTT-3.1.4-2]; `:` is in no gateway id's
+ * alphabet, so a viewer can never end a gateway's session, nor a gateway a viewer's.
+ */
+export const LIVE_CLIENT_ID_PREFIX = 'live:';
+
+/** A viewer sends SUBSCRIBE and PINGREQ only: packets past this are an attack, before or after login. */
+export const LIVE_MAX_PACKET_BYTES = 16 * 1024;
 
 /**
  * Read-only MQTT access for dashboard users, who connect over WebSocket (`/mqtt` on the bridge's
@@ -36,8 +49,14 @@ export class LiveMqtt implements LiveSink {
   constructor(
     private readonly aedes: Aedes,
     private readonly tokens: LiveTokens,
+    /** The `/mqtt` listener's guard: connection cap, small packet cap, connect deadline. */
+    private readonly guard: ConnectionGuard,
   ) {
-    const gateway: AedesHooks = { authenticate: aedes.authenticate, authorizePublish: aedes.authorizePublish, authorizeSubscribe: aedes.authorizeSubscribe };
+    const gateway: AedesHooks = { preConnect: aedes.preConnect, authenticate: aedes.authenticate, authorizePublish: aedes.authorizePublish, authorizeSubscribe: aedes.authorizeSubscribe };
+    aedes.preConnect = (client, packet, done) => {
+      if (this.liveConnections.has(client.conn)) packet.clientId = `${LIVE_CLIENT_ID_PREFIX}${packet.clientId || randomUUID()}`;
+      return gateway.preConnect(client, packet, done);
+    };
     aedes.authenticate = (client, username, password, done) => {
       if (!this.liveConnections.has(client.conn)) return gateway.authenticate(client, username, password, done);
       if (!this.tokens.verify(password?.toString('utf8'))) {
@@ -46,6 +65,7 @@ export class LiveMqtt implements LiveSink {
         return done(Object.assign(new Error('bad live token'), { returnCode: 5 }), null);
       }
       this.liveClients.add(client);
+      this.guard.authenticated(client.conn, LIVE_MAX_PACKET_BYTES);
       done(null, true);
     };
     aedes.authorizePublish = (client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void) => {
@@ -69,10 +89,13 @@ export class LiveMqtt implements LiveSink {
     });
   }
 
-  /** Hands a WebSocket stream to the broker as a live (dashboard) connection. */
-  handle(stream: Connection): void {
-    this.liveConnections.add(stream);
-    this.aedes.handle(stream);
+  /** Hands a WebSocket stream to the broker as a live (dashboard) connection, behind the guard. */
+  handle(stream: Duplex, remote: string): void {
+    const conn = this.guard.admit(stream, remote);
+    if (conn === null) return;
+    conn.on('error', () => {});
+    this.liveConnections.add(conn as unknown as Connection);
+    this.aedes.handle(conn as unknown as Connection);
   }
 
   deliver(event: LiveEvent): void {

@@ -113,7 +113,7 @@ export class LiveServer {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = createWebSocketStream(ws);
         stream.on('error', () => {});
-        mqtt.handle(stream);
+        mqtt.handle(stream, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
       });
       return;
     }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
+import type { ConnectionGuard } from '../broker/connection-guard.js';
 import type { CloudStore } from '../store/cloud-store.js';
 import { LiveFeedStore } from './live-feed-store.js';
 import { LiveHub } from './live-hub.js';
@@ -55,8 +56,8 @@ export class LiveService {
   }
 
   /** Adds MQTT over WebSocket (`/mqtt`) and the `fm/live/…` topics on this broker. */
-  attachBroker(aedes: Aedes): void {
-    this.mqtt = new LiveMqtt(aedes, this.tokens);
+  attachBroker(aedes: Aedes, guard: ConnectionGuard): void {
+    this.mqtt = new LiveMqtt(aedes, this.tokens, guard);
     this.hub.add(this.mqtt);
   }
 

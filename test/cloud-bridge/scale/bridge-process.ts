@@ -47,7 +47,8 @@ export async function startBridgeProcess(dir: string, config: Record<string, unk
     httpPort,
     ...(brokerPort ? { brokerPort: Number(brokerPort) } : {}),
     ...(liveToken ? { liveToken } : {}),
-    metrics: async () => (await (await fetch(`http://127.0.0.1:${httpPort}/api/metrics`)).json()) as Awaited<ReturnType<BridgeProcess['metrics']>>,
+    // The HTTP API takes the live token (http-api.ts); sent as a bearer header.
+    metrics: async () => (await (await fetch(`http://127.0.0.1:${httpPort}/api/metrics`, { headers: liveToken ? { authorization: `Bearer ${liveToken}` } : {} })).json()) as Awaited<ReturnType<BridgeProcess['metrics']>>,
     kill: async (signal) => {
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill(signal);

@@ -20,7 +20,8 @@ add-gateway ID   issues credentials for gateway ID and prints its password once 
 
 Config (YAML, every key optional, unknown keys refused):
   broker: { port: 1884, host: 127.0.0.1, auth: credentials | none, maxPacketBytes: 8388608,
-            maxConnections: 1000, connectTimeoutMs: 10000 }
+            maxConnections: 1000, connectTimeoutMs: 10000, preAuthMaxBytes: 4096,
+            packetTimeoutMs: 120000 }
           or, to scale out behind an external MQTT 5 broker (several bridges, one share group):
           { url: mqtt://HOST:1883, username: …, password: …, shareGroup: fieldmesh }
   http:   { port: 8080, host: 127.0.0.1 }
