@@ -12,6 +12,8 @@ import { HttpApi } from './http/server.js';
 import { HttpError } from './http/errors.js';
 import { gatewayMetrics, type UplinkStatsView } from './metrics/gateway-metrics.js';
 import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics/prometheus.js';
+import { buildInfoMetric, processMetrics } from '@fieldmesh/device-sdk/metrics/process-metrics';
+import { GATEWAY_VERSION } from './version.js';
 import { LocalProcessing } from './rules/local-processing.js';
 import { SqliteReadingLog } from './store/sqlite-reading-log.js';
 import { DataDirLock } from './store/data-dir-lock.js';
@@ -416,6 +418,8 @@ export class Gateway {
       if (!this.running || !this.readingLog) throw new HttpError(503, 'FM_ERR_HTTP_INTERNAL', 'gateway not running');
       return { json: { ok: true, id: this.config.id } };
     });
+    this.metrics.register(buildInfoMetric({ component: 'gateway', version: GATEWAY_VERSION }));
+    this.metrics.register(processMetrics());
     this.http.route('GET', '/metrics', () => ({ text: this.metrics.render(), contentType: PROMETHEUS_CONTENT_TYPE }));
     this.http.route('GET', '/api/status', () => ({ json: this.status() }));
   }
