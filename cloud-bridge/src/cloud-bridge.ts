@@ -15,6 +15,7 @@ import { RelayedDelivery } from './bridge/relayed-delivery.js';
 import { GatewayPresence } from './bridge/gateway-presence.js';
 import { isPostgresStore, type CloudConfig } from './config.js';
 import { dashboardRoutes } from './dashboard/dashboard-assets.js';
+import { cloudObservability } from './http/cloud-observability.js';
 import { CloudHttpApi } from './http/http-api.js';
 import { LIVE_MAX_PACKET_BYTES } from './live/live-mqtt.js';
 import { LiveService } from './live/live-service.js';
@@ -22,6 +23,7 @@ import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { CloudStore } from './store/cloud-store.js';
 import { PostgresCloudStore, redact } from './store/postgres-cloud-store.js';
 import { SqliteCloudStore } from './store/sqlite-cloud-store.js';
+import { TimedStore } from './store/timed-store.js';
 
 /** Concurrent `/mqtt` viewer connections (each is a WebSocket plus an aedes client). */
 const LIVE_MQTT_MAX_CONNECTIONS = 200;
@@ -58,7 +60,8 @@ export class CloudBridge {
     const clock = opts.clock ?? systemClock;
     const throttled = new RateLimitedLog(logger, clock);
     const liveApi = LiveService.open({ dataDir: config.dataDir, clock, logger });
-    const store = liveApi.feed(opts.store ?? (isPostgresStore(config.store) ? await PostgresCloudStore.open(config.store) : new SqliteCloudStore(config.store)));
+    const timed = new TimedStore(opts.store ?? (isPostgresStore(config.store) ? await PostgresCloudStore.open(config.store) : new SqliteCloudStore(config.store)), () => clock.monotonic());
+    const store = liveApi.feed(timed);
     const credentials = config.broker.auth === 'credentials' ? new GatewayCredentials(credentialsFile(config)) : null;
     const access = new GatewayAccess(config.broker.auth, credentials, (what, client, detail) =>
       throttled.warn(`deny:${what}:${client?.id ?? ''}`, { client: client?.id, detail }, `${what} refused`),
@@ -152,6 +155,14 @@ export class CloudBridge {
         metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, refusedConnections: { broker: { ...guards!.broker.refused }, mqttWs: { ...guards!.viewers.refused } }, statusRefused: presence.statusRefused, statusThrottled: presence.statusThrottled, connected: live.size, live: liveApi.metrics() }),
         upgrade: liveApi.server.upgrade,
         page: dashboardRoutes(store),
+        ...cloudObservability({
+          store,
+          timed,
+          alerts: alertStore,
+          live: liveApi,
+          clock,
+          sources: { receiver: receiver.stats, alerts: alertReceiver.stats, access: access.stats, oversizeDrops: () => broker!.oversizeDrops, connected: () => live.size, status: () => ({ refused: presence.statusRefused, throttled: presence.statusThrottled }) },
+        }),
       });
       const httpPort = await http.listen(config.http.port, config.http.host);
       const bridge = new CloudBridge(config, store, broker, receiver, access, http, broker.port, httpPort, logger, liveApi, alertStore, alertReceiver);

@@ -61,7 +61,7 @@ export class AlertReceiver {
     const first = parsed.events[0]!.seq;
     const last = parsed.events.at(-1)!.seq;
     await this.ack(gatewayId, { v: 1, ok: true, lane: 'alerts', epoch: parsed.epoch, firstSeq: first, lastSeq: last, stored: result.stored, duplicates: result.duplicates });
-    if (result.stored > 0) for (const e of parsed.raw) this.live(gatewayId, { ...e, gateway: gatewayId });
+    if (result.stored > 0) for (const e of parsed.raw) this.live(gatewayId, { ...e, gateway: gatewayId, epoch: parsed.epoch });
   }
 
   private parse(gatewayId: string, payload: Buffer): { epoch: string; events: StoredAlert[]; raw: Array<Record<string, unknown>> } {

@@ -8,6 +8,7 @@ import { BatchReceiver } from '../bridge/batch-receiver.js';
 import { GatewayPresence } from '../bridge/gateway-presence.js';
 import { isPostgresStore, type CloudConfig } from '../config.js';
 import { dashboardRoutes } from '../dashboard/dashboard-assets.js';
+import { cloudObservability } from '../http/cloud-observability.js';
 import { CloudHttpApi } from '../http/http-api.js';
 import { LiveService } from '../live/live-service.js';
 import { PgLiveRelay } from '../live/pg-live-relay.js';
@@ -15,6 +16,7 @@ import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { CloudStore } from '../store/cloud-store.js';
 import { PostgresCloudStore, redact } from '../store/postgres-cloud-store.js';
 import { SqliteCloudStore } from '../store/sqlite-cloud-store.js';
+import { TimedStore } from '../store/timed-store.js';
 import { ExternalBrokerLink } from './external-broker-link.js';
 
 /**
@@ -49,7 +51,8 @@ export class ExternalCloudBridge {
     // With PostgreSQL, bridges tell each other what they committed, so each streams the whole fleet.
     const origin = `fm-bridge-${process.pid}-${randomBytes(4).toString('hex')}`;
     const shared = opts.store === undefined && isPostgresStore(config.store);
-    const store = live.feed(opts.store ?? (shared ? await PostgresCloudStore.open(config.store, { notifyOrigin: origin }) : new SqliteCloudStore(config.store)));
+    const timed = new TimedStore(opts.store ?? (shared ? await PostgresCloudStore.open(config.store, { notifyOrigin: origin }) : new SqliteCloudStore(config.store)), () => clock.monotonic());
+    const store = live.feed(timed);
     let link: ExternalBrokerLink | undefined;
     let relay: PgLiveRelay | null = null;
     let http: CloudHttpApi | undefined;
@@ -84,6 +87,14 @@ export class ExternalCloudBridge {
         metrics: () => ({ receiver: { ...r.stats }, external: { ...l.stats, connected: l.connected, clientId: l.clientId }, statusRefused: presence.statusRefused, live: live.metrics(), relay: relay ? { ...relay.stats } : null }),
         upgrade: live.server.upgrade,
         page: dashboardRoutes(store),
+        ...cloudObservability({
+          store,
+          timed,
+          alerts: alertStore,
+          live,
+          clock,
+          sources: { receiver: r.stats, alerts: alertReceiver.stats, status: () => ({ refused: presence.statusRefused, throttled: presence.statusThrottled }) },
+        }),
       });
       if (shared) relay = await PgLiveRelay.start(config.store, origin, live.hub, logger);
       const httpPort = await http.listen(config.http.port, config.http.host);

@@ -2,9 +2,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isDeviceId, isSeriesName } from '@fieldmesh/device-sdk';
+import { PROMETHEUS_CONTENT_TYPE } from '@fieldmesh/device-sdk/metrics/prometheus';
+import type { AlertAck, AlertRef } from '../bridge/alert-store.js';
 import { CloudError } from '../errors.js';
 import type { CloudStore, ReadingQuery } from '../store/cloud-store.js';
+import { acknowledgeAlert, alertsQuery, RouteError, type AlertBook } from './alert-routes.js';
 import { renderOverviewPage } from './overview-page.js';
+import { decimatedReadings, MAX_BUCKETS } from './reading-decimation.js';
 
 /** Most readings one request returns; ask again with `from` past the last ts for more. */
 export const MAX_READINGS_PER_REQUEST = 10_000;
@@ -27,11 +31,11 @@ function intParam(params: URLSearchParams, key: string): number | undefined {
 }
 
 /** Parses `/api/readings` query parameters; throws BadRequest naming the parameter. */
-export function parseReadingQuery(params: URLSearchParams): ReadingQuery {
+export function parseReadingQuery(params: URLSearchParams): ReadingQuery & { step?: number } {
   for (const key of params.keys()) {
-    if (!['gateway', 'series', 'from', 'to', 'limit', 'after'].includes(key)) throw new BadRequest(`unknown parameter ${JSON.stringify(key.slice(0, 40))}; known: gateway, series, from, to, limit, after`);
+    if (!['gateway', 'series', 'from', 'to', 'limit', 'after', 'step'].includes(key)) throw new BadRequest(`unknown parameter ${JSON.stringify(key.slice(0, 40))}; known: gateway, series, from, to, limit, after, step`);
   }
-  const q: ReadingQuery = { limit: 1000 };
+  const q: ReadingQuery & { step?: number } = { limit: 1000 };
   const gateway = params.get('gateway');
   if (gateway !== null) {
     if (!isDeviceId(gateway)) throw new BadRequest(`gateway ${JSON.stringify(gateway.slice(0, 80))} is not a gateway id`);
@@ -59,6 +63,14 @@ export function parseReadingQuery(params: URLSearchParams): ReadingQuery {
     if (limit < 1 || limit > MAX_READINGS_PER_REQUEST) throw new BadRequest(`limit must be 1..${MAX_READINGS_PER_REQUEST}, got ${limit}`);
     q.limit = limit;
   }
+  const step = intParam(params, 'step');
+  if (step !== undefined) {
+    // Decimation is per series over a closed range: the bucket count, and so the answer, stays bounded.
+    if (q.gateway === undefined || q.series === undefined || q.from === undefined || q.to === undefined) throw new BadRequest('step needs gateway, series, from and to');
+    if (step < 1) throw new BadRequest(`step must be ≥ 1 ms, got ${step}`);
+    if ((q.to - q.from) / step > MAX_BUCKETS) throw new BadRequest(`(to - from) / step must be ≤ ${MAX_BUCKETS} buckets, got ${Math.ceil((q.to - q.from) / step)}; use a larger step`);
+    q.step = step;
+  }
   return q;
 }
 
@@ -78,6 +90,16 @@ export class CloudHttpApi {
       upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
       /** Pages and static assets (the dashboard); null falls through to the API routes. */
       page?: (path: string) => Promise<StaticResponse | null>;
+      /** `GET /metrics`: the Prometheus text; without it the route is 404. */
+      prometheus?: () => Promise<string>;
+      /** `/api/alerts` and `POST /api/alerts/ack`; without it those routes are 404. */
+      alerts?: {
+        book: AlertBook;
+        /** The name of a valid token (who acknowledges), or null. */
+        who: (token: string | null) => string | null;
+        now: () => number;
+        acknowledged?: (ref: AlertRef, ack: AlertAck) => void;
+      };
     },
   ) {}
 
@@ -97,7 +119,16 @@ export class CloudHttpApi {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET' });
+    const alerts = this.extra.alerts;
+    if (req.method === 'POST' && url.pathname === '/api/alerts/ack' && alerts) {
+      try {
+        return send(res, 200, await acknowledgeAlert(alerts.book, req, alerts.who, alerts.now, alerts.acknowledged ?? (() => {})));
+      } catch (err) {
+        if (err instanceof RouteError) return send(res, err.status, { error: err.message });
+        throw err;
+      }
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET (and POST /api/alerts/ack)' });
     try {
       const page = this.extra.page ? await this.extra.page(url.pathname) : null;
       if (page) {
@@ -119,7 +150,11 @@ export class CloudHttpApi {
           return send(res, 200, { series: series.map((s) => ({ ...s, lastValue: jsonValue(s.lastValue) })) });
         }
         case '/api/readings': {
-          const q = parseReadingQuery(url.searchParams);
+          const { step, ...q } = parseReadingQuery(url.searchParams);
+          if (step !== undefined) {
+            const d = await decimatedReadings(this.store, q as typeof q & { from: number; to: number }, step);
+            return send(res, 200, { ...d, readings: d.readings.map((r) => ({ ...r, value: jsonValue(r.value) })) });
+          }
           const rows = await this.store.readings(q);
           const last = rows.at(-1);
           // A full page may have more behind it: `next` goes back as `after` for the next page.
@@ -128,11 +163,20 @@ export class CloudHttpApi {
         }
         case '/api/metrics':
           return send(res, 200, this.extra.metrics());
-        default:
-          return send(res, 404, { error: `no route ${url.pathname}` });
+        case '/metrics': {
+          if (!this.extra.prometheus) break;
+          res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : await this.extra.prometheus());
+          return;
+        }
+        case '/api/alerts':
+          if (!alerts) break;
+          return send(res, 200, alertsQuery(alerts.book, url.searchParams));
       }
+      return send(res, 404, { error: `no route ${url.pathname.slice(0, 200)}` });
     } catch (err) {
       if (err instanceof BadRequest) return send(res, 400, { error: err.message });
+      if (err instanceof RouteError) return send(res, err.status, { error: err.message });
       throw err;
     }
   }

@@ -56,10 +56,16 @@ export class LiveTokens {
 
   /** Constant-time comparison against every token's hash. */
   verify(token: string | null | undefined): boolean {
-    if (typeof token !== 'string' || token.length === 0 || token.length > 200) return false;
+    return this.identify(token) !== null;
+  }
+
+  /** The name of the token's entry (who is acting, for records such as an alert acknowledgement), or null. */
+  identify(token: string | null | undefined): string | null {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 200) return null;
     const d = digest(token);
-    let ok = false;
-    for (const e of this.entries) ok = timingSafeEqual(d, Buffer.from(e.sha256, 'hex')) || ok;
-    return ok;
+    let name: string | null = null;
+    // Every entry is compared, so the time does not tell which one matched.
+    for (const e of this.entries) if (timingSafeEqual(d, Buffer.from(e.sha256, 'hex'))) name = e.name;
+    return name;
   }
 }
