@@ -161,7 +161,7 @@ export class CloudBridge {
           alerts: alertStore,
           live: liveApi,
           clock,
-          sources: { receiver: receiver.stats, alerts: alertReceiver.stats, access: access.stats, oversizeDrops: () => broker!.oversizeDrops, connected: () => live.size, status: () => ({ refused: presence.statusRefused, throttled: presence.statusThrottled }) },
+          sources: { receiver: receiver.stats, alerts: alertReceiver.stats, access: access.stats, connectionRefusals: () => ({ broker: guards!.broker.refused, mqttWs: guards!.viewers.refused }), connected: () => live.size, status: () => ({ refused: presence.statusRefused, throttled: presence.statusThrottled }) },
         }),
       });
       const httpPort = await http.listen(config.http.port, config.http.host);

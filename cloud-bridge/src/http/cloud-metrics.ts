@@ -14,8 +14,8 @@ export interface CloudMetricSources {
   status: () => { refused: number; throttled: number };
   /** Embedded broker only (behind an external broker, that broker sees connections): its ACL counters. */
   access?: AccessStats;
-  /** Embedded broker only: connections dropped for an oversize packet. */
-  oversizeDrops?: () => number;
+  /** Embedded broker only: connections its guards refused or closed, by reason, per listener (gateway broker, MQTT over WebSocket). */
+  connectionRefusals?: () => { broker: Record<string, number>; mqttWs: Record<string, number> };
   /** Embedded broker only: gateways with a live broker connection. */
   connected?: () => number;
   live: () => { hub: LiveHubStats; server: LiveServerStats; alertsRefused: number; mqtt: { connected: number; authFailures: number; publishDenied: number; subscribeDenied: number } | null };
@@ -42,7 +42,11 @@ export function cloudMetrics(src: CloudMetricSources): () => MetricFamily[] {
       refuse('publish', 'acl', src.access.publishDenied);
       refuse('subscribe', 'acl', src.access.subscribeDenied);
     }
-    if (src.oversizeDrops) refuse('connection', 'oversize', src.oversizeDrops());
+    const guards = src.connectionRefusals?.();
+    if (guards) {
+      for (const [reason, n] of Object.entries(guards.broker)) refuse('connection', reason, n);
+      for (const [reason, n] of Object.entries(guards.mqttWs)) refuse('live_mqtt_connection', reason, n);
+    }
     refuse('status', 'malformed', status.refused);
     refuse('alerts', 'malformed', src.alerts.refused);
     refuse('alert', 'malformed', live.alertsRefused);
@@ -62,7 +66,7 @@ export function cloudMetrics(src: CloudMetricSources): () => MetricFamily[] {
       gauge('fieldmesh_cloud_batches_queued', 'Batches waiting for their commit.', r.queued),
       counter('fieldmesh_cloud_readings_committed_total', 'Readings newly stored.', r.readingsStored),
       counter('fieldmesh_cloud_readings_duplicate_total', 'Readings received again (a resent batch) and not stored twice.', r.readingsDuplicate),
-      { name: 'fieldmesh_cloud_refused_total', help: 'Input refused, by kind (batch, connection, publish, subscribe, status, alerts, alert, live, live_mqtt) and reason (an FM_ERR code for batches).', type: 'counter', samples: refused },
+      { name: 'fieldmesh_cloud_refused_total', help: 'Input refused, by kind (batch, connection, publish, subscribe, status, alerts, alert, live, live_mqtt, live_mqtt_connection) and reason (an FM_ERR code for batches).', type: 'counter', samples: refused },
       counter('fieldmesh_cloud_status_throttled_total', 'Gateway status messages not stored because they came faster than one a second.', status.throttled),
       counter('fieldmesh_cloud_alert_events_stored_total', 'Alert events stored from the gateways\' priority lane.', src.alerts.stored),
       counter('fieldmesh_cloud_alert_events_duplicate_total', 'Alert events received again and not stored twice.', src.alerts.duplicates),

@@ -1,4 +1,4 @@
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import type { WireReading } from '@fieldmesh/protocol';
 import { Histogram } from '@fieldmesh/device-sdk/metrics/prometheus';
 import type { CloudStore, CommitResult, GatewayRecord, ReadingQuery, SeriesInfo, StoredReading } from './cloud-store.js';
 
@@ -27,7 +27,7 @@ export class TimedStore implements CloudStore {
     }
   }
 
-  commitBatch(gateway: string, epoch: string, readings: readonly LoggedReading[], at: number): Promise<CommitResult> {
+  commitBatch(gateway: string, epoch: string, readings: readonly WireReading[], at: number): Promise<CommitResult> {
     return this.timed('commit', () => this.inner.commitBatch(gateway, epoch, readings, at));
   }
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
 import { MemoryCloudStore } from '@fieldmesh/cloud-bridge/store/memory-cloud-store';
 import { decimatedReadings } from '@fieldmesh/cloud-bridge/http/reading-decimation';
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import type { WireReading } from '@fieldmesh/protocol';
 import { labConfig, startCloud, tempDir } from '../cloud-fixture.js';
 
 type Row = { ts: number; value: number | string; seq: number; series: string };
@@ -22,7 +22,7 @@ describe('/api/readings?step= (server-side min/max decimation)', () => {
     const t0 = 1_767_225_600_000;
     // 30,000 readings a second apart (over three store pages), a smooth wave with one spike and one dip.
     const n = 30_000;
-    const readings: LoggedReading[] = Array.from({ length: n }, (_, i) => ({ seq: i + 1, series: 'dev/temp', ts: t0 + i * 1000, value: i === 12_345 ? 500 : i === 23_456 ? -500 : Math.sin(i / 300) }));
+    const readings: WireReading[] = Array.from({ length: n }, (_, i) => ({ seq: i + 1, series: 'dev/temp', ts: t0 + i * 1000, value: i === 12_345 ? 500 : i === 23_456 ? -500 : Math.sin(i / 300) }));
     await cloud.store.commitBatch('gw-a', 'e1', readings, Date.now());
     await cloud.store.commitBatch('gw-a', 'e1', [{ seq: n + 1, series: 'dev/other', ts: t0, value: 1 }], Date.now());
     const from = t0;
