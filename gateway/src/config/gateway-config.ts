@@ -12,6 +12,7 @@ import { checkIngest, ingestDefaults, type IngestConfig } from './ingest.js';
 import { checkMesh, meshDefaults, type MeshConfig } from './mesh.js';
 import { checkRelay, relayDefaults, type RelayConfig } from './relay.js';
 import { checkSerialLine, type SerialConfig } from './serial.js';
+import { checkModbus, modbusDefaults, type ModbusConfig } from './modbus.js';
 import { checkUplink, type UplinkConfig } from './uplink.js';
 import { checkRules, type RuleConfig } from './rules.js';
 import { checkRollups, rollupsDefaults, type RollupsConfig } from './rollups.js';
@@ -33,6 +34,8 @@ export interface GatewayConfig {
   relay: RelayConfig;
   /** Serial lines. Default none. */
   serial: SerialConfig[];
+  /** Modbus RTU lines and TCP endpoints with their slaves (config/modbus.ts). Default none. */
+  modbus: ModbusConfig;
   /** Cloud uplink; null (default) = store and forward until one is configured. */
   uplink: UplinkConfig | null;
   /** Local rules. Default none. */
@@ -59,6 +62,7 @@ export const gatewayDefaults: Omit<GatewayConfig, 'id'> = {
   mesh: meshDefaults,
   relay: relayDefaults,
   serial: [],
+  modbus: modbusDefaults,
   uplink: null,
   rules: [],
   rollups: rollupsDefaults,
@@ -77,6 +81,7 @@ const checkGateway: Check<GatewayConfig> = (v, path) =>
       mesh: checkMesh,
       relay: checkRelay,
       serial: listOf(checkSerialLine, 64),
+      modbus: checkModbus,
       uplink: nullable(checkUplink),
       rules: checkRules,
       rollups: checkRollups,

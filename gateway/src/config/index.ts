@@ -4,6 +4,7 @@ export type { HttpConfig } from './http.js';
 export type { IngestConfig } from './ingest.js';
 export type { MeshConfig } from './mesh.js';
 export type { SerialConfig } from './serial.js';
+export type { ModbusConfig, RtuLineConfig, TcpEndpointConfig, SlaveConfig, RegisterSpec } from './modbus.js';
 export type { UplinkConfig } from './uplink.js';
 export type { RuleConfig } from './rules.js';
 export { ConfigError, CONFIG_ERRORS, type ConfigErrorCode } from './errors.js';

@@ -8,6 +8,8 @@ interface MemoryPort {
   busy: boolean;
   link?: MemoryLink;
   written: Uint8Array[];
+  /** RTS levels set, in order (RS-485 direction control). */
+  rts: boolean[];
 }
 
 class MemoryLink implements SerialLink {
@@ -24,6 +26,9 @@ class MemoryLink implements SerialLink {
   async write(bytes: Uint8Array): Promise<void> {
     if (!this.open) throw new Error(`write to closed port ${this.path}`);
     this.port.written.push(bytes.slice());
+  }
+  async setRts(on: boolean): Promise<void> {
+    this.port.rts.push(on);
   }
   pause(): void {
     this.paused = true;
@@ -51,7 +56,7 @@ export class MemorySerialLinks implements SerialLinkOpener {
   }
 
   plug(path: string): void {
-    if (!this.ports.has(path)) this.ports.set(path, { busy: false, written: [] });
+    if (!this.ports.has(path)) this.ports.set(path, { busy: false, written: [], rts: [] });
   }
 
   /** Removes the port; an open link sees an I/O error, as with a pulled USB adapter. */
@@ -84,6 +89,10 @@ export class MemorySerialLinks implements SerialLinkOpener {
 
   isPaused(path: string): boolean {
     return this.ports.get(path)?.link?.paused ?? false;
+  }
+
+  rtsLevels(path: string): boolean[] {
+    return this.ports.get(path)?.rts ?? [];
   }
 
   written(path: string): Uint8Array[] {

@@ -18,6 +18,8 @@ export interface SerialLink {
   pause(): void;
   resume(): void;
   close(): Promise<void>;
+  /** Sets the RTS modem-control line (RS-485 direction by RTS); absent where there is none. */
+  setRts?(on: boolean): Promise<void>;
 }
 
 export interface SerialLinkOpener {

@@ -51,6 +51,10 @@ class StreamSerialLink implements SerialLink {
     });
   }
 
+  setRts(on: boolean): Promise<void> {
+    return new Promise((resolve, reject) => this.port.set({ rts: on }, (err) => (err ? reject(err) : resolve())));
+  }
+
   pause(): void {
     this.port.pause();
   }

@@ -1,0 +1,111 @@
+import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
+
+/**
+ * Error catalog of the Modbus master (STYLE.md habit 6). Run-time faults on a bus (a silent
+ * slave, a CRC error, an exception response) never throw out of the poller: they are counted per
+ * slave and reason (`MODBUS_FAULTS` below), logged rate-limited and retried. Only construction
+ * (a bad register map, an unknown template) and refused writes throw.
+ */
+export const modbusErrors = {
+  FM_ERR_MODBUS_CONFIG: {
+    meaning: 'the modbus section of the gateway config is invalid (the message names the key)',
+    solve: 'fix the named key; gateway/src/ingest/modbus/README.md lists every key with its default',
+  },
+  FM_ERR_MODBUS_TEMPLATE: {
+    meaning: 'a slave names a device template that does not exist or is itself invalid',
+    solve: 'use a template name from hardware/modbus/ (the message lists them) or give `registers:` inline',
+  },
+  FM_ERR_MODBUS_TIMEOUT: {
+    meaning: 'a slave did not answer within its timeoutMs',
+    solve: 'check wiring (A/B swapped?), unit id, baud rate, parity and RS-485 direction control; raise timeoutMs for slow devices',
+  },
+  FM_ERR_MODBUS_EXCEPTION: {
+    meaning: 'the slave answered with a Modbus exception (illegal address, device busy, …)',
+    solve: 'an illegal-address exception names the first register of the refused request: fix that address in the register map (0-based, not the 4xxxx number)',
+  },
+  FM_ERR_MODBUS_FRAME: {
+    meaning: 'a response frame was bad: CRC error, short or late frame, wrong unit id or function',
+    solve: 'CRC errors and short frames point at line noise, a baud or parity mismatch, missing termination, or two masters on one bus',
+  },
+  FM_ERR_MODBUS_LINK: {
+    meaning: 'the serial port or TCP connection is down (missing, refused, lost)',
+    solve: 'nothing if it comes back: the gateway re-opens it with backoff; otherwise check the cable, the adapter or the device address',
+  },
+  FM_ERR_MODBUS_WRITE_DENIED: {
+    meaning: 'a write was refused: writes are off, or the register is not marked writable',
+    solve: 'set `modbus.writes: true` and `writable: true` on that register in the map; only coils and holding registers can be written',
+  },
+  FM_ERR_MODBUS_WRITE_VALUE: {
+    meaning: 'a write named an unknown device or sensor, or a value that does not fit the register type',
+    solve: 'give a configured device and sensor and a value in the range of its type (after scale and offset)',
+  },
+  FM_ERR_MODBUS_WRITE_FAILED: {
+    meaning: 'a permitted write did not reach the slave or was answered with an exception',
+    solve: 'the message says which (timeout, exception code); the write was not retried',
+  },
+} as const;
+
+export type ModbusErrorCode = keyof typeof modbusErrors;
+
+export class ModbusError extends codedErrorClass('ModbusError', modbusErrors) {}
+
+/**
+ * Why a transaction failed, counted per slave (`fieldmesh_modbus_errors_total{reason}`). Stable:
+ * dashboards rely on them. Exception codes per Modbus Application Protocol V1.1b3 §7.
+ */
+export const MODBUS_FAULTS = [
+  'timeout',
+  'crc',
+  'short_frame',
+  'late_frame',
+  'wrong_unit',
+  'wrong_function',
+  'bad_length',
+  'link_down',
+  'illegal_function',
+  'illegal_address',
+  'illegal_value',
+  'device_failure',
+  'acknowledge',
+  'device_busy',
+  'gateway_path',
+  'gateway_target',
+  'exception_other',
+] as const;
+
+export type ModbusFault = (typeof MODBUS_FAULTS)[number];
+
+const EXCEPTIONS: Record<number, ModbusFault> = {
+  1: 'illegal_function',
+  2: 'illegal_address',
+  3: 'illegal_value',
+  4: 'device_failure',
+  5: 'acknowledge',
+  6: 'device_busy',
+  0x0a: 'gateway_path',
+  0x0b: 'gateway_target',
+};
+
+export function exceptionFault(code: number): ModbusFault {
+  return EXCEPTIONS[code] ?? 'exception_other';
+}
+
+/** The catalog code a fault is logged under. */
+export function faultCode(f: ModbusFault): ModbusErrorCode {
+  if (f === 'timeout') return 'FM_ERR_MODBUS_TIMEOUT';
+  if (f === 'link_down') return 'FM_ERR_MODBUS_LINK';
+  if (f === 'crc' || f === 'short_frame' || f === 'late_frame' || f === 'wrong_unit' || f === 'wrong_function' || f === 'bad_length') return 'FM_ERR_MODBUS_FRAME';
+  return 'FM_ERR_MODBUS_EXCEPTION';
+}
+
+/** A failed transaction: the fault, and for an exception response its code. */
+export class ModbusFaultError extends Error {
+  constructor(
+    readonly fault: ModbusFault,
+    message: string,
+    readonly exceptionCode?: number,
+  ) {
+    super(message);
+    this.name = 'ModbusFaultError';
+  }
+}

@@ -1,0 +1,1 @@
+export { MODBUS_TEMPLATE_DIR, listModbusTemplates, readModbusTemplate, type ModbusTemplateText } from './templates.js';
