@@ -1,7 +1,7 @@
 import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
 
 /**
- * Error catalog of the Modbus master (STYLE.md habit 6). Run-time faults on a bus (a silent
+ * Error catalog of the Modbus master. Run-time faults on a bus (a silent
  * slave, a CRC error, an exception response) never throw out of the poller: they are counted per
  * slave and reason (`MODBUS_FAULTS` below), logged rate-limited and retried. Only construction
  * (a bad register map, an unknown template) and refused writes throw.
