@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { openSqlite } from '@fieldmesh/device-sdk/sqlite';
 import { CloudError } from '../errors.js';
 
 /** One alert event as the cloud keeps it (the gateway's alert payload v1, gateway/src/alerts/event.ts). */
@@ -50,14 +51,7 @@ export class SqliteAlertStore {
   private readonly insert: Database.Statement;
 
   constructor(file: string) {
-    try {
-      this.db = new Database(file);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      if (this.db.pragma('synchronous', { simple: true }) !== 2) throw new Error('synchronous=FULL not in effect');
-    } catch (err) {
-      throw new CloudError('FM_ERR_CLOUD_STORE_OPEN', `${file}: ${(err as Error).message}`);
-    }
+    this.db = openSqlite(Database, file, { fail: (_kind, message) => new CloudError('FM_ERR_CLOUD_STORE_OPEN', message) });
     this.db.exec(`CREATE TABLE IF NOT EXISTS alerts (
       gateway TEXT NOT NULL, epoch TEXT NOT NULL, seq INTEGER NOT NULL,
       alert_id INTEGER NOT NULL, type TEXT NOT NULL, rule TEXT NOT NULL, series TEXT NOT NULL,

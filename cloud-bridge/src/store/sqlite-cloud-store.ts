@@ -2,10 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { WireReading } from '@fieldmesh/protocol';
+import { openSqlite } from '@fieldmesh/device-sdk/sqlite';
 import { CloudError } from '../errors.js';
 import type { CloudStore, CommitResult, GatewayRecord, ReadingQuery, SeriesInfo, StoredReading } from './cloud-store.js';
 
-const SYNCHRONOUS_FULL = 2;
 // SQLite turns NaN into NULL and -0 into 0: those two get their own kinds so they come back exact.
 const KIND_NUMBER = 0;
 const KIND_BOOLEAN = 1;
@@ -74,22 +74,14 @@ export class SqliteCloudStore implements CloudStore {
   private readonly commitTx: (gateway: string, epoch: string, readings: readonly WireReading[], at: number) => CommitResult;
 
   constructor(file: string) {
+    const fail = (_kind: string, message: string): Error => new CloudError('FM_ERR_CLOUD_STORE_OPEN', message);
     try {
       mkdirSync(dirname(file), { recursive: true });
-      this.db = new Database(file);
     } catch (err) {
-      throw new CloudError('FM_ERR_CLOUD_STORE_OPEN', `cannot open ${file}: ${(err as Error).message}`);
+      throw fail('open', `cannot open ${file}: ${(err as Error).message}`);
     }
+    this.db = openSqlite(Database, file, { fail });
     try {
-      this.db.pragma('journal_mode = WAL');
-      // better-sqlite3 reopens WAL databases at NORMAL: set FULL on every open and read it back.
-      this.db.pragma('synchronous = FULL');
-      const mode = this.db.pragma('journal_mode', { simple: true });
-      const sync = this.db.pragma('synchronous', { simple: true });
-      if (mode !== 'wal' || sync !== SYNCHRONOUS_FULL) {
-        throw new CloudError('FM_ERR_CLOUD_STORE_OPEN', `${file}: journal_mode=${String(mode)} synchronous=${String(sync)}, need wal and FULL`);
-      }
-      this.db.pragma('busy_timeout = 5000');
       this.db.exec(SCHEMA);
     } catch (err) {
       this.db.close();

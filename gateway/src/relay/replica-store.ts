@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { openSqlite } from '@fieldmesh/device-sdk/sqlite';
 
 /** One origin's replica as the buddy holds it. */
 export interface ReplicaOrigin {
@@ -58,10 +59,7 @@ export class SqliteReplicaStore implements ReplicaStore {
   };
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    // FULL on every open: better-sqlite3 reopens a WAL database at NORMAL otherwise.
-    this.db.pragma('synchronous = FULL');
+    this.db = openSqlite(Database, file);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS replica_origin (
         origin TEXT NOT NULL, epoch TEXT NOT NULL, stored_seq INTEGER NOT NULL, acked_seq INTEGER NOT NULL, updated_at INTEGER NOT NULL,

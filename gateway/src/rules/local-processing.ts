@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Database from 'better-sqlite3';
+import { openSqlite } from '@fieldmesh/device-sdk/sqlite';
 import { systemClock, type Clock, type Timer } from '@fieldmesh/device-sdk/clock';
 import { silentLogger, type Logger } from '@fieldmesh/device-sdk/logger';
 import type { Reading } from '@fieldmesh/device-sdk/reading';
@@ -71,11 +72,8 @@ export class LocalProcessing {
     const clock = (this.clock = opts.clock ?? systemClock);
     this.alertRetentionMs = opts.alertRetentionMs ?? 90 * 24 * HOUR;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'local' });
-    this.db = new Database(opts.dbFile);
+    this.db = openSqlite(Database, opts.dbFile);
     try {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 5000');
       ensureTimeIndex(this.db);
       const alertLog = (this.alertLog = new SqliteAlertLog(this.db));
       this.alertOutbox = alertLog;

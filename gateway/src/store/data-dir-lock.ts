@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { openSqlite } from '@fieldmesh/device-sdk/sqlite';
 import { StoreError } from './errors.js';
 
 /**
@@ -22,12 +23,8 @@ export class DataDirLock {
   static acquire(dataDir: string): DataDirLock {
     const file = join(dataDir, 'gateway.lock');
     const pidFile = join(dataDir, 'gateway.pid');
-    let db: Database.Database;
-    try {
-      db = new Database(file, { timeout: 0 });
-    } catch (err) {
-      throw new StoreError('FM_ERR_STORE_OPEN', `cannot open ${file}: ${(err as Error).message}`);
-    }
+    // No WAL: the lock is EXCLUSIVE locking mode on a rollback journal; no wait for a holder.
+    const db = openSqlite(Database, file, { durability: 'as-is', busyTimeoutMs: 0, fail: (_kind, message) => new StoreError('FM_ERR_STORE_OPEN', message) });
     try {
       db.pragma('locking_mode = EXCLUSIVE');
       db.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER); DELETE FROM holder;');
