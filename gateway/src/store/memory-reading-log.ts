@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Reading } from '@fieldmesh/device-sdk';
 import { StoreError } from './errors.js';
-import { checkReading, rowBytes } from './sqlite-reading-log.js';
+import { rowBytes } from './log-position.js';
 import {
+  checkReading,
   DEVICE_SEQ_WINDOW,
   type Backlog,
   type DeviceSeqMark,

@@ -1,5 +1,6 @@
 import type { Reading } from '@fieldmesh/device-sdk';
 import type { WireReading } from '@fieldmesh/protocol';
+import { StoreError } from './errors.js';
 
 /** How many recent message numbers per device the dedupe remembers (far above any in-flight window). */
 export const DEVICE_SEQ_WINDOW = 4096;
@@ -81,4 +82,15 @@ export interface ReadingLog {
   quarantined?(): QuarantineStats;
   backlog(): Backlog;
   close(): void;
+}
+
+/** The last line of defence: ingest validates, but a bad row must never enter the outbox. */
+export function checkReading(r: Reading): void {
+  const ok =
+    typeof r.series === 'string' &&
+    r.series.indexOf('/') > 0 &&
+    Number.isSafeInteger(r.ts) &&
+    (typeof r.value === 'boolean' || typeof r.value === 'string' || (typeof r.value === 'number' && Number.isFinite(r.value))) &&
+    (r.unit === undefined || typeof r.unit === 'string');
+  if (!ok) throw new StoreError('FM_ERR_STORE_INPUT', `bad reading ${JSON.stringify(r).slice(0, 200)}`);
 }

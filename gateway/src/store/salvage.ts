@@ -1,23 +1,11 @@
 import { existsSync, renameSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { openSqlite } from '@fieldmesh/device-sdk/sqlite';
 import { silentLogger, type Logger } from '@fieldmesh/device-sdk';
+import { SALVAGE_META_KEY, type SalvageReport } from './salvage-report.js';
 import { SqliteReadingLog } from './sqlite-reading-log.js';
 
-/** What a salvage did; kept in the new database's meta (`salvage`) and shown in status. */
-export interface SalvageReport {
-  at: number;
-  /** Why the database was taken for corrupt. */
-  reason: string;
-  /** Where the damaged files were moved (never deleted). */
-  movedTo: string;
-  readingsCopied: number;
-  /** Seq ranges whose rows could not be read (from the seqs around them). */
-  unreadableRanges: Array<[number, number]>;
-  /** Upper bound of readings lost in those ranges (seq span; deletes may have made it smaller). */
-  unreadableReadings: number;
-  /** Whether epoch and ack watermark were read from the damaged file (else: a new epoch). */
-  keptIdentity: boolean;
-}
+export type { SalvageReport } from './salvage-report.js';
 
 type Opts = ConstructorParameters<typeof SqliteReadingLog>[1];
 /** Rows per read while copying; a failing chunk is retried row by row. */
@@ -46,7 +34,8 @@ export function openReadingLog(file: string, opts: Opts = {}, logger: Logger = s
 function checkDatabase(file: string): string | null {
   let db: Database.Database | null = null;
   try {
-    db = new Database(file, { fileMustExist: true });
+    // As found: journal pragmas would write to a file not yet known to be sound.
+    db = openSqlite(Database, file, { fileMustExist: true, durability: 'as-is' });
     const rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
     if (rows.length !== 1 || rows[0]!.quick_check !== 'ok') return `quick_check: ${rows.map((r) => r.quick_check).slice(0, 3).join('; ')}`;
     return null;
@@ -67,12 +56,10 @@ function salvageInto(damaged: string, file: string, opts: Opts, reason: string):
   const report: SalvageReport = { at: Date.now(), reason, movedTo: damaged, readingsCopied: 0, unreadableRanges: [], unreadableReadings: 0, keptIdentity: false };
   const fresh = new SqliteReadingLog(file, { ...opts, commitThread: false });
   fresh.close();
-  const out = new Database(file);
-  out.pragma('journal_mode = WAL');
-  out.pragma('synchronous = FULL');
+  const out = openSqlite(Database, file);
   let src: Database.Database | null = null;
   try {
-    src = new Database(damaged, { readonly: true, fileMustExist: true });
+    src = openSqlite(Database, damaged, { readonly: true, fileMustExist: true });
   } catch {
     src = null;
   }
@@ -160,7 +147,7 @@ function salvageInto(damaged: string, file: string, opts: Opts, reason: string):
   if (badFrom >= 0) markBad(maxSeq + 1, false);
   out.transaction(() => {
     setMeta.run('seq_floor', String(maxSeq));
-    setMeta.run('salvage', JSON.stringify({ ...report, unreadableRanges: report.unreadableRanges.slice(0, 100) }));
+    setMeta.run(SALVAGE_META_KEY, JSON.stringify({ ...report, unreadableRanges: report.unreadableRanges.slice(0, 100) }));
     if (report.unreadableReadings > 0) {
       out.prepare("INSERT INTO loss (series, reason, count) VALUES ('*', 'unreadable', ?) ON CONFLICT (series, reason) DO UPDATE SET count = count + excluded.count").run(report.unreadableReadings);
     }

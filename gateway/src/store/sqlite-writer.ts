@@ -1,12 +1,11 @@
 import { Worker } from 'node:worker_threads';
-import type { Reading } from '@fieldmesh/device-sdk';
+import type { AppendBatch } from './append-transaction.js';
 import { StoreError } from './errors.js';
-import type { DeviceSeqMark } from './reading-log.js';
 
 /**
  * The main-thread side of the commit thread (sqlite-writer.worker.js). One message per group
- * commit, columnar (arrays of primitives clone much faster than arrays of objects):
- *   → { id, firstSeq, series[], units[], ts[], kinds[], values[], markDevices[], markSeqs[], markDigests[], window }
+ * commit, its batch columnar (append-transaction.js; primitives clone much faster than objects):
+ *   → { id, batch: AppendBatch }
  *   ← { id, ok: true } after COMMIT returned (durable), or { id, ok: false, message }
  * Why a thread: with synchronous=FULL each commit waits for fsync (0.15 ms here, milliseconds on
  * an SD card); on the event loop that wait stops MQTT parsing, in a thread it overlaps with it.
@@ -41,56 +40,13 @@ export class SqliteWriter {
   }
 
   /** Resolves once the transaction holding these rows committed durably. */
-  async commit(
-    firstSeq: number,
-    readings: readonly Reading[],
-    marks: readonly DeviceSeqMark[],
-    window: number,
-    stamp: { boot: number; mono: number; wallOff: number } | null = null,
-  ): Promise<void> {
+  async commit(batch: AppendBatch): Promise<void> {
     await this.ready;
     if (this.failed) throw new StoreError('FM_ERR_STORE_COMMIT', `commit thread died: ${this.failed.message}`);
-    const n = readings.length;
-    const series = new Array<string>(n);
-    const units = new Array<string>(n);
-    const ts = new Array<number>(n);
-    const kinds = new Array<number>(n);
-    const values = new Array<number | string>(n);
-    for (let i = 0; i < n; i++) {
-      const r = readings[i]!;
-      series[i] = r.series;
-      units[i] = r.unit ?? '';
-      ts[i] = r.ts;
-      const v = r.value;
-      if (typeof v === 'number') {
-        kinds[i] = 0;
-        values[i] = v;
-      } else if (typeof v === 'boolean') {
-        kinds[i] = 1;
-        values[i] = v ? 1 : 0;
-      } else {
-        kinds[i] = 2;
-        values[i] = v;
-      }
-    }
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({
-        id,
-        firstSeq,
-        series,
-        units,
-        ts,
-        kinds,
-        values,
-        markDevices: marks.map((m) => m.device),
-        markSeqs: marks.map((m) => m.seq),
-        markDigests: marks.map((m) => m.digest ?? null),
-        window,
-        // Set while the wall clock is not known good (clock-health.ts): stored with every row.
-        stamp,
-      });
+      this.worker.postMessage({ id, batch });
     });
   }
 
