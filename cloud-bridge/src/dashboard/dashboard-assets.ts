@@ -17,6 +17,9 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/assets/uPlot.iife.min.js': { file: join(uplotDist, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
   '/assets/uPlot.min.css': { file: join(uplotDist, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
   '/assets/dashboard.js': { file: join(here, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
+  '/assets/dashboard-alerts.js': { file: join(here, 'dashboard-alerts.js'), type: 'text/javascript; charset=utf-8' },
+  '/assets/dashboard-range.js': { file: join(here, 'dashboard-range.js'), type: 'text/javascript; charset=utf-8' },
+  '/assets/dashboard-gateway.js': { file: join(here, 'dashboard-gateway.js'), type: 'text/javascript; charset=utf-8' },
   '/assets/dashboard.css': { file: join(here, 'dashboard.css'), type: 'text/css; charset=utf-8' },
 };
 

@@ -35,13 +35,21 @@ export function renderDashboardPage(gateways: GatewayRecord[], seriesNames: Arra
 <tbody id="fleet-rows">
 ${rows || '<tr class="empty"><td colspan="8">no gateway yet</td></tr>'}
 </tbody></table></section>
-<section id="alerts-section"><h2>Alerts</h2><ol id="alerts"><li class="empty">no alert yet</li></ol></section>
-<section id="charts-section"><h2>Live series</h2><div id="charts"></div>
+<section id="gateway-detail" hidden><h2><span id="gateway-detail-title">Gateway</span> <button type="button" id="gateway-detail-close" title="back to the whole fleet">×</button></h2><div id="gateway-detail-body"></div></section>
+<section id="alerts-section"><h2>Open alerts <span id="alerts-open-count" class="pill">0</span></h2><ol id="alerts-open"><li class="empty">no open alert</li></ol>
+<h2>Alert events</h2><ol id="alerts"><li class="empty">no alert yet</li></ol></section>
+<section id="charts-section"><h2>Series</h2>
+<div id="view-controls"><label>Time range <select id="range"><option value="live" selected>live</option><option value="15m">last 15 min</option><option value="1h">last hour</option><option value="6h">last 6 h</option><option value="24h">last 24 h</option><option value="7d">last 7 days</option></select></label>
+<label>Filter <input id="series-filter" type="search" placeholder="gateway or series" size="24" autocomplete="off"></label> <span id="series-count" class="hint"></span></div>
+<div id="charts"></div>
 <noscript><ul>${series}</ul></noscript></section>
 </main>
-<footer>JSON: <a href="/api/gateways">/api/gateways</a>, <a href="/api/series">/api/series</a>, /api/readings?gateway=&amp;series=&amp;from=&amp;to= · live: /live (WebSocket), /mqtt (MQTT over WebSocket)</footer>
+<footer>JSON: <a href="/api/gateways">/api/gateways</a>, <a href="/api/series">/api/series</a>, <a href="/api/alerts">/api/alerts</a>, /api/readings?gateway=&amp;series=&amp;from=&amp;to=[&amp;step=] · <a href="/metrics">/metrics</a> · live: /live (WebSocket), /mqtt (MQTT over WebSocket)</footer>
 <script src="/assets/uPlot.iife.min.js"></script>
 <script src="/assets/dashboard.js"></script>
+<script src="/assets/dashboard-alerts.js"></script>
+<script src="/assets/dashboard-range.js"></script>
+<script src="/assets/dashboard-gateway.js"></script>
 </body></html>
 `;
 }

@@ -1,7 +1,8 @@
 // fieldmesh cloud dashboard: plain browser JavaScript, no build step, no CDN (served by the bridge).
 // Fleet table from /api/gateways plus live status, one uPlot chart per series fed by /live
-// (cloud-bridge/src/live/LIVE.md), and an alerts feed. Everything shown comes from gateways
-// (hostile input): only textContent is ever set, never innerHTML.
+// (cloud-bridge/src/live/LIVE.md). The parts loaded after this file (alerts, time range and
+// series filter, gateway drill-down) use `window.fieldmesh`: its `lib` helpers and `on(event)`.
+// Everything shown comes from gateways (hostile input): only textContent is ever set, never innerHTML.
 'use strict';
 (function () {
   /** Points kept per series: enough for hours of a 1 Hz sensor, a fixed 800 kB per chart. */
@@ -10,11 +11,29 @@
   const MAX_CHARTS = 48;
   /** History loaded per series at start. */
   const HISTORY_MS = 15 * 60 * 1000;
-  const MAX_ALERTS = 200;
 
   const $ = (id) => document.getElementById(id);
-  const state = { token: null, ws: null, retryMs: 500, failedBeforeOpen: 0, gateways: new Map(), charts: new Map(), dirty: new Set(), lastRenderMs: 0, messages: 0 };
-  window.fieldmesh = state; // for tests and curious operators
+  const state = { token: null, ws: null, retryMs: 500, failedBeforeOpen: 0, gateways: new Map(), charts: new Map(), dirty: new Set(), lastRenderMs: 0, messages: 0, listeners: {} };
+  window.fieldmesh = state; // for the other parts, tests and curious operators
+
+  /** Events for the other parts: 'alert' (live alert event), 'status' (gateway record changed), 'chart' (chart made), 'select' (gateway row clicked). */
+  state.on = (event, fn) => (state.listeners[event] = state.listeners[event] || []).push(fn);
+  const emit = (event, ...args) => {
+    for (const fn of state.listeners[event] || []) {
+      try {
+        fn(...args);
+      } catch (e) {
+        console.error(e);
+      }
+    }
+  };
+
+  /** fetch with the token as bearer: the bridge's API answers token holders. */
+  function authFetch(url, opts) {
+    const o = Object.assign({ cache: 'no-store' }, opts || {});
+    if (state.token) o.headers = Object.assign({ authorization: 'Bearer ' + state.token }, o.headers || {});
+    return fetch(url, o);
+  }
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -93,6 +112,7 @@
     const merged = Object.assign({}, prev, g);
     state.gateways.set(g.id, merged);
     renderFleet();
+    emit('status', merged);
   }
 
   function renderFleet() {
@@ -104,6 +124,8 @@
         : rows.map((g) => {
             const tr = el('tr');
             tr.dataset.gateway = g.id;
+            tr.title = 'details of ' + g.id;
+            if (state.selected === g.id) tr.className = 'selected';
             tr.dataset.online = String(!!g.online);
             const st = g.status || null;
             const backlog = st && typeof st.backlog === 'number' ? st.backlog : g.reportedBacklog;
@@ -117,7 +139,7 @@
 
   async function loadFleet() {
     try {
-      const r = await fetch('/api/gateways', { cache: 'no-store' });
+      const r = await authFetch('/api/gateways');
       if (!r.ok) return;
       const { gateways } = await r.json();
       for (const g of gateways) upsertGateway(g);
@@ -203,8 +225,9 @@
       [[], []],
       plotEl,
     );
-    c = { key, gateway, series, ring: makeRing(), plot, box, last, width, drawn: 0 };
+    c = { key, gateway, series, unit, ring: makeRing(), plot, box, last, width, drawn: 0, rangeData: null };
     state.charts.set(key, c);
+    emit('chart', c);
     return c;
   }
 
@@ -223,8 +246,10 @@
     if (state.dirty.size > 0) {
       const t = performance.now();
       for (const c of state.dirty) {
-        const data = chartData(c.ring, c.width);
+        // A picked time range (dashboard-range.js) draws the API's decimated answer instead of the ring.
+        const data = c.rangeData || chartData(c.ring, c.width);
         c.plot.setData(data);
+        if (c.rangeData && c.rangeScale) c.plot.setScale('x', c.rangeScale);
         c.drawn = data[0].length;
         c.box.dataset.points = String(c.ring.n);
         c.box.dataset.drawn = String(c.drawn);
@@ -239,14 +264,14 @@
 
   async function loadHistory() {
     try {
-      const r = await fetch('/api/series', { cache: 'no-store' });
+      const r = await authFetch('/api/series');
       if (!r.ok) return;
       const { series } = await r.json();
       const from = Date.now() - HISTORY_MS;
       await Promise.all(
         series.slice(0, MAX_CHARTS).map(async (s) => {
           const q = new URLSearchParams({ gateway: s.gateway, series: s.series, from: String(from), limit: '10000' });
-          const res = await fetch('/api/readings?' + q, { cache: 'no-store' });
+          const res = await authFetch('/api/readings?' + q);
           if (!res.ok) return;
           const { readings } = await res.json();
           chartFor(s.gateway, s.series, s.unit);
@@ -256,18 +281,6 @@
     } catch (e) {
       /* live data still flows */
     }
-  }
-
-  // ---- alerts ------------------------------------------------------------------------------
-  function addAlert(gateway, a) {
-    const list = $('alerts');
-    const empty = list.querySelector('.empty');
-    if (empty) empty.remove();
-    const li = el('li', undefined, [a.type, a.severity].filter((x) => typeof x === 'string').join(' '));
-    li.dataset.gateway = gateway;
-    li.append(el('strong', (a.type === 'cleared' ? 'cleared: ' : '') + (a.rule || 'alert') + ' '), el('span', gateway + ' · ' + (a.series || '') + ' — ' + (a.reason || '')), el('span', new Date(typeof a.ts === 'number' ? a.ts : Date.now()).toLocaleString(), 'when'));
-    list.prepend(li);
-    while (list.children.length > MAX_ALERTS) list.lastElementChild.remove();
   }
 
   // ---- live stream -------------------------------------------------------------------------
@@ -301,7 +314,7 @@
         if (m.status) upd.status = m.status;
         upsertGateway(upd);
       } else if (m.type === 'alert') {
-        addAlert(m.gateway, m.alert || {});
+        emit('alert', m.gateway, m.alert || {});
       }
     };
     ws.onclose = () => {
@@ -315,10 +328,19 @@
     };
   }
 
+  state.lib = { $, el, ago, duration, authFetch, chartFor, markDirty: (c) => state.dirty.add(c), renderFleet, RING_CAPACITY, MAX_CHARTS };
+  document.getElementById('fleet-rows').addEventListener('click', (ev) => {
+    const tr = ev.target.closest && ev.target.closest('tr[data-gateway]');
+    if (tr) emit('select', tr.dataset.gateway);
+  });
   state.token = takeToken();
-  loadFleet(); // the server rendered the first fleet table; this takes over
-  setInterval(loadFleet, 10000);
-  setInterval(renderFleet, 5000); // "last contact" ages
-  requestAnimationFrame(frame);
-  loadHistory().then(connect);
+  // The parts loaded after this script register their listeners first: start once the page is parsed.
+  document.addEventListener('DOMContentLoaded', () => {
+    loadFleet(); // the server rendered the first fleet table; this takes over
+    setInterval(loadFleet, 10000);
+    setInterval(renderFleet, 5000); // "last contact" ages
+    requestAnimationFrame(frame);
+    emit('start');
+    loadHistory().then(connect);
+  });
 })();
