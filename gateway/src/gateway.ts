@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger, systemClock, type Clock, type Logger, type Reading } from '@fieldmesh/device-sdk';
 import { detectBoard, readDeviceTreeModel, type BoardDetection, type ModelReader } from '@fieldmesh/hardware/boards/index';
+import { commitPipeline } from './commit-pipeline.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { IngestBroker } from './ingest/broker.js';
 import { FileCredentialStore } from './ingest/credentials.js';
@@ -21,8 +22,7 @@ import { HeldReadings } from './rules/held-readings.js';
 import { StorageKeeper } from './store/storage-keeper.js';
 import { SystemClockHealth } from './store/clock-health.js';
 import { openReadingLog } from './store/salvage.js';
-import { UplinkError } from './uplink/errors.js';
-import type { LinkTls } from './uplink/uplink-link.js';
+import { readUplinkTls } from './uplink/uplink-tls-files.js';
 import { Uplink } from './uplink/uplink.js';
 import { uplinkDrainMetrics } from './uplink/uplink-metrics.js';
 import type { MemberView, Mesh } from './mesh/mesh.js';
@@ -161,6 +161,22 @@ export class Gateway {
         clock: this.clock,
         logger: this.log.child({ component: 'ingest' }),
       });
+      // Every commit goes through the parts below in one order (commit-pipeline.ts says why).
+      this.ingestPath.onCommitted(
+        commitPipeline(
+          {
+            rules: (readings) => this.local?.onCommitted(readings),
+            hold: (firstSeq, forward) => this.heldReadings.record(firstSeq, forward),
+            budget: () => this.storage?.onCommitted(),
+            uplink: (batch) => {
+              this.uplink?.observeCommitted?.(batch.firstSeq, batch.readings);
+              this.uplink?.notify();
+            },
+            relay: (batch) => this.relay?.notify(batch),
+          },
+          this.log,
+        ),
+      );
 
       // ── Local processing: rules, alerts, rollups, query API, tail ─────────────────
       // Fed every committed batch; alerts go out on the local broker at once (fm/alerts/…).
@@ -173,14 +189,8 @@ export class Gateway {
         clock: this.clock,
         logger: this.log,
       });
-      this.ingestPath.onCommitted((batch) => {
-        const forward = this.local?.onCommitted(batch.readings);
-        // Deadband / report-on-change decisions: held readings stay local.
-        if (forward) this.heldReadings.record(batch.firstSeq, forward);
-      });
       // Storage budget: checked after commits and on a timer; losses in status/metrics.
       this.storage = new StorageKeeper(this.readingLog, cfg.storage, { dataDir: cfg.dataDir, clock: this.clock, logger: this.log });
-      this.ingestPath.onCommitted(() => this.storage?.onCommitted());
       this.metrics.register(() => this.storage?.metrics() ?? []);
       this.storage.start();
 
@@ -200,16 +210,11 @@ export class Gateway {
 
       // ── Uplink ────────────────────────────────────────────────────────────────────────────
       // Constructed here when `uplink.url` is configured (gateway/src/uplink/uplink.ts); until
-      // then readings are stored and forwarded later. After each commit it is notified so the
-      // drain starts at once.
+      // then readings are stored and forwarded later. The commit pipeline wakes it after each
+      // commit, so the drain starts at once.
       const uplink = this.createUplink();
       this.uplink = uplink;
       if (uplink) this.metrics.register(uplinkDrainMetrics(() => uplink.stats()));
-      this.ingestPath.onCommitted((batch) => {
-        this.uplink?.observeCommitted?.(batch.firstSeq, batch.readings);
-        this.uplink?.notify();
-      });
-      this.ingestPath.onCommitted((batch) => this.relay?.notify(batch));
 
       this.broker = new IngestBroker({
         config: cfg.broker,
@@ -423,19 +428,4 @@ export class Gateway {
     this.http.route('GET', '/metrics', () => ({ text: this.metrics.render(), contentType: PROMETHEUS_CONTENT_TYPE }));
     this.http.route('GET', '/api/status', () => ({ json: this.status() }));
   }
-}
-
-/** Reads the uplink's PEM files once at start, naming the config key of a file that cannot be read. */
-function readUplinkTls(up: NonNullable<GatewayConfig['uplink']>): LinkTls {
-  const out: LinkTls = {};
-  for (const k of ['ca', 'cert', 'key'] as const) {
-    const file = up[k];
-    if (file === null) continue;
-    try {
-      out[k] = readFileSync(file);
-    } catch (err) {
-      throw new UplinkError('FM_ERR_UPLINK_TLS', `uplink.${k}: cannot read ${file} (${(err as Error).message}); give a readable PEM file`);
-    }
-  }
-  return out;
 }
