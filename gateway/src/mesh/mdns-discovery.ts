@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { isIPv4 } from 'node:net';
-import { Bonjour, type Browser, type Service } from 'bonjour-service';
+import type { Bonjour, Browser, Service } from 'bonjour-service';
 import type { Clock, Timer } from '@fieldmesh/device-sdk/clock';
 import type { Logger } from '@fieldmesh/device-sdk/logger';
 import { silentLogger } from '@fieldmesh/device-sdk/logger';
@@ -119,6 +119,8 @@ export class MdnsDiscovery implements Discovery {
     if (this.opts.interface) socketOpts.interface = this.opts.interface;
     if (this.opts.bind) socketOpts.bind = this.opts.bind;
     let lastErrLog = 0;
+    // Loaded here, not at the top: a gateway with `mesh.mdns: false` never loads multicast-dns.
+    const { Bonjour } = await import('bonjour-service');
     this.bonjour = new Bonjour(socketOpts as object, (err: Error) => {
       if (Date.now() - lastErrLog > 60_000) {
         lastErrLog = Date.now();

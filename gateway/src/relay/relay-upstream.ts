@@ -1,4 +1,4 @@
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { relayTopics, parseRelayTopic } from '@fieldmesh/protocol';
 
 /**
@@ -27,6 +27,7 @@ export interface MqttRelayUpstreamOptions {
 
 export class MqttRelayUpstream implements RelayUpstream {
   private client: MqttClient | null = null;
+  private stopped = false;
   online = false;
 
   constructor(private readonly opts: MqttRelayUpstreamOptions) {}
@@ -49,7 +50,15 @@ export class MqttRelayUpstream implements RelayUpstream {
       if (o.tls?.cert) options.cert = o.tls.cert;
       if (o.tls?.key) options.key = o.tls.key;
     }
-    const client = connect(o.url, options);
+    // mqtt.js is loaded on start, not with the module: a gateway without an uplink (and so
+    // without a relay upstream) never loads it. Online comes later in either case.
+    void import('mqtt').then(({ connect }) => {
+      if (!this.stopped) this.connect(connect(o.url, options), events);
+    });
+  }
+
+  private connect(client: MqttClient, events: { ack: (originId: string, payload: Buffer) => void; state: (online: boolean) => void }): void {
+    const o = this.opts;
     this.client = client;
     const setOnline = (v: boolean) => {
       if (this.online === v) return;
@@ -79,6 +88,7 @@ export class MqttRelayUpstream implements RelayUpstream {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     const c = this.client;
     this.client = null;
     this.online = false;

@@ -1,4 +1,4 @@
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 
 /** What a link session reports back to the uplink. */
 export interface LinkEvents {
@@ -49,6 +49,8 @@ export interface LinkTls {
   key?: Buffer;
 }
 
+const loadMqtt = () => import('mqtt');
+
 /** The real link: mqtt.js, one client per session, no automatic reconnect (the uplink owns that). */
 export class MqttUplinkLink implements UplinkLink {
   constructor(
@@ -77,46 +79,66 @@ export class MqttUplinkLink implements UplinkLink {
       if (this.tls.cert) options.cert = this.tls.cert;
       if (this.tls.key) options.key = this.tls.key;
     }
-    const client: MqttClient = connect(this.url, options);
+    let client: MqttClient | null = null;
     let over = false;
     const down = () => {
       if (over) return;
       over = true;
-      client.removeAllListeners('message');
+      client?.removeAllListeners('message');
       events.down();
     };
-    client.on('connect', () => {
-      client.subscribe(opts.ackTopic, { qos: 1 }, (err, granted) => {
-        if (over) return;
-        if (err || !granted || granted.some((g) => g.qos === 128)) {
-          events.error(Object.assign(new Error(`ack subscription refused: ${err?.message ?? 'SUBACK 0x80'}`), { code: 'SUBACK' }));
-          client.end(true);
-          return;
-        }
-        events.up();
+    const wire = (c: MqttClient) => {
+      c.on('connect', () => {
+        c.subscribe(opts.ackTopic, { qos: 1 }, (err, granted) => {
+          if (over) return;
+          if (err || !granted || granted.some((g) => g.qos === 128)) {
+            events.error(Object.assign(new Error(`ack subscription refused: ${err?.message ?? 'SUBACK 0x80'}`), { code: 'SUBACK' }));
+            c.end(true);
+            return;
+          }
+          events.up();
+        });
       });
-    });
-    client.on('message', (_topic, payload) => {
-      if (!over) events.ack(payload);
-    });
-    client.on('error', (err) => {
-      if (!over) events.error(err as Error & { code?: string | number });
-    });
-    client.on('close', down);
+      c.on('message', (_topic, payload) => {
+        if (!over) events.ack(payload);
+      });
+      c.on('error', (err) => {
+        if (!over) events.error(err as Error & { code?: string | number });
+      });
+      c.on('close', down);
+    };
+    // mqtt.js (with its stream and timer packages) is loaded at the first connection attempt, so
+    // a gateway that stores and forwards with no uplink configured never loads it. An attempt
+    // is asynchronous anyway: `up` or `down` come later either way.
+    loadMqtt().then(
+      ({ connect }) => {
+        if (over) return;
+        client = connect(this.url, options);
+        wire(client);
+      },
+      (err: Error) => {
+        if (over) return;
+        events.error(err);
+        down();
+      },
+    );
     return {
       get connected() {
-        return client.connected;
+        return client?.connected ?? false;
       },
       publish(topic, payload, o, done) {
+        if (client === null) return void queueMicrotask(() => done?.());
         client.publish(topic, payload, { qos: o.qos, retain: o.retain ?? false }, () => done?.());
       },
       wireBytes() {
-        const socket = client.stream as { bytesRead?: number; bytesWritten?: number } | undefined;
+        const socket = client?.stream as { bytesRead?: number; bytesWritten?: number } | undefined;
         return (socket?.bytesRead ?? 0) + (socket?.bytesWritten ?? 0);
       },
       close(clean) {
         over = true;
-        return new Promise<void>((resolve) => client.end(!clean || !client.connected, {}, () => resolve()));
+        const c = client;
+        if (c === null) return Promise.resolve();
+        return new Promise<void>((resolve) => c.end(!clean || !c.connected, {}, () => resolve()));
       },
     };
   }

@@ -3,12 +3,18 @@
  * the same class runs on the real binding (`SerialPort`) or on `MockBinding` (`SerialPortMock`).
  */
 import { realpath } from 'node:fs/promises';
-import { SerialPort, SerialPortMock } from 'serialport';
+import type { SerialPort, SerialPortMock } from 'serialport';
 import type { SerialLink, SerialLinkEvents, SerialLinkOpener } from './serial-link.js';
 
 // Both share node-serialport's SerialPortStream; naming the union avoids depending on @serialport/stream.
 type SerialPortStream = SerialPort | SerialPortMock;
-type PortFactory = (path: string, baud: number) => SerialPortStream;
+type PortFactory = (path: string, baud: number) => SerialPortStream | Promise<SerialPortStream>;
+
+/**
+ * node-serialport (its native binding and a dozen parser packages) is loaded at the first open, so
+ * a gateway with no serial section never pays its start time and memory.
+ */
+const loadSerialport = () => import('serialport');
 
 /**
  * ms between checks that the opened path still names the same device. The read error a pulled
@@ -88,21 +94,13 @@ export class StreamSerialLinkOpener implements SerialLinkOpener {
     private readonly watchPath = false,
   ) {}
 
-  open(path: string, baud: number, events: SerialLinkEvents): Promise<SerialLink> {
+  async open(path: string, baud: number, events: SerialLinkEvents): Promise<SerialLink> {
+    const port = await this.makePort(path, baud);
+    const device = this.watchPath ? await realpath(path).catch(() => undefined) : undefined;
     return new Promise((resolve, reject) => {
-      let port: SerialPortStream;
-      try {
-        port = this.makePort(path, baud);
-      } catch (err) {
-        reject(err);
-        return;
-      }
-      const opened = this.watchPath ? realpath(path).catch(() => undefined) : Promise.resolve(undefined);
-      void opened.then((device) => {
-        port.open((err) => {
-          if (err) reject(err);
-          else resolve(new StreamSerialLink(port, events, device));
-        });
+      port.open((err) => {
+        if (err) reject(err);
+        else resolve(new StreamSerialLink(port, events, device));
       });
     });
   }
@@ -110,10 +108,10 @@ export class StreamSerialLinkOpener implements SerialLinkOpener {
 
 /** Real ports. `lock: true` takes the port exclusively, so a second gateway gets FM_ERR_SERIAL_BUSY. */
 export function nodeSerialLinks(): SerialLinkOpener {
-  return new StreamSerialLinkOpener((path, baudRate) => new SerialPort({ path, baudRate, autoOpen: false, lock: true }), true);
+  return new StreamSerialLinkOpener(async (path, baudRate) => new (await loadSerialport()).SerialPort({ path, baudRate, autoOpen: false, lock: true }), true);
 }
 
 /** node-serialport's MockBinding; create ports first with `SerialPortMock.binding.createPort(path)`. */
 export function mockBindingSerialLinks(): SerialLinkOpener {
-  return new StreamSerialLinkOpener((path, baudRate) => new SerialPortMock({ path, baudRate, autoOpen: false }));
+  return new StreamSerialLinkOpener(async (path, baudRate) => new (await loadSerialport()).SerialPortMock({ path, baudRate, autoOpen: false }));
 }
