@@ -1,5 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { connectAsync } from 'mqtt';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +65,48 @@ describe('npm run bundle', () => {
     );
     expect(sqlite.stdout.trim()).toBe('42');
   });
+
+  it('runs the gateway from gateway/dist, storing a reading, and loads nothing it does not use', async () => {
+    // No uplink, no serial port, no mDNS configured: then no MQTT client, serial binding or
+    // multicast DNS; and never the cloud bridge, PostgreSQL, WebSocket, image tooling or tsx.
+    const data = join(dir, 'gw-data');
+    const config = join(dir, 'gw.yaml');
+    writeFileSync(config, `id: bundled\ndataDir: ${data}\nbroker: { port: 0, host: 127.0.0.1, auth: none }\nhttp: { port: 0, host: 127.0.0.1 }\nmesh: { mdns: false }\n`);
+    const trace = join(dir, 'modules.txt');
+    const gw = spawn(process.execPath, ['--import', join(repo, 'test/hardware/image/fixtures/module-trace.mjs'), join(app, 'gateway/bin/fieldmesh.js'), 'gateway', '--config', config, '--log-level', 'warn'], {
+      cwd: dir,
+      env: { ...process.env, FM_MODULE_TRACE: trace },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let out = '';
+      gw.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const deadline = Date.now() + 30_000;
+      while (!/http: \S+\n/u.test(out)) {
+        if (Date.now() > deadline || gw.exitCode !== null) throw new Error(`gateway did not start: ${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const broker = /broker: (mqtt:\/\/\S+)/u.exec(out)![1]!;
+      const http = /http: (\S+)\n/u.exec(out)![1]!;
+      expect((await fetch(`${http}healthz`)).status).toBe(200);
+      const client = await connectAsync(broker, { clientId: 'dev1', reconnectPeriod: 0 });
+      await client.publishAsync('fm/d/dev1/senml', JSON.stringify([{ bn: 'dev1/', n: 't', v: 21.5 }]), { qos: 1 });
+      await client.endAsync();
+      const metrics = await (await fetch(`${http}metrics`)).text();
+      expect(metrics).toMatch(/^fieldmesh_readings_ingested_total 1$/mu);
+      expect(metrics).toMatch(/^nodejs_heap_size_used_bytes \d+/mu);
+    } finally {
+      gw.kill('SIGTERM');
+      if (gw.exitCode === null) await once(gw, 'exit');
+    }
+    const loaded = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+    expect(loaded.some((m) => m.endsWith('/gateway/dist/main.js'))).toBe(true);
+    expect(loaded.filter((m) => m.includes('/gateway/src/')), 'the gateway ran from gateway/dist, not the compiled tree').toEqual([]);
+    for (const unused of ['/node_modules/pg/', '/node_modules/ws/', '/node_modules/mqtt/', '/node_modules/serialport/', '/node_modules/bonjour-service/', '/node_modules/tsx/', '/cloud-bridge/', '/dashboard/', '/image/bundle/', '/image/flash/', '/image/customise']) {
+      expect(loaded.filter((m) => m.includes(unused)), unused).toEqual([]);
+    }
+    expect(loaded.some((m) => m.includes('/node_modules/better-sqlite3/'))).toBe(true);
+  }, 60_000);
 
   it('is reproducible: the same commit gives the same bytes', async () => {
     const again = await buildBundle({ repoRoot: repo, outFile: join(dir, 'b.tgz'), ref: commit });
