@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { WireReading } from '@fieldmesh/protocol';
 import { CloudError } from '../errors.js';
+import { GRAFANA_BACKFILL, GRAFANA_SCHEMA, MinuteRollupDelta } from './postgres-grafana.js';
 import type { CloudStore, CommitResult, GatewayRecord, ReadingQuery, SeriesInfo, StoredReading } from './cloud-store.js';
 
 // Values keep their JavaScript type exactly, as in the SQLite store: float8 holds NaN, ±Infinity
@@ -115,7 +116,11 @@ export class PostgresCloudStore implements CloudStore {
       const client = await pool.connect();
       try {
         await client.query('SELECT pg_advisory_lock(718411)');
+        const fresh = (await client.query<{ missing: boolean }>("SELECT to_regclass('fm_rollup_1m') IS NULL AS missing")).rows[0]?.missing === true;
         await client.query(SCHEMA);
+        await client.query(GRAFANA_SCHEMA);
+        // A database from before the rollup existed: sum what it already holds, once.
+        if (fresh) await client.query(GRAFANA_BACKFILL);
       } finally {
         await client.query('SELECT pg_advisory_unlock(718411)').catch(() => {});
         client.release();
@@ -173,6 +178,7 @@ export class PostgresCloudStore implements CloudStore {
       const stored = inserted.rowCount ?? 0;
       // Series counts and latest values move by what this transaction really inserted.
       const fresh = stored === sorted.length ? null : new Set(inserted.rows.map((r) => Number(r.seq)));
+      const rollup = new MinuteRollupDelta();
       const touched = new Map<string, { name: string; unit: string; n: number; ts: number; kind: number; num: number | null; txt: string | null }>();
       for (let i = 0; i < sorted.length && stored > 0; i++) {
         if (fresh !== null && !fresh.has(seqs[i]!)) continue;
@@ -180,6 +186,7 @@ export class PostgresCloudStore implements CloudStore {
         const ts = tss[i]!;
         const t = touched.get(key);
         const latest = { ts, kind: kinds[i]!, num: nums[i] === null ? null : Number(nums[i]), txt: txts[i]! };
+        if (latest.num !== null) rollup.add(series[i]!, units[i]!, ts, latest.num);
         if (!t) touched.set(key, { name: series[i]!, unit: units[i]!, n: 1, ...latest });
         else {
           t.n++;
@@ -199,6 +206,7 @@ export class PostgresCloudStore implements CloudStore {
           [gateway, list.map((t) => t.name), list.map((t) => t.unit), list.map((t) => t.n), list.map((t) => t.ts), list.map((t) => t.kind), list.map((t) => float8(t.num)), list.map((t) => t.txt)],
         );
       }
+      await rollup.write(client, gateway);
       // The acked seq is what this transaction makes durable; with another bridge committing the
       // same gateway at once, GREATEST keeps the higher of the two.
       await client.query(
