@@ -1,35 +1,43 @@
 /**
- * The shape every component's error catalog shares (after fastify's
- * `FST_ERR_…`): a stable `FM_ERR_…` code code branches on, and a "how to solve" text. A catalog
- * entry is either that text or `{ meaning, solve }`.
+ * The one error shape of every component (after fastify's `FST_ERR_…` catalog): a stable
+ * `FM_ERR_…` code that code branches on, what it means, and how to solve it. Each component keeps
+ * one catalog of these entries beside its code; docs/ERRORS.md is generated from all of them
+ * (`npm run docs:errors`), so a code, its meaning and its fix are written once.
  */
-export type CatalogEntry = string | { readonly meaning: string; readonly solve: string };
-export type ErrorCatalog<C extends string> = { readonly [K in C]: CatalogEntry };
-
-/** The "how to solve" text of a catalog entry. */
-export function howToSolve(entry: CatalogEntry): string {
-  return typeof entry === 'string' ? entry : entry.solve;
+export interface CatalogEntry {
+  /** What went wrong, in one sentence, without the particulars of one occurrence. */
+  readonly meaning: string;
+  /** What the reader does about it (or that nothing needs doing, and why). */
+  readonly howToSolve: string;
 }
 
-/** How a component's messages read: `detail`, the code and the fix, in its established order. */
-export type CodedMessageFormat = (code: string, detail: string, how: string) => string;
+export type ErrorCatalog<C extends string> = { readonly [K in C]: CatalogEntry };
 
-/** `detail (FM_ERR_X: how to solve)`: the default, so a log line alone tells the fix. */
-export const detailCodeHow: CodedMessageFormat = (code, detail, how) => `${detail} (${code}: ${how})`;
-/** `detail. how to solve` (the code is on `err.code`). */
-export const detailThenHow: CodedMessageFormat = (_code, detail, how) => `${detail}. ${how}`;
-/** `FM_ERR_X: detail` (the fix is in the catalog). */
-export const codeThenDetail: CodedMessageFormat = (code, detail) => `${code}: ${detail}`;
+/**
+ * The one message format: `detail (FM_ERR_X: how to solve)`. The detail comes first (it names the
+ * bad value or key), so a log line alone tells what happened, the code to search for, and the fix.
+ */
+export function codedMessage(code: string, detail: string, howToSolve: string): string {
+  return `${detail} (${code}: ${howToSolve})`;
+}
 
-/** An error with a stable code from a catalog and the catalog's "how to solve" text. */
+/** An error with a stable code from a component's catalog. */
 export class CodedError<C extends string = string> extends Error {
+  /** The catalog's "how to solve" text for `code`. */
+  readonly how: string;
+  /** The catalog's meaning of `code`. */
+  readonly meaning: string;
+
   constructor(
     readonly code: C,
-    /** The catalog's "how to solve" text for `code`. */
-    readonly how: string,
-    message: string,
+    catalog: ErrorCatalog<C>,
+    /** What happened this time: the bad value, key or peer. */
+    detail: string,
   ) {
-    super(message);
+    const entry = catalog[code];
+    super(codedMessage(code, detail, entry.howToSolve));
+    this.how = entry.howToSolve;
+    this.meaning = entry.meaning;
     this.name = 'CodedError';
   }
 }
@@ -39,12 +47,20 @@ export class CodedError<C extends string = string> extends Error {
  * `XError`. Extend the result (`class XError extends codedErrorClass('XError', X_ERRORS) {}`)
  * so `instanceof XError` names the component.
  */
-export function codedErrorClass<C extends string>(name: string, catalog: ErrorCatalog<C>, format: CodedMessageFormat = detailCodeHow) {
+export function codedErrorClass<C extends string>(name: string, catalog: ErrorCatalog<C>) {
   return class extends CodedError<C> {
     constructor(code: C, detail: string) {
-      const how = howToSolve(catalog[code]);
-      super(code, how, format(code, detail, how));
+      super(code, catalog, detail);
       this.name = name;
     }
   };
+}
+
+/** One component's catalog, as docs/ERRORS.md lists it. */
+export interface ComponentErrors {
+  /** Package and folder, e.g. `gateway/store`. */
+  readonly component: string;
+  /** The error class that carries these codes (or the place that reports them, for codes never thrown). */
+  readonly reportedBy: string;
+  readonly catalog: ErrorCatalog<string>;
 }

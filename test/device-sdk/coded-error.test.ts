@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { CodedError, codedErrorClass, codeThenDetail, detailThenHow, howToSolve } from '@fieldmesh/device-sdk/coded-error';
+import { CodedError, codedErrorClass, codedMessage } from '@fieldmesh/device-sdk/coded-error';
 
 const CATALOG = {
-  FM_ERR_TEST_A: 'Do A.',
-  FM_ERR_TEST_B: { meaning: 'b went wrong', solve: 'do B' },
+  FM_ERR_TEST_A: { meaning: 'a went wrong', howToSolve: 'Do A.' },
+  FM_ERR_TEST_B: { meaning: 'b went wrong', howToSolve: 'do B' },
 } as const;
 
 class TestError extends codedErrorClass('TestError', CATALOG) {}
 
 describe('coded errors', () => {
-  it('binds a catalog: code, how to solve, name and instanceof', () => {
+  it('binds a catalog: code, meaning, how to solve, name and instanceof', () => {
     const err = new TestError('FM_ERR_TEST_B', 'port 70000 is out of range');
     expect(err).toBeInstanceOf(TestError);
     expect(err).toBeInstanceOf(CodedError);
@@ -17,16 +17,23 @@ describe('coded errors', () => {
     expect(err.name).toBe('TestError');
     expect(err.code).toBe('FM_ERR_TEST_B');
     expect(err.how).toBe('do B');
+    expect(err.meaning).toBe('b went wrong');
     expect(err.message).toBe('port 70000 is out of range (FM_ERR_TEST_B: do B)');
     expect(String(err)).toBe('TestError: port 70000 is out of range (FM_ERR_TEST_B: do B)');
   });
 
-  it('formats messages in the order a component established', () => {
-    const Dotted = codedErrorClass('Dotted', CATALOG, detailThenHow);
-    const Prefixed = codedErrorClass('Prefixed', CATALOG, codeThenDetail);
-    expect(new Dotted('FM_ERR_TEST_A', 'bad').message).toBe('bad. Do A.');
-    expect(new Prefixed('FM_ERR_TEST_A', 'bad').message).toBe('FM_ERR_TEST_A: bad');
-    expect(howToSolve(CATALOG.FM_ERR_TEST_A)).toBe('Do A.');
+  it('has one message format, for subclasses of CodedError too', () => {
+    class Keyed extends CodedError<keyof typeof CATALOG> {
+      constructor(
+        code: keyof typeof CATALOG,
+        readonly key: string,
+        detail: string,
+      ) {
+        super(code, CATALOG, `${key}: ${detail}`);
+      }
+    }
+    expect(new Keyed('FM_ERR_TEST_A', 'broker.port', 'bad').message).toBe('broker.port: bad (FM_ERR_TEST_A: Do A.)');
+    expect(codedMessage('FM_ERR_TEST_A', 'bad', 'Do A.')).toBe('bad (FM_ERR_TEST_A: Do A.)');
   });
 
   it('keeps the classes of two components apart', () => {

@@ -1,7 +1,7 @@
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import { isSeriesName } from '@fieldmesh/device-sdk';
 import { decodeBatch, decodeBatchHeader, type BatchHeader, ProtocolError, type AckMessage } from '@fieldmesh/protocol';
-import { CloudError } from '../errors.js';
+import { CloudError, type CloudErrorCode } from '../errors.js';
 import type { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { CloudStore } from '../store/cloud-store.js';
 
@@ -118,7 +118,7 @@ export class BatchReceiver {
       // The commit above is durable: only now may the gateway's watermark move (FORMAT.md §6).
       await this.send(gatewayId, via, { v: 1, ok: true, epoch: batch.epoch, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, stored: result.stored, duplicates: result.duplicates });
     } catch (err) {
-      const code = err instanceof ProtocolError || err instanceof CloudError ? err.code : 'FM_ERR_CLOUD_STORE';
+      const code = err instanceof ProtocolError || err instanceof CloudError ? err.code : ('FM_ERR_CLOUD_STORE' satisfies CloudErrorCode);
       if (header === undefined) {
         try {
           // Names the batch in the nack when only its body is bad (checksum and header fine).
@@ -135,7 +135,7 @@ export class BatchReceiver {
       if (header) Object.assign(nack, { epoch: header.epoch, firstSeq: header.firstSeq, lastSeq: header.lastSeq });
       // A store failure is not the batch's fault: stay silent and let the gateway resend
       // after its ack timeout instead of counting a refusal towards quarantine.
-      if (code !== 'FM_ERR_CLOUD_STORE') await this.send(gatewayId, via, nack);
+      if (code !== ('FM_ERR_CLOUD_STORE' satisfies CloudErrorCode)) await this.send(gatewayId, via, nack);
       else this.logger.error({ gateway: gatewayId, err: reason }, 'store commit failed');
     }
   }

@@ -1,37 +1,37 @@
 import { codedErrorClass } from '../coded-error.js';
 
 /**
- * Error catalog of the device client and serial bridge: stable codes, each with how to solve it. Construction throws
+ * Error catalog of the device client and serial bridge. Construction throws
  * DeviceClientError; connection trouble at run time is counted in stats(), logged and retried.
  */
 export const clientErrors = {
   FM_ERR_CLIENT_CONFIG: {
     meaning: 'a DeviceClient or SerialBridge option is invalid',
-    solve: 'the message names the option and the accepted values',
+    howToSolve: 'the message names the option and the accepted values',
   },
   FM_ERR_CLIENT_READING: {
     meaning: 'a reading given to publish() cannot be sent (bad sensor name, non-finite number, time not in ms since the epoch)',
-    solve: 'sensor names use letters, digits and _ . : - with / between levels; values are finite numbers, booleans or strings; ts is ms since 1970',
+    howToSolve: 'sensor names use letters, digits and _ . : - with / between levels; values are finite numbers, booleans or strings; ts is ms since 1970',
   },
   FM_ERR_CLIENT_AUTH: {
     meaning: 'the gateway refused the login (CONNACK 4 or 5)',
-    solve: 'use the device id as username and the password the gateway printed when it created the device (see gateway INGEST.md); the client keeps retrying with backoff',
+    howToSolve: 'use the device id as username and the password the gateway printed when it created the device (see gateway INGEST.md); the client keeps retrying with backoff',
   },
   FM_ERR_CLIENT_CONNECT: {
     meaning: 'the gateway could not be reached (refused, timed out, connection lost)',
-    solve: 'nothing if it is a restart: readings wait in the offline buffer and the client reconnects with backoff. Otherwise check the URL, network and that the gateway runs',
+    howToSolve: 'nothing if it is a restart: readings wait in the offline buffer and the client reconnects with backoff. Otherwise check the URL, network and that the gateway runs',
   },
   FM_ERR_CLIENT_DISCOVERY: {
     meaning: 'no gateway answered on mDNS (_fieldmesh._udp) in time',
-    solve: 'mDNS needs multicast on the local link; give the gateway URL instead (gateway: "mqtt://host:1883")',
+    howToSolve: 'mDNS needs multicast on the local link; give the gateway URL instead (gateway: "mqtt://host:1883")',
   },
   FM_ERR_CLIENT_BUFFER: {
     meaning: 'the offline buffer file cannot be read or written',
-    solve: 'check the path, its directory permissions and free disk space; a corrupt last line (power loss) is skipped and counted',
+    howToSolve: 'check the path, its directory permissions and free disk space; a corrupt last line (power loss) is skipped and counted',
   },
   FM_ERR_CLIENT_CLOSED: {
     meaning: 'publish() or flush() on a closed client',
-    solve: 'create a new DeviceClient',
+    howToSolve: 'create a new DeviceClient',
   },
 } as const;
 

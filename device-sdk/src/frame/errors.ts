@@ -1,4 +1,4 @@
-import { CodedError, detailCodeHow } from '../coded-error.js';
+import { CodedError } from '../coded-error.js';
 
 /**
  * Error catalog of the fm-frame codec. Code branches on `code`, never on text.
@@ -8,31 +8,31 @@ import { CodedError, detailCodeHow } from '../coded-error.js';
 export const frameErrors = {
   FM_ERR_FRAME_CRC: {
     meaning: 'the CRC-16/CCITT-FALSE at the end of the frame does not match its contents',
-    solve: 'line noise or a baud-rate mismatch; check wiring, ground and that both ends use the same baud rate',
+    howToSolve: 'line noise or a baud-rate mismatch; check wiring, ground and that both ends use the same baud rate',
   },
   FM_ERR_FRAME_COBS: {
     meaning: 'the bytes between two 0x00 delimiters are not valid COBS',
-    solve: 'noise on the line, or the sender does not COBS-encode; use fm_encode_frame() from device-sdk/c/fieldmesh.h',
+    howToSolve: 'noise on the line, or the sender does not COBS-encode; use fm_encode_frame() from device-sdk/c/fieldmesh.h',
   },
   FM_ERR_FRAME_OVERSIZED: {
     meaning: 'more bytes arrived before the next 0x00 delimiter than the largest frame can have (FRAME_MAX_BYTES)',
-    solve: 'the sender lost its framing or sends too many readings per frame; split readings over several frames',
+    howToSolve: 'the sender lost its framing or sends too many readings per frame; split readings over several frames',
   },
   FM_ERR_FRAME_VERSION: {
     meaning: 'the version byte names a frame format this decoder does not know',
-    solve: 'update the gateway, or build the firmware against the fieldmesh.h matching the gateway',
+    howToSolve: 'update the gateway, or build the firmware against the fieldmesh.h matching the gateway',
   },
   FM_ERR_FRAME_TRUNCATED: {
     meaning: 'the frame ends before the fields its header announces',
-    solve: 'the encoder and the spec disagree; compare the firmware output with device-sdk/vectors',
+    howToSolve: 'the encoder and the spec disagree; compare the firmware output with device-sdk/vectors',
   },
   FM_ERR_FRAME_FIELD: {
     meaning: 'a field holds a value the spec forbids (device id or sensor name alphabet, value type, UTF-8, non-finite number, trailing bytes, reserved flag)',
-    solve: 'compare the firmware output with device-sdk/FORMAT.md and the vectors',
+    howToSolve: 'compare the firmware output with device-sdk/FORMAT.md and the vectors',
   },
   FM_ERR_FRAME_ENCODE: {
     meaning: 'the encoder was given a frame it cannot represent (bad name, value out of range for its type, too large)',
-    solve: 'the message names the field; pick a wider value type or fewer readings per frame',
+    howToSolve: 'the message names the field; pick a wider value type or fewer readings per frame',
   },
 } as const;
 
@@ -42,8 +42,7 @@ export type FrameRejectCode = Exclude<FrameErrorCode, 'FM_ERR_FRAME_ENCODE'>;
 
 export class FrameEncodeError extends CodedError<'FM_ERR_FRAME_ENCODE'> {
   constructor(message: string) {
-    const how = frameErrors.FM_ERR_FRAME_ENCODE.solve;
-    super('FM_ERR_FRAME_ENCODE', how, detailCodeHow('FM_ERR_FRAME_ENCODE', message, how));
+    super('FM_ERR_FRAME_ENCODE', frameErrors, message);
     this.name = 'FrameEncodeError';
   }
 }

@@ -1,13 +1,31 @@
-import { CodedError, detailCodeHow } from '@fieldmesh/device-sdk/coded-error';
+import { CodedError } from '@fieldmesh/device-sdk/coded-error';
 
 /** Error catalog of the gateway config. Messages name the key path; the fix is below. */
 export const CONFIG_ERRORS = {
-  FM_ERR_CONFIG_FILE: 'The config file could not be read. Check the path given to --config and its permissions, or omit --config to run on embedded defaults.',
-  FM_ERR_CONFIG_YAML: 'The config file is not valid YAML. Fix the syntax at the line and column given (indentation, a missing colon or quote).',
-  FM_ERR_CONFIG_UNKNOWN_KEY: 'The key is not part of the gateway config (a typo, or a key of another section). Remove it or use one of the known keys listed in the message.',
-  FM_ERR_CONFIG_TYPE: 'The value has the wrong type. Give the type the message names (e.g. a number without quotes, a list in [ ]).',
-  FM_ERR_CONFIG_ENV: 'A ${VAR} in the config file names a variable that is not set (or ${VAR:?message} refused). Set the variable in the environment (or as a systemd credential), give a default with ${VAR:-default}, or write $${ for a literal ${.',
-  FM_ERR_CONFIG_RANGE: 'The value is of the right type but out of range or malformed. Use a value within the limits the message names.',
+  FM_ERR_CONFIG_FILE: {
+    meaning: 'The config file could not be read.',
+    howToSolve: 'Check the path given to --config and its permissions, or omit --config to run on embedded defaults.',
+  },
+  FM_ERR_CONFIG_YAML: {
+    meaning: 'The config file is not valid YAML.',
+    howToSolve: 'Fix the syntax at the line and column given (indentation, a missing colon or quote).',
+  },
+  FM_ERR_CONFIG_UNKNOWN_KEY: {
+    meaning: 'The key is not part of the gateway config (a typo, or a key of another section).',
+    howToSolve: 'Remove it or use one of the known keys listed in the message.',
+  },
+  FM_ERR_CONFIG_TYPE: {
+    meaning: 'The value has the wrong type.',
+    howToSolve: 'Give the type the message names (e.g. a number without quotes, a list in [ ]).',
+  },
+  FM_ERR_CONFIG_ENV: {
+    meaning: 'A ${VAR} in the config file names a variable that is not set (or ${VAR:?message} refused).',
+    howToSolve: 'Set the variable in the environment (or as a systemd credential), give a default with ${VAR:-default}, or write $${ for a literal ${.',
+  },
+  FM_ERR_CONFIG_RANGE: {
+    meaning: 'The value is of the right type but out of range or malformed.',
+    howToSolve: 'Use a value within the limits the message names.',
+  },
 } as const;
 
 export type ConfigErrorCode = keyof typeof CONFIG_ERRORS;
@@ -19,7 +37,7 @@ export class ConfigError extends CodedError<ConfigErrorCode> {
     readonly path: string,
     detail: string,
   ) {
-    super(code, CONFIG_ERRORS[code], detailCodeHow(code, `${path ? `${path}: ` : ''}${detail}`, CONFIG_ERRORS[code]));
+    super(code, CONFIG_ERRORS, `${path ? `${path}: ` : ''}${detail}`);
     this.name = 'ConfigError';
   }
 }

@@ -1,3 +1,4 @@
+import { codedMessage } from '@fieldmesh/device-sdk/coded-error';
 import type { Check } from './checks.js';
 import { ConfigError } from './errors.js';
 import { ROLLUP_DEFAULTS, validateRollupsConfig, type RollupsConfig } from '../rollups/config.js';
@@ -21,8 +22,7 @@ export const checkRollups: Check<RollupsConfig> = (v, path) => {
     return validateRollupsConfig(v, path || 'rollups') as RollupsConfig;
   } catch (err) {
     if (!(err instanceof RollupError)) throw err;
-    const detail = err.message.startsWith(`${err.key}: `) ? err.message.slice(err.key.length + 2) : err.message;
     const code = err.code === 'FM_ERR_ROLLUP_UNKNOWN_KEY' ? 'FM_ERR_CONFIG_UNKNOWN_KEY' : err.code === 'FM_ERR_ROLLUP_NOT_AN_OBJECT' ? 'FM_ERR_CONFIG_TYPE' : 'FM_ERR_CONFIG_RANGE';
-    throw new ConfigError(code, err.key, `${err.code}: ${detail}`);
+    throw new ConfigError(code, err.key, codedMessage(err.code, err.detail, err.how));
   }
 };

@@ -1,3 +1,4 @@
+import { codedMessage } from '@fieldmesh/device-sdk/coded-error';
 import type { Check } from './checks.js';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 import { RuleError, type RuleErrorCode } from '../rules/errors.js';
@@ -32,7 +33,6 @@ export const checkRules: Check<RuleConfig[]> = (v, path) => {
     return [...validateRules(v, path || 'rules')];
   } catch (err) {
     if (!(err instanceof RuleError)) throw err;
-    const detail = err.message.startsWith(`${err.key}: `) ? err.message.slice(err.key.length + 2) : err.message;
-    throw new ConfigError(AS_CONFIG[err.code] ?? 'FM_ERR_CONFIG_RANGE', err.key, `${err.code}: ${detail}`);
+    throw new ConfigError(AS_CONFIG[err.code] ?? 'FM_ERR_CONFIG_RANGE', err.key, codedMessage(err.code, err.detail, err.how));
   }
 };

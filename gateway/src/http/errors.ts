@@ -1,12 +1,27 @@
-import { CodedError, detailCodeHow } from '@fieldmesh/device-sdk/coded-error';
+import { CodedError } from '@fieldmesh/device-sdk/coded-error';
 
 /** Error catalog of the local HTTP API. Replies carry `{ error: code, reason }`. */
 export const HTTP_ERRORS = {
-  FM_ERR_HTTP_NOT_FOUND: 'No such route. See gateway/src/http/HTTP.md for the routes.',
-  FM_ERR_HTTP_METHOD: 'The route exists but not for this method; the Allow header lists the ones it takes.',
-  FM_ERR_HTTP_BAD_REQUEST: 'A query parameter is missing or malformed; the reason names it.',
-  FM_ERR_HTTP_INTERNAL: 'The handler failed; the gateway log has the details. The gateway keeps running.',
-  FM_ERR_HTTP_LISTEN: 'The HTTP port is taken or not permitted. Set http.port to a free port (or 0 for any).',
+  FM_ERR_HTTP_NOT_FOUND: {
+    meaning: 'No route of the local HTTP API has this path.',
+    howToSolve: 'Use one of the routes listed in gateway/src/http/HTTP.md.',
+  },
+  FM_ERR_HTTP_METHOD: {
+    meaning: 'The route exists but not for this method.',
+    howToSolve: 'Use a method the Allow header of the reply lists.',
+  },
+  FM_ERR_HTTP_BAD_REQUEST: {
+    meaning: 'A query parameter is missing or malformed.',
+    howToSolve: 'Fix the parameter the reason names.',
+  },
+  FM_ERR_HTTP_INTERNAL: {
+    meaning: 'The handler failed; the gateway keeps running.',
+    howToSolve: 'The gateway log has the details.',
+  },
+  FM_ERR_HTTP_LISTEN: {
+    meaning: 'The HTTP port is taken or not permitted.',
+    howToSolve: 'Set http.port to a free port (or 0 for any).',
+  },
 } as const;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
@@ -18,7 +33,7 @@ export class HttpError extends CodedError<HttpErrorCode> {
     code: HttpErrorCode,
     readonly reason: string,
   ) {
-    super(code, HTTP_ERRORS[code], detailCodeHow(code, reason, HTTP_ERRORS[code]));
+    super(code, HTTP_ERRORS, reason);
     this.name = 'HttpError';
   }
 }

@@ -1,48 +1,103 @@
+import { CodedError } from '@fieldmesh/device-sdk/coded-error';
+
 /**
- * Why the ingest path refused something. Each reason is a metric label
+ * Error catalog of the ingest path: why a device's input was refused. Nothing of a refused input
+ * is stored; each is counted by reason (below) and, for a refused publish, named in the notice on
+ * `fm/d/<device>/rejected` (INGEST.md).
+ */
+export const INGEST_ERRORS = {
+  FM_ERR_INGEST_SENML: {
+    meaning: 'A SenML pack could not be decoded, or its device sequence number is malformed.',
+    howToSolve: 'Fix the SenML pack; the notice carries the codec error (device-sdk/SENML.md).',
+  },
+  FM_ERR_INGEST_VALUE: {
+    meaning: 'A value, timestamp or unit is not one the reading log stores.',
+    howToSolve: 'A bare value must be a JSON number, true/false or a JSON string in quotes, at most 1024 characters.',
+  },
+  FM_ERR_INGEST_TOPIC: {
+    meaning: 'The topic is not a device topic with a valid device id and sensor name.',
+    howToSolve: 'Publish on fm/d/<your id>/senml or fm/d/<your id>/<sensor> with a valid sensor name; `rejected` is reserved.',
+  },
+  FM_ERR_INGEST_FORBIDDEN: {
+    meaning: 'A device published under another device\'s topic.',
+    howToSolve: 'A device may publish only under fm/d/<its own id>/; use the id you log in with.',
+  },
+  FM_ERR_INGEST_PACKET_TOO_LARGE: {
+    meaning: 'An MQTT packet is larger than broker.maxPacketBytes; the connection was closed.',
+    howToSolve: 'Keep MQTT packets under broker.maxPacketBytes; split large SenML packs.',
+  },
+  FM_ERR_INGEST_SLOW_PACKET: {
+    meaning: 'A packet took longer than broker.packetTimeoutMs from first to last byte; the connection was closed.',
+    howToSolve: 'Check the link, or raise the limit for very slow links.',
+  },
+  FM_ERR_INGEST_CONNECT_TIMEOUT: {
+    meaning: 'A connection sent no CONNECT within broker.connectTimeoutMs and was closed.',
+    howToSolve: 'Send CONNECT right after opening the connection (within broker.connectTimeoutMs).',
+  },
+  FM_ERR_INGEST_CONNECTIONS: {
+    meaning: 'Too many devices are connected at once; the new connection was refused.',
+    howToSolve: 'Raise broker.maxConnections or find a client that leaks connections.',
+  },
+  FM_ERR_INGEST_AUTH: {
+    meaning: 'A device logged in with an unknown id or a wrong password, or anonymously.',
+    howToSolve: 'Log in with username = device id and the password printed when its credentials were created; anonymous is refused unless broker.auth is none.',
+  },
+  FM_ERR_INGEST_STORE: {
+    meaning: 'The reading log could not commit (disk full or failing). Nothing was acknowledged; the device resends.',
+    howToSolve: 'Check the data directory disk.',
+  },
+} as const;
+
+export type IngestErrorCode = keyof typeof INGEST_ERRORS;
+
+/**
+ * Why the ingest path refused something, and its code. Each reason is a metric label
  * (`fieldmesh_ingest_rejected_total{reason=…}`) and, for a refused publish, the `reason` of the
  * rejection notice on `fm/d/<device>/rejected` (INGEST.md). Stable: dashboards rely on them.
  */
 export const REJECT_REASONS = {
-  malformed_senml: { code: 'FM_ERR_INGEST_SENML', solve: 'Fix the SenML pack; the notice carries the codec error (device-sdk/SENML.md).' },
-  bad_value: { code: 'FM_ERR_INGEST_VALUE', solve: 'A bare value must be a JSON number, true/false or a JSON string in quotes, at most 1024 characters.' },
-  bad_topic: { code: 'FM_ERR_INGEST_TOPIC', solve: 'Publish on fm/d/<your id>/senml or fm/d/<your id>/<sensor> with a valid sensor name; `rejected` is reserved.' },
-  forbidden_topic: { code: 'FM_ERR_INGEST_FORBIDDEN', solve: 'A device may publish only under fm/d/<its own id>/; use the id you log in with.' },
-  packet_too_large: { code: 'FM_ERR_INGEST_PACKET_TOO_LARGE', solve: 'Keep MQTT packets under broker.maxPacketBytes; split large SenML packs.' },
-  slow_packet: { code: 'FM_ERR_INGEST_SLOW_PACKET', solve: 'A packet took longer than broker.packetTimeoutMs from first to last byte; the connection was closed. Check the link, or raise the limit for very slow links.' },
-  connect_timeout: { code: 'FM_ERR_INGEST_CONNECT_TIMEOUT', solve: 'Send CONNECT right after opening the connection (within broker.connectTimeoutMs).' },
-  too_many_connections: { code: 'FM_ERR_INGEST_CONNECTIONS', solve: 'Too many devices are connected at once; raise broker.maxConnections or find a client that leaks connections.' },
-  bad_credentials: { code: 'FM_ERR_INGEST_AUTH', solve: 'Log in with username = device id and the password printed when its credentials were created; anonymous is refused unless broker.auth is none.' },
-  store_failed: { code: 'FM_ERR_INGEST_STORE', solve: 'The reading log could not commit (disk full or failing). Nothing was acknowledged; the device resends. Check the data directory disk.' },
-} as const;
+  malformed_senml: 'FM_ERR_INGEST_SENML',
+  bad_value: 'FM_ERR_INGEST_VALUE',
+  bad_topic: 'FM_ERR_INGEST_TOPIC',
+  forbidden_topic: 'FM_ERR_INGEST_FORBIDDEN',
+  packet_too_large: 'FM_ERR_INGEST_PACKET_TOO_LARGE',
+  slow_packet: 'FM_ERR_INGEST_SLOW_PACKET',
+  connect_timeout: 'FM_ERR_INGEST_CONNECT_TIMEOUT',
+  too_many_connections: 'FM_ERR_INGEST_CONNECTIONS',
+  bad_credentials: 'FM_ERR_INGEST_AUTH',
+  store_failed: 'FM_ERR_INGEST_STORE',
+} as const satisfies Record<string, IngestErrorCode>;
 
 export type RejectReason = keyof typeof REJECT_REASONS;
 
 /** A refusal with its reason; `message` names the bad input. Nothing of it was stored. */
-export class IngestError extends Error {
-  override name = 'IngestError';
-  readonly code: string;
+export class IngestError extends CodedError<IngestErrorCode> {
   constructor(
     readonly reason: RejectReason,
     detail: string,
   ) {
-    super(`${detail} (${REJECT_REASONS[reason].code}: ${REJECT_REASONS[reason].solve})`);
-    this.code = REJECT_REASONS[reason].code;
+    super(REJECT_REASONS[reason], INGEST_ERRORS, detail);
+    this.name = 'IngestError';
   }
 }
 
-/** Errors of starting the broker (construction throws; loops only count and log). */
+/** Errors of starting the broker (construction throws; a running broker logs and counts instead). */
 export const BROKER_ERRORS = {
-  FM_ERR_BROKER_LISTEN: 'The broker port is taken or not permitted. Stop the other MQTT broker (mosquitto?) or set broker.port to a free port (ports < 1024 need root).',
-  FM_ERR_BROKER_CREDENTIALS: 'The device credentials file in dataDir is unreadable or corrupt. Restore it from backup, or move it away to generate new credentials (devices then need the new passwords).',
+  FM_ERR_BROKER_LISTEN: {
+    meaning: 'The broker port is taken or not permitted.',
+    howToSolve: 'Stop the other MQTT broker (mosquitto?) or set broker.port to a free port (ports < 1024 need root).',
+  },
+  FM_ERR_BROKER_CREDENTIALS: {
+    meaning: 'The device credentials file in dataDir is unreadable or corrupt.',
+    howToSolve: 'Restore it from backup, or move it away to generate new credentials (devices then need the new passwords).',
+  },
 } as const;
 
-export class BrokerError extends Error {
-  override name = 'BrokerError';
-  constructor(
-    readonly code: keyof typeof BROKER_ERRORS,
-    detail: string,
-  ) {
-    super(`${detail} (${code}: ${BROKER_ERRORS[code]})`);
+export type BrokerErrorCode = keyof typeof BROKER_ERRORS;
+
+export class BrokerError extends CodedError<BrokerErrorCode> {
+  constructor(code: BrokerErrorCode, detail: string) {
+    super(code, BROKER_ERRORS, detail);
+    this.name = 'BrokerError';
   }
 }

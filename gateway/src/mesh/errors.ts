@@ -1,3 +1,5 @@
+import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
+
 /**
  * The mesh's error catalog. Construction and configuration throw a MeshError
  * with one of these codes; code branches on `err.code`, never on the message text.
@@ -43,12 +45,4 @@ export const meshErrors = {
 
 export type MeshErrorCode = keyof typeof meshErrors;
 
-export class MeshError extends Error {
-  override name = 'MeshError';
-  constructor(
-    readonly code: MeshErrorCode,
-    message: string,
-  ) {
-    super(`${message} (${code}: ${meshErrors[code].howToSolve})`);
-  }
-}
+export class MeshError extends codedErrorClass('MeshError', meshErrors) {}

@@ -1,6 +1,6 @@
 import type { AlertEvent } from '../alerts/event.js';
 import type { LatestValue } from '../rollups/store.js';
-import { QueryError } from './errors.js';
+import { QueryError, type QueryErrorCode } from './errors.js';
 import { checkKnown, parseReadingsQuery, QUERY_LIMITS, type QueryLimits } from './params.js';
 import type { RawReadingSource } from './raw-source.js';
 import { queryReadings, type RollupSource } from './readings.js';
@@ -54,7 +54,7 @@ export class QueryApi {
           const series = params.get('series');
           if (!series) throw new QueryError('FM_ERR_QUERY_MISSING_PARAM', 'series', 'missing');
           const l = this.deps.rollups.latestOf(series);
-          if (!l) return { status: 404, body: { error: 'FM_ERR_QUERY_NO_SUCH_SERIES', reason: `no reading of '${series.slice(0, 80)}' yet`, param: 'series' } };
+          if (!l) return { status: 404, body: { error: 'FM_ERR_QUERY_NO_SUCH_SERIES' satisfies QueryErrorCode, reason: `no reading of '${series.slice(0, 80)}' yet`, param: 'series' } };
           const value = typeof l.value === 'number' && !Number.isFinite(l.value) ? null : l.value;
           return { status: 200, body: l.unit === undefined ? { series, ts: l.ts, value } : { series, ts: l.ts, value, unit: l.unit } };
         }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { QueryApi } from './api.js';
+import type { QueryErrorCode } from './errors.js';
 import type { TailHub } from './tail.js';
 
 /**
@@ -12,11 +13,11 @@ export function serveQuery(req: IncomingMessage, res: ServerResponse, api: Query
   const isTail = url.pathname === '/api/tail';
   if (!isTail && !['/api/series', '/api/readings', '/api/latest', '/api/alerts'].includes(url.pathname)) return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    json(res, 405, { error: 'FM_ERR_QUERY_METHOD', reason: `${req.method ?? '?'} not allowed; use GET` }, { allow: 'GET' });
+    json(res, 405, { error: 'FM_ERR_QUERY_METHOD' satisfies QueryErrorCode, reason: `${req.method ?? '?'} not allowed; use GET` }, { allow: 'GET' });
     return true;
   }
   if (isTail) {
-    if (!tail) json(res, 404, { error: 'FM_ERR_QUERY_NO_TAIL', reason: 'tail is not enabled on this gateway' });
+    if (!tail) json(res, 404, { error: 'FM_ERR_QUERY_NO_TAIL' satisfies QueryErrorCode, reason: 'tail is not enabled on this gateway' });
     else tail.attach(req, res, url.searchParams);
     return true;
   }
@@ -24,7 +25,7 @@ export function serveQuery(req: IncomingMessage, res: ServerResponse, api: Query
     const out = api.handle(url.pathname, url.searchParams)!;
     json(res, out.status, out.body);
   } catch (err) {
-    json(res, 500, { error: 'FM_ERR_QUERY_INTERNAL', reason: (err as Error).message });
+    json(res, 500, { error: 'FM_ERR_QUERY_INTERNAL' satisfies QueryErrorCode, reason: (err as Error).message });
   }
   return true;
 }

@@ -3,7 +3,7 @@ import { systemClock, type Clock, type Timer } from '@fieldmesh/device-sdk/clock
 import type { Reading } from '@fieldmesh/device-sdk/reading';
 import { encodeAlertEvent, type AlertEvent } from '../alerts/event.js';
 import { compilePattern, type SeriesPattern } from '../rules/pattern.js';
-import { QueryError } from './errors.js';
+import { QueryError, type QueryErrorCode } from './errors.js';
 import { checkKnown } from './params.js';
 
 /**
@@ -86,7 +86,7 @@ export class TailHub {
       this.counts.refused++;
       res
         .writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' })
-        .end(JSON.stringify({ error: 'FM_ERR_QUERY_TAIL_BUSY', reason: `at most ${this.maxClients} tail clients at once` }));
+        .end(JSON.stringify({ error: 'FM_ERR_QUERY_TAIL_BUSY' satisfies QueryErrorCode, reason: `at most ${this.maxClients} tail clients at once` }));
       return;
     }
     const client: TailClient = { res, pattern, readings: mode !== 'only', alerts: mode !== 'none', dropped: 0 };

@@ -1,22 +1,38 @@
-/** Error catalog of the rollups component (stable codes; see rules/errors.ts for the pattern). */
+import { CodedError } from '@fieldmesh/device-sdk/coded-error';
+
+/** Error catalog of the rollups component: its config section refused at start or on reload. */
 export const ROLLUP_ERRORS = {
-  FM_ERR_ROLLUP_UNKNOWN_KEY: 'Remove the key or fix its spelling; the message lists the accepted keys.',
-  FM_ERR_ROLLUP_BAD_DURATION: 'Give a duration as milliseconds (a number) or a string like `30s`, `10m`, `14d`.',
-  FM_ERR_ROLLUP_BAD_NUMBER: 'Give a positive whole number in the range the message states.',
-  FM_ERR_ROLLUP_NOT_AN_OBJECT: 'Write the section as a YAML map, e.g. `rollups: { minute: { retention: 14d } }`.',
+  FM_ERR_ROLLUP_UNKNOWN_KEY: {
+    meaning: 'The rollups section holds a key it does not know.',
+    howToSolve: 'Remove the key or fix its spelling; the message lists the accepted keys.',
+  },
+  FM_ERR_ROLLUP_BAD_DURATION: {
+    meaning: 'A retention or flush interval is not a duration.',
+    howToSolve: 'Give a duration as milliseconds (a number) or a string like `30s`, `10m`, `14d`.',
+  },
+  FM_ERR_ROLLUP_BAD_NUMBER: {
+    meaning: 'A count is not a positive whole number within its limit.',
+    howToSolve: 'Give a positive whole number in the range the message states.',
+  },
+  FM_ERR_ROLLUP_NOT_AN_OBJECT: {
+    meaning: 'The rollups section (or one of its tiers) is not a map.',
+    howToSolve: 'Write the section as a YAML map, e.g. `rollups: { minute: { retention: 14d } }`.',
+  },
 } as const;
 
 export type RollupErrorCode = keyof typeof ROLLUP_ERRORS;
 
-export class RollupError extends Error {
-  override name = 'RollupError';
+/** A rollups config that cannot be used. `key` is the config path, e.g. `rollups.hour.retention`. */
+export class RollupError extends CodedError<RollupErrorCode> {
   readonly solve: string;
   constructor(
-    readonly code: RollupErrorCode,
+    code: RollupErrorCode,
     readonly key: string,
-    detail: string,
+    /** What is wrong with the value, without the key. */
+    readonly detail: string,
   ) {
-    super(`${key}: ${detail}. ${ROLLUP_ERRORS[code]}`);
-    this.solve = ROLLUP_ERRORS[code];
+    super(code, ROLLUP_ERRORS, `${key}: ${detail}`);
+    this.name = 'RollupError';
+    this.solve = this.how;
   }
 }

@@ -1,4 +1,4 @@
-import { codedErrorClass, codeThenDetail } from '@fieldmesh/device-sdk/coded-error';
+import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
 
 /**
  * Error catalog of the gateway's uplink client (its config and TLS files). What the wire itself
@@ -8,14 +8,14 @@ import { codedErrorClass, codeThenDetail } from '@fieldmesh/device-sdk/coded-err
 export const uplinkErrors = {
   FM_ERR_UPLINK_CONFIG: {
     meaning: 'An uplink option is missing or invalid.',
-    solve: 'Fix the uplink section of the gateway config (url mqtt://host:port, username, password).',
+    howToSolve: 'Fix the uplink section of the gateway config (url mqtt://host:port, username, password).',
   },
   FM_ERR_UPLINK_TLS: {
     meaning: 'A TLS file of the uplink (uplink.ca, uplink.cert, uplink.key) cannot be read.',
-    solve: 'Give the path of a readable PEM file (check the path and that the gateway user may read it), or remove the key to use the system CAs / no client certificate.',
+    howToSolve: 'Give the path of a readable PEM file (check the path and that the gateway user may read it), or remove the key to use the system CAs / no client certificate.',
   },
 } as const;
 
 export type UplinkErrorCode = keyof typeof uplinkErrors;
 
-export class UplinkError extends codedErrorClass('UplinkError', uplinkErrors, codeThenDetail) {}
+export class UplinkError extends codedErrorClass('UplinkError', uplinkErrors) {}

@@ -221,6 +221,6 @@ export class SlavePoller {
     const sensors = read.items.map((i) => i.spec.sensor).join(', ');
     this.lastError = { fault, code, message: err.message, at: this.deps.clock.now() };
     const detail = fault === 'illegal_address' ? `the device refuses function ${fc} address ${address} (${quantity} from there: ${sensors}); fix that register map entry` : err.message;
-    this.limited.warn(fault, { code, fault, fc, address, quantity }, `modbus ${this.slave.device} (unit ${this.slave.unit}): ${detail} (${code}: ${modbusErrors[code].solve})`);
+    this.limited.warn(fault, { code, fault, fc, address, quantity }, `modbus ${this.slave.device} (unit ${this.slave.unit}): ${detail} (${code}: ${modbusErrors[code].howToSolve})`);
   }
 }

@@ -1,3 +1,5 @@
+import { CodedError } from '@fieldmesh/device-sdk/coded-error';
+
 /**
  * Error catalog of serial ingest. Port problems at run time never throw out
  * of SerialIngest: they are logged with the port path and one of these codes, shown in stats(),
@@ -6,42 +8,39 @@
 export const serialErrors = {
   FM_ERR_SERIAL_MISSING: {
     meaning: 'the serial port does not exist (yet)',
-    solve: 'plug the adapter in, or fix `path`; prefer the stable /dev/serial/by-id/… name over /dev/ttyUSB0, which can change between boots. The gateway keeps retrying',
+    howToSolve: 'plug the adapter in, or fix `path`; prefer the stable /dev/serial/by-id/… name over /dev/ttyUSB0, which can change between boots. The gateway keeps retrying',
   },
   FM_ERR_SERIAL_BUSY: {
     meaning: 'another process holds the serial port (exclusive lock)',
-    solve: 'stop the other program using it (ModemManager, a serial console, a second gateway: `fuser PATH` shows who). The gateway keeps retrying',
+    howToSolve: 'stop the other program using it (ModemManager, a serial console, a second gateway: `fuser PATH` shows who). The gateway keeps retrying',
   },
   FM_ERR_SERIAL_ACCESS: {
     meaning: 'the gateway user may not open the serial port',
-    solve: 'add the gateway user to the `dialout` group (`usermod -aG dialout fieldmesh`), or fix the udev rule for the device',
+    howToSolve: 'add the gateway user to the `dialout` group (`usermod -aG dialout fieldmesh`), or fix the udev rule for the device',
   },
   FM_ERR_SERIAL_OPEN: {
     meaning: 'the serial port could not be opened for another reason (the message says which)',
-    solve: 'check that `path` is a serial device and that `baud` is a rate the adapter supports',
+    howToSolve: 'check that `path` is a serial device and that `baud` is a rate the adapter supports',
   },
   FM_ERR_SERIAL_LOST: {
     meaning: 'an open serial port went away (cable pulled, adapter reset, USB hub power)',
-    solve: 'nothing, if it comes back: the gateway re-opens it with backoff. If it flaps, check cabling and power',
+    howToSolve: 'nothing, if it comes back: the gateway re-opens it with backoff. If it flaps, check cabling and power',
   },
   FM_ERR_SERIAL_SUBMIT: {
     meaning: 'the store refused readings from a serial port',
-    solve: 'the error code from ingest says why (see gateway/src/ingest/errors.ts); the readings were not stored',
+    howToSolve: 'the error code from ingest says why (see gateway/src/ingest/errors.ts); the readings were not stored',
   },
   FM_ERR_SERIAL_CONFIG: {
     meaning: 'a serial config entry is invalid: unknown profile, bad device id, or the same path twice',
-    solve: 'fix the named `serial[i]` entry in the gateway config',
+    howToSolve: 'fix the named `serial[i]` entry in the gateway config',
   },
 } as const;
 
 export type SerialErrorCode = keyof typeof serialErrors;
 
-export class SerialIngestError extends Error {
-  constructor(
-    readonly code: SerialErrorCode,
-    message: string,
-  ) {
-    super(`${message} (${code}: ${serialErrors[code].solve})`);
+export class SerialIngestError extends CodedError<SerialErrorCode> {
+  constructor(code: SerialErrorCode, detail: string) {
+    super(code, serialErrors, detail);
     this.name = 'SerialIngestError';
   }
 }

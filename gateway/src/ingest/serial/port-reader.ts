@@ -130,7 +130,7 @@ export class SerialPortReader {
       const code = classifyOpenError(err);
       this.s.openFailures++;
       this.noteError(code, err);
-      this.limited.error(`open:${code}`, { code, err: messageOf(err), retryInMs: this.delayMs }, `serial port ${path} cannot be opened: ${serialErrors[code].meaning}; ${serialErrors[code].solve}`);
+      this.limited.error(`open:${code}`, { code, err: messageOf(err), retryInMs: this.delayMs }, `serial port ${path} cannot be opened: ${serialErrors[code].meaning}; ${serialErrors[code].howToSolve}`);
       this.scheduleRetry();
       return;
     }
