@@ -12,6 +12,7 @@ import type { Clock, Logger, Reading, Timer } from '@fieldmesh/device-sdk';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { SlaveConfig } from '../../config/modbus.js';
 import type { IngestSink } from '../sink.js';
+import { codedMessage } from '@fieldmesh/device-sdk/coded-error';
 import { faultCode, modbusErrors, ModbusFaultError, MODBUS_FAULTS, type ModbusFault } from './errors.js';
 import { planReads, type PlannedRead } from './read-plan.js';
 import { decodeRegisters } from './register-codec.js';
@@ -221,6 +222,6 @@ export class SlavePoller {
     const sensors = read.items.map((i) => i.spec.sensor).join(', ');
     this.lastError = { fault, code, message: err.message, at: this.deps.clock.now() };
     const detail = fault === 'illegal_address' ? `the device refuses function ${fc} address ${address} (${quantity} from there: ${sensors}); fix that register map entry` : err.message;
-    this.limited.warn(fault, { code, fault, fc, address, quantity }, `modbus ${this.slave.device} (unit ${this.slave.unit}): ${detail} (${code}: ${modbusErrors[code].howToSolve})`);
+    this.limited.warn(fault, { code, fault, fc, address, quantity }, `modbus ${this.slave.device} (unit ${this.slave.unit}): ${codedMessage(code, detail, modbusErrors[code].howToSolve)}`);
   }
 }
