@@ -2,6 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { machine, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { transformSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { editCmdline, editConfigTxt } from '@fieldmesh/hardware/image/boot-files';
 import { generateIdentity } from '@fieldmesh/hardware/image/identity';
@@ -22,6 +24,7 @@ const canSandbox = (() => {
 })();
 if (!canSandbox) console.error('!!! firstrun.test: needs root and `unshare -m` with mount rights; firstrun.sh is NOT executed here (only linted)');
 
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const SSH = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0123456789abcdefghijk tester@lab';
 
 describe.runIf(canSandbox)('firstrun.sh on a sandboxed root', () => {
@@ -55,6 +58,10 @@ describe.runIf(canSandbox)('firstrun.sh on a sandboxed root', () => {
     const stage = join(t, 'stage/fieldmesh');
     mkdirSync(join(stage, 'gateway/bin'), { recursive: true });
     writeFileSync(join(stage, 'gateway/bin/fieldmesh.js'), "console.log('fieldmesh bundle ok');\n");
+    // The board catalog as the bundle has it, compiled; detection says "Zero 2 W budget".
+    mkdirSync(join(stage, 'hardware/src/boards'), { recursive: true });
+    writeFileSync(join(stage, 'hardware/src/boards/v8-flags.js'), transformSync(readFileSync(join(repo, 'hardware/src/boards/v8-flags.ts'), 'utf8'), { loader: 'ts', format: 'esm' }).code);
+    writeFileSync(join(stage, 'hardware/src/boards/index.js'), "export { v8HeapFlags } from './v8-flags.js';\nexport const detectBoard = () => ({ memoryBudgetMb: 128 });\n");
     writeFileSync(join(stage, 'bundle-manifest.json'), JSON.stringify({ machine: machine(), nodeAbi: process.versions.modules }));
     execFileSync('tar', ['-czf', join(t, 'boot/fieldmesh/fieldmesh-bundle.tgz'), '-C', join(t, 'stage'), 'fieldmesh']);
 
@@ -87,6 +94,7 @@ echo "identity=$(stat -c '%U:%G %a' /etc/fieldmesh/identity.json)"
 echo "wifi=$(stat -c '%a' /etc/NetworkManager/system-connections/fieldmesh-wifi.nmconnection)"
 echo "enabled=$(readlink /etc/systemd/system/multi-user.target.wants/fieldmesh.service)"
 echo "app=$(/opt/fieldmesh/runtime/bin/node /opt/fieldmesh/app/gateway/bin/fieldmesh.js)"
+echo "nodeenv=$(cat /etc/fieldmesh/node.env)"
 `;
     const r = spawnSync('unshare', ['-m', 'bash', '-c', inner], { encoding: 'utf8', timeout: 120_000 });
     out = Object.fromEntries(
@@ -132,6 +140,11 @@ echo "app=$(/opt/fieldmesh/runtime/bin/node /opt/fieldmesh/app/gateway/bin/field
     expect(readFileSync(join(t, 'etc/fieldmesh/gateway.yaml'), 'utf8')).toContain(identity.clusterKey);
     expect(JSON.parse(readFileSync(join(t, 'varlib/fieldmesh/devices.json'), 'utf8')).devices.d1.hash).toBe(identity.devices[0]!.hash);
     expect(out.app).toBe('fieldmesh bundle ok');
+  });
+
+  it('writes V8 heap flags sized for the board where the unit reads them', () => {
+    expect(out.nodeenv).toBe('NODE_OPTIONS=--max-semi-space-size=1 --max-old-space-size=64');
+    expect(readFileSync(join(t, 'etc/systemd/system/fieldmesh.service'), 'utf8')).toContain('EnvironmentFile=-/etc/fieldmesh/node.env');
   });
 });
 

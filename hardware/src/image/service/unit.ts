@@ -1,3 +1,5 @@
+import { posix } from 'node:path';
+
 /**
  * The systemd unit the image installs. Generated from options so tests can point ExecStart at a
  * binary that exists on the test machine (`systemd-analyze verify` checks it); the committed
@@ -72,6 +74,9 @@ ExecStart=${l.nodePath} ${l.appDir}/gateway/bin/fieldmesh.js gateway --config ${
 ExecReload=/bin/kill -HUP $MAINPID
 WorkingDirectory=/var/lib/${l.stateDirectory}
 Environment=NODE_ENV=production
+# NODE_OPTIONS with V8 heap flags sized for the board (semi-space, old space), written by first
+# boot from the board profile; optional, so a hand-installed gateway runs on V8's defaults.
+EnvironmentFile=-${posix.dirname(l.configPath)}/node.env
 
 User=${l.user}
 Group=${l.user}
