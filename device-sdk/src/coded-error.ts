@@ -14,7 +14,7 @@ export interface CatalogEntry {
 export type ErrorCatalog<C extends string> = { readonly [K in C]: CatalogEntry };
 
 /**
- * The one message format: `detail (FM_ERR_X: how to solve)`. The detail comes first (it names the
+ * The one message format: `detail (FM_ERR_…: how to solve)`. The detail comes first (it names the
  * bad value or key), so a log line alone tells what happened, the code to search for, and the fix.
  */
 export function codedMessage(code: string, detail: string, howToSolve: string): string {
