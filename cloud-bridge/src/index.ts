@@ -1,6 +1,9 @@
-// The package entry (`@fieldmesh/cloud-bridge`): the composition root, its config, and the store
-// contract. Everything else is importable by path (`@fieldmesh/cloud-bridge/<path>`).
+// The package entry (`@fieldmesh/cloud-bridge`), and its only one (package.json `exports`): the two
+// composition roots (embedded broker, external broker), their config, gateway credentials, and the
+// store contract. What the `fieldmesh cloud` and `fieldmesh demo` commands need is here.
 export { CloudBridge, credentialsFile } from './cloud-bridge.js';
+export { ExternalCloudBridge } from './external-broker/external-cloud-bridge.js';
+export { GatewayCredentials } from './broker/credentials.js';
 export { CLOUD_DEFAULTS, loadCloudConfig, resolveCloudConfig, type CloudConfig } from './config.js';
 export { CLOUD_ERRORS, CloudError, type CloudErrorCode } from './errors.js';
 export type { CloudStore, CommitResult, GatewayRecord, ReadingQuery, SeriesInfo, StoredReading } from './store/cloud-store.js';

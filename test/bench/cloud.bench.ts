@@ -1,7 +1,7 @@
 import { cpus, loadavg } from 'node:os';
 import { connect, type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import type { LoggedReading } from '#gateway/store/reading-log';
 import { encodeBatch, decodeAck } from '@fieldmesh/protocol';
 import { tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
 import { launchBrowser } from '../cloud-bridge/dashboard/browser.js';

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
 import type { Reading } from '@fieldmesh/device-sdk';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
-import { Uplink } from '@fieldmesh/gateway/uplink/uplink';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
+import { Uplink } from '#gateway/uplink/uplink';
 import { encodeBatch } from '@fieldmesh/protocol';
-import { MqttUplinkLink, type LinkSession, type UplinkLink } from '@fieldmesh/gateway/uplink/uplink-link';
+import { MqttUplinkLink, type LinkSession, type UplinkLink } from '#gateway/uplink/uplink-link';
 import type { BenchRow } from './harness.js';
 
 /**

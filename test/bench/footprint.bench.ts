@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { v8HeapFlags } from '@fieldmesh/hardware/boards/index';
+import { v8HeapFlags } from '#hardware/boards/index';
 import type { BenchRow } from './harness.js';
 import { makeCage, type Cage } from './footprint/constraints.js';
 import { bareAedesScript, FLOOR_ARGV, gatewayConfig, sourceBin, unpackedBundle, watch, workDir, type Watched } from './footprint/processes.js';

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBundle } from '@fieldmesh/hardware/image/bundle/build';
+import { buildBundle } from '#hardware/image/bundle/build';
 import { customiseImageFile } from '@fieldmesh/hardware/image/customise';
-import { flashImage } from '@fieldmesh/hardware/image/flash/flash';
+import { flashImage } from '#hardware/image/flash/flash';
 import { makePiImage } from '../hardware/image/synthetic-image.js';
 import type { BenchRow } from './harness.js';
 

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Aedes } from 'aedes';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
-import { Gateway } from '@fieldmesh/gateway/gateway';
-import { IngestBroker } from '@fieldmesh/gateway/ingest/broker';
-import { Ingest } from '@fieldmesh/gateway/ingest/ingest';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
+import { Gateway } from '#gateway/gateway';
+import { IngestBroker } from '#gateway/ingest/broker';
+import { Ingest } from '#gateway/ingest/ingest';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
 import type { BenchRow } from './harness.js';
 
 /**

@@ -1,9 +1,9 @@
 import type { BenchRow } from './harness.js';
-import { Simulation } from '@fieldmesh/gateway/mesh/simulator';
-import { meshTuning } from '@fieldmesh/gateway/mesh/config';
-import { encodeMeta, emptyMeta } from '@fieldmesh/gateway/mesh/meta';
-import { SeededRandom } from '@fieldmesh/gateway/mesh/random';
-import type { NetworkConditions } from '@fieldmesh/gateway/mesh/memory-network';
+import { Simulation } from '#gateway/mesh/simulator';
+import { meshTuning } from '#gateway/mesh/config';
+import { encodeMeta, emptyMeta } from '#gateway/mesh/meta';
+import { SeededRandom } from '#gateway/mesh/random';
+import type { NetworkConditions } from '#gateway/mesh/memory-network';
 
 /**
  * Mesh benchmarks on the seeded simulator. Every packet is sealed with AES-256-GCM as

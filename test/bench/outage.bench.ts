@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Reading } from '@fieldmesh/device-sdk';
-import { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
-import { MqttUplinkLink, type LinkSession, type UplinkLink } from '@fieldmesh/gateway/uplink/uplink-link';
-import { Uplink } from '@fieldmesh/gateway/uplink/uplink';
+import { CloudBridge } from '#cloud-bridge/cloud-bridge';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
+import { MqttUplinkLink, type LinkSession, type UplinkLink } from '#gateway/uplink/uplink-link';
+import { Uplink } from '#gateway/uplink/uplink';
 import { freePort, labConfig } from '../cloud-bridge/cloud-fixture.js';
 import type { BenchRow } from './harness.js';
 

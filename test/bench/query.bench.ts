@@ -5,14 +5,14 @@ import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { Reading } from '@fieldmesh/device-sdk/reading';
-import { QueryApi } from '@fieldmesh/gateway/query/api';
-import { QUERY_LIMITS } from '@fieldmesh/gateway/query/params';
-import { serveQuery } from '@fieldmesh/gateway/query/http-routes';
-import { ensureTimeIndex, SqliteRawReadings } from '@fieldmesh/gateway/query/sqlite-raw-source';
-import { Rollups } from '@fieldmesh/gateway/rollups/rollups';
-import { SqliteRollupStore } from '@fieldmesh/gateway/rollups/sqlite-store';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
+import type { Reading } from '#device-sdk/reading';
+import { QueryApi } from '#gateway/query/api';
+import { QUERY_LIMITS } from '#gateway/query/params';
+import { serveQuery } from '#gateway/query/http-routes';
+import { ensureTimeIndex, SqliteRawReadings } from '#gateway/query/sqlite-raw-source';
+import { Rollups } from '#gateway/rollups/rollups';
+import { SqliteRollupStore } from '#gateway/rollups/sqlite-store';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
 import type { BenchRow } from './harness.js';
 
 /**

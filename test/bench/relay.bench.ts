@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToIo } from 'node:timers/promises';
-import type { RelayPeer } from '@fieldmesh/gateway/relay/relay-peers';
+import type { RelayPeer } from '#gateway/relay/relay-peers';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
 import { RelayGateway } from '../gateway/relay/relay-fixture.js';
 import { CHILD, ChildGateway } from '../gateway/relay/child-gateway.js';

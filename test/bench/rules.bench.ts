@@ -3,16 +3,16 @@ import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
-import type { Reading } from '@fieldmesh/device-sdk/reading';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
-import { Gateway } from '@fieldmesh/gateway/gateway';
-import { Alerts } from '@fieldmesh/gateway/alerts/alerts';
-import { SqliteAlertLog } from '@fieldmesh/gateway/alerts/sqlite-log';
-import { ROLLUP_DEFAULTS } from '@fieldmesh/gateway/rollups/config';
-import { SqliteRollupStore } from '@fieldmesh/gateway/rollups/sqlite-store';
-import { Rollups } from '@fieldmesh/gateway/rollups/rollups';
-import { RulesEngine } from '@fieldmesh/gateway/rules/engine';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
+import type { Reading } from '#device-sdk/reading';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
+import { Gateway } from '#gateway/gateway';
+import { Alerts } from '#gateway/alerts/alerts';
+import { SqliteAlertLog } from '#gateway/alerts/sqlite-log';
+import { ROLLUP_DEFAULTS } from '#gateway/rollups/config';
+import { SqliteRollupStore } from '#gateway/rollups/sqlite-store';
+import { Rollups } from '#gateway/rollups/rollups';
+import { RulesEngine } from '#gateway/rules/engine';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
 import type { BenchRow } from './harness.js';
 
 /**

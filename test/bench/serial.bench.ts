@@ -10,12 +10,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeFrame } from '@fieldmesh/device-sdk/frame/index';
-import { Ingest } from '@fieldmesh/gateway/ingest/ingest';
-import type { IngestSink } from '@fieldmesh/gateway/ingest/sink';
-import { SerialIngest } from '@fieldmesh/gateway/ingest/serial/index';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
-import { nmeaSentence } from '@fieldmesh/hardware/sensors/index';
+import { encodeFrame } from '#device-sdk/frame/index';
+import { Ingest } from '#gateway/ingest/ingest';
+import type { IngestSink } from '#gateway/ingest/sink';
+import { SerialIngest } from '#gateway/ingest/serial/index';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
+import { nmeaSentence } from '#hardware/sensors/index';
 import type { BenchRow } from './harness.js';
 
 const LINE_BYTES_PER_S = 115_200 / 10; // 8N1: 10 bits per byte

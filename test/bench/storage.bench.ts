@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Reading } from '@fieldmesh/device-sdk';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
-import { StorageBudget } from '@fieldmesh/gateway/store/storage-budget';
-import { openReadingLog } from '@fieldmesh/gateway/store/salvage';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
+import { StorageBudget } from '#gateway/store/storage-budget';
+import { openReadingLog } from '#gateway/store/salvage';
 import type { BenchRow } from './harness.js';
 
 /**

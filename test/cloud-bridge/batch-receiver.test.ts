@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, silentLogger } from '@fieldmesh/device-sdk';
-import { BatchReceiver } from '@fieldmesh/cloud-bridge/bridge/batch-receiver';
+import { BatchReceiver } from '#cloud-bridge/bridge/batch-receiver';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
-import { MemoryCloudStore } from '@fieldmesh/cloud-bridge/store/memory-cloud-store';
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import { MemoryCloudStore } from '#cloud-bridge/store/memory-cloud-store';
+import type { LoggedReading } from '#gateway/store/reading-log';
 import { encodeBatch, type AckMessage } from '@fieldmesh/protocol';
 
 const readings = (first: number, n: number): LoggedReading[] => Array.from({ length: n }, (_, i) => ({ seq: first + i, series: 'd/t', ts: 1000 * (first + i), value: i }));

@@ -2,10 +2,10 @@ import { connect as tcpConnect } from 'node:net';
 import Database from 'better-sqlite3';
 import { connect, type MqttClient } from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
-import { credentialsFile } from '@fieldmesh/cloud-bridge/cloud-bridge';
-import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
+import { credentialsFile } from '#cloud-bridge/cloud-bridge';
+import { GatewayCredentials } from '#cloud-bridge/broker/credentials';
+import type { LoggedReading } from '#gateway/store/reading-log';
 import { encodeBatch, decodeAck, type AckMessage } from '@fieldmesh/protocol';
 import { labConfig, startCloud, tempDir, waitFor } from './cloud-fixture.js';
 

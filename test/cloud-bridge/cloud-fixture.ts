@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
-import { resolveCloudConfig, type CloudConfig } from '@fieldmesh/cloud-bridge/config';
+import { CloudBridge } from '#cloud-bridge/cloud-bridge';
+import { resolveCloudConfig, type CloudConfig } from '#cloud-bridge/config';
 
 /** Polls `cond` until it holds or the deadline passes (then throws naming `what`). */
 export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, deadlineMs = 30_000): Promise<void> {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
-import type { CloudStore } from '@fieldmesh/cloud-bridge/store/cloud-store';
+import type { LoggedReading } from '#gateway/store/reading-log';
+import type { CloudStore } from '#cloud-bridge/store/cloud-store';
 
 /** The behaviour every CloudStore must have (one contract, every implementation): run with describe.each. */
 export function cloudStoreContract(name: string, open: () => Promise<{ store: CloudStore; reopen?: () => Promise<CloudStore>; cleanup: () => void }>): void {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect, it } from 'vitest';
-import { MemoryCloudStore } from '@fieldmesh/cloud-bridge/store/memory-cloud-store';
-import { SqliteCloudStore } from '@fieldmesh/cloud-bridge/store/sqlite-cloud-store';
+import { MemoryCloudStore } from '#cloud-bridge/store/memory-cloud-store';
+import { SqliteCloudStore } from '#cloud-bridge/store/sqlite-cloud-store';
 import { cloudStoreContract } from './cloud-store.contract.js';
 
 cloudStoreContract('memory', async () => ({ store: new MemoryCloudStore(), cleanup: () => {} }));

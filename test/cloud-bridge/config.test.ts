@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCloudConfig, resolveCloudConfig } from '@fieldmesh/cloud-bridge/config';
-import { CloudError } from '@fieldmesh/cloud-bridge/errors';
+import { loadCloudConfig, resolveCloudConfig } from '#cloud-bridge/config';
+import { CloudError } from '#cloud-bridge/errors';
 import { tempDir } from './cloud-fixture.js';
 
 function failure(input: unknown): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '@fieldmesh/device-sdk/clock';
-import type { Logger } from '@fieldmesh/device-sdk/logger';
+import { ManualClock } from '#device-sdk/clock';
+import type { Logger } from '#device-sdk/logger';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 
 interface Line {

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { encodeSenml } from '@fieldmesh/device-sdk';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
-import { Gateway } from '@fieldmesh/gateway/gateway';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
+import { Gateway } from '#gateway/gateway';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
 
 /**

@@ -1,7 +1,7 @@
 import { connect, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { credentialsFile, type CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
-import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
+import { credentialsFile, type CloudBridge } from '#cloud-bridge/cloud-bridge';
+import { GatewayCredentials } from '#cloud-bridge/broker/credentials';
 import { encodeBatch, decodeAck, relayTopics } from '@fieldmesh/protocol';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
 

@@ -1,9 +1,9 @@
 import { connect as mqttConnect } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Gateway } from '@fieldmesh/gateway/gateway';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
-import type { MemberView } from '@fieldmesh/gateway/mesh/mesh';
-import { emptyMeta } from '@fieldmesh/gateway/mesh/meta';
+import { Gateway } from '#gateway/gateway';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
+import type { MemberView } from '#gateway/mesh/mesh';
+import { emptyMeta } from '#gateway/mesh/meta';
 import { freePort, labConfig, startCloud, tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
 import { CLUSTER_KEY } from '../gateway/relay/relay-fixture.js';
 

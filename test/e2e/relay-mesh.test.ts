@@ -1,7 +1,7 @@
 import { connect as mqttConnect } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Gateway } from '@fieldmesh/gateway/gateway';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
+import { Gateway } from '#gateway/gateway';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
 import { freePort, labConfig, startCloud, tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
 import { CLUSTER_KEY } from '../gateway/relay/relay-fixture.js';
 

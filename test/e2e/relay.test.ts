@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
+import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
 import { RelayGateway } from '../gateway/relay/relay-fixture.js';
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveCloudConfig } from '@fieldmesh/cloud-bridge/config';
-import { ExternalCloudBridge } from '@fieldmesh/cloud-bridge/external-broker/external-cloud-bridge';
-import { MemoryAlertLog } from '@fieldmesh/gateway/alerts/memory-log';
-import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
-import { Uplink } from '@fieldmesh/gateway/uplink/uplink';
+import { resolveCloudConfig } from '#cloud-bridge/config';
+import { ExternalCloudBridge } from '#cloud-bridge/external-broker/external-cloud-bridge';
+import { MemoryAlertLog } from '#gateway/alerts/memory-log';
+import { MemoryReadingLog } from '#gateway/store/memory-reading-log';
+import { Uplink } from '#gateway/uplink/uplink';
 import { tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
 import { startMosquitto } from '../cloud-bridge/scale/mosquitto.js';
 

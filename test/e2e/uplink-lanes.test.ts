@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '@fieldmesh/device-sdk';
-import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
-import { MemoryAlertLog } from '@fieldmesh/gateway/alerts/memory-log';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
-import { Uplink } from '@fieldmesh/gateway/uplink/uplink';
+import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
+import { MemoryAlertLog } from '#gateway/alerts/memory-log';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
+import { Uplink } from '#gateway/uplink/uplink';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '@fieldmesh/device-sdk';
-import { commitPipeline, COMMIT_STAGE_ORDER, type CommitStages } from '@fieldmesh/gateway/commit-pipeline';
+import { commitPipeline, COMMIT_STAGE_ORDER, type CommitStages } from '#gateway/commit-pipeline';
 
 function recordingLogger(errors: Array<Record<string, unknown>>): Logger {
   const noop = (): void => {};

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import type { LoggedReading } from '#gateway/store/reading-log';
 import { BATCH_LIMITS, decodeBatch, encodeBatch, ProtocolError } from '@fieldmesh/protocol';
 import { fromVectorValue, type VectorFile } from '../../protocol/vectors/vector-file.js';
 

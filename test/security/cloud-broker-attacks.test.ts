@@ -1,10 +1,10 @@
 import { connect, type MqttClient } from 'mqtt';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentialsFile } from '@fieldmesh/cloud-bridge/cloud-bridge';
-import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
-import { resolveCloudConfig } from '@fieldmesh/cloud-bridge/config';
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import { credentialsFile } from '#cloud-bridge/cloud-bridge';
+import { GatewayCredentials } from '#cloud-bridge/broker/credentials';
+import { resolveCloudConfig } from '#cloud-bridge/config';
+import type { LoggedReading } from '#gateway/store/reading-log';
 import { encodeBatch } from '@fieldmesh/protocol';
 import { tempDir } from '../cloud-bridge/cloud-fixture.js';
 import { startBridgeProcess, type BridgeProcess } from '../cloud-bridge/scale/bridge-process.js';

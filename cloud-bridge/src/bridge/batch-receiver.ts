@@ -1,5 +1,4 @@
-import type { Clock, Logger } from '@fieldmesh/device-sdk';
-import { isSeriesName } from '@fieldmesh/device-sdk';
+import { type Clock, type Logger, isSeriesName } from '@fieldmesh/device-sdk';
 import { decodeBatch, decodeBatchHeader, type BatchHeader, ProtocolError, type AckMessage } from '@fieldmesh/protocol';
 import { CloudError, type CloudErrorCode } from '../errors.js';
 import type { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';

@@ -1,6 +1,5 @@
-import { systemClock, type Clock } from '@fieldmesh/device-sdk/clock';
-import { silentLogger, type Logger } from '@fieldmesh/device-sdk/logger';
-import type { ActiveCondition, RuleTransition } from '../rules/transition.js';
+import { systemClock, type Clock, silentLogger, type Logger } from '@fieldmesh/device-sdk';
+import type { ActiveCondition, RuleTransition } from './transition.js';
 import { AlertError } from './errors.js';
 import { alertTopic, encodeAlertEvent, type AlertEvent } from './event.js';
 import { conditionOf, type AlertLog } from './log.js';

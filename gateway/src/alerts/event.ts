@@ -1,4 +1,4 @@
-import type { RuleTransition } from '../rules/transition.js';
+import type { RuleTransition } from './transition.js';
 
 /**
  * One alert event: an alert was raised or cleared. An alert is identified by `alertId`, the `seq`

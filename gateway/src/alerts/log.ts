@@ -1,4 +1,4 @@
-import type { ActiveCondition, RuleTransition } from '../rules/transition.js';
+import type { ActiveCondition, RuleTransition } from './transition.js';
 import type { AlertEvent } from './event.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { RuleTransition } from '../rules/transition.js';
+import type { RuleTransition } from './transition.js';
 import type { AlertEvent } from './event.js';
 import { openKey, type AlertLog } from './log.js';
 

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { RuleTransition } from '../rules/transition.js';
+import type { RuleTransition } from './transition.js';
 import type { AlertEvent } from './event.js';
 import { openKey, type AlertLog } from './log.js';
 

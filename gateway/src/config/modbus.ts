@@ -5,7 +5,7 @@
  * gateway/src/ingest/modbus/README.md.
  */
 import { DEVICE_ID, SENSOR_NAME } from '@fieldmesh/device-sdk';
-import { listModbusTemplates, readModbusTemplate } from '@fieldmesh/hardware/modbus/index';
+import { listModbusTemplates, readModbusTemplate } from '@fieldmesh/hardware/modbus';
 import { parseDocument } from 'yaml';
 import { bool, int, isMapping, listOf, oneOf, section, str, type Check } from './checks.js';
 import { ConfigError } from './errors.js';

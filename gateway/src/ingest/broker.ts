@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { silentLogger, systemClock, type Clock, type Logger, type Timer } from '@fieldmesh/device-sdk';
-import { isDeviceId } from '@fieldmesh/device-sdk';
+import { silentLogger, systemClock, type Clock, type Logger, type Timer, isDeviceId } from '@fieldmesh/device-sdk';
 import type { BrokerConfig } from '../config/broker.js';
 import type { CredentialStore } from './credentials.js';
 import { BrokerError, IngestError, type RejectReason } from './errors.js';

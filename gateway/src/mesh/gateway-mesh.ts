@@ -1,5 +1,4 @@
-import type { Clock } from '@fieldmesh/device-sdk/clock';
-import type { Logger } from '@fieldmesh/device-sdk/logger';
+import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import type { HttpApi } from '../http/server.js';
 import type { MetricFamily, MetricsRegistry } from '../metrics/prometheus.js';
 import { Mesh, parseMeshSection } from './mesh.js';

@@ -1,4 +1,4 @@
-import type { Clock } from '@fieldmesh/device-sdk/clock';
+import type { Clock } from '@fieldmesh/device-sdk';
 import type { Awareness } from './awareness.js';
 import type { MeshTuning } from './config.js';
 import { aliveOverrides, deadOverrides, refutingIncarnation, type Member } from './member.js';

@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '@fieldmesh/device-sdk/clock';
+import type { Clock, Timer } from '@fieldmesh/device-sdk';
 import { MAX_DATAGRAM } from './codec.js';
 import { MeshError } from './errors.js';
 import type { Random } from './random.js';

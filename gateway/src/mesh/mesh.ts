@@ -1,6 +1,4 @@
-import { systemClock, type Clock, type Timer } from '@fieldmesh/device-sdk/clock';
-import type { Logger } from '@fieldmesh/device-sdk/logger';
-import { silentLogger } from '@fieldmesh/device-sdk/logger';
+import { systemClock, type Clock, type Timer, type Logger, silentLogger } from '@fieldmesh/device-sdk';
 import { formatAddress, isAddress, parseAddress } from './address.js';
 import { lookup } from 'node:dns/promises';
 import { checkLabel, checkMemberId, meshTuning, type MeshTuning, type PresetName } from './config.js';

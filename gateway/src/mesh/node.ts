@@ -1,6 +1,4 @@
-import type { Clock, Timer } from '@fieldmesh/device-sdk/clock';
-import type { Logger } from '@fieldmesh/device-sdk/logger';
-import { silentLogger } from '@fieldmesh/device-sdk/logger';
+import { type Clock, type Timer, type Logger, silentLogger } from '@fieldmesh/device-sdk';
 import { Awareness } from './awareness.js';
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js';
 import { CodecError } from './bytes.js';

@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '@fieldmesh/device-sdk/clock';
+import type { Clock, Timer } from '@fieldmesh/device-sdk';
 import type { Awareness } from './awareness.js';
 import { encodeMessage } from './codec.js';
 import type { MeshTuning } from './config.js';

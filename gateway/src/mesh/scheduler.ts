@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '@fieldmesh/device-sdk/clock';
+import type { Clock, Timer } from '@fieldmesh/device-sdk';
 
 /**
  * A virtual clock for the simulator: timers live in a binary heap and fire in (time, insertion)

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import type { Clock } from '@fieldmesh/device-sdk/clock';
+import type { Clock } from '@fieldmesh/device-sdk';
 import type { KeyRing } from './keyring.js';
 import type { Random } from './random.js';
 import { randomInt } from './random.js';

@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '@fieldmesh/device-sdk/clock';
+import type { Clock, Timer } from '@fieldmesh/device-sdk';
 
 /**
  * Lifeguard's dynamic suspicion timeout (as in hashicorp/memberlist suspicion.go; Lifeguard paper §4.2): it starts at `max`

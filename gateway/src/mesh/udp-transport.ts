@@ -1,7 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { Logger } from '@fieldmesh/device-sdk/logger';
-import { silentLogger } from '@fieldmesh/device-sdk/logger';
+import { type Logger, silentLogger } from '@fieldmesh/device-sdk';
 import { formatAddress, parseAddress } from './address.js';
 import { MAX_DATAGRAM } from './codec.js';
 import { MeshError } from './errors.js';

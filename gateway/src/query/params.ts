@@ -1,4 +1,4 @@
-import { isSeriesName } from '@fieldmesh/device-sdk/reading';
+import { isSeriesName } from '@fieldmesh/device-sdk';
 import { QueryError } from './errors.js';
 
 /** Limits of the query API; each bounds the work and the response size of one request. */

@@ -1,4 +1,4 @@
-import type { ReadingValue } from '@fieldmesh/device-sdk/reading';
+import type { ReadingValue } from '@fieldmesh/device-sdk';
 import { TIERS, type TierName } from '../rollups/config.js';
 import type { Bucket } from '../rollups/bucket.js';
 import { QueryError } from './errors.js';

@@ -1,5 +1,5 @@
-import type { ReadingValue } from '@fieldmesh/device-sdk/reading';
-import { compilePattern } from '../rules/pattern.js';
+import type { ReadingValue } from '@fieldmesh/device-sdk';
+import { compilePattern } from '../series/pattern.js';
 import type { LatestValue } from '../rollups/store.js';
 import { QueryError } from './errors.js';
 import { checkKnown } from './params.js';

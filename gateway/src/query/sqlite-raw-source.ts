@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { ReadingValue } from '@fieldmesh/device-sdk/reading';
+import type { ReadingValue } from '@fieldmesh/device-sdk';
 import type { LoggedReading } from '../store/reading-log.js';
 import type { RawCursor, RawRange, RawReadingSource } from './raw-source.js';
 

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { systemClock, type Clock, type Timer } from '@fieldmesh/device-sdk/clock';
-import type { Reading } from '@fieldmesh/device-sdk/reading';
+import { systemClock, type Clock, type Timer, type Reading } from '@fieldmesh/device-sdk';
 import { encodeAlertEvent, type AlertEvent } from '../alerts/event.js';
-import { compilePattern, type SeriesPattern } from '../rules/pattern.js';
+import { compilePattern, type SeriesPattern } from '../series/pattern.js';
 import { QueryError, type QueryErrorCode } from './errors.js';
 import { checkKnown } from './params.js';
 

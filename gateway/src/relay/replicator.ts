@@ -1,6 +1,5 @@
 import { connect } from 'node:net';
-import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
-import type { Reading } from '@fieldmesh/device-sdk';
+import type { Clock, Logger, Timer, Reading } from '@fieldmesh/device-sdk';
 import type { LoggedReading, ReadingLog } from '../store/reading-log.js';
 import { encodeBatch } from '@fieldmesh/protocol';
 import { pickBuddies } from './buddies.js';

@@ -1,6 +1,4 @@
-import { systemClock, type Clock, type Timer } from '@fieldmesh/device-sdk/clock';
-import { silentLogger, type Logger } from '@fieldmesh/device-sdk/logger';
-import type { Reading } from '@fieldmesh/device-sdk/reading';
+import { systemClock, type Clock, type Timer, silentLogger, type Logger, type Reading } from '@fieldmesh/device-sdk';
 import { addValue, emptyAggregate, mergeAggregate, type Aggregate, type Bucket } from './bucket.js';
 import { TIER_NAMES, TIERS, validateRollupsConfig, type RollupsConfig, type TierName } from './config.js';
 import type { LatestValue, RollupStore } from './store.js';

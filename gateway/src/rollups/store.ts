@@ -1,4 +1,4 @@
-import type { ReadingValue } from '@fieldmesh/device-sdk/reading';
+import type { ReadingValue } from '@fieldmesh/device-sdk';
 import type { Bucket } from './bucket.js';
 import type { TierName } from './config.js';
 

@@ -1,6 +1,6 @@
-import type { Reading, ReadingValue } from '@fieldmesh/device-sdk/reading';
+import type { Reading, ReadingValue } from '@fieldmesh/device-sdk';
 import { numericValue } from './evaluator.js';
-import type { SeriesPattern } from './pattern.js';
+import type { SeriesPattern } from '../series/pattern.js';
 import type { DeadbandRule } from './spec.js';
 
 /** The last reading of a series that was forwarded upstream; shared by every filter on it. */

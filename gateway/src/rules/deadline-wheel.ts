@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '@fieldmesh/device-sdk/clock';
+import type { Clock, Timer } from '@fieldmesh/device-sdk';
 
 /** Something with a deadline in the wheel. The wheel owns `slot` and `deadline`. */
 export interface WheelEntry {

@@ -1,16 +1,14 @@
-import { systemClock, type Clock } from '@fieldmesh/device-sdk/clock';
-import { silentLogger, type Logger } from '@fieldmesh/device-sdk/logger';
-import type { Reading } from '@fieldmesh/device-sdk/reading';
+import { systemClock, type Clock, silentLogger, type Logger, type Reading } from '@fieldmesh/device-sdk';
 import { DeadbandFilter, type Forwarded } from './deadband.js';
 import { DeadlineWheel } from './deadline-wheel.js';
 import type { EvaluatorContext, RuleEvaluator } from './evaluator.js';
-import { compilePattern, type SeriesPattern } from './pattern.js';
+import { compilePattern, type SeriesPattern } from '../series/pattern.js';
 import { RateEvaluator } from './rate.js';
 import { validateRules } from './schema.js';
 import type { RuleSpec } from './spec.js';
 import { StalenessEvaluator, type StaleTarget } from './staleness.js';
 import { ThresholdEvaluator } from './threshold.js';
-import type { ActiveCondition, TransitionSink } from './transition.js';
+import type { ActiveCondition, TransitionSink } from '../alerts/transition.js';
 
 export interface RulesEngineOptions {
   /** Raw `rules:` config (validated here) or already validated specs. */

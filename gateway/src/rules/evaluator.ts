@@ -1,10 +1,9 @@
-import type { Clock } from '@fieldmesh/device-sdk/clock';
-import type { Reading } from '@fieldmesh/device-sdk/reading';
+import type { Clock, Reading } from '@fieldmesh/device-sdk';
 import type { DeadlineWheel } from './deadline-wheel.js';
-import type { SeriesPattern } from './pattern.js';
+import type { SeriesPattern } from '../series/pattern.js';
 import type { StaleTarget } from './staleness.js';
 import type { AlertingRule } from './spec.js';
-import type { ActiveCondition, RuleTransition, TransitionSink } from './transition.js';
+import type { ActiveCondition, RuleTransition, TransitionSink } from '../alerts/transition.js';
 
 /** What an alerting rule needs from the engine. */
 export interface EvaluatorContext {

@@ -1,4 +1,4 @@
-import type { Reading } from '@fieldmesh/device-sdk/reading';
+import type { Reading } from '@fieldmesh/device-sdk';
 import type { LoggedReading, ReadingLog } from '../store/reading-log.js';
 
 /** Seqs per block of the held-bit map: 4096 bits = 512 bytes, dropped whole once acknowledged. */

@@ -1,8 +1,8 @@
-import type { Reading } from '@fieldmesh/device-sdk/reading';
+import type { Reading } from '@fieldmesh/device-sdk';
 import { numericValue, transition, type EvaluatorContext, type RuleEvaluator } from './evaluator.js';
-import type { SeriesPattern } from './pattern.js';
+import type { SeriesPattern } from '../series/pattern.js';
 import type { RateRule } from './spec.js';
-import type { ActiveCondition } from './transition.js';
+import type { ActiveCondition } from '../alerts/transition.js';
 
 /**
  * Points kept per series and window. Points closer together than window/THINNING are not kept

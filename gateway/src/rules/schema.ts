@@ -1,5 +1,5 @@
 import { RuleError } from './errors.js';
-import { compilePattern } from './pattern.js';
+import { compilePattern } from '../series/pattern.js';
 import type { RuleSpec, Severity } from './spec.js';
 
 /**

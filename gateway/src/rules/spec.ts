@@ -1,3 +1,5 @@
+import type { Severity } from '../alerts/transition.js';
+
 /**
  * Rules are data, declared in the gateway config under `rules:` (no code). This file is the typed,
  * validated form; `schema.ts` turns raw YAML into it. Every duration is in milliseconds here.
@@ -12,12 +14,12 @@
  * ```
  */
 
-export type Severity = 'info' | 'warning' | 'critical';
+export type { Severity };
 
 interface RuleCommon {
   /** Stable name: alert state is kept by id across reloads; a topic level of `fm/alerts/…`. */
   id: string;
-  /** Series pattern `device/sensor`; either part may be `*` (see pattern.ts). */
+  /** Series pattern `device/sensor`; either part may be `*` (see gateway/src/series/pattern.ts). */
   series: string;
 }
 

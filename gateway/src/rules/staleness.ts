@@ -1,9 +1,9 @@
-import type { Reading } from '@fieldmesh/device-sdk/reading';
+import type { Reading } from '@fieldmesh/device-sdk';
 import type { WheelEntry } from './deadline-wheel.js';
 import { numericValue, transition, type EvaluatorContext, type RuleEvaluator } from './evaluator.js';
-import { deviceOf, type SeriesPattern } from './pattern.js';
+import { deviceOf, type SeriesPattern } from '../series/pattern.js';
 import type { StalenessRule } from './spec.js';
-import type { ActiveCondition } from './transition.js';
+import type { ActiveCondition } from '../alerts/transition.js';
 
 /** One watched series (scope `series`) or device (scope `device`) of one staleness rule. */
 export interface StaleTarget extends WheelEntry {

@@ -1,6 +1,6 @@
 import { silentLogger, type Clock, type Logger, type Timer } from '@fieldmesh/device-sdk';
-import { detectBoard } from '@fieldmesh/hardware/boards/index';
-import type { StorageConfig } from '../config/storage.js';
+import { detectBoard } from '@fieldmesh/hardware/boards';
+import type { StorageConfig } from './storage-config.js';
 import type { MetricFamily } from '../metrics/prometheus.js';
 import { LOSS_REASONS, lossTotals, type LossCount, type LossReason } from './loss-ledger.js';
 import type { SqliteReadingLog } from './sqlite-reading-log.js';

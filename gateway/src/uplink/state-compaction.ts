@@ -1,4 +1,4 @@
-import type { Reading } from '@fieldmesh/device-sdk/reading';
+import type { Reading } from '@fieldmesh/device-sdk';
 import type { LoggedReading } from '../store/reading-log.js';
 
 /** Series names whose pattern verdict is cached; past this the cache starts over (memory bound). */

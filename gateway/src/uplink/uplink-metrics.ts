@@ -3,7 +3,7 @@ import type { UplinkStats } from './uplink.js';
 
 /**
  * The drain and lane figures of the uplink for `/metrics` (the base uplink counters are in
- * gateway/src/metrics/gateway-metrics.ts). The ETA is -1 while nothing drains and a backlog waits
+ * gateway/src/gateway-metrics.ts). The ETA is -1 while nothing drains and a backlog waits
  * (Prometheus has no null), 0 when there is no backlog.
  */
 export function uplinkDrainMetrics(stats: () => UplinkStats): () => MetricFamily[] {

@@ -4,7 +4,7 @@
  * stored under the port's configured device.
  */
 import type { Reading } from '@fieldmesh/device-sdk';
-import { FrameStreamDecoder, frameReadings, type FrameRejectCode } from '@fieldmesh/device-sdk/frame/index';
+import { FrameStreamDecoder, frameReadings, type FrameRejectCode } from '@fieldmesh/device-sdk/frame';
 import { ParserCounters, type FeedResult, type RejectReason, type SensorParser, type SensorParserOptions } from './parser.js';
 
 const REASON: Record<FrameRejectCode, RejectReason> = {

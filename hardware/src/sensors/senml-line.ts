@@ -4,8 +4,7 @@
  * and MQTT devices obey the same rules; the port's configured device id names every series,
  * whatever `bn` claims.
  */
-import type { Reading } from '@fieldmesh/device-sdk';
-import { decodeSenml } from '@fieldmesh/device-sdk/senml/index';
+import { type Reading, decodeSenml } from '@fieldmesh/device-sdk';
 import { LineProtocolParser } from './line-splitter.js';
 import type { SensorParserOptions } from './parser.js';
 

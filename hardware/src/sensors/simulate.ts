@@ -4,7 +4,7 @@
  * serial path — pty, serialport, parser, ingest — runs as with real hardware. Deterministic in
  * `now`; no I/O here (the demo writes the bytes to a pseudo-terminal).
  */
-import { encodeFrame } from '@fieldmesh/device-sdk/frame/index';
+import { encodeFrame } from '@fieldmesh/device-sdk/frame';
 import { MHZ19_READ_COMMAND, mhz19Reply } from './mhz19.js';
 import { nmeaSentence } from './nmea0183.js';
 import { pms5003Frame } from './pms5003.js';

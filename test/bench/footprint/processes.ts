@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBundle } from '@fieldmesh/hardware/image/bundle/build';
+import { buildBundle } from '#hardware/image/bundle/build';
 
 /** A process under measurement: its pid, its stdout so far, and how it ended. */
 export interface Watched {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
 import type { Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
+import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-fixture.js';
 import { launchBrowser } from './browser.js';
 

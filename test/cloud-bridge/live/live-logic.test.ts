@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { LiveError } from '@fieldmesh/cloud-bridge/live/errors';
-import { LiveMatcher, MATCH_ALL, parseLiveFilter } from '@fieldmesh/cloud-bridge/live/live-filter';
-import { LiveSubscriber, CLOSE_TOO_SLOW, type LiveChannel } from '@fieldmesh/cloud-bridge/live/live-subscriber';
-import type { LiveEvent, LiveMessage } from '@fieldmesh/cloud-bridge/live/live-event';
+import { LiveError } from '#cloud-bridge/live/errors';
+import { LiveMatcher, MATCH_ALL, parseLiveFilter } from '#cloud-bridge/live/live-filter';
+import { LiveSubscriber, CLOSE_TOO_SLOW, type LiveChannel } from '#cloud-bridge/live/live-subscriber';
+import type { LiveEvent, LiveMessage } from '#cloud-bridge/live/live-event';
 
 const matcher = (q: string) => new LiveMatcher(parseLiveFilter(new URLSearchParams(q)));
 

@@ -5,10 +5,10 @@ import { connect, type MqttClient } from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { silentLogger, systemClock } from '@fieldmesh/device-sdk';
-import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
-import { LiveService } from '@fieldmesh/cloud-bridge/live/live-service';
-import type { LiveMessage } from '@fieldmesh/cloud-bridge/live/live-event';
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
+import { LiveService } from '#cloud-bridge/live/live-service';
+import type { LiveMessage } from '#cloud-bridge/live/live-event';
+import type { LoggedReading } from '#gateway/store/reading-log';
 import { encodeBatch, decodeAck, type AckMessage } from '@fieldmesh/protocol';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-fixture.js';
 

@@ -1,7 +1,7 @@
 import { connect, type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
+import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-fixture.js';
 
 const event = (seq: number, type: 'raised' | 'cleared', alertId: number, ts: number, over: Record<string, unknown> = {}) => ({

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
-import { MemoryCloudStore } from '@fieldmesh/cloud-bridge/store/memory-cloud-store';
-import { decimatedReadings } from '@fieldmesh/cloud-bridge/http/reading-decimation';
+import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
+import { MemoryCloudStore } from '#cloud-bridge/store/memory-cloud-store';
+import { decimatedReadings } from '#cloud-bridge/http/reading-decimation';
 import type { WireReading } from '@fieldmesh/protocol';
 import { labConfig, startCloud, tempDir } from '../cloud-fixture.js';
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
-import { Uplink } from '@fieldmesh/gateway/uplink/uplink';
+import { MemoryReadingLog } from '#gateway/store/memory-reading-log';
+import { Uplink } from '#gateway/uplink/uplink';
 import type { Reading } from '@fieldmesh/device-sdk';
 import { tempDir, waitFor } from '../cloud-fixture.js';
 import { startBridgeProcess, type BridgeProcess } from './bridge-process.js';

@@ -1,9 +1,9 @@
 import { connect, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { resolveCloudConfig } from '@fieldmesh/cloud-bridge/config';
-import { ExternalCloudBridge } from '@fieldmesh/cloud-bridge/external-broker/external-cloud-bridge';
-import type { LiveMessage } from '@fieldmesh/cloud-bridge/live/live-event';
+import { resolveCloudConfig } from '#cloud-bridge/config';
+import { ExternalCloudBridge } from '#cloud-bridge/external-broker/external-cloud-bridge';
+import type { LiveMessage } from '#cloud-bridge/live/live-event';
 import { encodeBatch, decodeAck, type AckMessage } from '@fieldmesh/protocol';
 import { tempDir, waitFor } from '../cloud-fixture.js';
 import { startMosquitto } from './mosquitto.js';

@@ -1,11 +1,11 @@
 import { connect } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloudBridge } from '@fieldmesh/cloud-bridge/cloud-bridge';
-import { resolveCloudConfig } from '@fieldmesh/cloud-bridge/config';
+import { CloudBridge } from '#cloud-bridge/cloud-bridge';
+import { resolveCloudConfig } from '#cloud-bridge/config';
 import { encodeBatch, decodeAck, type AckMessage } from '@fieldmesh/protocol';
 import { tempDir, waitFor } from '../cloud-fixture.js';
-import { PostgresCloudStore, redact } from '@fieldmesh/cloud-bridge/store/postgres-cloud-store';
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import { PostgresCloudStore, redact } from '#cloud-bridge/store/postgres-cloud-store';
+import type { LoggedReading } from '#gateway/store/reading-log';
 import { cloudStoreContract } from '../cloud-store.contract.js';
 import { freshDatabase, startPgCluster, type PgCluster } from './pg-cluster.js';
 

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SerialBridge, serialPortSource } from '@fieldmesh/device-sdk/bridge/index';
-import { DeviceClient } from '@fieldmesh/device-sdk/client/index';
-import { encodeFrame } from '@fieldmesh/device-sdk/frame/index';
+import { SerialBridge, serialPortSource } from '#device-sdk/bridge/index';
+import { DeviceClient } from '#device-sdk/client/index';
+import { encodeFrame } from '#device-sdk/frame/index';
 import { haveSocat, PtyPair } from '../../gateway/serial/pty.js';
 import { TestBroker } from '../client/test-broker.js';
 

@@ -4,7 +4,7 @@
  * Short by default; FM_CHAOS=1 runs 30 restarts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeviceClient } from '@fieldmesh/device-sdk/client/index';
+import { DeviceClient } from '#device-sdk/client/index';
 import { TestBroker } from './test-broker.js';
 
 const RESTARTS = process.env.FM_CHAOS ? 30 : 3;

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeviceClient, DeviceClientError, FileOfflineBuffer, MemoryOfflineBuffer } from '@fieldmesh/device-sdk/client/index';
+import { DeviceClient, DeviceClientError, FileOfflineBuffer, MemoryOfflineBuffer } from '#device-sdk/client/index';
 import { TestBroker } from './test-broker.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

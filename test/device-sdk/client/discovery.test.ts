@@ -1,7 +1,7 @@
 /** Finding a gateway over real mDNS on loopback (bonjour-service publishing _fieldmesh._udp). */
 import { Bonjour } from 'bonjour-service';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeviceClient, gatewayUrl, MdnsGatewayDiscovery } from '@fieldmesh/device-sdk/client/index';
+import { DeviceClient, gatewayUrl, MdnsGatewayDiscovery } from '#device-sdk/client/index';
 import { TestBroker } from './test-broker.js';
 
 const LOOPBACK = { interface: '127.0.0.1', bind: '0.0.0.0' };

@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeviceClient, MemoryOfflineBuffer } from '@fieldmesh/device-sdk/client/index';
-import { encodeSenml } from '@fieldmesh/device-sdk/senml/index';
-import { IngestBroker } from '@fieldmesh/gateway/ingest/broker';
-import { MemoryCredentialStore } from '@fieldmesh/gateway/ingest/credentials';
-import { Ingest } from '@fieldmesh/gateway/ingest/ingest';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
+import { DeviceClient, MemoryOfflineBuffer } from '#device-sdk/client/index';
+import { encodeSenml } from '#device-sdk/senml/index';
+import { IngestBroker } from '#gateway/ingest/broker';
+import { MemoryCredentialStore } from '#gateway/ingest/credentials';
+import { Ingest } from '#gateway/ingest/ingest';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

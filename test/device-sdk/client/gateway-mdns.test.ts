@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeviceClient } from '@fieldmesh/device-sdk/client/index';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
-import { Gateway } from '@fieldmesh/gateway/gateway';
+import { DeviceClient } from '#device-sdk/client/index';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
+import { Gateway } from '#gateway/gateway';
 
 /**
  * A device finds the real gateway over mDNS: the gateway's `_fieldmesh._udp` record carries TXT

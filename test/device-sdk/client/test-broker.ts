@@ -5,7 +5,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AuthenticateError } from 'aedes';
-import { decodeSenml } from '@fieldmesh/device-sdk/senml/index';
+import { decodeSenml } from '#device-sdk/senml/index';
 
 export interface Received {
   topic: string;

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeFrame, FrameStreamDecoder, pickType, type FrameInput } from '@fieldmesh/device-sdk/frame/index';
-import { createSensorParser } from '@fieldmesh/hardware/sensors/index';
+import { encodeFrame, FrameStreamDecoder, pickType, type FrameInput } from '#device-sdk/frame/index';
+import { createSensorParser } from '#hardware/sensors/index';
 import { hex, vectors } from './vectors.js';
 
 const header = fileURLToPath(new URL('../../../device-sdk/c/fieldmesh.h', import.meta.url));

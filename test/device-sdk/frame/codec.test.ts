@@ -8,7 +8,7 @@ import {
   encodeFrameBody,
   frameReadings,
   FrameEncodeError,
-} from '@fieldmesh/device-sdk/frame/index';
+} from '#device-sdk/frame/index';
 import { hex, unhex, vectors } from './vectors.js';
 
 describe('CRC-16/CCITT-FALSE', () => {

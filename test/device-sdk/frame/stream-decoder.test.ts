@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeFrameBlock, encodeFrame, FRAME_MAX_BYTES, FrameStreamDecoder, type Frame } from '@fieldmesh/device-sdk/frame/index';
+import { decodeFrameBlock, encodeFrame, FRAME_MAX_BYTES, FrameStreamDecoder, type Frame } from '#device-sdk/frame/index';
 import { unhex, vectors } from './vectors.js';
 
 const wires = vectors.valid.map((v) => unhex(v.wire));

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Frame, FrameInput, FrameRejectCode } from '@fieldmesh/device-sdk/frame/index';
+import type { Frame, FrameInput, FrameRejectCode } from '#device-sdk/frame/index';
 
 export interface FrameVectors {
   crc: { variant: string; input: string; check: string };

@@ -4,12 +4,12 @@ import { Aedes } from 'aedes';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '@fieldmesh/device-sdk/clock';
-import { Alerts, type LocalPublish } from '@fieldmesh/gateway/alerts/alerts';
-import { decodeAlertEvent, type AlertEvent } from '@fieldmesh/gateway/alerts/event';
-import { MemoryAlertLog } from '@fieldmesh/gateway/alerts/memory-log';
-import { SqliteAlertLog } from '@fieldmesh/gateway/alerts/sqlite-log';
-import { RulesEngine } from '@fieldmesh/gateway/rules/engine';
+import { ManualClock } from '#device-sdk/clock';
+import { Alerts, type LocalPublish } from '#gateway/alerts/alerts';
+import { decodeAlertEvent, type AlertEvent } from '#gateway/alerts/event';
+import { MemoryAlertLog } from '#gateway/alerts/memory-log';
+import { SqliteAlertLog } from '#gateway/alerts/sqlite-log';
+import { RulesEngine } from '#gateway/rules/engine';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

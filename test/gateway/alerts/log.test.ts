@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { decodeAlertEvent, encodeAlertEvent } from '@fieldmesh/gateway/alerts/event';
-import type { AlertLog } from '@fieldmesh/gateway/alerts/log';
-import { MemoryAlertLog } from '@fieldmesh/gateway/alerts/memory-log';
-import { SqliteAlertLog } from '@fieldmesh/gateway/alerts/sqlite-log';
-import type { RuleTransition } from '@fieldmesh/gateway/rules/transition';
+import { decodeAlertEvent, encodeAlertEvent } from '#gateway/alerts/event';
+import type { AlertLog } from '#gateway/alerts/log';
+import { MemoryAlertLog } from '#gateway/alerts/memory-log';
+import { SqliteAlertLog } from '#gateway/alerts/sqlite-log';
+import type { RuleTransition } from '#gateway/alerts/transition';
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-alertlog-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

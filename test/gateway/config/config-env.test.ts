@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expandConfigString, processConfigEnv, type ConfigEnv } from '@fieldmesh/device-sdk/config-env';
-import { loadGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
-import { loadCloudConfig } from '@fieldmesh/cloud-bridge/config';
+import { loadGatewayConfig } from '#gateway/config/gateway-config';
+import { loadCloudConfig } from '#cloud-bridge/config';
 
 /** The error `fn` throws (the test fails when it does not throw). */
 function thrown(fn: () => unknown): { code?: string; message: string } {

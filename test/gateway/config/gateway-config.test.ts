@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, idFromHostname, loadGatewayConfig, parseGatewayConfig } from '@fieldmesh/gateway/config/index';
+import { ConfigError, idFromHostname, loadGatewayConfig, parseGatewayConfig } from '#gateway/config/index';
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

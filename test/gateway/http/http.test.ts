@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpApi } from '@fieldmesh/gateway/http/server';
-import { HttpError } from '@fieldmesh/gateway/http/errors';
-import { renderPrometheus } from '@fieldmesh/gateway/metrics/prometheus';
-import { gatewayMetrics } from '@fieldmesh/gateway/metrics/gateway-metrics';
-import { IngestStats } from '@fieldmesh/gateway/ingest/stats';
-import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
-import { Gateway } from '@fieldmesh/gateway/gateway';
+import { HttpApi } from '#gateway/http/server';
+import { HttpError } from '#gateway/http/errors';
+import { renderPrometheus } from '#gateway/metrics/prometheus';
+import { gatewayMetrics } from '#gateway/gateway-metrics';
+import { IngestStats } from '#gateway/ingest/stats';
+import { MemoryReadingLog } from '#gateway/store/memory-reading-log';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
+import { Gateway } from '#gateway/gateway';
 
 describe('HttpApi (inject, no socket)', () => {
   it('routes, answers 404/405/400/414/500 as JSON with a reason, and survives a throwing handler', async () => {

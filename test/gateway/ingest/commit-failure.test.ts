@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, type Logger } from '@fieldmesh/device-sdk';
-import { Ingest } from '@fieldmesh/gateway/ingest/ingest';
-import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
-import { StoreError } from '@fieldmesh/gateway/store/errors';
+import { Ingest } from '#gateway/ingest/ingest';
+import { MemoryReadingLog } from '#gateway/store/memory-reading-log';
+import { StoreError } from '#gateway/store/errors';
 
 /** A log whose appends fail while `full` (reject-new or a full disk), as the SQLite log does. */
 class FullLog extends MemoryReadingLog {

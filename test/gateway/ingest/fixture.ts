@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '@fieldmesh/device-sdk';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
-import { Ingest } from '@fieldmesh/gateway/ingest/ingest';
-import { IngestBroker } from '@fieldmesh/gateway/ingest/broker';
-import { MemoryCredentialStore } from '@fieldmesh/gateway/ingest/credentials';
-import type { BrokerConfig } from '@fieldmesh/gateway/config/broker';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
+import { Ingest } from '#gateway/ingest/ingest';
+import { IngestBroker } from '#gateway/ingest/broker';
+import { MemoryCredentialStore } from '#gateway/ingest/credentials';
+import type { BrokerConfig } from '#gateway/config/broker';
 
 export interface Rig {
   dir: string;

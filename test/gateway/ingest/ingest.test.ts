@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock, type Reading } from '@fieldmesh/device-sdk';
-import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
-import { Ingest, type CommittedBatch } from '@fieldmesh/gateway/ingest/ingest';
-import { FileCredentialStore, MemoryCredentialStore, type CredentialStore } from '@fieldmesh/gateway/ingest/credentials';
+import { MemoryReadingLog } from '#gateway/store/memory-reading-log';
+import { Ingest, type CommittedBatch } from '#gateway/ingest/ingest';
+import { FileCredentialStore, MemoryCredentialStore, type CredentialStore } from '#gateway/ingest/credentials';
 import { FixedHeaderScanner } from '@fieldmesh/protocol';
-import { parseBareValue } from '@fieldmesh/gateway/ingest/topic';
+import { parseBareValue } from '#gateway/ingest/topic';
 
 const T = Date.UTC(2026, 0, 1);
 const r = (sensor: string, value: Reading['value'] = 1): Reading => ({ series: `d1/${sensor}`, ts: T, value });
@@ -150,7 +150,7 @@ describe('FileCredentialStore', () => {
 
 describe('RejectLog', () => {
   it('logs once per source per interval, then reports how many it suppressed', async () => {
-    const { RejectLog } = await import('@fieldmesh/gateway/ingest/reject-log');
+    const { RejectLog } = await import('#gateway/ingest/reject-log');
     const lines: Array<Record<string, unknown>> = [];
     const logger = {
       debug() {},

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { ManualClock } from '@fieldmesh/device-sdk/clock';
+import { ManualClock } from '#device-sdk/clock';
 import {
   decodeMessage,
   decodePayload,
@@ -9,13 +9,13 @@ import {
   MAX_DATAGRAM,
   MAX_MESSAGE,
   packCompound,
-} from '@fieldmesh/gateway/mesh/codec';
-import { CodecError } from '@fieldmesh/gateway/mesh/bytes';
-import { decodeMeta, encodeMeta, emptyMeta } from '@fieldmesh/gateway/mesh/meta';
-import { Seal } from '@fieldmesh/gateway/mesh/seal';
-import { KeyRing } from '@fieldmesh/gateway/mesh/keyring';
-import { SeededRandom } from '@fieldmesh/gateway/mesh/random';
-import type { Message } from '@fieldmesh/gateway/mesh/messages';
+} from '#gateway/mesh/codec';
+import { CodecError } from '#gateway/mesh/bytes';
+import { decodeMeta, encodeMeta, emptyMeta } from '#gateway/mesh/meta';
+import { Seal } from '#gateway/mesh/seal';
+import { KeyRing } from '#gateway/mesh/keyring';
+import { SeededRandom } from '#gateway/mesh/random';
+import type { Message } from '#gateway/mesh/messages';
 
 const vectors = JSON.parse(readFileSync(new URL('../../../gateway/src/mesh/test-vectors.json', import.meta.url), 'utf8'));
 

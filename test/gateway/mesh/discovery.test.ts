@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { systemClock } from '@fieldmesh/device-sdk/clock';
-import { MemoryDiscovery, MemoryDiscoveryBus, type DiscoveredPeer, type Discovery } from '@fieldmesh/gateway/mesh/discovery';
-import { MdnsDiscovery, clusterHash, rankAddresses, txtRecord, txtSize } from '@fieldmesh/gateway/mesh/mdns-discovery';
-import { Mesh, parseMeshSection } from '@fieldmesh/gateway/mesh/mesh';
+import { systemClock } from '#device-sdk/clock';
+import { MemoryDiscovery, MemoryDiscoveryBus, type DiscoveredPeer, type Discovery } from '#gateway/mesh/discovery';
+import { MdnsDiscovery, clusterHash, rankAddresses, txtRecord, txtSize } from '#gateway/mesh/mdns-discovery';
+import { Mesh, parseMeshSection } from '#gateway/mesh/mesh';
 
 async function until(cond: () => boolean, what: string, deadlineMs = 30_000): Promise<void> {
   const end = Date.now() + deadlineMs;

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Gateway } from '@fieldmesh/gateway/gateway';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/index';
+import { Gateway } from '#gateway/gateway';
+import { parseGatewayConfig } from '#gateway/config/index';
 
 async function until(cond: () => Promise<boolean> | boolean, what: string, deadlineMs = 30_000): Promise<void> {
   const end = Date.now() + deadlineMs;

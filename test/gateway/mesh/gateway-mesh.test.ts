@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { silentLogger } from '@fieldmesh/device-sdk/logger';
-import { HttpApi } from '@fieldmesh/gateway/http/server';
-import { MetricsRegistry } from '@fieldmesh/gateway/metrics/prometheus';
-import { startGatewayMesh } from '@fieldmesh/gateway/mesh/gateway-mesh';
-import { emptyMeta } from '@fieldmesh/gateway/mesh/meta';
-import type { Mesh } from '@fieldmesh/gateway/mesh/mesh';
-import membersCommand from '@fieldmesh/gateway/cli/commands/members';
+import { silentLogger } from '#device-sdk/logger';
+import { HttpApi } from '#gateway/http/server';
+import { MetricsRegistry } from '#gateway/metrics/prometheus';
+import { startGatewayMesh } from '#gateway/mesh/gateway-mesh';
+import { emptyMeta } from '#gateway/mesh/meta';
+import type { Mesh } from '#gateway/mesh/mesh';
+import membersCommand from '#gateway/cli/commands/members';
 
 async function until(cond: () => boolean, what: string, deadlineMs = 30_000): Promise<void> {
   const end = Date.now() + deadlineMs;

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Simulation } from '@fieldmesh/gateway/mesh/simulator';
-import { meshTuning } from '@fieldmesh/gateway/mesh/config';
-import { Seal } from '@fieldmesh/gateway/mesh/seal';
-import { KeyRing } from '@fieldmesh/gateway/mesh/keyring';
-import { SeededRandom } from '@fieldmesh/gateway/mesh/random';
-import { encodeMessage, encodeCompound } from '@fieldmesh/gateway/mesh/codec';
-import { decodeMessage } from '@fieldmesh/gateway/mesh/codec';
-import { CodecError } from '@fieldmesh/gateway/mesh/bytes';
+import { Simulation } from '#gateway/mesh/simulator';
+import { meshTuning } from '#gateway/mesh/config';
+import { Seal } from '#gateway/mesh/seal';
+import { KeyRing } from '#gateway/mesh/keyring';
+import { SeededRandom } from '#gateway/mesh/random';
+import { encodeMessage, encodeCompound } from '#gateway/mesh/codec';
+import { decodeMessage } from '#gateway/mesh/codec';
+import { CodecError } from '#gateway/mesh/bytes';
 
 /** A peer that holds the key but sends garbage: members count it and keep working. */
 describe('hostile authenticated peer', () => {

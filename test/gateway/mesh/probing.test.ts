@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Simulation } from '@fieldmesh/gateway/mesh/simulator';
-import { meshTuning } from '@fieldmesh/gateway/mesh/config';
+import { Simulation } from '#gateway/mesh/simulator';
+import { meshTuning } from '#gateway/mesh/config';
 
 const lan = meshTuning('lan');
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '@fieldmesh/device-sdk/clock';
-import { aliveOverrides, deadOverrides, refutingIncarnation, suspectOverrides } from '@fieldmesh/gateway/mesh/member';
-import { Suspicion, suspicionMinMs, suspicionTimeout } from '@fieldmesh/gateway/mesh/suspicion';
-import { Awareness } from '@fieldmesh/gateway/mesh/awareness';
-import { BroadcastQueue, retransmitLimit } from '@fieldmesh/gateway/mesh/broadcast-queue';
-import { meshTuning, presets } from '@fieldmesh/gateway/mesh/config';
+import { ManualClock } from '#device-sdk/clock';
+import { aliveOverrides, deadOverrides, refutingIncarnation, suspectOverrides } from '#gateway/mesh/member';
+import { Suspicion, suspicionMinMs, suspicionTimeout } from '#gateway/mesh/suspicion';
+import { Awareness } from '#gateway/mesh/awareness';
+import { BroadcastQueue, retransmitLimit } from '#gateway/mesh/broadcast-queue';
+import { meshTuning, presets } from '#gateway/mesh/config';
 
 describe('incarnation precedence (SWIM §4.2)', () => {
   it('alive needs a strictly higher incarnation, over any state', () => {

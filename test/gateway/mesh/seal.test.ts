@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { ManualClock } from '@fieldmesh/device-sdk/clock';
-import { Seal } from '@fieldmesh/gateway/mesh/seal';
-import { KeyRing } from '@fieldmesh/gateway/mesh/keyring';
-import { SeededRandom } from '@fieldmesh/gateway/mesh/random';
+import { ManualClock } from '#device-sdk/clock';
+import { Seal } from '#gateway/mesh/seal';
+import { KeyRing } from '#gateway/mesh/keyring';
+import { SeededRandom } from '#gateway/mesh/random';
 
 const k1 = randomBytes(32);
 const k2 = randomBytes(32);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { Simulation, type SimEvent } from '@fieldmesh/gateway/mesh/simulator';
-import { meshTuning } from '@fieldmesh/gateway/mesh/config';
-import { decodeMeta, encodeMeta, emptyMeta } from '@fieldmesh/gateway/mesh/meta';
+import { Simulation, type SimEvent } from '#gateway/mesh/simulator';
+import { meshTuning } from '#gateway/mesh/config';
+import { decodeMeta, encodeMeta, emptyMeta } from '#gateway/mesh/meta';
 
 const lan = meshTuning('lan');
 

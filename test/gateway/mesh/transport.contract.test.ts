@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryNetwork } from '@fieldmesh/gateway/mesh/memory-network';
-import { VirtualScheduler } from '@fieldmesh/gateway/mesh/scheduler';
-import { SeededRandom } from '@fieldmesh/gateway/mesh/random';
-import { UdpTransport } from '@fieldmesh/gateway/mesh/udp-transport';
-import type { Transport } from '@fieldmesh/gateway/mesh/transport';
+import { MemoryNetwork } from '#gateway/mesh/memory-network';
+import { VirtualScheduler } from '#gateway/mesh/scheduler';
+import { SeededRandom } from '#gateway/mesh/random';
+import { UdpTransport } from '#gateway/mesh/udp-transport';
+import type { Transport } from '#gateway/mesh/transport';
 
 /** One contract, every transport (one contract suite run against each implementation). `pump` lets time pass: virtual or real. */
 interface World {

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createSocket } from 'node:dgram';
-import { Mesh, parseMeshSection, type MemberView } from '@fieldmesh/gateway/mesh/mesh';
-import { parseAddress } from '@fieldmesh/gateway/mesh/address';
+import { Mesh, parseMeshSection, type MemberView } from '#gateway/mesh/mesh';
+import { parseAddress } from '#gateway/mesh/address';
 
 /** Real UDP on loopback, real clock: fast tuning so the test takes seconds, generous deadlines for a loaded 2-core box. */
 const fast = { probeIntervalMs: 300, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 3, reconnectIntervalMs: 500 };

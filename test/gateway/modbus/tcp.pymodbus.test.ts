@@ -3,8 +3,8 @@
  * as a second reference client reading the same registers.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/index';
-import { ModbusIngest } from '@fieldmesh/gateway/ingest/modbus/modbus-ingest';
+import { parseGatewayConfig } from '#gateway/config/index';
+import { ModbusIngest } from '#gateway/ingest/modbus/modbus-ingest';
 import { RecordingSink, recordingLogger, waitFor } from '../serial/fakes.js';
 import { haveMbpoll, havePymodbus, mbpoll, PymodbusServer } from './pymodbus.js';
 import { unit1Expected, unit1Registers, unit1Tables, unit2Registers, unit2Tables } from './register-layout.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RecentReadings } from '@fieldmesh/gateway/relay/recent-readings';
+import { RecentReadings } from '#gateway/relay/recent-readings';
 
 const rs = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ series: 'd/s', ts: 1000 + from + i, value: from + i }));
 

@@ -1,7 +1,7 @@
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RelayChannel, type RelayCredentials } from '@fieldmesh/gateway/relay/relay-channel';
-import { FRAME_BATCH, FrameSplitter, MAX_FRAME_BYTES, lengthPrefixed } from '@fieldmesh/gateway/relay/relay-frame';
+import { RelayChannel, type RelayCredentials } from '#gateway/relay/relay-channel';
+import { FRAME_BATCH, FrameSplitter, MAX_FRAME_BYTES, lengthPrefixed } from '#gateway/relay/relay-frame';
 import { waitFor } from '../../cloud-bridge/cloud-fixture.js';
 import { CLUSTER_KEY, credentials } from './relay-fixture.js';
 

@@ -1,14 +1,14 @@
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { silentLogger, systemClock } from '@fieldmesh/device-sdk';
-import { KeyRing } from '@fieldmesh/gateway/mesh/keyring';
-import { RelayNode } from '@fieldmesh/gateway/relay/relay-node';
-import type { RelayPeer } from '@fieldmesh/gateway/relay/relay-peers';
-import { StaticRelayPeers } from '@fieldmesh/gateway/relay/relay-peers';
-import { MqttRelayUpstream } from '@fieldmesh/gateway/relay/relay-upstream';
-import type { RelayCredentials } from '@fieldmesh/gateway/relay/relay-channel';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
-import { Uplink } from '@fieldmesh/gateway/uplink/uplink';
+import { KeyRing } from '#gateway/mesh/keyring';
+import { RelayNode } from '#gateway/relay/relay-node';
+import type { RelayPeer } from '#gateway/relay/relay-peers';
+import { StaticRelayPeers } from '#gateway/relay/relay-peers';
+import { MqttRelayUpstream } from '#gateway/relay/relay-upstream';
+import type { RelayCredentials } from '#gateway/relay/relay-channel';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
+import { Uplink } from '#gateway/uplink/uplink';
 
 export const CLUSTER_KEY = Buffer.alloc(32, 7).toString('base64');
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MeshRelayPeers, relayMetaTags } from '@fieldmesh/gateway/relay/relay-peers';
-import type { MemberView } from '@fieldmesh/gateway/mesh/mesh';
-import { emptyMeta, type MemberMeta } from '@fieldmesh/gateway/mesh/meta';
+import { MeshRelayPeers, relayMetaTags } from '#gateway/relay/relay-peers';
+import type { MemberView } from '#gateway/mesh/mesh';
+import { emptyMeta, type MemberMeta } from '#gateway/mesh/meta';
 
 const member = (id: string, over: Partial<MemberView> = {}, meta: Partial<MemberMeta> | null = {}): MemberView => ({
   id,

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, silentLogger, systemClock } from '@fieldmesh/device-sdk';
-import { MemoryRelayUpstream } from '@fieldmesh/gateway/relay/memory-relay-upstream';
-import type { RelayPeer } from '@fieldmesh/gateway/relay/relay-peers';
-import { StaticRelayPeers } from '@fieldmesh/gateway/relay/relay-peers';
-import { RelayRoute } from '@fieldmesh/gateway/relay/relay-route';
-import { RelayServer } from '@fieldmesh/gateway/relay/relay-server';
-import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
+import { MemoryRelayUpstream } from '#gateway/relay/memory-relay-upstream';
+import type { RelayPeer } from '#gateway/relay/relay-peers';
+import { StaticRelayPeers } from '#gateway/relay/relay-peers';
+import { RelayRoute } from '#gateway/relay/relay-route';
+import { RelayServer } from '#gateway/relay/relay-server';
+import { MemoryReadingLog } from '#gateway/store/memory-reading-log';
 import { decodeBatchHeader, encodeAck } from '@fieldmesh/protocol';
 import { waitFor } from '../../cloud-bridge/cloud-fixture.js';
 import { credentials } from './relay-fixture.js';

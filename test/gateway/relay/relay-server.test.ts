@@ -1,10 +1,10 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger, systemClock } from '@fieldmesh/device-sdk';
-import { RelayChannel } from '@fieldmesh/gateway/relay/relay-channel';
-import { FRAME_ACK, FRAME_BATCH, FRAME_REFUSE } from '@fieldmesh/gateway/relay/relay-frame';
-import { MemoryRelayUpstream } from '@fieldmesh/gateway/relay/memory-relay-upstream';
-import { RelayServer } from '@fieldmesh/gateway/relay/relay-server';
+import { RelayChannel } from '#gateway/relay/relay-channel';
+import { FRAME_ACK, FRAME_BATCH, FRAME_REFUSE } from '#gateway/relay/relay-frame';
+import { MemoryRelayUpstream } from '#gateway/relay/memory-relay-upstream';
+import { RelayServer } from '#gateway/relay/relay-server';
 import { decodeBatchHeader, encodeBatch, encodeAck } from '@fieldmesh/protocol';
 import { waitFor } from '../../cloud-bridge/cloud-fixture.js';
 import { credentials } from './relay-fixture.js';

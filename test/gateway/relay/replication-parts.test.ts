@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pickBuddies } from '@fieldmesh/gateway/relay/buddies';
-import { SqliteReplicaStore } from '@fieldmesh/gateway/relay/replica-store';
+import { pickBuddies } from '#gateway/relay/buddies';
+import { SqliteReplicaStore } from '#gateway/relay/replica-store';
 import { tempDir } from '../../cloud-bridge/cloud-fixture.js';
 
 describe('rendezvous buddy choice', () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RelayPeer } from '@fieldmesh/gateway/relay/relay-peers';
+import type { RelayPeer } from '#gateway/relay/relay-peers';
 import { labConfig, startCloud, tempDir, waitFor } from '../../cloud-bridge/cloud-fixture.js';
 import { RelayGateway } from './relay-fixture.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '@fieldmesh/device-sdk/clock';
-import type { Reading } from '@fieldmesh/device-sdk/reading';
-import { RulesEngine } from '@fieldmesh/gateway/rules/engine';
-import type { RuleTransition } from '@fieldmesh/gateway/rules/transition';
+import { ManualClock } from '#device-sdk/clock';
+import type { Reading } from '#device-sdk/reading';
+import { RulesEngine } from '#gateway/rules/engine';
+import type { RuleTransition } from '#gateway/alerts/transition';
 
 function setup(rules: unknown, clock = new ManualClock()) {
   const seen: RuleTransition[] = [];

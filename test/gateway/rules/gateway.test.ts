@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSenml } from '@fieldmesh/device-sdk';
-import type { Reading } from '@fieldmesh/device-sdk/reading';
-import { decodeAlertEvent, type AlertEvent } from '@fieldmesh/gateway/alerts/event';
-import { SseParser } from '@fieldmesh/gateway/cli/commands/tail';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
-import { Gateway } from '@fieldmesh/gateway/gateway';
-import type { StepResult } from '@fieldmesh/gateway/query/readings';
+import type { Reading } from '#device-sdk/reading';
+import { decodeAlertEvent, type AlertEvent } from '#gateway/alerts/event';
+import { SseParser } from '#gateway/cli/commands/tail';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
+import { Gateway } from '#gateway/gateway';
+import type { StepResult } from '#gateway/query/readings';
 
 /**
  * Local processing through the real gateway: real aedes broker, real SQLite file, real HTTP server, real

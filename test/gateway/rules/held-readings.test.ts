@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { encodeSenml, type Reading } from '@fieldmesh/device-sdk';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
-import { Gateway } from '@fieldmesh/gateway/gateway';
-import { HeldReadings } from '@fieldmesh/gateway/rules/held-readings';
-import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
+import { Gateway } from '#gateway/gateway';
+import { HeldReadings } from '#gateway/rules/held-readings';
+import { MemoryReadingLog } from '#gateway/store/memory-reading-log';
 import { labConfig, startCloud, tempDir, waitFor } from '../../cloud-bridge/cloud-fixture.js';
 
 const reading = (i: number): Reading => ({ series: 'dev/t', ts: 1_000 + i, value: i });

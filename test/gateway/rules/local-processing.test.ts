@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '@fieldmesh/device-sdk/clock';
-import { decodeAlertEvent } from '@fieldmesh/gateway/alerts/event';
-import { LocalProcessing } from '@fieldmesh/gateway/rules/local-processing';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
+import { ManualClock } from '#device-sdk/clock';
+import { decodeAlertEvent } from '#gateway/alerts/event';
+import { LocalProcessing } from '#gateway/local-processing';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-local-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

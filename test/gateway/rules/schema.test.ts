@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '@fieldmesh/device-sdk/clock';
-import { DeadlineWheel } from '@fieldmesh/gateway/rules/deadline-wheel';
-import { compilePattern, type SeriesPattern } from '@fieldmesh/gateway/rules/pattern';
-import { parseDuration, validateRules } from '@fieldmesh/gateway/rules/schema';
+import { ManualClock } from '#device-sdk/clock';
+import { DeadlineWheel } from '#gateway/rules/deadline-wheel';
+import { compilePattern, type SeriesPattern } from '#gateway/series/pattern';
+import { parseDuration, validateRules } from '#gateway/rules/schema';
 
 function code(f: () => unknown): { code: string; key: string } {
   try {

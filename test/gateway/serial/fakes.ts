@@ -1,5 +1,5 @@
 import type { Logger, Reading } from '@fieldmesh/device-sdk';
-import type { IngestSink } from '@fieldmesh/gateway/ingest/sink';
+import type { IngestSink } from '#gateway/ingest/sink';
 
 /** Stands in for the gateway's Ingest: records submissions; can refuse or hold them. */
 export class RecordingSink implements IngestSink {

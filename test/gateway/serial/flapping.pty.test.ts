@@ -7,7 +7,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SerialIngest } from '@fieldmesh/gateway/ingest/serial/index';
+import { SerialIngest } from '#gateway/ingest/serial/index';
 import { RecordingSink, waitFor } from './fakes.js';
 import { haveSocat, PtyPair } from './pty.js';
 

@@ -6,9 +6,9 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
-import { Gateway } from '@fieldmesh/gateway/gateway';
-import { nmeaSentence } from '@fieldmesh/hardware/sensors/index';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
+import { Gateway } from '#gateway/gateway';
+import { nmeaSentence } from '#hardware/sensors/index';
 import { waitFor } from './fakes.js';
 import { haveSocat, PtyPair } from './pty.js';
 

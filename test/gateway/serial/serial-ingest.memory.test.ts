@@ -1,9 +1,9 @@
 /** Fast, deterministic logic tests of SerialIngest on in-memory ports and a ManualClock. */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '@fieldmesh/device-sdk';
-import { encodeFrame } from '@fieldmesh/device-sdk/frame/index';
-import { MemorySerialLinks, SerialIngest, SerialIngestError } from '@fieldmesh/gateway/ingest/serial/index';
-import { mhz19Reply } from '@fieldmesh/hardware/sensors/index';
+import { encodeFrame } from '#device-sdk/frame/index';
+import { MemorySerialLinks, SerialIngest, SerialIngestError } from '#gateway/ingest/serial/index';
+import { mhz19Reply } from '#hardware/sensors/index';
 import { flush, RecordingSink, recordingLogger } from './fakes.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -189,8 +189,8 @@ describe('SerialIngest on in-memory ports', () => {
 
 describe('serial metrics', () => {
   it('renders per-port Prometheus families', async () => {
-    const { renderPrometheus } = await import('@fieldmesh/gateway/metrics/prometheus');
-    const { serialMetrics } = await import('@fieldmesh/gateway/ingest/serial/index');
+    const { renderPrometheus } = await import('#gateway/metrics/prometheus');
+    const { serialMetrics } = await import('#gateway/ingest/serial/index');
     const { links, ingest, path } = setup();
     links.plug(path);
     ingest.start();

@@ -1,8 +1,8 @@
 /** SerialIngest through node-serialport's own stream core on its MockBinding (no OS port). */
 import { SerialPortMock } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SerialIngest, StreamSerialLinkOpener } from '@fieldmesh/gateway/ingest/serial/index';
-import { mhz19Reply } from '@fieldmesh/hardware/sensors/index';
+import { SerialIngest, StreamSerialLinkOpener } from '#gateway/ingest/serial/index';
+import { mhz19Reply } from '#hardware/sensors/index';
 import { RecordingSink, waitFor } from './fakes.js';
 
 const stops: (() => Promise<void>)[] = [];

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFrame } from '@fieldmesh/device-sdk/frame/index';
-import { SerialIngest } from '@fieldmesh/gateway/ingest/serial/index';
-import { nmeaSentence, pms5003Frame } from '@fieldmesh/hardware/sensors/index';
+import { encodeFrame } from '#device-sdk/frame/index';
+import { SerialIngest } from '#gateway/ingest/serial/index';
+import { nmeaSentence, pms5003Frame } from '#hardware/sensors/index';
 import { RecordingSink, recordingLogger, waitFor } from './fakes.js';
 import { haveSocat, PtyPair } from './pty.js';
 

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock, Timer } from '@fieldmesh/device-sdk';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
-import { SystemClockHealth } from '@fieldmesh/gateway/store/clock-health';
-import { StorageBudget } from '@fieldmesh/gateway/store/storage-budget';
-import { lossTotals } from '@fieldmesh/gateway/store/loss-ledger';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
+import { SystemClockHealth } from '#gateway/store/clock-health';
+import { StorageBudget } from '#gateway/store/storage-budget';
+import { lossTotals } from '#gateway/store/loss-ledger';
 
 const YEAR = 365 * 24 * 3600 * 1000;
 const dirs: string[] = [];

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqlite, SYNCHRONOUS_FULL, type SqliteConnection } from '@fieldmesh/device-sdk/sqlite';
-import { Gateway } from '@fieldmesh/gateway/gateway';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
+import { Gateway } from '#gateway/gateway';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
 import { labConfig, startCloud, tempDir, waitFor } from '../../cloud-bridge/cloud-fixture.js';
 import { CLUSTER_KEY } from '../relay/relay-fixture.js';
 

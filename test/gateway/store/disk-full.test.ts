@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '@fieldmesh/device-sdk';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
-import { StoreError } from '@fieldmesh/gateway/store/errors';
-import { Ingest } from '@fieldmesh/gateway/ingest/ingest';
-import { lossTotals } from '@fieldmesh/gateway/store/loss-ledger';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
+import { StoreError } from '#gateway/store/errors';
+import { Ingest } from '#gateway/ingest/ingest';
+import { lossTotals } from '#gateway/store/loss-ledger';
 
 /** A real full disk: a 4 MiB tmpfs mounted in a temp dir (needs root; says so loudly otherwise). */
 let mnt = '';

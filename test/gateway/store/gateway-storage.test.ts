@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
-import { Gateway } from '@fieldmesh/gateway/gateway';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
+import { Gateway } from '#gateway/gateway';
 
 const BIN = resolve(import.meta.dirname, '../../../gateway/bin/fieldmesh.js');
 const T = Date.UTC(2026, 0, 1);

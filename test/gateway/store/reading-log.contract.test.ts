@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '@fieldmesh/device-sdk';
-import type { ReadingLog } from '@fieldmesh/gateway/store/reading-log';
-import { DEVICE_SEQ_WINDOW } from '@fieldmesh/gateway/store/reading-log';
-import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
-import { MIGRATIONS, SCHEMA_VERSION } from '@fieldmesh/gateway/store/schema';
+import type { ReadingLog } from '#gateway/store/reading-log';
+import { DEVICE_SEQ_WINDOW } from '#gateway/store/reading-log';
+import { MemoryReadingLog } from '#gateway/store/memory-reading-log';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
+import { MIGRATIONS, SCHEMA_VERSION } from '#gateway/store/schema';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteReadingLog } from '@fieldmesh/gateway/store/sqlite-reading-log';
-import { openReadingLog } from '@fieldmesh/gateway/store/salvage';
-import { lossTotals } from '@fieldmesh/gateway/store/loss-ledger';
+import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
+import { openReadingLog } from '#gateway/store/salvage';
+import { lossTotals } from '#gateway/store/loss-ledger';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, type Reading } from '@fieldmesh/device-sdk';
-import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
+import { MemoryReadingLog } from '#gateway/store/memory-reading-log';
 import { decodeBatch, encodeAck } from '@fieldmesh/protocol';
-import { MemoryUplinkLink, type LinkMessage } from '@fieldmesh/gateway/uplink/memory-uplink-link';
-import { Uplink, type UplinkOptions } from '@fieldmesh/gateway/uplink/uplink';
+import { MemoryUplinkLink, type LinkMessage } from '#gateway/uplink/memory-uplink-link';
+import { Uplink, type UplinkOptions } from '#gateway/uplink/uplink';
 
 /**
  * Uplink logic on the in-memory link and a ManualClock: backoff, ack timeouts and outages happen

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
 
 describe('uplink config section', () => {
   it('takes TLS files (anchored at the config directory), a byte cap, a window ceiling and state series', () => {

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, type Reading } from '@fieldmesh/device-sdk';
-import { MemoryAlertLog } from '@fieldmesh/gateway/alerts/memory-log';
-import type { RuleTransition } from '@fieldmesh/gateway/rules/transition';
-import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
-import type { LoggedReading } from '@fieldmesh/gateway/store/reading-log';
+import { MemoryAlertLog } from '#gateway/alerts/memory-log';
+import type { RuleTransition } from '#gateway/alerts/transition';
+import { MemoryReadingLog } from '#gateway/store/memory-reading-log';
+import type { LoggedReading } from '#gateway/store/reading-log';
 import { decodeBatch, encodeAck } from '@fieldmesh/protocol';
-import { ByteRateCap } from '@fieldmesh/gateway/uplink/byte-rate-cap';
-import { DrainMeter } from '@fieldmesh/gateway/uplink/drain-meter';
-import { MemoryUplinkLink, type LinkMessage } from '@fieldmesh/gateway/uplink/memory-uplink-link';
-import { SendWindow } from '@fieldmesh/gateway/uplink/send-window';
-import { StateSeries } from '@fieldmesh/gateway/uplink/state-compaction';
-import { Uplink, type UplinkOptions } from '@fieldmesh/gateway/uplink/uplink';
+import { ByteRateCap } from '#gateway/uplink/byte-rate-cap';
+import { DrainMeter } from '#gateway/uplink/drain-meter';
+import { MemoryUplinkLink, type LinkMessage } from '#gateway/uplink/memory-uplink-link';
+import { SendWindow } from '#gateway/uplink/send-window';
+import { StateSeries } from '#gateway/uplink/state-compaction';
+import { Uplink, type UplinkOptions } from '#gateway/uplink/uplink';
 
 /** Lanes (alerts ahead of bulk, state compaction, weighted share) and the adaptive drain, on a ManualClock. */
 const T0 = Date.UTC(2026, 0, 1);

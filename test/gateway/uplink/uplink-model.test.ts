@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '@fieldmesh/device-sdk';
-import { MemoryReadingLog } from '@fieldmesh/gateway/store/memory-reading-log';
+import { MemoryReadingLog } from '#gateway/store/memory-reading-log';
 import { decodeBatch, encodeAck } from '@fieldmesh/protocol';
-import { MemoryUplinkLink, type LinkMessage } from '@fieldmesh/gateway/uplink/memory-uplink-link';
-import { Uplink } from '@fieldmesh/gateway/uplink/uplink';
+import { MemoryUplinkLink, type LinkMessage } from '#gateway/uplink/memory-uplink-link';
+import { Uplink } from '#gateway/uplink/uplink';
 
 /**
  * Model test of the core promise: whatever happens on the link (acks late, out of order, from an

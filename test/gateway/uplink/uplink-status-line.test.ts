@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { uplinkLine } from '@fieldmesh/gateway/cli/commands/status';
+import { uplinkLine } from '#gateway/cli/commands/status';
 
 describe('fieldmesh status: uplink line', () => {
   it('shows the drain rate, the ETA, the window and waiting alerts', () => {

@@ -6,7 +6,7 @@ import {
   detectBoard,
   memoryBudgetMb,
   readDeviceTreeModel,
-} from '@fieldmesh/hardware/boards/index';
+} from '#hardware/boards/index';
 
 function recordingLogger(): Logger & { lines: Array<{ level: string; obj: object; msg?: string }> } {
   const lines: Array<{ level: string; obj: object; msg?: string }> = [];

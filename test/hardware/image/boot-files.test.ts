@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CONFIG_TXT_BLOCK, editCmdline, editConfigTxt, notPiBootReason } from '@fieldmesh/hardware/image/boot-files';
+import { CONFIG_TXT_BLOCK, editCmdline, editConfigTxt, notPiBootReason } from '#hardware/image/boot-files';
 import { generateIdentity, hashDeviceSecret, parseIdentity, verifyDeviceSecret } from '@fieldmesh/hardware/image/identity';
-import { wpaPsk } from '@fieldmesh/hardware/image/provisioning';
-import { parseMbr } from '@fieldmesh/hardware/image/mbr';
+import { wpaPsk } from '#hardware/image/provisioning';
+import { parseMbr } from '#hardware/image/mbr';
 
 const HOOK = 'systemd.run=/boot/firmware/firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target';
 
@@ -95,8 +95,8 @@ describe('identity', () => {
 describe('firstrun.sh', () => {
   it('is clean under shellcheck, with and without Wi-Fi and a Node runtime', async () => {
     const { spawnSync } = await import('node:child_process');
-    const { renderFirstrun } = await import('@fieldmesh/hardware/image/firstrun');
-    const { DEFAULT_SERVICE_LAYOUT } = await import('@fieldmesh/hardware/image/service/unit');
+    const { renderFirstrun } = await import('#hardware/image/firstrun');
+    const { DEFAULT_SERVICE_LAYOUT } = await import('#hardware/image/service/unit');
     if (spawnSync('shellcheck', ['--version']).error) {
       const msg = '!!! shellcheck is not installed (Debian package "shellcheck", in .ci/apt-packages): firstrun.sh is not linted';
       console.error(msg);
@@ -119,7 +119,7 @@ describe('firstrun.sh', () => {
 describe('IMAGE.md', () => {
   it('documents every error code of the catalog', async () => {
     const { readFileSync } = await import('node:fs');
-    const { IMAGE_ERRORS } = await import('@fieldmesh/hardware/image/errors');
+    const { IMAGE_ERRORS } = await import('#hardware/image/errors');
     const doc = readFileSync(new URL('../../../hardware/src/image/IMAGE.md', import.meta.url), 'utf8');
     for (const code of Object.keys(IMAGE_ERRORS)) expect(doc, code).toContain(`| ${code} |`);
   });

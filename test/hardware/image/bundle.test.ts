@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundle, type BundleResult } from '@fieldmesh/hardware/image/bundle/build';
+import { buildBundle, type BundleResult } from '#hardware/image/bundle/build';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transformSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { editCmdline, editConfigTxt } from '@fieldmesh/hardware/image/boot-files';
+import { editCmdline, editConfigTxt } from '#hardware/image/boot-files';
 import { generateIdentity } from '@fieldmesh/hardware/image/identity';
-import { renderProvisioningFiles, type ProvisioningInput } from '@fieldmesh/hardware/image/provisioning';
+import { renderProvisioningFiles, type ProvisioningInput } from '#hardware/image/provisioning';
 import { PI_CMDLINE, PI_CONFIG } from './synthetic-image.js';
 
 /**

@@ -4,9 +4,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { isImageError } from '@fieldmesh/hardware/image/errors';
-import { flashImage } from '@fieldmesh/hardware/image/flash/flash';
-import { checkBlockTarget, majMinOf } from '@fieldmesh/hardware/image/flash/host-disks';
+import { isImageError } from '#hardware/image/errors';
+import { flashImage } from '#hardware/image/flash/flash';
+import { checkBlockTarget, majMinOf } from '#hardware/image/flash/host-disks';
 
 /**
  * Real block devices: loop devices over temp files (needs root and /dev/loop-control). Where

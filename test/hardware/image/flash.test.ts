@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isImageError } from '@fieldmesh/hardware/image/errors';
-import { flashImage, openSink, type FlashProgress } from '@fieldmesh/hardware/image/flash/flash';
-import { blockFamily, checkBlockTarget, checkFileTarget, majMinOf, type HostPaths } from '@fieldmesh/hardware/image/flash/host-disks';
+import { isImageError } from '#hardware/image/errors';
+import { flashImage, openSink, type FlashProgress } from '#hardware/image/flash/flash';
+import { blockFamily, checkBlockTarget, checkFileTarget, majMinOf, type HostPaths } from '#hardware/image/flash/host-disks';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

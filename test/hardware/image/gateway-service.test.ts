@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MemoryBootPartition } from '@fieldmesh/hardware/image/boot-partition';
+import { MemoryBootPartition } from '#hardware/image/boot-partition';
 import { customiseBootPartition } from '@fieldmesh/hardware/image/customise';
 import { PI_CMDLINE, PI_CONFIG } from './synthetic-image.js';
 

@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { MemoryBootPartition, MtoolsBootPartition } from '@fieldmesh/hardware/image/boot-partition';
+import { MemoryBootPartition, MtoolsBootPartition } from '#hardware/image/boot-partition';
 import { customiseBootPartition, customiseImageFile, type ImageFileRequest } from '@fieldmesh/hardware/image/customise';
-import { isImageError } from '@fieldmesh/hardware/image/errors';
+import { isImageError } from '#hardware/image/errors';
 import { loadOrCreateSite } from '@fieldmesh/hardware/image/identity';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/gateway-config';
-import { FileCredentialStore } from '@fieldmesh/gateway/ingest/credentials';
-import { inspectImage } from '@fieldmesh/hardware/image/layout';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
+import { FileCredentialStore } from '#gateway/ingest/credentials';
+import { inspectImage } from '#hardware/image/layout';
 import { PI_CMDLINE, PI_CONFIG, makePiImage, requireTools } from './synthetic-image.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '@fieldmesh/device-sdk';
-import { renderServiceUnit, renderSysusers } from '@fieldmesh/hardware/image/service/unit';
-import { RecordingNotifyTransport } from '@fieldmesh/hardware/image/service/notify-transport';
-import { ServiceNotifier } from '@fieldmesh/hardware/image/service/watchdog';
+import { renderServiceUnit, renderSysusers } from '#hardware/image/service/unit';
+import { RecordingNotifyTransport } from '#hardware/image/service/notify-transport';
+import { ServiceNotifier } from '#hardware/image/service/watchdog';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));

@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeFrameBlock, encodeFrame } from '@fieldmesh/device-sdk/frame/index';
-import { createSensorParser, mhz19Reply, nmeaSentence, pms5003Frame, SENSOR_PROFILES, type SensorProfileName } from '@fieldmesh/hardware/sensors/index';
+import { decodeFrameBlock, encodeFrame } from '#device-sdk/frame/index';
+import { createSensorParser, mhz19Reply, nmeaSentence, pms5003Frame, SENSOR_PROFILES, type SensorProfileName } from '#hardware/sensors/index';
 import { bytes, feedCut } from './feed.js';
 
 interface Case {

@@ -1,5 +1,5 @@
 import type { Reading } from '@fieldmesh/device-sdk';
-import type { SensorParser } from '@fieldmesh/hardware/sensors/index';
+import type { SensorParser } from '#hardware/sensors/index';
 
 export const NOW = Date.UTC(2026, 5, 1, 12);
 

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SerialIngest } from '@fieldmesh/gateway/ingest/serial/index';
-import { PtySimulatedSensor } from '@fieldmesh/hardware/sensors/index';
+import { SerialIngest } from '#gateway/ingest/serial/index';
+import { PtySimulatedSensor } from '#hardware/sensors/index';
 import type { Reading } from '@fieldmesh/device-sdk';
 
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSensorParser, MHZ19_READ_COMMAND, SENSOR_PROFILES, simulateSensor, type SensorProfileName } from '@fieldmesh/hardware/sensors/index';
+import { createSensorParser, MHZ19_READ_COMMAND, SENSOR_PROFILES, simulateSensor, type SensorProfileName } from '#hardware/sensors/index';
 
 describe('simulated sensors', () => {
   it.each(Object.keys(SENSOR_PROFILES) as SensorProfileName[])('%s: an hour of output parses with no rejects', (profile) => {

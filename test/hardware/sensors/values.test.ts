@@ -7,7 +7,7 @@ import {
   parseLinePairs,
   pms5003Frame,
   SensorProfileError,
-} from '@fieldmesh/hardware/sensors/index';
+} from '#hardware/sensors/index';
 import { bytes, feedCut, NOW } from './feed.js';
 
 const values = (rs: { series: string; value: unknown; unit?: string }[]) => Object.fromEntries(rs.map((r) => [r.series.split('/').slice(1).join('/'), r.value]));

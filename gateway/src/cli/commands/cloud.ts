@@ -1,8 +1,6 @@
 import { pino } from 'pino';
-import { CloudBridge, credentialsFile } from '@fieldmesh/cloud-bridge/cloud-bridge';
-import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
-import { ExternalCloudBridge } from '@fieldmesh/cloud-bridge/external-broker/external-cloud-bridge';
-import { loadCloudConfig, resolveCloudConfig, type CloudConfig } from '@fieldmesh/cloud-bridge/config';
+import type { CloudConfig } from '@fieldmesh/cloud-bridge';
+import { loadCloudBridge, type CloudBridgeModule } from '../cloud-bridge-package.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
 
 const help = `usage: fieldmesh cloud [--config FILE] [--log-level LEVEL]
@@ -32,8 +30,8 @@ The live API (/live WebSocket, /mqtt MQTT over WebSocket) and the dashboard at /
 token printed (logged) once at the first start; see cloud-bridge/src/live/LIVE.md.
 `;
 
-function config(flags: Record<string, string | boolean>): CloudConfig {
-  return typeof flags.config === 'string' ? loadCloudConfig(flags.config) : resolveCloudConfig({});
+function config(cb: CloudBridgeModule, flags: Record<string, string | boolean>): CloudConfig {
+  return typeof flags.config === 'string' ? cb.loadCloudConfig(flags.config) : cb.resolveCloudConfig({});
 }
 
 /** The live token exists in clear only at the first start (only its hash is kept): print it then. */
@@ -59,16 +57,18 @@ const cloud: Command = {
   help,
   async run(argv) {
     const { flags, rest } = parseFlags(argv, { config: 'string', rotate: 'boolean', 'log-level': 'string' });
+    const cb = await loadCloudBridge();
+    const { CloudBridge, ExternalCloudBridge, GatewayCredentials, credentialsFile } = cb;
     if (rest[0] === 'add-gateway') {
       if (rest.length !== 2) throw new UsageError('add-gateway needs exactly one gateway id');
-      const cfg = config(flags);
+      const cfg = config(cb, flags);
       const password = new GatewayCredentials(credentialsFile(cfg)).add(rest[1]!, { rotate: flags.rotate === true });
       process.stdout.write(`gateway: ${rest[1]}\npassword: ${password}\n(shown once; put it in the gateway config as uplink.username / uplink.password)\n`);
       return 0;
     }
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
     if (flags.rotate) throw new UsageError('--rotate only goes with add-gateway');
-    const cfg = config(flags);
+    const cfg = config(cb, flags);
     const level = typeof flags['log-level'] === 'string' ? flags['log-level'] : 'info';
     const logger = pino({ level }, pino.destination(2));
     if (cfg.broker.url !== undefined) {

@@ -1,4 +1,4 @@
-import { flashImage, type FlashProgress } from '@fieldmesh/hardware/image/flash/flash';
+import { flashImage, type FlashProgress } from '@fieldmesh/hardware/image/flash';
 import { parseFlags, UsageError, type Command } from '../command.js';
 
 const help = `usage: fieldmesh flash --image FILE --device PATH

@@ -4,7 +4,7 @@ import { isDeviceId } from '@fieldmesh/device-sdk';
 import { loadGatewayConfig } from '../../config/gateway-config.js';
 import { FileCredentialStore } from '../../ingest/credentials.js';
 import { Gateway } from '../../gateway.js';
-import { ServiceNotifier } from '@fieldmesh/hardware/image/service/watchdog';
+import { ServiceNotifier } from '@fieldmesh/hardware/image/watchdog';
 import { parseFlags, UsageError, type Command } from '../command.js';
 
 const help = `usage: fieldmesh gateway [--config FILE] [--log-level LEVEL]

@@ -2,14 +2,12 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
-import { CloudBridge, credentialsFile } from '@fieldmesh/cloud-bridge/cloud-bridge';
-import { GatewayCredentials } from '@fieldmesh/cloud-bridge/broker/credentials';
-import { resolveCloudConfig } from '@fieldmesh/cloud-bridge/config';
-import { PtySimulatedSensor } from '@fieldmesh/hardware/sensors/pty-sensor';
-import type { SensorProfileName } from '@fieldmesh/hardware/sensors/profiles';
+import type { CloudBridge } from '@fieldmesh/cloud-bridge';
+import { PtySimulatedSensor, type SensorProfileName } from '@fieldmesh/hardware/sensors';
 import { parseGatewayConfig } from '../../config/gateway-config.js';
 import { FileCredentialStore } from '../../ingest/credentials.js';
 import { Gateway } from '../../gateway.js';
+import { loadCloudBridge } from '../cloud-bridge-package.js';
 import { DemoSecrets } from './secrets.js';
 import { SimulatedDevice } from './simulated-device.js';
 
@@ -64,6 +62,7 @@ export function demoGatewayId(i: number): string {
 export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   mkdirSync(o.dataDir, { recursive: true });
   const secrets = new DemoSecrets(join(o.dataDir, 'demo-secrets.json'));
+  const { CloudBridge, GatewayCredentials, credentialsFile, resolveCloudConfig } = await loadCloudBridge();
   const cloudConfig = resolveCloudConfig({
     dataDir: join(o.dataDir, 'cloud'),
     broker: { port: 0, host: o.host, auth: 'credentials' },

@@ -1,4 +1,4 @@
-import { DeviceClient, type DeviceReading } from '@fieldmesh/device-sdk/client/index';
+import { DeviceClient, type DeviceReading } from '@fieldmesh/device-sdk/client';
 import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
 
 /** One simulated sensor: a slow daily-like wave plus a little noise, as real rooms drift. */

@@ -4,7 +4,7 @@
  * stable series), device and profile.
  */
 import type { MetricFamily, Sample } from '../../metrics/prometheus.js';
-import type { RejectReason } from '@fieldmesh/hardware/sensors/index';
+import type { RejectReason } from '@fieldmesh/hardware/sensors';
 import type { SerialIngestStats } from './serial-ingest.js';
 import type { SerialPortStats } from './port-reader.js';
 

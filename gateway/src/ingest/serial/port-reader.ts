@@ -4,7 +4,7 @@
  * retry with exponential backoff for as long as the gateway runs. Never throws after start().
  */
 import type { Clock, Logger, Reading, Timer } from '@fieldmesh/device-sdk';
-import type { SensorParser, SensorParserStats } from '@fieldmesh/hardware/sensors/index';
+import type { SensorParser, SensorParserStats } from '@fieldmesh/hardware/sensors';
 import type { IngestSink } from '../sink.js';
 import { classifyOpenError, serialErrors, type SerialErrorCode } from './errors.js';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';

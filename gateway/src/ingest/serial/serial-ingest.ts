@@ -8,7 +8,7 @@
  *   await serial.stop();
  */
 import { systemClock, silentLogger, type Clock, type Logger } from '@fieldmesh/device-sdk';
-import { createSensorParser, SensorProfileError } from '@fieldmesh/hardware/sensors/index';
+import { createSensorParser, SensorProfileError } from '@fieldmesh/hardware/sensors';
 import type { IngestSink } from '../sink.js';
 import { SerialIngestError } from './errors.js';
 import { SerialPortReader, type SerialBackoff, type SerialPortEntry, type SerialPortStats } from './port-reader.js';

@@ -1,19 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Database from 'better-sqlite3';
 import { openSqlite } from '@fieldmesh/device-sdk/sqlite';
-import { systemClock, type Clock, type Timer } from '@fieldmesh/device-sdk/clock';
-import { silentLogger, type Logger } from '@fieldmesh/device-sdk/logger';
-import type { Reading } from '@fieldmesh/device-sdk/reading';
-import { Alerts, type LocalPublish } from '../alerts/alerts.js';
-import type { AlertOutbox } from '../alerts/log.js';
-import { SqliteAlertLog } from '../alerts/sqlite-log.js';
-import type { MetricFamily } from '../metrics/prometheus.js';
-import { QueryApi, QUERY_ROUTES } from '../query/api.js';
-import { ensureTimeIndex, SqliteRawReadings } from '../query/sqlite-raw-source.js';
-import { TailHub } from '../query/tail.js';
-import { Rollups } from '../rollups/rollups.js';
-import { SqliteRollupStore } from '../rollups/sqlite-store.js';
-import { RulesEngine } from './engine.js';
+import { systemClock, type Clock, type Timer, silentLogger, type Logger, type Reading } from '@fieldmesh/device-sdk';
+import { Alerts, type LocalPublish } from './alerts/alerts.js';
+import type { AlertOutbox } from './alerts/log.js';
+import { SqliteAlertLog } from './alerts/sqlite-log.js';
+import type { MetricFamily } from './metrics/prometheus.js';
+import { QueryApi, QUERY_ROUTES } from './query/api.js';
+import { ensureTimeIndex, SqliteRawReadings } from './query/sqlite-raw-source.js';
+import { TailHub } from './query/tail.js';
+import { Rollups } from './rollups/rollups.js';
+import { SqliteRollupStore } from './rollups/sqlite-store.js';
+import { RulesEngine } from './rules/engine.js';
 
 /** The part of the gateway's HttpApi this needs (gateway/src/http/server.ts). */
 export interface RouteTable {

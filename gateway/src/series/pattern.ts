@@ -1,4 +1,4 @@
-import { isDeviceId, SENSOR_NAME } from '@fieldmesh/device-sdk/reading';
+import { isDeviceId, SENSOR_NAME } from '@fieldmesh/device-sdk';
 
 /**
  * Series patterns. A pattern is `<device>/<sensor>` split at the first `/`, as series names are:

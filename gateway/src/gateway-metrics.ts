@@ -1,7 +1,7 @@
-import { REJECT_REASONS } from '../ingest/errors.js';
-import type { IngestStats } from '../ingest/stats.js';
-import type { ReadingLog } from '../store/reading-log.js';
-import type { MetricFamily } from './prometheus.js';
+import { REJECT_REASONS } from './ingest/errors.js';
+import type { IngestStats } from './ingest/stats.js';
+import type { ReadingLog } from './store/reading-log.js';
+import type { MetricFamily } from './metrics/prometheus.js';
 
 /**
  * What `/metrics` needs from the uplink; `Uplink.stats()` satisfies it. The composition root

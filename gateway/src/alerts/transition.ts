@@ -1,4 +1,5 @@
-import type { Severity } from './spec.js';
+/** How much an alert matters; a rule's spec names it, the alert carries it. */
+export type Severity = 'info' | 'warning' | 'critical';
 
 /**
  * What a rule reports when an alert condition starts or ends for one series (or one device, for

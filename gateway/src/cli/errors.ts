@@ -1,0 +1,13 @@
+import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
+
+/** Error catalog of the `fieldmesh` CLI itself (each component's errors are in its own catalog). */
+export const cliErrors = {
+  FM_ERR_CLI_CLOUD_BRIDGE_MISSING: {
+    meaning: '`fieldmesh cloud` or `fieldmesh demo` ran where the @fieldmesh/cloud-bridge package is not installed.',
+    solve: 'Install it beside the gateway (npm install @fieldmesh/cloud-bridge, or npm ci in the repository); a gateway-only install runs `fieldmesh gateway` without it.',
+  },
+} as const;
+
+export type CliErrorCode = keyof typeof cliErrors;
+
+export class CliError extends codedErrorClass('CliError', cliErrors) {}
