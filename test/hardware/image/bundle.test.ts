@@ -48,7 +48,10 @@ describe('npm run bundle', () => {
     const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(pkg.devDependencies).toBeUndefined();
     const gw = JSON.parse(readFileSync(join(app, 'gateway/package.json'), 'utf8')) as { exports: Record<string, string> };
-    expect(gw.exports['./*']).toBe('./src/*.js');
+    expect(gw.exports['.']).toBe('./src/index.js');
+    const protocol = JSON.parse(readFileSync(join(app, 'protocol/package.json'), 'utf8')) as { exports: Record<string, string> };
+    expect(protocol.exports['.']).toBe('./src/index.js');
+    expect(existsSync(join(app, 'protocol/src/index.js'))).toBe(true);
   });
 
   it('runs from the unpacked bundle alone: the CLI, the image command, SQLite', () => {
