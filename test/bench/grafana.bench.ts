@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { PostgresCloudStore } from '@fieldmesh/cloud-bridge/store/postgres-cloud-store';
+import { PostgresCloudStore } from '#cloud-bridge/store/postgres-cloud-store';
 import { freshDatabase, startPgCluster } from '../cloud-bridge/scale/pg-cluster.js';
 import { expandMacros, grafanaQueries, loadWeek, T0, WEEK_MS } from '../cloud-bridge/scale/grafana-queries.js';
 import type { BenchRow } from './harness.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { PostgresCloudStore } from '@fieldmesh/cloud-bridge/store/postgres-cloud-store';
+import { PostgresCloudStore } from '#cloud-bridge/store/postgres-cloud-store';
 
 /** The queries docs/GRAFANA.md shows (```sql grafana:NAME blocks), so the docs and the tests are one text. */
 export function grafanaQueries(): Map<string, string> {

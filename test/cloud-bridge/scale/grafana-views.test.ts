@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresCloudStore } from '@fieldmesh/cloud-bridge/store/postgres-cloud-store';
+import { PostgresCloudStore } from '#cloud-bridge/store/postgres-cloud-store';
 import { freshDatabase, startPgCluster, type PgCluster } from './pg-cluster.js';
 import { grafanaQueries, loadWeek, run, T0, WEEK_MS } from './grafana-queries.js';
 
