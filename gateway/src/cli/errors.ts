@@ -4,7 +4,7 @@ import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
 export const cliErrors = {
   FM_ERR_CLI_CLOUD_BRIDGE_MISSING: {
     meaning: '`fieldmesh cloud` or `fieldmesh demo` ran where the @fieldmesh/cloud-bridge package is not installed.',
-    solve: 'Install it beside the gateway (npm install @fieldmesh/cloud-bridge, or npm ci in the repository); a gateway-only install runs `fieldmesh gateway` without it.',
+    howToSolve: 'Install it beside the gateway (npm install @fieldmesh/cloud-bridge, or npm ci in the repository); a gateway-only install runs `fieldmesh gateway` without it.',
   },
 } as const;
 

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { BOARD_PROFILES, memoryBudgetMb, PI_4B, PI_ZERO_2W, v8HeapFlags } from '@fieldmesh/hardware/boards/index';
+import { BOARD_PROFILES, memoryBudgetMb, PI_4B, PI_ZERO_2W, v8HeapFlags } from '#hardware/boards/index';
 
 describe('v8HeapFlags', () => {
   it('sizes the young generation and old space from the budget', () => {
