@@ -63,6 +63,8 @@ export function importsOf(file: string): ImportEdge[] {
 /** `@fieldmesh/x/y` → `@fieldmesh/x`; `pkg/y` → `pkg`; relative and `node:` → null. */
 export function packageName(specifier: string): string | null {
   if (specifier.startsWith('.') || specifier.startsWith('node:') || specifier.startsWith('#')) return null;
+  // Not a module name: text inside a generated script (`import('$APP_DIR/…')` in firstrun.ts).
+  if (!/^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(\/|$)/i.test(specifier)) return null;
   return specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
 }
 
