@@ -1,8 +1,9 @@
 import { connect } from 'node:net';
-import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
+import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import type { ReadingLog } from '../store/reading-log.js';
 import { encodeBatch, decodeAck } from '@fieldmesh/protocol';
 import { RelayError } from './errors.js';
+import { StepLoop } from './step-loop.js';
 import { RelayChannel, type RelayCredentials } from './relay-channel.js';
 import { FRAME_ACK, FRAME_BATCH, FRAME_REFUSE } from './relay-frame.js';
 import type { RelayPeer, RelayPeers } from './relay-peers.js';
@@ -66,8 +67,7 @@ export class RelayRoute {
   private cursor = 0;
   private downSince: number | null = null;
   private readonly failedAt = new Map<string, number>();
-  private timer: Timer | null = null;
-  private running = false;
+  private readonly loop: StepLoop;
   private state: RouteState = 'idle';
   readonly stats: Omit<RelayRouteStats, 'state' | 'via'> = { batchesSent: 0, batchesAcked: 0, readingsAcked: 0, refusals: 0, failovers: 0, bytesSent: 0, lastError: null };
   private readonly afterMs: number;
@@ -87,17 +87,20 @@ export class RelayRoute {
     for (const [k, v] of Object.entries({ window: this.window, batchReadings: this.batchReadings, ackTimeoutMs: this.ackTimeoutMs, tickMs: this.tickMs })) {
       if (!Number.isInteger(v) || v < 1) throw new RelayError('FM_ERR_RELAY_CONFIG', `relay ${k} = ${v}: must be a positive integer`);
     }
+    // A failed step (log read error, peer list glitch) is recorded and retried at the next one.
+    this.loop = new StepLoop({ clock: opts.clock, everyMs: this.tickMs, step: () => this.step(), onError: (err) => (this.stats.lastError = err.message) });
   }
 
   start(): void {
-    this.running = true;
-    this.tick();
+    this.loop.start();
+  }
+
+  private get running(): boolean {
+    return this.loop.running;
   }
 
   stop(): void {
-    this.running = false;
-    if (this.timer) this.opts.clock.clearTimeout(this.timer);
-    this.timer = null;
+    this.loop.stop();
     this.drop('stopping', false);
   }
 
@@ -108,18 +111,6 @@ export class RelayRoute {
 
   snapshot(): RelayRouteStats {
     return { ...this.stats, state: this.state, via: this.channel?.isOpen ? (this.via?.id ?? null) : null };
-  }
-
-  private tick(): void {
-    if (!this.running) return;
-    try {
-      this.step();
-    } catch (err) {
-      // The loop never dies: a log read error or a peer list glitch is retried next tick.
-      this.stats.lastError = (err as Error).message;
-    }
-    this.timer = this.opts.clock.setTimeout(() => this.tick(), this.tickMs);
-    this.timer.unref?.();
   }
 
   private step(): void {

@@ -5,6 +5,7 @@ import { FRAME_REPLICA_ACK, FRAME_REPLICA_OPEN, FRAME_REPLICATE, FRAME_WATERMARK
 import type { RelayPeers } from './relay-peers.js';
 import type { RelayServer, ReplicationEndpoint } from './relay-server.js';
 import type { ReplicaStore } from './replica-store.js';
+import { StepLoop } from './step-loop.js';
 
 export interface ReplicaKeeperOptions {
   store: ReplicaStore;
@@ -49,8 +50,7 @@ export class ReplicaKeeper implements ReplicationEndpoint {
   private readonly deadSince = new Map<string, number>();
   /** `${origin}/${epoch}/${firstSeq}` → when it was queued for upload. */
   private readonly uploading = new Map<string, number>();
-  private timer: Timer | null = null;
-  private running = false;
+  private readonly loop: StepLoop;
   /** Batches received this I/O turn, committed together (one fsync for a burst of a window). */
   private pending: Array<{ channel: RelayChannel; origin: string; epoch: string; firstSeq: number; lastSeq: number; payload: Buffer }> = [];
   readonly stats = { batchesStored: 0, batchesUploaded: 0, batchesUploadAcked: 0, refused: 0 };
@@ -64,6 +64,12 @@ export class ReplicaKeeper implements ReplicationEndpoint {
   constructor(private readonly opts: ReplicaKeeperOptions) {
     this.deadAfterMs = opts.deadAfterMs ?? 30_000;
     this.tickMs = opts.tickMs ?? 1000;
+    this.loop = new StepLoop({
+      clock: opts.clock,
+      everyMs: this.tickMs,
+      step: () => this.step(),
+      onError: (err) => this.opts.logger.warn({ component: 'replication', err: err.message }, 'replica check failed; retrying'),
+    });
     this.uploadRetryMs = opts.uploadRetryMs ?? 30_000;
     this.commitGroupMs = opts.commitGroupMs ?? 10;
     this.commitGroupBatches = opts.commitGroupBatches ?? 16;
@@ -72,14 +78,11 @@ export class ReplicaKeeper implements ReplicationEndpoint {
   }
 
   start(): void {
-    this.running = true;
-    this.tick();
+    this.loop.start();
   }
 
   stop(): void {
-    this.running = false;
-    if (this.timer) this.opts.clock.clearTimeout(this.timer);
-    this.timer = null;
+    this.loop.stop();
     if (this.commitTimer) this.opts.clock.clearTimeout(this.commitTimer);
     this.commitTimer = null;
     // Received but not committed: never answered, so their origins resend them.
@@ -149,17 +152,6 @@ export class ReplicaKeeper implements ReplicationEndpoint {
 
   private answer(channel: RelayChannel, epoch: string, storedSeq: number): void {
     channel.send(FRAME_REPLICA_ACK, Buffer.from(JSON.stringify({ epoch, storedSeq })));
-  }
-
-  private tick(): void {
-    if (!this.running) return;
-    try {
-      this.step();
-    } catch (err) {
-      this.opts.logger.warn({ component: 'replication', err: (err as Error).message }, 'replica check failed; retrying');
-    }
-    this.timer = this.opts.clock.setTimeout(() => this.tick(), this.tickMs);
-    this.timer.unref?.();
   }
 
   private step(): void {

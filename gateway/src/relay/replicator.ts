@@ -5,6 +5,7 @@ import { encodeBatch } from '@fieldmesh/protocol';
 import { pickBuddies } from './buddies.js';
 import { RecentReadings } from './recent-readings.js';
 import { RelayError } from './errors.js';
+import { StepLoop } from './step-loop.js';
 import { RelayChannel, type RelayCredentials } from './relay-channel.js';
 import { FRAME_REPLICA_ACK, FRAME_REPLICA_OPEN, FRAME_REPLICATE, FRAME_WATERMARK } from './relay-frame.js';
 import type { RelayPeer, RelayPeers } from './relay-peers.js';
@@ -70,8 +71,7 @@ interface BuddyLink {
 export class Replicator {
   private readonly links = new Map<string, BuddyLink>();
   private readonly failedAt = new Map<string, number>();
-  private timer: Timer | null = null;
-  private running = false;
+  private readonly loop: StepLoop;
   /** Best seq any buddy ever committed this run (a buddy going away does not un-replicate). */
   private replicated = 0;
   readonly stats = { batchesSent: 0, bytesSent: 0, failures: 0 };
@@ -92,6 +92,12 @@ export class Replicator {
     this.window = opts.window ?? 4;
     this.batchReadings = opts.batchReadings ?? 8000;
     this.tickMs = opts.tickMs ?? 500;
+    this.loop = new StepLoop({
+      clock: opts.clock,
+      everyMs: this.tickMs,
+      step: () => this.step(),
+      onError: (err) => this.opts.logger.warn({ component: 'replication', err: err.message }, 'replication step failed; retrying'),
+    });
     this.peerBackoffMs = opts.peerBackoffMs ?? 5000;
     this.lingerMs = opts.lingerMs ?? 200;
     if (!Number.isInteger(this.k) || this.k < 0) throw new RelayError('FM_ERR_RELAY_CONFIG', `relay replicas = ${this.k}: must be 0 or more`);
@@ -99,14 +105,15 @@ export class Replicator {
 
   start(): void {
     if (this.k === 0) return;
-    this.running = true;
-    this.tick();
+    this.loop.start();
+  }
+
+  private get running(): boolean {
+    return this.loop.running;
   }
 
   stop(): void {
-    this.running = false;
-    if (this.timer) this.opts.clock.clearTimeout(this.timer);
-    this.timer = null;
+    this.loop.stop();
     if (this.lingerTimer) this.opts.clock.clearTimeout(this.lingerTimer);
     this.lingerTimer = null;
     for (const l of [...this.links.values()]) l.channel.close('stopping');
@@ -159,17 +166,6 @@ export class Replicator {
       lagMs,
       ...this.stats,
     };
-  }
-
-  private tick(): void {
-    if (!this.running) return;
-    try {
-      this.step();
-    } catch (err) {
-      this.opts.logger.warn({ component: 'replication', err: (err as Error).message }, 'replication step failed; retrying');
-    }
-    this.timer = this.opts.clock.setTimeout(() => this.tick(), this.tickMs);
-    this.timer.unref?.();
   }
 
   private step(): void {
