@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '@fieldmesh/device-sdk';
-import { StepLoop } from '@fieldmesh/gateway/relay/step-loop';
+import { StepLoop } from '#gateway/relay/step-loop';
 
 describe('StepLoop', () => {
   it('steps at start and then every interval on the injected clock, survives a throwing step, and stops', () => {
