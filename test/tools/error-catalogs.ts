@@ -18,6 +18,7 @@ import { ROLLUP_ERRORS } from '../../gateway/src/rollups/errors.js';
 import { RULE_ERRORS } from '../../gateway/src/rules/errors.js';
 import { STORE_ERRORS } from '../../gateway/src/store/errors.js';
 import { uplinkErrors } from '../../gateway/src/uplink/errors.js';
+import { cliErrors } from '../../gateway/src/cli/errors.js';
 import { CLOUD_ERRORS } from '../../cloud-bridge/src/errors.js';
 import { LIVE_ERRORS } from '../../cloud-bridge/src/live/errors.js';
 
@@ -47,6 +48,7 @@ export const ERROR_CATALOGS: readonly ComponentErrors[] = [
   { component: 'gateway/uplink', reportedBy: 'UplinkError', catalog: uplinkErrors },
   { component: 'gateway/mesh', reportedBy: 'MeshError', catalog: meshErrors },
   { component: 'gateway/relay', reportedBy: 'RelayError; refusals and close reasons on relay connections', catalog: relayErrors },
+  { component: 'gateway/cli', reportedBy: 'CliError, on stderr with a non-zero exit', catalog: cliErrors },
   { component: 'cloud-bridge', reportedBy: 'CloudError; nacks carry the code', catalog: CLOUD_ERRORS },
   { component: 'cloud-bridge/live', reportedBy: 'LiveError', catalog: LIVE_ERRORS },
 ];
