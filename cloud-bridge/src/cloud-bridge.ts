@@ -17,6 +17,8 @@ import { isPostgresStore, type CloudConfig } from './config.js';
 import { dashboardRoutes } from './dashboard/dashboard-assets.js';
 import { cloudObservability } from './http/cloud-observability.js';
 import { CloudHttpApi } from './http/http-api.js';
+import { HttpAccess } from './http/http-access.js';
+import { HostAllowlist } from '@fieldmesh/device-sdk/host-allowlist';
 import { LIVE_MAX_PACKET_BYTES } from './live/live-mqtt.js';
 import { LiveService } from './live/live-service.js';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
@@ -70,6 +72,7 @@ export class CloudBridge {
     let http: CloudHttpApi | undefined;
     let alertStore: SqliteAlertStore | undefined;
     let guards: { broker: ConnectionGuard; viewers: ConnectionGuard } | undefined;
+    let httpAccess: HttpAccess | undefined;
     try {
       mkdirSync(config.dataDir, { recursive: true });
       alertStore = new SqliteAlertStore(join(config.dataDir, 'alerts.sqlite'));
@@ -151,8 +154,10 @@ export class CloudBridge {
         } else if (t.kind === 'alert') liveApi.alertMessage(t.gatewayId, payload);
         else if (t.kind === 'alerts') void alertReceiver.receive(t.gatewayId, payload);
       });
-      http = new CloudHttpApi(relayed.annotate(store), {
-        metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, refusedConnections: { broker: { ...guards!.broker.refused }, mqttWs: { ...guards!.viewers.refused } }, statusRefused: presence.statusRefused, statusThrottled: presence.statusThrottled, connected: live.size, live: liveApi.metrics() }),
+      httpAccess = new HttpAccess(liveApi.tokens, new HostAllowlist(config.http.allowedHosts));
+      const httpGuard = httpAccess;
+      http = new CloudHttpApi(relayed.annotate(store), httpAccess, {
+        metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, refusedConnections: { broker: { ...guards!.broker.refused }, mqttWs: { ...guards!.viewers.refused } }, refusedHttp: { ...httpGuard.refused }, statusRefused: presence.statusRefused, statusThrottled: presence.statusThrottled, connected: live.size, live: liveApi.metrics() }),
         upgrade: liveApi.server.upgrade,
         page: dashboardRoutes(store),
         ...cloudObservability({
@@ -161,9 +166,9 @@ export class CloudBridge {
           alerts: alertStore,
           live: liveApi,
           clock,
-          sources: { receiver: receiver.stats, alerts: alertReceiver.stats, access: access.stats, connectionRefusals: () => ({ broker: guards!.broker.refused, mqttWs: guards!.viewers.refused }), connected: () => live.size, status: () => ({ refused: presence.statusRefused, throttled: presence.statusThrottled }) },
+          sources: { receiver: receiver.stats, alerts: alertReceiver.stats, access: access.stats, connectionRefusals: () => ({ broker: guards!.broker.refused, mqttWs: guards!.viewers.refused }), http: () => httpGuard.refused, connected: () => live.size, status: () => ({ refused: presence.statusRefused, throttled: presence.statusThrottled }) },
         }),
-      });
+      }, config.http);
       const httpPort = await http.listen(config.http.port, config.http.host);
       const bridge = new CloudBridge(config, store, broker, receiver, access, http, broker.port, httpPort, logger, liveApi, alertStore, alertReceiver);
       logger.info({ brokerPort: bridge.brokerPort, httpPort, auth: config.broker.auth, store: redact(config.store) }, 'cloud bridge started');

@@ -70,6 +70,16 @@ export interface CloudConfig {
     port: number;
     /** Default 127.0.0.1. */
     host: string;
+    /**
+     * Host names (besides IP literals, `localhost` and this machine's name) the HTTP server
+     * answers to, e.g. a reverse proxy's public name. Default none. Any other `Host` gets 421:
+     * a 127.0.0.1 bind does not stop DNS rebinding, a Host check does.
+     */
+    allowedHosts: readonly string[];
+    /** Ms a client has to send its request headers (slowloris). Default 10000. */
+    headersTimeoutMs: number;
+    /** Ms a client has to send its whole request. Default 30000. */
+    requestTimeoutMs: number;
   };
   /** Directory for the credentials file and, by default, the database. Default ./cloud-data. */
   dataDir: string;
@@ -82,15 +92,15 @@ export interface CloudConfig {
 
 export const CLOUD_DEFAULTS = {
   broker: { port: 1884, host: '127.0.0.1', auth: 'credentials', maxPacketBytes: 8 * 1024 * 1024, maxConnections: 1000, connectTimeoutMs: 10_000, preAuthMaxBytes: 4096, packetTimeoutMs: 120_000, shareGroup: 'fieldmesh' },
-  http: { port: 8080, host: '127.0.0.1' },
+  http: { port: 8080, host: '127.0.0.1', allowedHosts: [] as readonly string[], headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
   dataDir: './cloud-data',
 } as const;
 
-type Shape = { [key: string]: 'port' | 'host' | 'string' | 'positive' | 'boolean' | { enum: readonly string[] } | Shape };
+type Shape = { [key: string]: 'port' | 'host' | 'string' | 'strings' | 'positive' | 'boolean' | { enum: readonly string[] } | Shape };
 
 const SHAPE: Shape = {
   broker: { port: 'port', host: 'host', auth: { enum: ['credentials', 'none'] }, maxPacketBytes: 'positive', maxConnections: 'positive', connectTimeoutMs: 'positive', preAuthMaxBytes: 'positive', packetTimeoutMs: 'positive', url: 'string', username: 'string', password: 'string', shareGroup: 'string', tls: { cert: 'string', key: 'string', ca: 'string', requireClientCert: 'boolean' } },
-  http: { port: 'port', host: 'host' },
+  http: { port: 'port', host: 'host', allowedHosts: 'strings', headersTimeoutMs: 'positive', requestTimeoutMs: 'positive' },
   dataDir: 'string',
   store: 'string',
 };
@@ -109,6 +119,8 @@ function check(value: unknown, shape: Shape, path: string): void {
       if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535) bad(at, `must be an integer port 0..65535 (0 = any free port), got ${JSON.stringify(v)}`);
     } else if (rule === 'positive') {
       if (!Number.isInteger(v) || (v as number) < 1) bad(at, `must be a positive integer, got ${JSON.stringify(v)}`);
+    } else if (rule === 'strings') {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && /^[A-Za-z0-9.-]{1,253}$/.test(x))) bad(at, `must be a list of host names, got ${JSON.stringify(v).slice(0, 120)}`);
     } else if (rule === 'boolean') {
       if (typeof v !== 'boolean') bad(at, `must be true or false, got ${JSON.stringify(v)}`);
     } else if (rule === 'host' || rule === 'string') {

@@ -245,7 +245,7 @@ export class Gateway {
       this.metrics.register(() => this.local?.metrics() ?? []);
       this.local.registerRoutes(this.http);
       this.local.start();
-      await this.http.listen(cfg.http.port, cfg.http.host);
+      await this.http.listen(cfg.http.port, cfg.http.host, cfg.http.allowedHosts);
       await this.uplink?.start();
       await this.startRelay();
       // ── Mesh: membership among the site's gateways, GET /api/members ──────────────
@@ -425,6 +425,9 @@ export class Gateway {
     });
     this.metrics.register(buildInfoMetric({ component: 'gateway', version: GATEWAY_VERSION }));
     this.metrics.register(processMetrics());
+    this.metrics.register(() => [
+      { name: 'fieldmesh_http_refused_total', help: 'HTTP requests refused before routing, by reason (host: a Host this gateway does not answer to).', type: 'counter', samples: [{ labels: { reason: 'host' }, value: this.http.refusedHost }] },
+    ]);
     this.http.route('GET', '/metrics', () => ({ text: this.metrics.render(), contentType: PROMETHEUS_CONTENT_TYPE }));
     this.http.route('GET', '/api/status', () => ({ json: this.status() }));
   }

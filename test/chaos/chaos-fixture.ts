@@ -14,6 +14,8 @@ export interface ChaosSystem {
   gwPort: number;
   gatewayHttp: number;
   cloudHttp: number;
+  /** The live token the cloud printed at its first start (its HTTP API needs it). */
+  cloudToken: string;
   gateway: FieldmeshProcess | null;
   cloud: FieldmeshProcess | null;
   startGateway(): Promise<void>;
@@ -47,12 +49,14 @@ export async function chaosSystem(dir: string, opts: { cloud: boolean; gatewayEx
     gwPort,
     gatewayHttp: 0,
     cloudHttp: 0,
+    cloudToken: '',
     gateway: null,
     cloud: null,
     async startCloud() {
       sys.cloud = new FieldmeshProcess(['cloud', '--config', join(dir, 'cloud.yaml'), '--log-level', 'warn']);
       await sys.cloud.waitForLine(/cloud broker: mqtt:\/\/[^:]+:(\d+)/);
       sys.cloudHttp = Number((await sys.cloud.waitForLine(/cloud http: http:\/\/[^:]+:(\d+)/))[1]);
+      if (sys.cloudToken === '') sys.cloudToken = (await sys.cloud.waitForLine(/^live token: (\S+)$/m))[1]!;
     },
     async startGateway() {
       sys.gateway = new FieldmeshProcess(['gateway', '--config', join(dir, 'gateway.yaml'), '--log-level', 'warn']);

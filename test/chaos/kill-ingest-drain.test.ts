@@ -50,7 +50,7 @@ describe('chaos: SIGKILL during ingest and drain', () => {
     expect(status.storage.lost).toEqual({ downsampled: 0, evicted: 0, expired: 0, refused: 0, quarantined: 0, unreadable: 0 });
     // The loss accounting goes upstream in the gateway's retained status.
     await waitFor(async () => {
-      const { gateways } = (await (await fetch(`http://127.0.0.1:${sys.cloudHttp}/api/gateways`)).json()) as { gateways: Array<{ id: string; status: Record<string, any> | null }> };
+      const { gateways } = (await (await fetch(`http://127.0.0.1:${sys.cloudHttp}/api/gateways`, { headers: { authorization: `Bearer ${sys.cloudToken}` } })).json()) as { gateways: Array<{ id: string; status: Record<string, any> | null }> };
       return gateways.find((g) => g.id === 'gw-chaos')?.status?.storage?.lost?.evicted === 0;
     }, 'storage status upstream', 60_000);
 

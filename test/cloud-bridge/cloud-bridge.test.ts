@@ -173,7 +173,7 @@ describe('cloud bridge over real aedes, mqtt.js and SQLite', () => {
     await cloud.store.commitBatch('gw-a', 'e', readings(21, 5, 'dev2/<b>x'), Date.now());
     const base = `http://127.0.0.1:${cloud.httpPort}`;
     const get = async (path: string) => {
-      const r = await fetch(base + path);
+      const r = await fetch(base + path, { headers: { authorization: `Bearer ${cloud.live.issuedToken}` } });
       // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of several shapes
       const body: any = r.headers.get('content-type')?.includes('json') ? await r.json() : await r.text();
       return { status: r.status, body };

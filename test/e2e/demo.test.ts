@@ -12,8 +12,13 @@ interface GatewayRow {
   readings: number;
 }
 
+/** The cloud's API takes the token of the printed dashboard URL (`/?token=…`) as a bearer header. */
+function withToken(url: string): RequestInit {
+  return { headers: { authorization: `Bearer ${new URL(url).searchParams.get('token')}` } };
+}
+
 async function gateways(base: string): Promise<GatewayRow[]> {
-  const res = await fetch(new URL('api/gateways', base));
+  const res = await fetch(new URL('api/gateways', base), withToken(base));
   expect(res.status).toBe(200);
   return ((await res.json()) as { gateways: GatewayRow[] }).gateways;
 }
@@ -53,7 +58,7 @@ describe('fieldmesh demo (what npm start runs)', () => {
     const serialDevices = ['a-nmea0183', 'b-mhz19', 'c-pms5003'];
     const end = Date.now() + 60_000;
     for (;;) {
-      const res = (await (await fetch(new URL('api/series', url))).json()) as { series: Array<{ series: string }> };
+      const res = (await (await fetch(new URL('api/series', url), withToken(url))).json()) as { series: Array<{ series: string }> };
       const missing = serialDevices.filter((d) => !res.series.some((s) => s.series.startsWith(`${d}/`)));
       if (missing.length === 0) break;
       if (Date.now() > end) throw new Error(`no readings from serial sensors ${missing.join(', ')}`);
@@ -71,6 +76,9 @@ describe('fieldmesh demo (what npm start runs)', () => {
     const page = await fetch(url);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    // The URL's token opens the page; without it the API and the page are closed.
+    expect((await fetch(new URL('api/gateways', url))).status).toBe(401);
+    expect((await fetch(new URL('/', url))).status).toBe(401);
 
     const exited = once(first.child, 'exit');
     first.child.kill('SIGINT');

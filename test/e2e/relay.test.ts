@@ -45,7 +45,7 @@ describe('relay through a connected peer', () => {
   const cloudCount = async (cloud: CloudBridge, gateway: string) => (await cloud.store.readings({ gateway, limit: 1_000_000 })).length;
 
   async function gatewayList(cloud: CloudBridge): Promise<Array<{ id: string; via: string | null }>> {
-    const res = await fetch(`http://127.0.0.1:${cloud.httpPort}/api/gateways`);
+    const res = await fetch(`http://127.0.0.1:${cloud.httpPort}/api/gateways`, { headers: { authorization: `Bearer ${cloud.live.issuedToken}` } });
     return ((await res.json()) as { gateways: Array<{ id: string; via: string | null }> }).gateways;
   }
 

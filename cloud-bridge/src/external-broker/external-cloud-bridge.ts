@@ -9,7 +9,9 @@ import { GatewayPresence } from '../bridge/gateway-presence.js';
 import { isPostgresStore, type CloudConfig } from '../config.js';
 import { dashboardRoutes } from '../dashboard/dashboard-assets.js';
 import { cloudObservability } from '../http/cloud-observability.js';
+import { HostAllowlist } from '@fieldmesh/device-sdk/host-allowlist';
 import { CloudHttpApi } from '../http/http-api.js';
+import { HttpAccess } from '../http/http-access.js';
 import { LiveService } from '../live/live-service.js';
 import { PgLiveRelay } from '../live/pg-live-relay.js';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
@@ -83,8 +85,9 @@ export class ExternalCloudBridge {
       alertReceiver = new AlertReceiver(alertStore, (gw, ack) => l.sendAck(gw, ack), clock, throttled, (gw, e) => live.alertMessage(gw, Buffer.from(JSON.stringify(e))));
       for (const [gw, payload] of pending.splice(0)) receiver.receive(gw, payload);
       const r = receiver;
-      http = new CloudHttpApi(store, {
-        metrics: () => ({ receiver: { ...r.stats }, external: { ...l.stats, connected: l.connected, clientId: l.clientId }, statusRefused: presence.statusRefused, live: live.metrics(), relay: relay ? { ...relay.stats } : null }),
+      const httpAccess = new HttpAccess(live.tokens, new HostAllowlist(config.http.allowedHosts));
+      http = new CloudHttpApi(store, httpAccess, {
+        metrics: () => ({ receiver: { ...r.stats }, refusedHttp: { ...httpAccess.refused }, external: { ...l.stats, connected: l.connected, clientId: l.clientId }, statusRefused: presence.statusRefused, live: live.metrics(), relay: relay ? { ...relay.stats } : null }),
         upgrade: live.server.upgrade,
         page: dashboardRoutes(store),
         ...cloudObservability({
@@ -93,9 +96,9 @@ export class ExternalCloudBridge {
           alerts: alertStore,
           live,
           clock,
-          sources: { receiver: r.stats, alerts: alertReceiver.stats, status: () => ({ refused: presence.statusRefused, throttled: presence.statusThrottled }) },
+          sources: { receiver: r.stats, http: () => httpAccess.refused, alerts: alertReceiver.stats, status: () => ({ refused: presence.statusRefused, throttled: presence.statusThrottled }) },
         }),
-      });
+      }, config.http);
       if (shared) relay = await PgLiveRelay.start(config.store, origin, live.hub, logger);
       const httpPort = await http.listen(config.http.port, config.http.host);
       logger.info({ broker: redact(url), shareGroup: config.broker.shareGroup, httpPort, store: redact(config.store) }, 'cloud bridge started behind an external broker');

@@ -16,6 +16,8 @@ export interface CloudMetricSources {
   access?: AccessStats;
   /** Embedded broker only: connections its guards refused or closed, by reason, per listener (gateway broker, MQTT over WebSocket). */
   connectionRefusals?: () => { broker: Record<string, number>; mqttWs: Record<string, number> };
+  /** HTTP requests refused before routing, by reason (http-access.ts: host, token, bad_request, timeout). */
+  http?: () => Record<string, number>;
   /** Embedded broker only: gateways with a live broker connection. */
   connected?: () => number;
   live: () => { hub: LiveHubStats; server: LiveServerStats; alertsRefused: number; mqtt: { connected: number; authFailures: number; publishDenied: number; subscribeDenied: number } | null };
@@ -39,6 +41,8 @@ export function cloudMetrics(src: CloudMetricSources): () => MetricFamily[] {
     for (const code of new Set([...BATCH_CODES, ...Object.keys(r.refusedByCode)])) refuse('batch', code, r.refusedByCode[code] ?? 0);
     if (src.access) {
       refuse('connection', 'auth', src.access.authFailures);
+      // Also counted under auth: a login on a client id that is not the gateway's own.
+      refuse('connection', 'client_id', src.access.clientIdRefused);
       refuse('publish', 'acl', src.access.publishDenied);
       refuse('subscribe', 'acl', src.access.subscribeDenied);
     }
@@ -47,6 +51,7 @@ export function cloudMetrics(src: CloudMetricSources): () => MetricFamily[] {
       for (const [reason, n] of Object.entries(guards.broker)) refuse('connection', reason, n);
       for (const [reason, n] of Object.entries(guards.mqttWs)) refuse('live_mqtt_connection', reason, n);
     }
+    for (const [reason, n] of Object.entries(src.http?.() ?? {})) refuse('http', reason, n);
     refuse('status', 'malformed', status.refused);
     refuse('alerts', 'malformed', src.alerts.refused);
     refuse('alert', 'malformed', live.alertsRefused);
@@ -66,7 +71,7 @@ export function cloudMetrics(src: CloudMetricSources): () => MetricFamily[] {
       gauge('fieldmesh_cloud_batches_queued', 'Batches waiting for their commit.', r.queued),
       counter('fieldmesh_cloud_readings_committed_total', 'Readings newly stored.', r.readingsStored),
       counter('fieldmesh_cloud_readings_duplicate_total', 'Readings received again (a resent batch) and not stored twice.', r.readingsDuplicate),
-      { name: 'fieldmesh_cloud_refused_total', help: 'Input refused, by kind (batch, connection, publish, subscribe, status, alerts, alert, live, live_mqtt, live_mqtt_connection) and reason (an FM_ERR code for batches).', type: 'counter', samples: refused },
+      { name: 'fieldmesh_cloud_refused_total', help: 'Input refused, by kind (batch, connection, publish, subscribe, http, status, alerts, alert, live, live_mqtt, live_mqtt_connection) and reason (an FM_ERR code for batches).', type: 'counter', samples: refused },
       counter('fieldmesh_cloud_status_throttled_total', 'Gateway status messages not stored because they came faster than one a second.', status.throttled),
       counter('fieldmesh_cloud_alert_events_stored_total', 'Alert events stored from the gateways\' priority lane.', src.alerts.stored),
       counter('fieldmesh_cloud_alert_events_duplicate_total', 'Alert events received again and not stored twice.', src.alerts.duplicates),

@@ -9,7 +9,7 @@ import { CLOUD_BRIDGE_VERSION } from '../version.js';
 import { cloudMetrics, gatewayMetrics, type CloudMetricSources } from './cloud-metrics.js';
 import type { CloudHttpApi } from './http-api.js';
 
-type HttpExtras = ConstructorParameters<typeof CloudHttpApi>[1];
+type HttpExtras = ConstructorParameters<typeof CloudHttpApi>[2];
 
 /**
  * `/metrics` and the alert routes of a bridge, wired the same for both composition roots

@@ -7,6 +7,7 @@ import type { AlertAck, AlertRef } from '../bridge/alert-store.js';
 import { CloudError } from '../errors.js';
 import type { CloudStore, ReadingQuery } from '../store/cloud-store.js';
 import { acknowledgeAlert, alertsQuery, RouteError, type AlertBook } from './alert-routes.js';
+import type { HttpAccess } from './http-access.js';
 import { renderOverviewPage } from './overview-page.js';
 import { decimatedReadings, MAX_BUCKETS } from './reading-decimation.js';
 
@@ -79,11 +80,20 @@ function jsonValue(v: number | boolean | string): number | boolean | string {
   return typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
 }
 
+/** Slow-client bounds (slowloris): headers within 10 s, the whole request within 30 s. */
+export interface HttpTimeouts {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+export const HTTP_TIMEOUTS: HttpTimeouts = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 };
+
 export class CloudHttpApi {
   private server: Server | null = null;
 
   constructor(
     private readonly store: CloudStore,
+    private readonly access: HttpAccess,
     private readonly extra: {
       metrics: () => Record<string, unknown>;
       /** WebSocket upgrades (the live API, cloud-bridge/src/live/LIVE.md); without it upgrades are refused. */
@@ -101,14 +111,34 @@ export class CloudHttpApi {
         acknowledged?: (ref: AlertRef, ack: AlertAck) => void;
       };
     },
+    private readonly timeouts: HttpTimeouts = HTTP_TIMEOUTS,
   ) {}
 
   async listen(port: number, host: string): Promise<number> {
-    const server = createServer((req, res) => {
-      this.route(req, res).catch((err: Error) => send(res, 500, { error: err.message }));
+    const server = createServer(
+      // Node checks the two timeouts every connectionsCheckingInterval (default 30 s): check often
+      // enough that a slow client is closed near its deadline, not up to 30 s after.
+      { headersTimeout: this.timeouts.headersTimeoutMs, requestTimeout: this.timeouts.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, this.timeouts.headersTimeoutMs) },
+      (req, res) => {
+        this.route(req, res).catch((err: Error) => send(res, 500, { error: err.message }));
+      },
+    );
+    server.maxHeadersCount = 50;
+    server.keepAliveTimeout = 5000;
+    // A malformed request or a timed-out one: the connection goes (counted), the process stays.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // ECONNRESET is the client leaving, not a refusal.
+      if (err.code !== 'ECONNRESET') this.access.clientError(err.code);
+      socket.destroy();
     });
     const upgrade = this.extra.upgrade;
-    if (upgrade) server.on('upgrade', upgrade);
+    if (upgrade) {
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        socket.on('error', () => {});
+        if (!this.access.hostAllowed(req)) return void socket.end('HTTP/1.1 421 Misdirected Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        upgrade(req, socket, head);
+      });
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new CloudError('FM_ERR_CLOUD_LISTEN', `http ${host}:${port}: ${err.message}`)));
       server.listen(port, host, () => resolve());
@@ -118,7 +148,22 @@ export class CloudHttpApi {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      // `//` or `//x` is a scheme-relative reference (RFC 3986 §4.2): no path of ours, a 400.
+      if ((req.url ?? '/').startsWith('//')) throw new Error('scheme-relative');
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      this.access.badRequest();
+      return send(res, 400, { error: 'request target is not a path' });
+    }
+    const allowed = this.access.decide(req, url);
+    if (!allowed.ok) {
+      // A browser opening `/` without a token gets a form that reopens the page with one.
+      if (allowed.reason === 'token' && url.pathname === '/') return sendHtml(res, TOKEN_FORM, 401);
+      return send(res, allowed.status, { error: allowed.why });
+    }
+    if (allowed.setCookie) res.setHeader('set-cookie', allowed.setCookie);
     const alerts = this.extra.alerts;
     if (req.method === 'POST' && url.pathname === '/api/alerts/ack' && alerts) {
       try {
@@ -175,7 +220,10 @@ export class CloudHttpApi {
       }
       return send(res, 404, { error: `no route ${url.pathname.slice(0, 200)}` });
     } catch (err) {
-      if (err instanceof BadRequest) return send(res, 400, { error: err.message });
+      if (err instanceof BadRequest) {
+        this.access.badRequest();
+        return send(res, 400, { error: err.message });
+      }
       if (err instanceof RouteError) return send(res, err.status, { error: err.message });
       throw err;
     }
@@ -196,7 +244,12 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function sendHtml(res: ServerResponse, html: string): void {
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+const TOKEN_FORM =
+  '<!doctype html><meta charset="utf-8"><title>fieldmesh: token needed</title>' +
+  '<p>This dashboard needs its live token (printed by <code>fieldmesh cloud</code> at the first start, or by the demo in its dashboard URL).</p>' +
+  '<form method="get" action="/"><input name="token" size="50" autocomplete="off" autofocus> <button>open</button></form>';
+
+function sendHtml(res: ServerResponse, html: string, status = 200): void {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
   res.end(html);
 }

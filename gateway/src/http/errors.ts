@@ -22,6 +22,10 @@ export const HTTP_ERRORS = {
     meaning: 'The HTTP port is taken or not permitted.',
     howToSolve: 'Set http.port to a free port (or 0 for any).',
   },
+  FM_ERR_HTTP_HOST: {
+    meaning: 'The request named a Host this gateway does not answer to (421 Misdirected Request): a DNS rebinding guard.',
+    howToSolve: 'Use its IP address, localhost or its host name, or add the name to http.allowedHosts.',
+  },
 } as const;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

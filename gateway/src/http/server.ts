@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { silentLogger, type Logger } from '@fieldmesh/device-sdk';
+import { HostAllowlist } from '@fieldmesh/device-sdk/host-allowlist';
 import { HttpError } from './errors.js';
 
 export interface HttpRequest {
@@ -35,6 +36,9 @@ export class HttpApi {
   private server: Server | null = null;
   private readonly log: Logger;
   private boundPort = 0;
+  private hosts = new HostAllowlist();
+  /** Requests refused for a `Host` this server does not go by (DNS rebinding), for `/metrics`. */
+  refusedHost = 0;
 
   constructor(logger: Logger = silentLogger) {
     this.log = logger.child({ component: 'http' });
@@ -57,7 +61,8 @@ export class HttpApi {
     return this.boundPort;
   }
 
-  async listen(port: number, host: string): Promise<void> {
+  async listen(port: number, host: string, allowedHosts: readonly string[] = []): Promise<void> {
+    this.hosts = new HostAllowlist(allowedHosts);
     const server = createServer((req, res) => void this.serve(req, res));
     // Slow-loris bounds: a client must send its headers promptly.
     server.headersTimeout = 10_000;
@@ -90,6 +95,14 @@ export class HttpApi {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Request bodies are not read by GET routes; drain them so the socket can be reused.
     req.resume();
+    if (!this.hosts.allows(req.headers.host)) {
+      this.refusedHost++;
+      const body = JSON.stringify({ error: 'FM_ERR_HTTP_HOST', reason: `Host ${JSON.stringify((req.headers.host ?? '').slice(0, 80))} is not a name this gateway answers to (add it to http.allowedHosts)` });
+      // 421 Misdirected Request (RFC 9110 §15.5.20).
+      res.writeHead(421, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
     const stream = req.method === 'GET' && (req.url ?? '').length <= MAX_URL ? this.streamFor(req.url ?? '/') : undefined;
     if (stream) {
       try {

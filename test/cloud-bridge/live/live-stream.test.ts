@@ -104,7 +104,7 @@ describe('live subscriptions on a real bridge (aedes, SQLite, ws)', () => {
     let answer = '';
     raw.on('data', (d) => (answer += d.toString()));
     const ended = new Promise<void>((r) => raw.on('close', () => r()));
-    raw.write('GET /live?token=wrong HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    raw.write('GET /live?token=wrong HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
     await ended;
     expect(answer).toMatch(/^HTTP\/1.1 401/);
     expect(answer).not.toMatch(/101/);
@@ -214,7 +214,7 @@ async function rawStalledSubscriber(port: number, query: string): Promise<Socket
         else resolve();
       }
     });
-    s.write(`GET /live?${query} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    s.write(`GET /live?${query} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
   });
   s.on('error', () => {});
   return s;
