@@ -41,6 +41,8 @@ describe('cloud /api/alerts and acknowledgements', () => {
     let cloud: CloudBridge | undefined = await startCloud(labConfig(tmp.dir));
     cleanups.push(() => cloud?.stop());
     const token = cloud.live.issuedToken!;
+    // Every cloud route but /healthz takes the token (http-access.ts).
+    const auth = { headers: { authorization: `Bearer ${token}` } };
     const base = () => `http://127.0.0.1:${cloud!.httpPort}`;
     const gw = await gateway(cloud.brokerPort, 'gw-a');
     cleanups.push(() => void gw.end(true));
@@ -48,16 +50,16 @@ describe('cloud /api/alerts and acknowledgements', () => {
     await gw.publishAsync('fm/g/gw-a/alerts', JSON.stringify({ v: 1, epoch: 'e1', events: [event(1, 'raised', 1, t0), event(2, 'raised', 2, t0 + 1000, { rule: 'tank-low', series: 'tank/level', condition: 'low', severity: 'warning' }), event(3, 'cleared', 1, t0 + 2000)] }), { qos: 1 });
     await waitFor(() => cloud!.alerts.list('gw-a').length === 3, 'three alert events stored');
 
-    const all = (await (await fetch(`${base()}/api/alerts`)).json()) as { open: Array<Record<string, unknown>>; history: Array<Record<string, unknown>> };
+    const all = (await (await fetch(`${base()}/api/alerts`, auth)).json()) as { open: Array<Record<string, unknown>>; history: Array<Record<string, unknown>> };
     expect(all.open.map((a) => [a.gateway, a.epoch, a.alertId, a.rule, a.ack])).toEqual([['gw-a', 'e1', 2, 'tank-low', null]]);
     expect(all.history.map((e) => [e.seq, e.type])).toEqual([[3, 'cleared'], [2, 'raised'], [1, 'raised']]);
-    expect(((await (await fetch(`${base()}/api/alerts?gateway=gw-b`)).json()) as typeof all)).toEqual({ open: [], history: [] });
-    const openOnly = (await (await fetch(`${base()}/api/alerts?state=open&gateway=gw-a`)).json()) as Record<string, unknown>;
+    expect(((await (await fetch(`${base()}/api/alerts?gateway=gw-b`, auth)).json()) as typeof all)).toEqual({ open: [], history: [] });
+    const openOnly = (await (await fetch(`${base()}/api/alerts?state=open&gateway=gw-a`, auth)).json()) as Record<string, unknown>;
     expect(Object.keys(openOnly)).toEqual(['open']);
-    expect(((await (await fetch(`${base()}/api/alerts?limit=1`)).json()) as typeof all).history).toHaveLength(1);
-    expect(((await (await fetch(`${base()}/api/alerts?from=${t0 + 500}&to=${t0 + 1500}`)).json()) as typeof all).history.map((e) => e.seq)).toEqual([2]);
+    expect(((await (await fetch(`${base()}/api/alerts?limit=1`, auth)).json()) as typeof all).history).toHaveLength(1);
+    expect(((await (await fetch(`${base()}/api/alerts?from=${t0 + 500}&to=${t0 + 1500}`, auth)).json()) as typeof all).history.map((e) => e.seq)).toEqual([2]);
     for (const bad of ['state=closed', 'gateway=..%2F', 'limit=0', 'limit=abc', 'nope=1']) {
-      const r = await fetch(`${base()}/api/alerts?${bad}`);
+      const r = await fetch(`${base()}/api/alerts?${bad}`, auth);
       expect(r.status, bad).toBe(400);
       expect(((await r.json()) as { error: string }).error.length).toBeGreaterThan(5);
     }
@@ -79,7 +81,7 @@ describe('cloud /api/alerts and acknowledgements', () => {
     expect((await ack({ ...ref, alertId: 'two' })).status).toBe(400);
     expect((await ack({ gateway: 'gw-a', epoch: 'e1', alertId: 3 })).status).toBe(404); // seq 3 is a clear, not an alert
     expect((await ack({ ...ref, pad: 'x'.repeat(10_000) })).status).toBe(413);
-    expect((await fetch(`${base()}/api/alerts/ack`)).status).toBe(404);
+    expect((await fetch(`${base()}/api/alerts/ack`, auth)).status).toBe(404);
     const before = Date.now();
     const r = await ack(ref);
     expect(r.status).toBe(200);
@@ -95,7 +97,7 @@ describe('cloud /api/alerts and acknowledgements', () => {
     gw.end(true);
     await cloud.stop();
     cloud = await startCloud(labConfig(tmp.dir));
-    const after = (await (await fetch(`${base()}/api/alerts?gateway=gw-a`)).json()) as typeof all;
+    const after = (await (await fetch(`${base()}/api/alerts?gateway=gw-a`, auth)).json()) as typeof all;
     expect(after.open).toHaveLength(1);
     expect(after.open[0]!.ack).toEqual(acked.ack);
     expect(after.history.find((e) => e.seq === 2)!.ack).toEqual(acked.ack);
@@ -105,7 +107,7 @@ describe('cloud /api/alerts and acknowledgements', () => {
     cleanups.push(() => void gw2.end(true));
     await gw2.publishAsync('fm/g/gw-a/alerts', JSON.stringify({ v: 1, epoch: 'e2', events: [event(1, 'raised', 1, Date.now(), { series: 'boiler/pressure' })] }), { qos: 1 });
     await waitFor(() => cloud!.alerts.list('gw-a').length === 4, 'the new epoch\'s alert stored');
-    const reflashed = (await (await fetch(`${base()}/api/alerts?state=open`)).json()) as typeof all;
+    const reflashed = (await (await fetch(`${base()}/api/alerts?state=open`, auth)).json()) as typeof all;
     expect(reflashed.open.map((a) => [a.epoch, a.alertId, a.series])).toEqual([['e2', 1, 'boiler/pressure']]);
   });
 });

@@ -8,8 +8,9 @@ import { FieldmeshProcess } from '../../e2e/fieldmesh-process.js';
 import { tempDir, waitFor } from '../cloud-fixture.js';
 import { promtoolCheck, sample } from './promtool.js';
 
-const metricsOf = async (port: number): Promise<{ text: string; type: string | null }> => {
-  const r = await fetch(`http://127.0.0.1:${port}/metrics`);
+const metricsOf = async (port: number, token?: string): Promise<{ text: string; type: string | null }> => {
+  // The cloud's /metrics takes the live token, as a Prometheus scrape config's bearer credentials would.
+  const r = await fetch(`http://127.0.0.1:${port}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   return { text: await r.text(), type: r.headers.get('content-type') };
 };
 
@@ -67,10 +68,10 @@ describe('/metrics of the running cloud and gateway, checked by promtool', () =>
 
     let cloudText = '';
     await waitFor(async () => {
-      cloudText = (await metricsOf(cloudHttp)).text;
+      cloudText = (await metricsOf(cloudHttp, token)).text;
       return sample(cloudText, 'fieldmesh_cloud_readings_committed_total') === 50 && (sample(cloudText, 'fieldmesh_cloud_gateway_backlog_readings{gateway="gw-metrics"}') ?? -1) === 0;
     }, 'the 50 readings committed at the cloud and a caught-up status of the gateway');
-    const cloudMetrics = await metricsOf(cloudHttp);
+    const cloudMetrics = await metricsOf(cloudHttp, token);
     cloudText = cloudMetrics.text;
     expect(cloudMetrics.type).toBe('text/plain; version=0.0.4; charset=utf-8');
     const cloudCheck = promtoolCheck(cloudText);

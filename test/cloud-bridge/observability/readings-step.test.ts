@@ -29,7 +29,7 @@ describe('/api/readings?step= (server-side min/max decimation)', () => {
     const to = t0 + n * 1000;
     const step = 60_000; // 500 buckets of 60 readings
     const url = `http://127.0.0.1:${cloud.httpPort}/api/readings?gateway=gw-a&series=dev/temp&from=${from}&to=${to}&step=${step}`;
-    const body = (await (await fetch(url)).json()) as { readings: Row[]; step: number; scanned: number; truncated: boolean };
+    const body = (await (await fetch(url, { headers: { authorization: `Bearer ${cloud.live.issuedToken}` } })).json()) as { readings: Row[]; step: number; scanned: number; truncated: boolean };
     expect(body).toMatchObject({ step, scanned: n, truncated: false });
     const byBucket = new Map<number, Row[]>();
     for (const r of body.readings) {
@@ -58,7 +58,7 @@ describe('/api/readings?step= (server-side min/max decimation)', () => {
       [`gateway=gw-a&series=dev/temp&from=${from}&to=${to}&step=0`, 'step must be'],
       [`gateway=gw-a&series=dev/temp&from=${from}&to=${to}&step=x`, 'step must be an integer'],
     ] as const) {
-      const r = await fetch(`http://127.0.0.1:${cloud.httpPort}/api/readings?${bad}`);
+      const r = await fetch(`http://127.0.0.1:${cloud.httpPort}/api/readings?${bad}`, { headers: { authorization: `Bearer ${cloud.live.issuedToken}` } });
       expect(r.status, bad).toBe(400);
       expect(((await r.json()) as { error: string }).error).toContain(why);
     }
