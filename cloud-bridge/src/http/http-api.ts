@@ -69,6 +69,7 @@ export function parseReadingQuery(params: URLSearchParams): ReadingQuery & { ste
     // Decimation is per series over a closed range: the bucket count, and so the answer, stays bounded.
     if (q.gateway === undefined || q.series === undefined || q.from === undefined || q.to === undefined) throw new BadRequest('step needs gateway, series, from and to');
     if (step < 1) throw new BadRequest(`step must be ≥ 1 ms, got ${step}`);
+    if (q.after !== undefined) throw new BadRequest('step answers a whole range in one page: no after');
     if ((q.to - q.from) / step > MAX_BUCKETS) throw new BadRequest(`(to - from) / step must be ≤ ${MAX_BUCKETS} buckets, got ${Math.ceil((q.to - q.from) / step)}; use a larger step`);
     q.step = step;
   }

@@ -37,10 +37,8 @@ const numeric = (v: StoredReading['value']): number | null => (typeof v === 'num
 export async function decimatedReadings(store: CloudStore, q: ReadingQuery & { from: number; to: number }, step: number, maxScanned = MAX_SCANNED): Promise<DecimatedReadings> {
   const buckets = new Map<string, Map<number, Bucket>>();
   let scanned = 0;
-  let after: ReadingCursor | undefined = q.after;
   let truncated = false;
-  for (;;) {
-    const page = await store.readings({ ...q, limit: PAGE, ...(after ? { after } : {}) });
+  const take = (page: StoredReading[]) => {
     for (const r of page) {
       const key = `${r.gateway} ${r.series}`;
       let series = buckets.get(key);
@@ -60,13 +58,36 @@ export async function decimatedReadings(store: CloudStore, q: ReadingQuery & { f
       if (hi === null || v > hi) cur.max = r;
     }
     scanned += page.length;
+  };
+  // The range is read in time windows of about a page each: a store sorts what a query covers
+  // before its LIMIT applies, so paging a whole week with a cursor would sort the rest of the week
+  // for every page (quadratic). A window that overflows a page is continued from its last reading
+  // with the window cut to the span that page covered; a sparse one doubles.
+  const { after: _cursor, ...base } = q;
+  let window = Math.max(1, Math.min(q.to - q.from, step * 4));
+  let after: ReadingCursor | undefined;
+  for (let t = q.from; t < q.to; ) {
+    const end = Math.min(q.to, t + window);
+    const page = await store.readings({ ...base, from: t, to: end, limit: PAGE, ...(after ? { after } : {}) });
+    take(page);
     const last = page.at(-1);
-    if (page.length < PAGE || !last) break;
-    if (scanned >= maxScanned) {
+    if (page.length === PAGE && last) {
+      if (scanned >= maxScanned) {
+        truncated = true;
+        break;
+      }
+      window = Math.max(1, last.ts - t);
+      after = { ts: last.ts, gateway: last.gateway, epoch: last.epoch, seq: last.seq };
+      t = last.ts;
+      continue;
+    }
+    after = undefined;
+    t = end;
+    if (page.length < PAGE / 4) window *= 2;
+    if (scanned >= maxScanned && t < q.to) {
       truncated = true;
       break;
     }
-    after = { ts: last.ts, gateway: last.gateway, epoch: last.epoch, seq: last.seq };
   }
   const out: StoredReading[] = [];
   for (const series of buckets.values()) {
