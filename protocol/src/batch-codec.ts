@@ -148,7 +148,7 @@ export function encodeBatch(input: { gatewayId: string; epoch: string; readings:
         const hi = f64.getUint32(0);
         const lo = f64.getUint32(4);
         cTag.u8(TAG_FLOAT);
-        cFloat.f64xor(hi ^ st.prevHi, lo ^ st.prevLo);
+        cFloat.u32(hi ^ st.prevHi).u32(lo ^ st.prevLo);
         st.prevHi = hi;
         st.prevLo = lo;
       }

@@ -1,76 +1,7 @@
 import { ProtocolError } from './errors.js';
 
-/**
- * Growable byte buffer with the primitive encodings of the batch format (FORMAT.md §2):
- * unsigned LEB128 varints, zigzag for signed values, fixed-width big-endian floats.
- * Numbers stay below 2^53 by construction of the format, so plain JS numbers suffice (no BigInt:
- * it would cost most of the drain throughput).
- */
-export class ByteWriter {
-  private buf: Buffer;
-  private len = 0;
-
-  constructor(initial = 1024) {
-    this.buf = Buffer.allocUnsafe(initial);
-  }
-
-  private room(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.len);
-    this.buf = next;
-  }
-
-  u8(v: number): void {
-    this.room(1);
-    this.buf[this.len++] = v;
-  }
-
-  /** Unsigned LEB128; `v` must be a non-negative safe integer. */
-  uvarint(v: number): void {
-    this.room(8);
-    while (v >= 0x80) {
-      this.buf[this.len++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.buf[this.len++] = v;
-  }
-
-  /** Zigzag then LEB128, so small negative numbers stay short. |v| must be < 2^52. */
-  svarint(v: number): void {
-    this.uvarint(v < 0 ? -v * 2 - 1 : v * 2);
-  }
-
-  f64xor(bitsHi: number, bitsLo: number): void {
-    this.room(8);
-    this.buf.writeUInt32BE(bitsHi >>> 0, this.len);
-    this.buf.writeUInt32BE(bitsLo >>> 0, this.len + 4);
-    this.len += 8;
-  }
-
-  bytes(b: Uint8Array): void {
-    this.room(b.length);
-    this.buf.set(b, this.len);
-    this.len += b.length;
-  }
-
-  /** Length-prefixed UTF-8. */
-  text(s: string): void {
-    const b = Buffer.from(s, 'utf8');
-    this.uvarint(b.length);
-    this.bytes(b);
-  }
-
-  get length(): number {
-    return this.len;
-  }
-
-  finish(): Buffer {
-    return this.buf.subarray(0, this.len);
-  }
-}
+/** The tree's one growable writer (device-sdk/src/byte-writer.ts) carries the batch format's encodings. */
+export { ByteWriter } from '@fieldmesh/device-sdk/byte-writer';
 
 /** Bounds-checked reader: every overrun is FM_ERR_BATCH_TRUNCATED, never a RangeError. */
 export class ByteReader {

@@ -3,6 +3,7 @@
  * device-sdk/FORMAT.md; test vectors in device-sdk/vectors/fm-frame-v1.json are shared with the C
  * encoder (device-sdk/c/fieldmesh.h). Keep the three in step.
  */
+import { ByteWriter } from '../byte-writer.js';
 import { DEVICE_ID, SENSOR_NAME, type Reading, type ReadingValue } from '../reading.js';
 import { cobsDecode, cobsEncode } from './cobs.js';
 import { crc16 } from './crc16.js';
@@ -75,34 +76,14 @@ export function pickType(v: ReadingValue): ValueType {
   return Math.fround(v) === v || Number.isNaN(v) ? 'f32' : 'f64';
 }
 
-class ByteWriter {
-  buf = new Uint8Array(FRAME_MAX_BYTES + 16);
-  view = new DataView(this.buf.buffer);
-  n = 0;
-  room(k: number): void {
-    if (this.n + k > FRAME_MAX_BYTES - 2) throw new FrameEncodeError(`frame exceeds ${FRAME_MAX_BYTES} bytes`);
-  }
-  u8(v: number): void {
-    this.room(1);
-    this.buf[this.n++] = v;
-  }
-  bytes(b: Uint8Array): void {
-    this.room(b.length);
-    this.buf.set(b, this.n);
-    this.n += b.length;
-  }
-  varint(v: number): void {
-    do {
-      const low = v % 128;
-      v = Math.floor(v / 128);
-      this.u8(v > 0 ? low | 0x80 : low);
-    } while (v > 0);
-  }
+/** Frame contents up to the CRC: FRAME_MAX_BYTES less the two CRC bytes. */
+function frameWriter(): ByteWriter {
+  return new ByteWriter({ maxBytes: FRAME_MAX_BYTES - 2, overflow: () => new FrameEncodeError(`frame exceeds ${FRAME_MAX_BYTES} bytes`) });
 }
 
 /** Frame contents with CRC, before COBS (what the vectors call `body`). Throws FrameEncodeError. */
 export function encodeFrameBody(input: FrameInput): Uint8Array {
-  const w = new ByteWriter();
+  const w = frameWriter();
   const device = input.device ?? '';
   if (device !== '' && !DEVICE_ID.test(device)) throw new FrameEncodeError(`device id ${JSON.stringify(device)} is not [A-Za-z0-9][A-Za-z0-9_.-]{0,63}`);
   if (!Number.isInteger(input.seq) || input.seq < 0 || input.seq > 0xffff) throw new FrameEncodeError(`seq ${input.seq} is not 0…65535`);
@@ -115,22 +96,17 @@ export function encodeFrameBody(input: FrameInput): Uint8Array {
   w.u8(hasBase ? FLAG_BASE_TIME : 0);
   w.u8(device.length);
   w.bytes(utf8.encode(device));
-  w.u8(input.seq >> 8);
-  w.u8(input.seq & 0xff);
-  if (hasBase) {
-    const t = input.baseTime!;
-    const hi = Math.floor(t / 2 ** 32);
-    w.room(6);
-    w.view.setUint16(w.n, hi);
-    w.view.setUint32(w.n + 2, t - hi * 2 ** 32);
-    w.n += 6;
-  }
+  w.u16(input.seq);
+  if (hasBase) w.u48(input.baseTime!);
   w.u8(input.readings.length);
   for (const r of input.readings) encodeReading(w, r);
-  const crc = crc16(w.buf, 0, w.n);
-  w.buf[w.n++] = crc >> 8;
-  w.buf[w.n++] = crc & 0xff;
-  return w.buf.slice(0, w.n);
+  const content = w.finish();
+  const crc = crc16(content, 0, content.length);
+  const out = new Uint8Array(content.length + 2);
+  out.set(content);
+  out[content.length] = crc >> 8;
+  out[content.length + 1] = crc & 0xff;
+  return out;
 }
 
 function encodeReading(w: ByteWriter, r: FrameReadingInput): void {
@@ -161,7 +137,7 @@ function encodeReading(w: ByteWriter, r: FrameReadingInput): void {
   }
   const age = r.ageMs ?? 0;
   if (!Number.isInteger(age) || age < 0 || age > MAX_AGE_MS) throw new FrameEncodeError(`sensor ${r.sensor}: ageMs ${age} is not 0…2^32−1`);
-  w.varint(age);
+  w.uvarint(age);
   if (type === 'bool') return;
   if (type === 'str') {
     if (typeof r.value !== 'string') throw new FrameEncodeError(`sensor ${r.sensor}: type str needs a string`);
@@ -176,20 +152,11 @@ function encodeReading(w: ByteWriter, r: FrameReadingInput): void {
     const scaled = Math.round(exp < 0 ? r.value * 10 ** -exp : r.value / 10 ** exp);
     const [lo, hi, size] = type === 'i8' ? [-128, 127, 1] : type === 'i16' ? [-32768, 32767, 2] : [-2147483648, 2147483647, 4];
     if (scaled < lo || scaled > hi) throw new FrameEncodeError(`sensor ${r.sensor}: ${r.value} (×10^${-exp} = ${scaled}) does not fit ${type}`);
-    w.room(size);
-    if (size === 1) w.view.setInt8(w.n, scaled);
-    else if (size === 2) w.view.setInt16(w.n, scaled);
-    else w.view.setInt32(w.n, scaled);
-    w.n += size;
-  } else if (type === 'f32') {
-    w.room(4);
-    w.view.setFloat32(w.n, r.value);
-    w.n += 4;
-  } else {
-    w.room(8);
-    w.view.setFloat64(w.n, r.value);
-    w.n += 8;
-  }
+    if (size === 1) w.i8(scaled);
+    else if (size === 2) w.i16(scaled);
+    else w.i32(scaled);
+  } else if (type === 'f32') w.f32(r.value);
+  else w.f64(r.value);
 }
 
 /** Bytes as sent on the line: 0x00, COBS(body), 0x00 (FORMAT.md §1). Throws FrameEncodeError. */

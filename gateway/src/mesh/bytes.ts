@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net';
+import { ByteWriter } from '@fieldmesh/device-sdk/byte-writer';
 import { parseAddress } from './address.js';
 
 /** A decoding failure of hostile or corrupt input: caught by the receive loop and counted. */
@@ -6,66 +7,21 @@ export class CodecError extends Error {
   override name = 'CodecError';
 }
 
-/** Appends big-endian fields to a buffer of fixed capacity; the mesh never needs more than 64 KiB. */
-export class ByteWriter {
-  private buf: Buffer;
-  pos = 0;
-
+/**
+ * The mesh's writer: the tree's ByteWriter plus the mesh's own fields (u8-length strings,
+ * addresses). The mesh never needs more than 64 KiB.
+ */
+export class MeshWriter extends ByteWriter {
   constructor(capacity = 65536) {
-    this.buf = Buffer.allocUnsafe(capacity);
-  }
-
-  private room(n: number): void {
-    if (this.pos + n > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-      this.buf.copy(bigger, 0, 0, this.pos);
-      this.buf = bigger;
-    }
-  }
-
-  u8(v: number): this {
-    this.room(1);
-    this.buf[this.pos++] = v & 0xff;
-    return this;
-  }
-
-  u16(v: number): this {
-    this.room(2);
-    this.buf.writeUInt16BE(v, this.pos);
-    this.pos += 2;
-    return this;
-  }
-
-  u32(v: number): this {
-    this.room(4);
-    this.buf.writeUInt32BE(v >>> 0, this.pos);
-    this.pos += 4;
-    return this;
-  }
-
-  u48(v: number): this {
-    this.room(6);
-    this.buf.writeUIntBE(v, this.pos, 6);
-    this.pos += 6;
-    return this;
-  }
-
-  bytes(b: Uint8Array): this {
-    this.room(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-    return this;
+    super(capacity);
   }
 
   /** UTF-8 string with a one-byte length prefix (at most 255 bytes). */
   str8(s: string): this {
     const n = Buffer.byteLength(s);
     if (n > 255) throw new CodecError(`string of ${n} bytes does not fit a u8 length`);
-    this.room(1 + n);
-    this.buf[this.pos++] = n;
-    this.buf.write(s, this.pos);
-    this.pos += n;
-    return this;
+    this.u8(n);
+    return this.bytes(Buffer.from(s, 'utf8'));
   }
 
   /** family (4|6), 4 or 16 address bytes, u16 port. */
@@ -79,20 +35,6 @@ export class ByteWriter {
       this.bytes(ipv6Bytes(host));
     }
     return this.u16(port);
-  }
-
-  patchU16(at: number, v: number): void {
-    this.buf.writeUInt16BE(v, at);
-  }
-
-  /** A copy of what was written so far. */
-  finish(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.pos));
-  }
-
-  reset(): this {
-    this.pos = 0;
-    return this;
   }
 }
 

@@ -1,4 +1,4 @@
-import { ByteReader, ByteWriter, CodecError } from './bytes.js';
+import { ByteReader, MeshWriter, CodecError } from './bytes.js';
 import { MeshError } from './errors.js';
 import { MessageType, MemberState, memberStateNames, type Message, type PushPullEntry } from './messages.js';
 
@@ -20,19 +20,19 @@ export const MAX_COMPOUND_PARTS = 255;
 export const MAX_META = 512;
 export const PROTOCOL_VERSION = 1;
 
-const scratch = new ByteWriter(4096);
+const scratch = new MeshWriter(4096);
 
 export function encodeMessage(m: Message): Buffer {
   const w = scratch.reset();
   writeMessage(w, m);
-  const out = w.finish();
+  const out = w.copy();
   if (out.length > MAX_MESSAGE) {
     throw new MeshError('FM_ERR_MESH_MESSAGE_TOO_LARGE', `${m.type} message of ${out.length} bytes exceeds ${MAX_MESSAGE}`);
   }
   return out;
 }
 
-function writeMessage(w: ByteWriter, m: Message): void {
+function writeMessage(w: MeshWriter, m: Message): void {
   switch (m.type) {
     case 'ping':
       w.u8(MessageType.ping).u32(m.seq).str8(m.target).str8(m.source).addr(m.sourceAddr);
@@ -65,7 +65,7 @@ function writeMessage(w: ByteWriter, m: Message): void {
   }
 }
 
-function writeEntry(w: ByteWriter, e: PushPullEntry): void {
+function writeEntry(w: MeshWriter, e: PushPullEntry): void {
   w.str8(e.node).addr(e.addr).u32(e.incarnation).u8(MemberState[e.state]).u16(e.meta.length).bytes(e.meta);
 }
 
@@ -101,11 +101,11 @@ export function packCompound(parts: Buffer[]): Buffer[] {
 
 export function encodeCompound(parts: Buffer[]): Buffer {
   if (parts.length > MAX_COMPOUND_PARTS) throw new CodecError(`compound of ${parts.length} parts`);
-  const w = new ByteWriter(COMPOUND_HEADER + parts.reduce((n, p) => n + 2 + p.length, 0));
+  const w = new MeshWriter(COMPOUND_HEADER + parts.reduce((n, p) => n + 2 + p.length, 0));
   w.u8(MessageType.compound).u8(parts.length);
   for (const p of parts) w.u16(p.length);
   for (const p of parts) w.bytes(p);
-  return w.finish();
+  return w.copy();
 }
 
 /** Decodes one payload (a message or a compound) into its messages; throws CodecError on bad input. */

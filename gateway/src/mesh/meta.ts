@@ -1,4 +1,4 @@
-import { ByteReader, ByteWriter, CodecError } from './bytes.js';
+import { ByteReader, MeshWriter, CodecError } from './bytes.js';
 import { MAX_META } from './codec.js';
 import { MeshError } from './errors.js';
 
@@ -39,7 +39,7 @@ export function encodeMeta(meta: MemberMeta): Buffer {
   }
   const tags = Object.entries(meta.tags);
   if (tags.length > 255) throw new MeshError('FM_ERR_MESH_META_TOO_LARGE', `${tags.length} tags (at most 255)`);
-  const w = new ByteWriter(MAX_META + 600);
+  const w = new MeshWriter(MAX_META + 600);
   w.u8(1).str8(meta.role).str8(meta.version).u8(uplinkStates.indexOf(meta.uplink));
   w.u48(meta.backlog).u32(Math.min(0xffffffff, Math.max(0, Math.floor(meta.oldestUnsentAgeS))));
   w.u8(tags.length);
@@ -47,7 +47,7 @@ export function encodeMeta(meta: MemberMeta): Buffer {
     if (Buffer.byteLength(k) > 255 || Buffer.byteLength(v) > 255) throw new MeshError('FM_ERR_MESH_META_TOO_LARGE', `tag "${k.slice(0, 40)}" is over 255 bytes`);
     w.str8(k).str8(v);
   }
-  const out = w.finish();
+  const out = w.copy();
   if (out.length > MAX_META) throw new MeshError('FM_ERR_MESH_META_TOO_LARGE', `metadata encodes to ${out.length} bytes (at most ${MAX_META})`);
   return out;
 }
