@@ -9,8 +9,12 @@
   const fm = window.fieldmesh;
   const { $, authFetch, chartFor, markDirty, MAX_CHARTS } = fm.lib;
   const RANGES = { '15m': 15 * 60e3, '1h': 3600e3, '6h': 6 * 3600e3, '24h': 24 * 3600e3, '7d': 7 * 24 * 3600e3 };
-  /** A picked range is read again this often, so its right edge follows the clock. */
-  const REFRESH_MS = 30000;
+  /**
+   * A picked range is read again so its right edge follows the clock: every 1/50 of the range (a
+   * chart moves by about 20 pixels), at least 30 s apart. A week costs the bridge seconds to
+   * decimate; reading it every half minute would keep it busy for nothing.
+   */
+  const refreshMs = (span) => Math.max(30000, span / 50);
   fm.view = { range: null, words: [], gateway: null, loads: 0 };
 
   const visible = (c) => (fm.view.gateway === null || c.gateway === fm.view.gateway) && fm.view.words.every((w) => (c.gateway + ' ' + c.series).toLowerCase().includes(w));
@@ -78,7 +82,7 @@
     fm.view.loads++;
     document.body.dataset.range = key;
     document.body.dataset.rangeLoads = String(fm.view.loads);
-    timer = setTimeout(reload, REFRESH_MS);
+    timer = setTimeout(reload, refreshMs(span));
   }
   fm.view.reload = reload;
 

@@ -76,6 +76,9 @@ describe('cloud /api/alerts and acknowledgements', () => {
     const ref = { gateway: 'gw-a', epoch: 'e1', alertId: 2 };
     expect((await ack(ref, { 'content-type': 'application/json' })).status).toBe(401);
     expect((await ack(ref, { authorization: 'Bearer not-a-token', 'content-type': 'application/json' })).status).toBe(401);
+    // The dashboard's cookie reads, but does not acknowledge: a cross-site form could send it.
+    expect((await ack(ref, { cookie: `fm_token=${token}`, 'content-type': 'application/json' })).status).toBe(401);
+    expect((await fetch(`${base()}/api/alerts`, { headers: { cookie: `fm_token=${token}` } })).status).toBe(200);
     expect((await ack(ref, { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(415);
     expect((await ack('{not json')).status).toBe(400);
     expect((await ack({ ...ref, alertId: 'two' })).status).toBe(400);
