@@ -14,6 +14,8 @@ import type { CommittedBatch } from './ingest/ingest.js';
  * 3. `uplink` — state-series compaction learns the committed readings, then the drain wakes.
  * 4. `relay` — the relay route and the replicator learn of the commit. After the uplink: the
  *    route carries through a peer only while the uplink itself cannot deliver.
+ * 5. `apps` — local apps subscribed to `fm/r/<series>` get the readings. Last: a local consumer
+ *    is the least important reader, and the broker cuts one that does not keep up.
  *
  * A stage that throws is logged and the later stages still run (the readings are committed
  * whatever a consumer does with them; each consumer also catches up from the log on its own).
@@ -25,9 +27,10 @@ export interface CommitStages {
   budget(): void;
   uplink(batch: CommittedBatch): void;
   relay(batch: CommittedBatch): void;
+  apps(batch: CommittedBatch): void;
 }
 
-export const COMMIT_STAGE_ORDER = ['rules', 'budget', 'uplink', 'relay'] as const;
+export const COMMIT_STAGE_ORDER = ['rules', 'budget', 'uplink', 'relay', 'apps'] as const;
 export type CommitStage = (typeof COMMIT_STAGE_ORDER)[number];
 
 /** The pipeline as one commit listener (Ingest.onCommitted). */
@@ -40,6 +43,7 @@ export function commitPipeline(stages: CommitStages, logger: Logger): (batch: Co
     budget: () => stages.budget(),
     uplink: (batch) => stages.uplink(batch),
     relay: (batch) => stages.relay(batch),
+    apps: (batch) => stages.apps(batch),
   };
   return (batch) => {
     for (const stage of COMMIT_STAGE_ORDER) {

@@ -6,6 +6,7 @@ import { commitPipeline } from './commit-pipeline.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { IngestBroker } from './ingest/broker.js';
 import { FileCredentialStore } from './ingest/credentials.js';
+import { availabilityTopic } from './ingest/app-grant.js';
 import { Ingest } from './ingest/ingest.js';
 import { SerialIngest } from './ingest/serial/serial-ingest.js';
 import { serialMetrics } from './ingest/serial/metrics.js';
@@ -173,6 +174,7 @@ export class Gateway {
               this.uplink?.notify();
             },
             relay: (batch) => this.relay?.notify(batch),
+            apps: (batch) => this.broker?.feed.onCommitted(batch.readings),
           },
           this.log,
         ),
@@ -223,8 +225,18 @@ export class Gateway {
         clock: this.clock,
         logger: this.log,
         rejectLogIntervalMs: cfg.ingest.rejectLogIntervalMs,
+        // Read-only local consumers (`fieldmesh gateway add-app`), in their own file and namespace.
+        apps: new FileCredentialStore(join(cfg.dataDir, 'apps.json')),
+        gatewayId: cfg.id,
       });
       await this.broker.start();
+      this.broker.publish(availabilityTopic(cfg.id), 'online', { qos: 1, retain: true });
+      const broker = this.broker;
+      this.metrics.register(() => [
+        { name: 'fieldmesh_apps_connected', help: 'Local apps (app:<id>) connected to the broker.', type: 'gauge', samples: [{ value: broker.appStats.connected }] },
+        { name: 'fieldmesh_app_messages_total', help: 'fm/r/<series> messages published to local apps.', type: 'counter', samples: [{ value: broker.feed.published }] },
+        { name: 'fieldmesh_apps_cut_slow_total', help: 'Apps disconnected because they stopped reading.', type: 'counter', samples: [{ value: broker.appStats.cutSlow }] },
+      ]);
 
       // ── Serial lines: one reader per `serial` entry, into the same ingest sink. A
       // missing or busy port is logged and retried by the reader; it never stops the gateway.
@@ -281,6 +293,7 @@ export class Gateway {
     this.running = false;
     await this.serial?.stop();
     this.serial = null;
+    this.broker?.publish(availabilityTopic(this.config.id), 'offline', { qos: 1, retain: true });
     await this.broker?.stop();
     this.broker = null;
     await this.ingestPath?.stop();

@@ -11,7 +11,7 @@ function recordingLogger(errors: Array<Record<string, unknown>>): Logger {
 describe('commit pipeline', () => {
   const batch = { firstSeq: 11, lastSeq: 13, readings: [1, 2, 3].map((v) => ({ series: 'd/t', ts: v, value: v })) };
 
-  it('runs rules (then held decisions), budget, uplink, relay in that order, once per commit', () => {
+  it('runs rules (then held decisions), budget, uplink, relay, apps in that order, once per commit', () => {
     const calls: string[] = [];
     const held: Array<[number, readonly boolean[]]> = [];
     const stages: CommitStages = {
@@ -20,11 +20,12 @@ describe('commit pipeline', () => {
       budget: () => calls.push('budget'),
       uplink: (b) => calls.push(`uplink:${b.firstSeq}`),
       relay: (b) => calls.push(`relay:${b.lastSeq}`),
+      apps: (b) => calls.push(`apps:${b.readings.length}`),
     };
     commitPipeline(stages, recordingLogger([]))(batch);
-    expect(calls).toEqual(['rules:3', 'hold', 'budget', 'uplink:11', 'relay:13']);
+    expect(calls).toEqual(['rules:3', 'hold', 'budget', 'uplink:11', 'relay:13', 'apps:3']);
     expect(held).toEqual([[11, [true, false, true]]]);
-    expect(COMMIT_STAGE_ORDER).toEqual(['rules', 'budget', 'uplink', 'relay']);
+    expect(COMMIT_STAGE_ORDER).toEqual(['rules', 'budget', 'uplink', 'relay', 'apps']);
   });
 
   it('records no held decisions without local processing, and a throwing stage does not stop the later ones', () => {
@@ -39,11 +40,12 @@ describe('commit pipeline', () => {
         },
         uplink: () => calls.push('uplink'),
         relay: () => calls.push('relay'),
+        apps: () => calls.push('apps'),
       },
       recordingLogger(errors),
     );
     run(batch);
-    expect(calls).toEqual(['uplink', 'relay']);
+    expect(calls).toEqual(['uplink', 'relay', 'apps']);
     expect(errors.map((e) => [e.stage, (e.err as Error).message])).toEqual([['budget', 'budget broke']]);
   });
 });

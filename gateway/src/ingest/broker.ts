@@ -8,6 +8,8 @@ import { BrokerError, IngestError, type RejectReason } from './errors.js';
 import type { Ingest } from './ingest.js';
 import { GuardedSocket } from '@fieldmesh/protocol';
 import { RejectLog } from './reject-log.js';
+import { APP_ID, APP_USER_PREFIX, AppGrant, READING_TOPIC_PREFIX } from './app-grant.js';
+import { ReadingFeed } from './reading-feed.js';
 import { decodePublish, DEVICE_TOPIC_PREFIX, rejectedTopic } from './topic.js';
 
 export interface IngestBrokerOptions {
@@ -19,6 +21,16 @@ export interface IngestBrokerOptions {
   logger?: Logger;
   /** Ms between two log lines about the same source's refused input. */
   rejectLogIntervalMs?: number;
+  /** App credentials (`fieldmesh gateway add-app`): read-only local consumers. None: apps cannot log in. */
+  apps?: CredentialStore;
+  /** This gateway's id (the availability topic apps may read). */
+  gatewayId?: string;
+  /**
+   * Bytes an app's connection may have waiting to be written before it is cut off as too slow.
+   * Default 1 MiB: a few seconds of a busy gateway's readings; past that the app is not keeping
+   * up and would only grow the gateway's memory.
+   */
+  maxAppQueueBytes?: number;
 }
 
 /** CONNACK return codes (MQTT 3.1.1 §3.2.2.3). */
@@ -44,12 +56,18 @@ export class IngestBroker {
   private readonly log: Logger;
   private readonly rejects: RejectLog;
   private boundPort = 0;
+  private readonly appGrants = new WeakMap<Client, AppGrant>();
+  private readonly appClients = new Set<Client>();
+  /** `fm/r/<series>` for apps; fed by the gateway's commit pipeline. */
+  readonly feed: ReadingFeed;
+  readonly appStats = { connected: 0, cutSlow: 0 };
 
   constructor(private readonly opts: IngestBrokerOptions) {
     if (opts.config.auth === 'credentials' && !opts.credentials) throw new Error('IngestBroker: auth "credentials" needs a CredentialStore');
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.logger ?? silentLogger).child({ component: 'broker' });
     this.rejects = new RejectLog(this.log, this.clock, opts.rejectLogIntervalMs ?? 60_000);
+    this.feed = new ReadingFeed(this, () => this.cutSlowApps());
   }
 
   /** The port listened on (useful with `port: 0`). */
@@ -73,6 +91,15 @@ export class IngestBroker {
       authorizeForward: (_client, packet) => (packet.topic.startsWith(REFUSED_TOPIC_PREFIX) ? null : packet),
     });
     this.aedes.on('clientError', (client, err) => this.rejects.note(`client:${client.id}`, { err: err.message }, 'mqtt client error'));
+    this.aedes.on('clientReady', (client) => {
+      if (!this.appGrants.has(client)) return;
+      this.appClients.add(client);
+      this.appStats.connected = this.appClients.size;
+    });
+    this.aedes.on('clientDisconnect', (client) => this.forgetApp(client));
+    this.aedes.on('unsubscribe', (topics, client) => {
+      if (client && this.appGrants.has(client)) for (const t of topics) this.feed.unsubscribe(client, t);
+    });
     this.aedes.on('connectionError', (_client, err) => this.log.debug({ err: err.message }, 'mqtt connection error'));
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
@@ -149,6 +176,7 @@ export class IngestBroker {
       (err as { returnCode: number }).returnCode = returnCode;
       done(err, false);
     };
+    if (username !== undefined && username.startsWith(APP_USER_PREFIX)) return this.authenticateApp(client, username, password, refuse, done);
     if (this.opts.config.auth === 'none') {
       // Lab mode: the device is who its client id says it is.
       const device = username ?? client.id;
@@ -173,8 +201,63 @@ export class IngestBroker {
     );
   }
 
+  /** `app:<id>` with its password from apps.json; the client id is bound to it as a device's is. */
+  private authenticateApp(
+    client: Client,
+    username: string,
+    password: Buffer | undefined,
+    refuse: (returnCode: number, why: string) => void,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    const id = username.slice(APP_USER_PREFIX.length);
+    const apps = this.opts.apps;
+    if (!apps || password === undefined || !APP_ID.test(id)) return refuse(CONNACK_BAD_CREDENTIALS, 'app login without credentials');
+    if (client.id !== username && !client.id.startsWith(`${username}:`)) {
+      return refuse(CONNACK_IDENTIFIER_REJECTED, `client id ${JSON.stringify(client.id).slice(0, 80)} is not ${username} or ${username}:…`);
+    }
+    apps.verify(id, password).then(
+      (ok) => {
+        if (!ok) return refuse(CONNACK_BAD_CREDENTIALS, `wrong password for ${username}`);
+        try {
+          this.appGrants.set(client, new AppGrant(id, apps.readPatterns(id) ?? []));
+        } catch (err) {
+          return refuse(CONNACK_BAD_CREDENTIALS, `app ${id}: ${(err as Error).message}`);
+        }
+        done(null, true);
+      },
+      (err: Error) => refuse(CONNACK_BAD_CREDENTIALS, err.message),
+    );
+  }
+
+  private forgetApp(client: Client): void {
+    if (!this.appClients.delete(client) && !this.appGrants.has(client)) return;
+    this.feed.drop(client);
+    this.appStats.connected = this.appClients.size;
+  }
+
+  /** Closes apps whose connection holds more than maxAppQueueBytes unwritten (they stopped reading). */
+  private cutSlowApps(): void {
+    const max = this.opts.maxAppQueueBytes ?? 1024 * 1024;
+    for (const client of this.appClients) {
+      const conn = client.conn as unknown as GuardedSocket;
+      const queued = conn.writableLength + (conn.socket?.writableLength ?? 0);
+      if (queued <= max) continue;
+      this.opts.ingest.stats.reject('slow_consumer');
+      this.appStats.cutSlow++;
+      this.rejects.note(`login:${client.id}`, { reason: 'slow_consumer', queuedBytes: queued, max }, 'app cut off: not reading');
+      this.forgetApp(client);
+      conn.socket?.destroy();
+      conn.destroy();
+    }
+  }
+
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
     if (client === null) return done(); // the gateway's own publishes
+    if (this.appGrants.has(client)) {
+      this.opts.ingest.stats.reject('app_publish');
+      this.rejects.note(`login:${client.id}`, { reason: 'app_publish', topic: packet.topic.slice(0, 200) }, 'publish refused: apps are read-only');
+      return done(new Error('apps are read-only'));
+    }
     const device = this.identity.get(client);
     if (device === undefined) return done(new Error('publish before authentication'));
     // The gateway is the store; a device's retained message would only grow broker memory.
@@ -229,6 +312,16 @@ export class IngestBroker {
   }
 
   private authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
+    const grant = this.appGrants.get(client);
+    if (grant) {
+      if (!grant.allows(sub.topic, this.opts.gatewayId ?? '')) {
+        this.opts.ingest.stats.reject('app_subscribe');
+        this.rejects.note(`login:${client.id}`, { reason: 'app_subscribe', topic: sub.topic.slice(0, 200), read: grant.read }, 'subscription refused: outside the app\'s read patterns');
+        return done(null, null); // SUBACK 0x80 [MQTT-3.9.3]
+      }
+      if (sub.topic.startsWith(READING_TOPIC_PREFIX)) this.feed.subscribe(client, sub.topic);
+      return done(null, { ...sub, qos: sub.qos > 1 ? 1 : sub.qos });
+    }
     if (this.opts.config.auth === 'none') return done(null, sub);
     // Alerts are for local actuators: any authenticated device may listen (never publish) there.
     if (this.identity.get(client) !== undefined && (sub.topic === 'fm/alerts/#' || sub.topic.startsWith('fm/alerts/'))) return done(null, sub);

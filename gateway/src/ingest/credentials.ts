@@ -7,8 +7,13 @@ import { BrokerError } from './errors.js';
 export interface CredentialStore {
   /** Creates credentials for the ids that have none; returns only the new ones, with plain passwords. */
   ensure(devices: readonly string[]): Promise<Array<{ device: string; password: string }>>;
-  /** Replaces (or creates) `device`'s password; returns the new plain password. */
-  rotate(device: string): Promise<string>;
+  /**
+   * Replaces (or creates) `device`'s password; returns the new plain password. `read`: for an
+   * app credential, the series patterns it may read (app-grant.ts); kept beside the hash.
+   */
+  rotate(device: string, read?: readonly string[]): Promise<string>;
+  /** An app credential's read patterns; undefined for a device or an unknown id. */
+  readPatterns(id: string): readonly string[] | undefined;
   verify(device: string, password: Buffer): Promise<boolean>;
   has(device: string): boolean;
 }
@@ -21,6 +26,7 @@ interface Entry {
   salt: string;
   hash: string;
   created: string;
+  read?: string[];
 }
 
 interface FileShape {
@@ -107,12 +113,17 @@ export class FileCredentialStore implements CredentialStore {
     this.loadedMtimeMs = statSync(this.file).mtimeMs;
   }
 
-  async rotate(device: string): Promise<string> {
+  async rotate(device: string, read?: readonly string[]): Promise<string> {
     this.refresh();
     const password = newPassword();
-    this.data.devices[device] = await entryFor(password);
+    this.data.devices[device] = { ...(await entryFor(password)), ...(read ? { read: [...read] } : {}) };
     this.save();
     return password;
+  }
+
+  readPatterns(id: string): readonly string[] | undefined {
+    this.refresh();
+    return this.has(id) ? this.data.devices[id]!.read : undefined;
   }
 
   has(device: string): boolean {
@@ -158,10 +169,14 @@ export class MemoryCredentialStore implements CredentialStore {
     return created;
   }
 
-  async rotate(device: string): Promise<string> {
+  async rotate(device: string, read?: readonly string[]): Promise<string> {
     const password = newPassword();
-    this.devices.set(device, await entryFor(password));
+    this.devices.set(device, { ...(await entryFor(password)), ...(read ? { read: [...read] } : {}) });
     return password;
+  }
+
+  readPatterns(id: string): readonly string[] | undefined {
+    return this.devices.get(id)?.read;
   }
 
   async verify(device: string, password: Buffer): Promise<boolean> {

@@ -42,6 +42,18 @@ export const INGEST_ERRORS = {
     meaning: 'A device logged in with an unknown id or a wrong password, or anonymously.',
     howToSolve: 'Log in with username = device id and the password printed when its credentials were created; anonymous is refused unless broker.auth is none.',
   },
+  FM_ERR_INGEST_APP_PUBLISH: {
+    meaning: 'An app credential (app:<id>) tried to publish; apps are read-only. The connection was closed.',
+    howToSolve: 'Publish as a device with its own credentials; an app may only subscribe.',
+  },
+  FM_ERR_INGEST_APP_SUBSCRIBE: {
+    meaning: "An app subscribed outside its read patterns; the SUBACK said failure (0x80).",
+    howToSolve: 'Subscribe under fm/r/ within the patterns, or re-issue the app with `fieldmesh gateway add-app ID --rotate --read PATTERN`.',
+  },
+  FM_ERR_INGEST_SLOW_CONSUMER: {
+    meaning: 'An app stopped reading and its unsent messages passed the limit; it was disconnected.',
+    howToSolve: 'Make the consumer keep up, or subscribe to fewer series.',
+  },
   FM_ERR_INGEST_STORE: {
     meaning: 'The reading log could not commit (disk full or failing). Nothing was acknowledged; the device resends.',
     howToSolve: 'Check the data directory disk.',
@@ -65,6 +77,9 @@ export const REJECT_REASONS = {
   connect_timeout: 'FM_ERR_INGEST_CONNECT_TIMEOUT',
   too_many_connections: 'FM_ERR_INGEST_CONNECTIONS',
   bad_credentials: 'FM_ERR_INGEST_AUTH',
+  app_publish: 'FM_ERR_INGEST_APP_PUBLISH',
+  app_subscribe: 'FM_ERR_INGEST_APP_SUBSCRIBE',
+  slow_consumer: 'FM_ERR_INGEST_SLOW_CONSUMER',
   store_failed: 'FM_ERR_INGEST_STORE',
 } as const satisfies Record<string, IngestErrorCode>;
 

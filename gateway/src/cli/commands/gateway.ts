@@ -5,10 +5,12 @@ import { loadGatewayConfig } from '../../config/gateway-config.js';
 import { FileCredentialStore } from '../../ingest/credentials.js';
 import { Gateway } from '../../gateway.js';
 import { ServiceNotifier } from '@fieldmesh/hardware/image/watchdog';
+import { addApp, addAppHelp } from './add-app.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
 
 const help = `usage: fieldmesh gateway [--config FILE] [--log-level LEVEL]
        fieldmesh gateway add-device ID [--config FILE] [--rotate]
+       fieldmesh gateway add-app ID --read PATTERNS [--config FILE] [--rotate]
 
 Runs one gateway: the MQTT broker devices publish to, the SQLite reading log, the local HTTP
 API and metrics, and the uplink when uplink.url is configured (store and forward until then).
@@ -25,6 +27,7 @@ applies its \`rules:\` section without a restart (alert state of kept rules surv
 add-device ID   creates credentials for device ID in <dataDir>/devices.json and prints its
                 password once (only a salted hash is kept). --rotate replaces an existing
                 password. A running gateway picks the change up at the device's next login.
+${addAppHelp}
 
 Config (YAML, every key optional, unknown keys refused): id, dataDir, logLevel,
   broker: { port, host, auth: credentials | none, devices: [ids], maxPacketBytes,
@@ -46,8 +49,10 @@ const gateway: Command = {
   summary: 'run a gateway (device broker, reading log, HTTP API, uplink)',
   help,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv, { config: 'string', 'log-level': 'string', rotate: 'boolean' });
+    const { flags, rest } = parseFlags(argv, { config: 'string', 'log-level': 'string', rotate: 'boolean', read: 'string' });
     const config = loadGatewayConfig(typeof flags.config === 'string' ? flags.config : undefined);
+    if (rest[0] === 'add-app') return addApp(config.dataDir, rest, flags);
+    if (flags.read !== undefined) throw new UsageError('--read only goes with add-app');
     if (rest[0] === 'add-device') {
       const id = rest[1];
       if (rest.length !== 2 || id === undefined) throw new UsageError('add-device needs exactly one device id');
