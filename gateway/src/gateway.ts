@@ -228,6 +228,7 @@ export class Gateway {
         // Read-only local consumers (`fieldmesh gateway add-app`), in their own file and namespace.
         apps: new FileCredentialStore(join(cfg.dataDir, 'apps.json')),
         gatewayId: cfg.id,
+        maxAppQueueBytes: cfg.broker.maxAppQueueBytes,
       });
       await this.broker.start();
       this.broker.publish(availabilityTopic(cfg.id), 'online', { qos: 1, retain: true });

@@ -30,6 +30,12 @@ export interface BrokerConfig {
   packetTimeoutMs: number;
   /** Concurrent connections; one more is closed at once. Default 1,000 (a Pi's file limits). */
   maxConnections: number;
+  /**
+   * Bytes a local app's connection (`fieldmesh gateway add-app`) may have waiting to be written
+   * before it is cut off as too slow. Default 1 MiB: seconds of a busy gateway's readings; an
+   * app further behind is not keeping up and would only grow the gateway's memory.
+   */
+  maxAppQueueBytes: number;
 }
 
 export const brokerDefaults: BrokerConfig = {
@@ -41,6 +47,7 @@ export const brokerDefaults: BrokerConfig = {
   connectTimeoutMs: 10_000,
   packetTimeoutMs: 60_000,
   maxConnections: 1000,
+  maxAppQueueBytes: 1024 * 1024,
 };
 
 export const checkBroker: Check<BrokerConfig> = section<BrokerConfig>(
@@ -54,6 +61,7 @@ export const checkBroker: Check<BrokerConfig> = section<BrokerConfig>(
     connectTimeoutMs: int(100, 600_000),
     packetTimeoutMs: int(0, 3_600_000),
     maxConnections: int(1, 100_000),
+    maxAppQueueBytes: int(16 * 1024, 256 * 1024 * 1024),
   },
   brokerDefaults,
 );

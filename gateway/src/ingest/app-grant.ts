@@ -1,4 +1,4 @@
-import { compilePattern, type SeriesPattern } from '../rules/pattern.js';
+import { compilePattern, type SeriesPattern } from '../series/pattern.js';
 
 /**
  * Local consumers (Node-RED, Home Assistant, a script on the Pi) log in to the gateway's broker
