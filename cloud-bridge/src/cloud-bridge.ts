@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from 'aedes';
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
-import { parseUplinkTopic, uplinkTopics, encodeAck, parseRelayTopic, relayTopics } from '@fieldmesh/protocol';
+import { uplinkTopics, encodeAck, relayTopics } from '@fieldmesh/protocol';
 import { readBrokerTls } from './broker/broker-tls.js';
 import { CloudBroker } from './broker/cloud-broker.js';
 import { ConnectionGuard } from './broker/connection-guard.js';
@@ -13,6 +13,8 @@ import { SqliteAlertStore } from './bridge/alert-store.js';
 import { BatchReceiver } from './bridge/batch-receiver.js';
 import { RelayedDelivery } from './bridge/relayed-delivery.js';
 import { GatewayPresence } from './bridge/gateway-presence.js';
+import { TopicRouter } from './bridge/topic-router.js';
+import { uplinkHandlers } from './bridge/uplink-handlers.js';
 import { isPostgresStore, type CloudConfig } from './config.js';
 import { dashboardRoutes } from './dashboard/dashboard-assets.js';
 import { cloudObservability } from './http/cloud-observability.js';
@@ -131,28 +133,14 @@ export class CloudBridge {
         if (newest.get(id) === client) newest.delete(id);
         if (n <= 0) void report(presence.disconnected(id));
       });
+      const router = new TopicRouter(uplinkHandlers({ receiver, alertReceiver, presence, live: liveApi, relayed, logger }));
       aedes.on('publish', (packet, client) => {
+        // Publishes of the broker itself (acks) have no client.
         if (client === null) return;
-        const r = parseRelayTopic(packet.topic);
-        if (r) {
-          // The ACL admitted only `fm/g/<publisher>/relay/<known origin>/batch`.
-          if (r.kind !== 'batch' || access.gatewayOf(client) !== r.relayId) return;
-          relayed.relayed(r.originId, r.relayId);
-          receiver.receive(r.originId, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), r.relayId);
-          return;
-        }
-        const t = parseUplinkTopic(packet.topic);
-        if (!t || access.gatewayOf(client) !== t.gatewayId) return;
+        const gatewayId = access.gatewayOf(client);
+        const current = gatewayId === undefined ? undefined : newest.get(gatewayId);
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-        if (t.kind === 'batch') {
-          relayed.direct(t.gatewayId);
-          receiver.receive(t.gatewayId, payload);
-        }
-        else if (t.kind === 'status') {
-          const current = newest.get(t.gatewayId);
-          void report(presence.status(t.gatewayId, payload, current !== undefined && current !== client));
-        } else if (t.kind === 'alert') liveApi.alertMessage(t.gatewayId, payload);
-        else if (t.kind === 'alerts') void alertReceiver.receive(t.gatewayId, payload);
+        router.dispatch(packet.topic, payload, { gatewayId, newerConnection: current !== undefined && current !== client });
       });
       httpAccess = new HttpAccess(liveApi.tokens, new HostAllowlist(config.http.allowedHosts));
       const httpGuard = httpAccess;

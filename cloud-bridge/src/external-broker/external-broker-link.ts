@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type MqttClient } from 'mqtt';
 import type { Logger } from '@fieldmesh/device-sdk';
-import { encodeAck, parseUplinkTopic, uplinkTopics, type AckMessage } from '@fieldmesh/protocol';
+import { encodeAck, uplinkTopics, type AckMessage } from '@fieldmesh/protocol';
+import type { TopicRouter } from '../bridge/topic-router.js';
 
 export interface ExternalBrokerOptions {
   /** `mqtt://host:port` or `mqtts://…` of an MQTT 5 broker (Mosquitto, EMQX, HiveMQ…). */
@@ -10,14 +11,6 @@ export interface ExternalBrokerOptions {
   password?: string;
   /** Shared-subscription group: bridges in one group split the batches between them. */
   shareGroup: string;
-}
-
-export interface ExternalBrokerHandlers {
-  batch(gatewayId: string, payload: Buffer): void;
-  status(gatewayId: string, payload: Buffer): void;
-  alert(gatewayId: string, payload: Buffer): void;
-  /** The uplink's priority lane (protocol/FORMAT.md §9), through the shared subscription like batches. */
-  alerts?(gatewayId: string, payload: Buffer): void;
 }
 
 export interface ExternalLinkStats {
@@ -48,7 +41,7 @@ export class ExternalBrokerLink {
     readonly clientId: string,
   ) {}
 
-  static async connect(opts: ExternalBrokerOptions, handlers: ExternalBrokerHandlers, logger: Logger): Promise<ExternalBrokerLink> {
+  static async connect(opts: ExternalBrokerOptions, router: TopicRouter, logger: Logger): Promise<ExternalBrokerLink> {
     const clientId = `fm-bridge-${process.pid}-${randomBytes(4).toString('hex')}`;
     const client = connect(opts.url, {
       clientId,
@@ -62,21 +55,13 @@ export class ExternalBrokerLink {
       properties: { receiveMaximum: 32, sessionExpiryInterval: 0 },
     });
     const link = new ExternalBrokerLink(client, clientId);
+    // No publisher identity here: the external broker's ACL vouches for the topic (EXTERNAL.md).
     client.on('message', (topic, payload) => {
-      const t = parseUplinkTopic(topic);
-      if (t?.kind === 'batch') {
-        link.stats.batches++;
-        handlers.batch(t.gatewayId, payload);
-      } else if (t?.kind === 'status') {
-        link.stats.statuses++;
-        handlers.status(t.gatewayId, payload);
-      } else if (t?.kind === 'alert') {
-        link.stats.alerts++;
-        handlers.alert(t.gatewayId, payload);
-      } else if (t?.kind === 'alerts' && handlers.alerts) {
-        link.stats.alerts++;
-        handlers.alerts(t.gatewayId, payload);
-      } else link.stats.ignored++;
+      const kind = router.dispatch(topic, payload);
+      if (kind === 'batch') link.stats.batches++;
+      else if (kind === 'status') link.stats.statuses++;
+      else if (kind === 'alert' || kind === 'alerts') link.stats.alerts++;
+      else link.stats.ignored++;
     });
     client.on('error', (err) => logger.warn({ err: err.message }, 'external broker error'));
     client.on('connect', () => {

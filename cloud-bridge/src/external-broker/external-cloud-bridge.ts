@@ -6,6 +6,8 @@ import { AlertReceiver } from '../bridge/alert-receiver.js';
 import { SqliteAlertStore } from '../bridge/alert-store.js';
 import { BatchReceiver } from '../bridge/batch-receiver.js';
 import { GatewayPresence } from '../bridge/gateway-presence.js';
+import { TopicRouter } from '../bridge/topic-router.js';
+import { uplinkHandlers } from '../bridge/uplink-handlers.js';
 import { isPostgresStore, type CloudConfig } from '../config.js';
 import { dashboardRoutes } from '../dashboard/dashboard-assets.js';
 import { cloudObservability } from '../http/cloud-observability.js';
@@ -67,17 +69,21 @@ export class ExternalCloudBridge {
       mkdirSync(config.dataDir, { recursive: true });
       alertStore = new SqliteAlertStore(join(config.dataDir, 'alerts.sqlite'));
       let alertReceiver: AlertReceiver | undefined;
+      // Batches may arrive before the receiver exists (between CONNACK and the receiver below);
+      // an alerts message then is dropped, and the gateway resends it after its ack timeout. The
+      // broker, not this bridge, sees the connections: online comes from the status itself.
+      const router = new TopicRouter(
+        uplinkHandlers({
+          receiver: { receive: (gw, payload) => (receiver ? receiver.receive(gw, payload) : void pending.push([gw, payload])) },
+          alertReceiver: { receive: (gw, payload) => alertReceiver?.receive(gw, payload) },
+          presence,
+          live,
+          logger,
+        }),
+      );
       link = await ExternalBrokerLink.connect(
         { url, shareGroup: config.broker.shareGroup, ...(config.broker.username !== undefined ? { username: config.broker.username } : {}), ...(config.broker.password !== undefined ? { password: config.broker.password } : {}) },
-        {
-          // Batches may arrive before the receiver exists (between CONNACK and the next line).
-          batch: (gw, payload) => (receiver ? receiver.receive(gw, payload) : pending.push([gw, payload])),
-          // The broker, not this bridge, sees the connection: online comes from the status itself.
-          status: (gw, payload) => void presence.status(gw, payload, false).catch((err: Error) => logger.error({ err: err.message }, 'presence update failed')),
-          alert: (gw, payload) => live.alertMessage(gw, payload),
-          // Before the receiver exists the message is dropped; the gateway resends after its ack timeout.
-          alerts: (gw, payload) => void alertReceiver?.receive(gw, payload),
-        },
+        router,
         logger,
       );
       const l = link;
