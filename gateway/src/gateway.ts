@@ -367,7 +367,7 @@ export class Gateway {
         ? new MqttRelayUpstream({ relayId: cfg.id, url: up.url, username: up.username ?? cfg.id, ...(up.password !== null ? { password: up.password } : {}), tls: readUplinkTls(up) })
         : null,
       port: cfg.relay.port,
-      host: cfg.relay.host,
+      host: cfg.relay.host ?? cfg.mesh.bind,
       clock: this.clock,
       logger: this.log,
       route: { afterMs: cfg.relay.afterMs, window: cfg.relay.window, batchReadings: cfg.relay.batchReadings, ackTimeoutMs: cfg.relay.ackTimeoutMs },

@@ -1,4 +1,4 @@
-import { bool, int, section, str, type Check } from './checks.js';
+import { bool, int, nullable, section, str, type Check } from './checks.js';
 
 /**
  * Mesh-assisted delivery (gateway/src/relay/RELAY.md). Needs `mesh.key`: the relay channel is
@@ -13,8 +13,11 @@ export interface RelayConfig {
    * fixed port for a firewall.
    */
   port: number;
-  /** Address the relay listens on. Default `0.0.0.0`. */
-  host: string;
+  /**
+   * Address the relay listens on. Default null: the mesh's bind address (`mesh.bind`), so a
+   * gateway whose mesh stays on one interface does not open its relay port on every other.
+   */
+  host: string | null;
   /** ms our uplink must be down before we relay through a peer. Default 3000: a brief reconnect is not worth a detour. */
   afterMs: number;
   /** Our batches in flight through a relay, unacked. Default 4. */
@@ -46,7 +49,7 @@ export interface RelayConfig {
 export const relayDefaults: RelayConfig = {
   enabled: true,
   port: 0,
-  host: '0.0.0.0',
+  host: null,
   afterMs: 3000,
   window: 4,
   batchReadings: 2000,
@@ -61,7 +64,7 @@ export const checkRelay: Check<RelayConfig> = section<RelayConfig>(
   {
     enabled: bool,
     port: int(0, 65535),
-    host: str({ max: 255 }),
+    host: nullable(str({ max: 255 })),
     afterMs: int(0, 3_600_000),
     window: int(1, 64),
     batchReadings: int(1, 5000),

@@ -5,7 +5,10 @@ import { KeyRing } from '../mesh/keyring.js';
 import { systemRandom } from '../mesh/random.js';
 import { Seal } from '../mesh/seal.js';
 import { RelayError } from './errors.js';
-import { FRAME_HELLO, FrameSplitter, lengthPrefixed, typedPayload } from './relay-frame.js';
+import { FRAME_HELLO, FrameSplitter, lengthPrefixed, MAX_FRAME_BYTES, MAX_HELLO_FRAME_BYTES, typedPayload } from './relay-frame.js';
+
+/** Why a channel closed before its peer's hello opened (a metrics label on the serving side). */
+export type PreHelloRefusal = 'preauth_frame_too_large' | 'hello_timeout' | 'hello_refused';
 
 /** What both ends of a relay connection need to authenticate each other. */
 export interface RelayCredentials {
@@ -38,7 +41,10 @@ export class RelayChannel {
   private sendSeal: Seal | null = null;
   private openSeal: Seal | null = null;
   private readonly nonce = randomBytes(32);
-  private readonly splitter = new FrameSplitter();
+  private readonly splitter = new FrameSplitter(MAX_HELLO_FRAME_BYTES);
+  private helloTimer: ReturnType<Clock['setTimeout']> | null = null;
+  /** Set when the channel closed before the peer's hello opened: why. */
+  preHelloRefusal: PreHelloRefusal | null = null;
   private peerHello: { id: string; nonce: Buffer; purpose: ChannelPurpose } | null = null;
   private closed = false;
   private onFrame: (f: RelayFrame) => void = () => {};
@@ -62,8 +68,20 @@ export class RelayChannel {
     socket.on('close', () => this.close('closed by peer'));
   }
 
-  /** Sets the handlers, then sends our hello. */
-  open(handlers: { hello: (peerId: string, purpose: ChannelPurpose) => void; frame: (f: RelayFrame) => void; close: (reason: string) => void }, purpose: ChannelPurpose = 'relay'): void {
+  /**
+   * Sets the handlers, then sends our hello. With `helloTimeoutMs`, a peer whose hello has not
+   * opened by then is closed (a stranger holding a socket open costs a slot and a buffer).
+   */
+  open(handlers: { hello: (peerId: string, purpose: ChannelPurpose) => void; frame: (f: RelayFrame) => void; close: (reason: string) => void }, purpose: ChannelPurpose = 'relay', helloTimeoutMs = 0): void {
+    if (helloTimeoutMs > 0) {
+      this.helloTimer = this.creds.clock.setTimeout(() => {
+        this.helloTimer = null;
+        if (this.peerHello) return;
+        this.preHelloRefusal = 'hello_timeout';
+        this.close(`no hello within ${helloTimeoutMs} ms`);
+      }, helloTimeoutMs);
+      this.helloTimer.unref?.();
+    }
     this.onHello = handlers.hello;
     this.onFrame = handlers.frame;
     this.onClose = handlers.close;
@@ -92,6 +110,8 @@ export class RelayChannel {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.helloTimer !== null) this.creds.clock.clearTimeout(this.helloTimer);
+    this.helloTimer = null;
     this.socket.destroy();
     this.onClose(reason);
   }
@@ -108,6 +128,7 @@ export class RelayChannel {
     try {
       frames = this.splitter.push(data);
     } catch (err) {
+      if (!this.peerHello) this.preHelloRefusal = 'preauth_frame_too_large';
       return this.close((err as Error).message);
     }
     for (const sealed of frames) {
@@ -126,6 +147,7 @@ export class RelayChannel {
   private acceptHello(sealed: Buffer): boolean {
     const opened = this.clusterSeal.open(sealed);
     if (!opened.ok) {
+      this.preHelloRefusal = 'hello_refused';
       this.close(new RelayError('FM_ERR_RELAY_AUTH', `hello refused (${opened.reason})`).message);
       return false;
     }
@@ -139,6 +161,7 @@ export class RelayChannel {
       const purpose: ChannelPurpose = m.purpose === 'replicate' ? 'replicate' : 'relay';
       this.peerHello = { id: m.id, nonce, purpose };
     } catch (err) {
+      this.preHelloRefusal = 'hello_refused';
       this.close(new RelayError('FM_ERR_RELAY_HANDSHAKE', (err as Error).message).message);
       return false;
     }
@@ -158,6 +181,10 @@ export class RelayChannel {
       new Seal({ keyring: new KeyRing([key]), label: `${this.creds.label}/relay`, clock: this.creds.clock, random: systemRandom, replayWindowMs: 0, maxSessions: 1 });
     this.sendSeal = sealWith(sendKey);
     this.openSeal = sealWith(recvKey);
+    // Authenticated: batches may come now.
+    this.splitter.setMaxFrameBytes(MAX_FRAME_BYTES);
+    if (this.helloTimer !== null) this.creds.clock.clearTimeout(this.helloTimer);
+    this.helloTimer = null;
     this.onHello(this.peerHello.id, this.peerHello.purpose);
     return true;
   }

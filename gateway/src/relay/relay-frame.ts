@@ -35,6 +35,12 @@ export const FRAME_WATERMARK = 8;
  */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024 + 64;
 
+/**
+ * Largest frame before the peer's HELLO opened: a sealed hello is about 200 bytes. Without this
+ * cap a stranger with no key makes the relay buffer MAX_FRAME_BYTES per connection.
+ */
+export const MAX_HELLO_FRAME_BYTES = 4096;
+
 export function lengthPrefixed(sealed: Buffer): Buffer {
   if (sealed.length > MAX_FRAME_BYTES) throw new RelayError('FM_ERR_RELAY_FRAME', `frame of ${sealed.length} bytes (at most ${MAX_FRAME_BYTES})`);
   const head = Buffer.allocUnsafe(4);
@@ -57,6 +63,15 @@ export class FrameSplitter {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
+  constructor(
+    /** Longest frame accepted now; raised once the peer is authenticated (setMaxFrameBytes). */
+    private maxFrameBytes = MAX_FRAME_BYTES,
+  ) {}
+
+  setMaxFrameBytes(n: number): void {
+    this.maxFrameBytes = n;
+  }
+
   push(data: Buffer): Buffer[] {
     this.chunks.push(data);
     this.buffered += data.length;
@@ -65,7 +80,7 @@ export class FrameSplitter {
       if (this.buffered < 4) break;
       const head = this.peek(4);
       const n = head.readUInt32BE(0);
-      if (n > MAX_FRAME_BYTES || n === 0) throw new RelayError('FM_ERR_RELAY_FRAME', `announced frame of ${n} bytes`);
+      if (n > this.maxFrameBytes || n === 0) throw new RelayError('FM_ERR_RELAY_FRAME', `announced frame of ${n} bytes (at most ${this.maxFrameBytes} now)`);
       if (this.buffered < 4 + n) break;
       const all = this.take(4 + n);
       frames.push(all.subarray(4));

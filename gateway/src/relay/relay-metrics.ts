@@ -1,6 +1,9 @@
 import type { MetricFamily } from '../metrics/prometheus.js';
 import type { RelayStatus } from './relay-node.js';
 
+/** Listed at zero before they first happen, so a rate() over them is never empty. */
+const PRE_AUTH_REASONS = ['too_many_connections', 'preauth_frame_too_large', 'hello_timeout', 'hello_refused'];
+
 const ROUTE_STATES = ['direct', 'waiting', 'connecting', 'relaying', 'idle'] as const;
 
 /** `/metrics` families of the relay and replication (RELAY.md §8). */
@@ -16,6 +19,12 @@ export function relayMetricFamilies(s: RelayStatus): MetricFamily[] {
     },
     counter('route_readings_acked_total', 'Our readings the cloud acked through a relay.', s.route.readingsAcked),
     counter('route_failovers_total', 'Relays given up (died, refused, timed out).', s.route.failovers),
+    {
+      name: 'fieldmesh_relay_refused_total',
+      help: 'Connections, hellos and frames the relay port refused, by reason (too_many_connections, preauth_frame_too_large, hello_timeout, hello_refused, or an FM_ERR_RELAY code).',
+      type: 'counter',
+      samples: [...new Set([...PRE_AUTH_REASONS, ...Object.keys(s.refused)])].map((reason) => ({ labels: { reason }, value: s.refused[reason] ?? 0 })),
+    },
   ];
   if (s.serving) {
     out.push(

@@ -47,6 +47,8 @@ export interface RelayStatus {
   replication: ReplicationStats | null;
   /** The replicas we keep for others. */
   replicas: ReplicaKeeperStats | null;
+  /** Connections and frames the relay port refused, by reason (whether or not we serve). */
+  refused: Record<string, number>;
 }
 
 /** Both halves of mesh-assisted delivery for one gateway: the route (ours) and the server (theirs). */
@@ -102,6 +104,7 @@ export class RelayNode {
       serving: this.opts.upstream ? this.server.snapshot() : null,
       replication: this.replicator?.snapshot() ?? null,
       replicas: this.keeper?.snapshot() ?? null,
+      refused: { ...this.server.stats.refused },
     };
   }
 

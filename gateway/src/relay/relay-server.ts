@@ -21,6 +21,13 @@ export interface RelayServerOptions {
   maxQueuedPerOrigin?: number;
   /** ms to wait for the cloud's ack of a relayed batch before freeing its window slot. Default 30000. */
   ackTimeoutMs?: number;
+  /**
+   * Open connections at most, authenticated or not. Default 64: maxOrigins relays plus
+   * replication channels of a mesh of tens, with room; one more is closed at once and counted.
+   */
+  maxConnections?: number;
+  /** ms a new connection has for its hello to open. Default 5000 (a hello is one small frame). */
+  helloTimeoutMs?: number;
 }
 
 export interface RelayServingStats {
@@ -77,6 +84,8 @@ export class RelayServer {
   private readonly maxOrigins: number;
   private readonly maxQueued: number;
   private readonly ackTimeoutMs: number;
+  private readonly maxConnections: number;
+  private readonly helloTimeoutMs: number;
   private readonly purpose = new WeakMap<RelayChannel, ChannelPurpose>();
   private readonly ackListeners: Array<(origin: string, ack: AckMessage) => void> = [];
   replication: ReplicationEndpoint | null = null;
@@ -86,7 +95,9 @@ export class RelayServer {
     this.maxOrigins = opts.maxOrigins ?? 8;
     this.maxQueued = opts.maxQueuedPerOrigin ?? 32;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 30_000;
-    for (const [k, v] of Object.entries({ window: this.window, maxOrigins: this.maxOrigins, maxQueuedPerOrigin: this.maxQueued, ackTimeoutMs: this.ackTimeoutMs })) {
+    this.maxConnections = opts.maxConnections ?? 64;
+    this.helloTimeoutMs = opts.helloTimeoutMs ?? 5000;
+    for (const [k, v] of Object.entries({ window: this.window, maxOrigins: this.maxOrigins, maxQueuedPerOrigin: this.maxQueued, ackTimeoutMs: this.ackTimeoutMs, maxConnections: this.maxConnections, helloTimeoutMs: this.helloTimeoutMs })) {
       if (!Number.isInteger(v) || v < 1) throw new RelayError('FM_ERR_RELAY_CONFIG', `relay ${k} = ${v}: must be a positive integer`);
     }
   }
@@ -156,6 +167,13 @@ export class RelayServer {
   }
 
   private accept(socket: Socket): void {
+    if (this.channels.size >= this.maxConnections) {
+      this.count('too_many_connections');
+      this.opts.logger.warn({ component: 'relay', remote: socket.remoteAddress, max: this.maxConnections }, 'relay connection refused: too many');
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
     const channel = new RelayChannel(socket, this.opts.selfId, this.opts.credentials, 'relay');
     this.channels.add(channel);
     channel.open({
@@ -183,9 +201,9 @@ export class RelayServer {
         this.forget(channel);
         if (this.purpose.get(channel) === 'replicate') this.replication?.closed(channel);
         if (channel.peerId) this.opts.logger.info({ component: 'relay', origin: channel.peerId, reason }, 'relay connection closed');
-        else this.count('FM_ERR_RELAY_HANDSHAKE');
+        else this.count(channel.preHelloRefusal ?? 'FM_ERR_RELAY_HANDSHAKE');
       },
-    });
+    }, 'relay', this.helloTimeoutMs);
   }
 
   private refuse(channel: RelayChannel, code: RelayErrorCode, reason: string): void {
