@@ -372,7 +372,7 @@ export class Gateway {
       logger: this.log,
       route: { afterMs: cfg.relay.afterMs, window: cfg.relay.window, batchReadings: cfg.relay.batchReadings, ackTimeoutMs: cfg.relay.ackTimeoutMs },
       serve: { window: cfg.relay.serveWindow, maxOrigins: cfg.relay.maxOrigins },
-      replication: { k: cfg.relay.replicas, deadAfterMs: cfg.relay.deadAfterMs, storeFile: join(cfg.dataDir, 'replicas.db') },
+      replication: { k: cfg.relay.replicas, deadAfterMs: cfg.relay.deadAfterMs, recentReadings: cfg.relay.recentReadings, storeFile: join(cfg.dataDir, 'replicas.db') },
     });
     this.relayPort = await this.relay.start();
     this.metrics.register(() => (this.relay ? relayMetricFamilies(this.relay.status()) : []));

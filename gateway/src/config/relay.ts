@@ -44,6 +44,13 @@ export interface RelayConfig {
    * origin will send itself in a moment (harmless: the cloud dedupes, it only costs the link).
    */
   deadAfterMs: number;
+  /**
+   * Readings of our freshest commits kept in memory (by reference) to feed buddies that keep up,
+   * instead of reading them back from the log. Default 50000 (about 5 MiB of heap at most, only
+   * while replication lags); 0 = keep none, every batch is read back from SQLite. A cache bound
+   * for small boards.
+   */
+  recentReadings: number;
 }
 
 export const relayDefaults: RelayConfig = {
@@ -58,6 +65,7 @@ export const relayDefaults: RelayConfig = {
   maxOrigins: 8,
   replicas: 1,
   deadAfterMs: 60_000,
+  recentReadings: 50_000,
 };
 
 export const checkRelay: Check<RelayConfig> = section<RelayConfig>(
@@ -73,6 +81,7 @@ export const checkRelay: Check<RelayConfig> = section<RelayConfig>(
     maxOrigins: int(1, 1000),
     replicas: int(0, 8),
     deadAfterMs: int(0, 7 * 86_400_000),
+    recentReadings: int(0, 10_000_000),
   },
   relayDefaults,
 );

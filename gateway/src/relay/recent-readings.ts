@@ -28,7 +28,7 @@ export class RecentReadings {
    * hands each commit notice a fresh array, `ingest.ts` settle()).
    */
   add(firstSeq: number, readings: readonly Reading[]): void {
-    if (readings.length === 0) return;
+    if (readings.length === 0 || this.max === 0) return;
     const last = this.chunks.at(-1);
     if (last && last.firstSeq + last.readings.length !== firstSeq) this.clear();
     this.chunks.push({ firstSeq, readings });

@@ -35,6 +35,7 @@ export interface RelayNodeOptions {
     tickMs?: number;
     window?: number;
     batchReadings?: number;
+    recentReadings?: number;
   };
 }
 
@@ -79,6 +80,7 @@ export class RelayNode {
         ...(r.tickMs ? { tickMs: r.tickMs } : {}),
         ...(r.window ? { window: r.window } : {}),
         ...(r.batchReadings ? { batchReadings: r.batchReadings } : {}),
+        ...(r.recentReadings !== undefined ? { recentReadings: r.recentReadings } : {}),
       });
     }
   }

@@ -36,6 +36,8 @@ export interface ReplicatorOptions {
    * delivery lags), and the copies that do go are larger batches. 0 copies at once.
    */
   lingerMs?: number;
+  /** Readings of the freshest commits kept in memory for buddies that keep up. Default 50000; 0 reads every batch back from the log. */
+  recentReadings?: number;
 }
 
 export interface ReplicationStats {
@@ -83,12 +85,13 @@ export class Replicator {
   private readonly lingerMs: number;
   private lingerTimer: Timer | null = null;
   /** The freshest commits, by reference (recent-readings.ts): what a buddy that keeps up is fed from. */
-  private readonly recent = new RecentReadings(50_000);
+  private readonly recent: RecentReadings;
   /** A replicated batch's bytes at most: well under the channel's 4 MiB frame cap. */
   private static readonly MAX_BATCH_BYTES = 1024 * 1024;
 
   constructor(private readonly opts: ReplicatorOptions) {
     this.k = opts.k ?? 1;
+    this.recent = new RecentReadings(opts.recentReadings ?? 50_000);
     this.window = opts.window ?? 4;
     this.batchReadings = opts.batchReadings ?? 8000;
     this.tickMs = opts.tickMs ?? 500;

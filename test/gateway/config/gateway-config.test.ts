@@ -75,6 +75,12 @@ rules: []
     expect(err.message).toContain(text);
   });
 
+  it('bounds the relay\'s in-memory cache of fresh readings by relay.recentReadings', () => {
+    expect(parseGatewayConfig({}).relay.recentReadings).toBe(50_000);
+    expect(parseGatewayConfig({ relay: { recentReadings: 0 } }).relay.recentReadings).toBe(0);
+    expect(fails({ relay: { recentReadings: -1 } }).message).toContain('relay.recentReadings');
+  });
+
   it('names the line of a YAML syntax error and refuses duplicate keys', () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'id: a\nbroker: { port: 1\n');

@@ -47,4 +47,10 @@ describe('RecentReadings (the replicator feeds buddies from the commit notices)'
     r.dropThrough(2);
     expect(r.size).toBe(3);
   });
+  it('holds nothing with a bound of 0: every batch is read back from the log', () => {
+    const r = new RecentReadings(0);
+    r.add(1, rs(3));
+    expect(r.size).toBe(0);
+    expect(r.after(0, 10)).toBeNull();
+  });
 });
