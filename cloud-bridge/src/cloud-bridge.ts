@@ -93,6 +93,7 @@ export class CloudBridge {
       });
       const aedes = broker.aedes;
       liveApi.attachBroker(aedes, viewerGuard);
+      if (config.liveMqtt) await liveApi.listenMqtt(config.liveMqtt);
       // Batches relayed by a peer (gateway/src/relay/RELAY.md) are acked to the relay, which
       // hands the ack to the origin over the mesh channel.
       const relayed = new RelayedDelivery(clock);

@@ -81,6 +81,12 @@ export interface CloudConfig {
     /** Ms a client has to send its whole request. Default 30000. */
     requestTimeoutMs: number;
   };
+  /**
+   * A read-only MQTT listener (plain TCP, or TLS with `tls`) for `fm/live/…`, for clients that
+   * do not speak WebSocket (`mosquitto_sub`, Node-RED, Telegraf): any username, a live token as
+   * password, as on `/mqtt`. Unset (default): no such listener. `host` defaults to `http.host`.
+   */
+  liveMqtt?: { port: number; host: string; tls?: { cert: string; key: string } };
   /** Directory for the credentials file and, by default, the database. Default ./cloud-data. */
   dataDir: string;
   /**
@@ -101,6 +107,7 @@ type Shape = { [key: string]: 'port' | 'host' | 'string' | 'strings' | 'positive
 const SHAPE: Shape = {
   broker: { port: 'port', host: 'host', auth: { enum: ['credentials', 'none'] }, maxPacketBytes: 'positive', maxConnections: 'positive', connectTimeoutMs: 'positive', preAuthMaxBytes: 'positive', packetTimeoutMs: 'positive', url: 'string', username: 'string', password: 'string', shareGroup: 'string', tls: { cert: 'string', key: 'string', ca: 'string', requireClientCert: 'boolean' } },
   http: { port: 'port', host: 'host', allowedHosts: 'strings', headersTimeoutMs: 'positive', requestTimeoutMs: 'positive' },
+  liveMqtt: { port: 'port', host: 'host', tls: { cert: 'string', key: 'string' } },
   dataDir: 'string',
   store: 'string',
 };
@@ -141,7 +148,7 @@ export function isPostgresStore(store: string): boolean {
 /** Validates a parsed config object (every key optional) and returns the frozen full config. */
 export function resolveCloudConfig(input: unknown = {}, baseDir = process.cwd()): CloudConfig {
   check(input ?? {}, SHAPE, '');
-  const raw = (input ?? {}) as { broker?: Partial<CloudConfig['broker']>; http?: Partial<CloudConfig['http']>; dataDir?: string; store?: string };
+  const raw = (input ?? {}) as { broker?: Partial<CloudConfig['broker']>; http?: Partial<CloudConfig['http']>; liveMqtt?: Partial<NonNullable<CloudConfig['liveMqtt']>>; dataDir?: string; store?: string };
   const dataDir = resolve(baseDir, raw.dataDir ?? CLOUD_DEFAULTS.dataDir);
   const config: CloudConfig = {
     broker: { ...CLOUD_DEFAULTS.broker, ...raw.broker },
@@ -160,6 +167,13 @@ export function resolveCloudConfig(input: unknown = {}, baseDir = process.cwd())
       ...(t.ca !== undefined ? { ca: resolve(baseDir, t.ca) } : {}),
       requireClientCert: t.requireClientCert ?? false,
     };
+  }
+  if (raw.liveMqtt !== undefined) {
+    const l = raw.liveMqtt;
+    if (l.port === undefined) bad('liveMqtt.port', 'the read-only MQTT listener needs a port (e.g. 1885; 8885 with tls)');
+    const tls = l.tls as Partial<{ cert: string; key: string }> | undefined;
+    if (tls !== undefined && (tls.cert === undefined || tls.key === undefined)) bad(`liveMqtt.tls.${tls.cert === undefined ? 'cert' : 'key'}`, 'TLS needs both cert and key (PEM files)');
+    config.liveMqtt = { port: l.port, host: l.host ?? config.http.host, ...(tls ? { tls: { cert: resolve(baseDir, tls.cert!), key: resolve(baseDir, tls.key!) } } : {}) };
   }
   if (config.broker.preAuthMaxBytes < 256 || config.broker.preAuthMaxBytes > config.broker.maxPacketBytes) bad('broker.preAuthMaxBytes', `must be 256..maxPacketBytes (${config.broker.maxPacketBytes}), got ${config.broker.preAuthMaxBytes}`);
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.broker.shareGroup)) bad('broker.shareGroup', 'must be 1..64 of A-Z a-z 0-9 _ . - (no / + #: it stands in a topic filter)');

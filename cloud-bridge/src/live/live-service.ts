@@ -6,6 +6,7 @@ import type { CloudStore } from '../store/cloud-store.js';
 import { LiveFeedStore } from './live-feed-store.js';
 import { LiveHub } from './live-hub.js';
 import { LiveMqtt } from './live-mqtt.js';
+import { LiveMqttListener, type LiveMqttListenerConfig } from './live-mqtt-listener.js';
 import { LiveServer, SERVER_DEFAULTS, type LiveServerLimits } from './live-server.js';
 import { SUBSCRIBER_DEFAULTS, type SubscriberLimits } from './live-subscriber.js';
 import { LiveTokens } from './live-tokens.js';
@@ -26,6 +27,7 @@ export class LiveService {
   readonly hub: LiveHub;
   readonly server: LiveServer;
   private mqtt: LiveMqtt | null = null;
+  private listener: LiveMqttListener | null = null;
 
   private constructor(
     readonly tokens: LiveTokens,
@@ -61,6 +63,22 @@ export class LiveService {
     this.hub.add(this.mqtt);
   }
 
+  /**
+   * Opens the plain-MQTT (TCP or TLS) live listener: its connections go through the same guard,
+   * token check and read-only ACL as `/mqtt`. Returns the port. Needs `attachBroker` first.
+   */
+  async listenMqtt(cfg: LiveMqttListenerConfig): Promise<number> {
+    const mqtt = this.mqtt;
+    if (!mqtt) throw new Error('LiveService.listenMqtt before attachBroker');
+    this.listener = await LiveMqttListener.start(cfg, (stream, remote) => mqtt.handle(stream, remote));
+    return this.listener.port;
+  }
+
+  /** The plain-MQTT live listener's port, or null when none is configured. */
+  get mqttPort(): number | null {
+    return this.listener?.port ?? null;
+  }
+
   /** Streams an alert event (gateway alert payload v1) to subscribers. */
   alert(gateway: string, alert: Record<string, unknown>): void {
     this.hub.alert(gateway, alert);
@@ -92,6 +110,8 @@ export class LiveService {
   }
 
   close(): void {
+    this.listener?.close();
+    this.listener = null;
     this.server.close();
     this.hub.close();
   }
