@@ -211,8 +211,10 @@ export class CloudHttpApi {
           return send(res, 200, this.extra.metrics());
         case '/metrics': {
           if (!this.extra.prometheus) break;
+          // Rendered before the head is written: a store failure is then still a clean 500.
+          const text = await this.extra.prometheus();
           res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' });
-          res.end(req.method === 'HEAD' ? undefined : await this.extra.prometheus());
+          res.end(req.method === 'HEAD' ? undefined : text);
           return;
         }
         case '/api/alerts':
