@@ -1,7 +1,13 @@
+import { parseAddress } from '../mesh/address.js';
+import { tuningProblem } from '../mesh/config.js';
 import { ConfigError } from './errors.js';
-import { bool, int, listOf, nullable, oneOf, section, str, type Check } from './checks.js';
+import { bool, int, isMapping, listOf, nullable, oneOf, section, str, type Check } from './checks.js';
 
-/** Gossip membership among a site's gateways (gateway/src/mesh/README.md). */
+/**
+ * Gossip membership among a site's gateways (gateway/src/mesh/README.md). This is the one parser
+ * of the `mesh:` section: the mesh builds what it runs on from the result (mesh/config.ts
+ * `meshSection`) and checks nothing again.
+ */
 export interface MeshConfig {
   /** UDP port for gossip. Default 7946 (as memberlist). 0 = any free port. */
   port: number;
@@ -25,11 +31,41 @@ export interface MeshConfig {
   bind: string;
   /** Address peers should use ("ip:port") when the bound one is not reachable as is (NAT). Default null. */
   advertise: string | null;
+  /**
+   * Per-field overrides of the preset's timing, e.g. `{ probeIntervalMs: 500, lifeguard: true }`.
+   * gateway/src/mesh/config.ts `MeshTuning` documents every field (unit, the preset values, the
+   * trade-off) and its range; unknown keys and values out of range are refused, and so is a
+   * probeTimeoutMs not below probeIntervalMs. Default none: the preset as it is.
+   */
+  tuning: Record<string, number | boolean>;
 }
 
-export const meshDefaults: MeshConfig = { port: 7946, mdns: true, seeds: [], key: null, keys: [], label: 'fieldmesh', preset: 'lan', bind: '0.0.0.0', advertise: null };
+export const meshDefaults: MeshConfig = { port: 7946, mdns: true, seeds: [], key: null, keys: [], label: 'fieldmesh', preset: 'lan', bind: '0.0.0.0', advertise: null, tuning: {} };
 
-const seed = str({ pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, hint: 'host:port (IPv6 as [addr]:port)', max: 300 });
+const seedText = str({ pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):\d{1,5}$/, hint: 'host:port (IPv6 as [addr]:port)', max: 300 });
+const seed: Check<string> = (v, path) => {
+  const s = seedText(v, path);
+  const port = Number(s.slice(s.lastIndexOf(':') + 1));
+  if (port < 1 || port > 65535) throw new ConfigError('FM_ERR_CONFIG_RANGE', path, `port ${port} of "${s}" is not 1-65535`);
+  return s;
+};
+
+/** An address peers can reach: an IP literal with a port (the mesh's own address rules). */
+const advertise: Check<string> = (v, path) => {
+  const s = str({ max: 64 })(v, path);
+  try {
+    parseAddress(s);
+  } catch (err) {
+    throw new ConfigError('FM_ERR_CONFIG_RANGE', path, `${(err as Error).message.split(' (FM_ERR_')[0]}; expected ip:port (IPv6 as [addr]:port)`);
+  }
+  return s;
+};
+
+/** The overrides' shape here; their keys and ranges are the mesh's, checked with the preset below. */
+const tuningOverrides: Check<Record<string, number | boolean>> = (v, path) => {
+  if (!isMapping(v)) throw new ConfigError('FM_ERR_CONFIG_TYPE', path, 'expected a mapping of tuning fields, e.g. { probeIntervalMs: 500 }');
+  return { ...v } as Record<string, number | boolean>;
+};
 
 const key: Check<string> = (v, path) => {
   const s = str({ pattern: /^[A-Za-z0-9+/]+={0,2}$/, hint: 'base64' })(v, path);
@@ -37,7 +73,7 @@ const key: Check<string> = (v, path) => {
   return s;
 };
 
-export const checkMesh: Check<MeshConfig> = section<MeshConfig>(
+const checkMeshKeys: Check<MeshConfig> = section<MeshConfig>(
   {
     port: int(0, 65535),
     mdns: bool,
@@ -47,7 +83,21 @@ export const checkMesh: Check<MeshConfig> = section<MeshConfig>(
     label: str({ pattern: /^[\x20-\x7e]+$/, hint: 'printable ASCII', max: 128 }),
     preset: oneOf('lan', 'wan', 'local'),
     bind: str({ pattern: /^[0-9a-fA-F:.]+$/, hint: 'an IP address', max: 64 }),
-    advertise: nullable(str({ pattern: /^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, hint: 'ip:port (IPv6 as [addr]:port)', max: 64 })),
+    advertise: nullable(advertise),
+    tuning: tuningOverrides,
   },
   meshDefaults,
 );
+
+export const checkMesh: Check<MeshConfig> = (v, path) => {
+  const c = checkMeshKeys(v, path);
+  // Tuning is checked against the chosen preset (probeTimeoutMs must stay below probeIntervalMs).
+  const problem = tuningProblem(c.preset, c.tuning);
+  if (problem) throw new ConfigError(problem.unknown ? 'FM_ERR_CONFIG_UNKNOWN_KEY' : 'FM_ERR_CONFIG_RANGE', `${path}.tuning.${problem.key}`, problem.detail);
+  return c;
+};
+
+/** Parses a raw `mesh:` section on its own (the gateway config parses it as part of the file). */
+export function parseMeshConfig(raw: unknown): MeshConfig {
+  return checkMesh(raw, 'mesh');
+}

@@ -139,33 +139,112 @@ const bounds: Record<Exclude<keyof MeshTuning, 'lifeguard'>, [number, number]> =
   stallThresholdMs: [0, 600_000],
 };
 
+/** What is wrong with tuning overrides for a preset: the offending key (under `mesh.tuning`), or null. */
+export interface TuningProblem {
+  /** The override key at fault (a cross-field rule names the key to change). */
+  key: string;
+  /** The key is not a tuning field at all (a typo): otherwise its value is out of range. */
+  unknown: boolean;
+  detail: string;
+}
+
 /**
- * Builds tuning from a preset plus overrides; rejects unknown keys and out-of-range values with
- * the key and the fix. The result is frozen.
+ * The rules of tuning overrides, in one place: the gateway config's `mesh.tuning` is checked
+ * against them at start (gateway/src/config/mesh.ts, with its key path) and `meshTuning` builds
+ * from them. Returns the first problem, or null.
  */
-export function meshTuning(preset: PresetName = 'lan', overrides: Record<string, unknown> = {}): Readonly<MeshTuning> {
+export function tuningProblem(preset: PresetName, overrides: Record<string, unknown>): TuningProblem | null {
   const base = presets[preset];
-  if (!base) throw new MeshError('FM_ERR_MESH_CONFIG', `unknown mesh preset "${String(preset)}"; use lan, wan or local`);
-  const out: MeshTuning = { ...base };
+  if (!base) return { key: 'preset', unknown: false, detail: `unknown mesh preset "${String(preset)}"; use lan, wan or local` };
   for (const [key, value] of Object.entries(overrides)) {
     if (key === 'lifeguard') {
-      if (typeof value !== 'boolean') throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.lifeguard must be true or false, not ${JSON.stringify(value)}`);
-      out.lifeguard = value;
+      if (typeof value !== 'boolean') return { key, unknown: false, detail: `must be true or false, not ${JSON.stringify(value)}` };
       continue;
     }
     const range = bounds[key as keyof typeof bounds];
-    if (!range) {
-      throw new MeshError('FM_ERR_MESH_CONFIG', `unknown mesh tuning key "${key}"; known keys: ${Object.keys(base).join(', ')}`);
-    }
+    if (!range) return { key, unknown: true, detail: `unknown mesh tuning key "${key}"; known keys: ${Object.keys(base).join(', ')}` };
     if (typeof value !== 'number' || !Number.isInteger(value) || value < range[0] || value > range[1]) {
-      throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.${key} must be an integer from ${range[0]} to ${range[1]}, not ${JSON.stringify(value)}`);
+      return { key, unknown: false, detail: `must be an integer from ${range[0]} to ${range[1]}, not ${JSON.stringify(value)}` };
     }
-    (out as unknown as Record<string, number>)[key] = value;
   }
-  if (out.probeTimeoutMs >= out.probeIntervalMs) {
-    throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.probeTimeoutMs (${out.probeTimeoutMs}) must be less than mesh.probeIntervalMs (${out.probeIntervalMs})`);
+  const probeTimeoutMs = (overrides.probeTimeoutMs as number | undefined) ?? base.probeTimeoutMs;
+  const probeIntervalMs = (overrides.probeIntervalMs as number | undefined) ?? base.probeIntervalMs;
+  if (probeTimeoutMs >= probeIntervalMs) {
+    return {
+      key: 'probeTimeoutMs' in overrides ? 'probeTimeoutMs' : 'probeIntervalMs',
+      unknown: false,
+      detail: `probeTimeoutMs (${probeTimeoutMs}) must be less than probeIntervalMs (${probeIntervalMs}) (preset ${preset})`,
+    };
   }
-  return Object.freeze(out);
+  return null;
+}
+
+/**
+ * Builds tuning from a preset plus overrides; rejects unknown keys and out-of-range values
+ * (`tuningProblem`) with the key and the fix. The result is frozen.
+ */
+export function meshTuning(preset: PresetName = 'lan', overrides: Record<string, unknown> = {}): Readonly<MeshTuning> {
+  const problem = tuningProblem(preset, overrides);
+  if (problem) throw new MeshError('FM_ERR_MESH_CONFIG', problem.key === 'preset' ? problem.detail : `mesh.tuning.${problem.key}: ${problem.detail}`);
+  return Object.freeze({ ...presets[preset], ...overrides } as MeshTuning);
+}
+
+/**
+ * The `mesh:` section as Mesh runs on it: validated once, by the gateway config
+ * (gateway/src/config/mesh.ts, `checkMesh`), then built here with the tuning resolved.
+ */
+export interface MeshSection {
+  /** UDP port (0 picks a free one). */
+  readonly port: number;
+  /** Publish and browse `_fieldmesh._udp`. */
+  readonly mdns: boolean;
+  /** Static seed addresses "host:port" / "[IPv6]:port". */
+  readonly seeds: readonly string[];
+  /** Cluster key, base64 of 32 bytes: the primary. */
+  readonly key: string;
+  /** Other keys still accepted while a rotation is under way. */
+  readonly keys: readonly string[];
+  /** Cluster label; meshes with different labels ignore each other. */
+  readonly label: string;
+  readonly preset: PresetName;
+  /** Address to bind. */
+  readonly bind: string;
+  /** Address peers should use, when the bound one is not it (NAT, several interfaces). */
+  readonly advertise?: string;
+  /** The preset with the config's `mesh.tuning` overrides applied. */
+  readonly tuning: Readonly<MeshTuning>;
+}
+
+/** The validated config section (structurally: gateway/src/config/mesh.ts `MeshConfig`). */
+export interface MeshSectionInput {
+  port: number;
+  mdns: boolean;
+  seeds: string[];
+  key: string | null;
+  keys?: string[];
+  label?: string;
+  preset?: PresetName;
+  bind?: string;
+  advertise?: string | null;
+  tuning?: Record<string, unknown>;
+}
+
+/** Builds the section Mesh runs on; a mesh needs its key (a null key means the mesh is off). */
+export function meshSection(c: MeshSectionInput): MeshSection {
+  if (c.key === null) throw new MeshError('FM_ERR_MESH_KEY', 'mesh.key is required: a base64 32-byte key shared by the mesh (openssl rand -base64 32)');
+  const preset = c.preset ?? 'lan';
+  return Object.freeze({
+    port: c.port,
+    mdns: c.mdns,
+    seeds: Object.freeze([...c.seeds]),
+    key: c.key,
+    keys: Object.freeze([...(c.keys ?? [])]),
+    label: checkLabel(c.label ?? 'fieldmesh'),
+    preset,
+    bind: c.bind ?? '0.0.0.0',
+    ...(c.advertise ? { advertise: c.advertise } : {}),
+    tuning: meshTuning(preset, c.tuning ?? {}),
+  });
 }
 
 export function checkMemberId(id: string): string {

@@ -1,22 +1,13 @@
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import type { HttpApi } from '../http/server.js';
 import type { MetricFamily, MetricsRegistry } from '../metrics/prometheus.js';
-import { Mesh, parseMeshSection } from './mesh.js';
+import { meshSection, type MeshSectionInput } from './config.js';
+import { Mesh } from './mesh.js';
 import type { MemberMeta } from './meta.js';
 import type { MeshMetrics } from './metrics.js';
 
 /** The gateway config's `mesh:` section as gateway/src/config/mesh.ts validates it. */
-export interface GatewayMeshConfig {
-  port: number;
-  mdns: boolean;
-  seeds: string[];
-  key: string | null;
-  keys?: string[];
-  label?: string;
-  preset?: 'lan' | 'wan' | 'local';
-  bind?: string;
-  advertise?: string | null;
-}
+export type GatewayMeshConfig = MeshSectionInput;
 
 export interface GatewayMeshDeps {
   id: string;
@@ -46,17 +37,7 @@ export async function startGatewayMesh(deps: GatewayMeshDeps): Promise<Mesh | nu
     deps.logger.info({ component: 'mesh' }, 'mesh off: set mesh.key (same base64 32-byte key on every gateway, e.g. `openssl rand -base64 32`) to join a mesh');
     return null;
   }
-  const section = parseMeshSection({
-    port: c.port,
-    mdns: c.mdns,
-    seeds: c.seeds,
-    key: c.key,
-    keys: c.keys ?? [],
-    label: c.label ?? 'fieldmesh',
-    preset: c.preset ?? 'lan',
-    bind: c.bind ?? '0.0.0.0',
-    ...(c.advertise ? { advertise: c.advertise } : {}),
-  });
+  const section = meshSection(c);
   const mesh = new Mesh({
     id: deps.id,
     section,

@@ -1,7 +1,7 @@
 import { systemClock, type Clock, type Timer, type Logger, silentLogger } from '@fieldmesh/device-sdk';
 import { formatAddress, isAddress, parseAddress } from './address.js';
 import { lookup } from 'node:dns/promises';
-import { checkLabel, checkMemberId, meshTuning, type MeshTuning, type PresetName } from './config.js';
+import { checkMemberId, type MeshSection, type MeshTuning } from './config.js';
 import type { Discovery } from './discovery.js';
 import { MeshError } from './errors.js';
 import { KeyRing } from './keyring.js';
@@ -15,93 +15,7 @@ import { systemRandom, type Random } from './random.js';
 import type { Transport } from './transport.js';
 import { UdpTransport } from './udp-transport.js';
 
-/**
- * The gateway's `mesh:` configuration section:
- *   mesh: { port: 7946, mdns: true, seeds: ["10.0.0.2:7946"], key: BASE64 }
- * plus optional `keys` (extra accepted keys during a rotation), `label`, `preset`, `bind`,
- * `advertise` and `tuning` (per-field overrides of the preset, see config.ts).
- */
-export interface MeshSection {
-  /** UDP port (default 7946; 0 picks a free one). */
-  port: number;
-  /** Publish and browse `_fieldmesh._udp` (default true). Off where multicast is not allowed. */
-  mdns: boolean;
-  /** Static seed addresses "IPv4:port" / "[IPv6]:port" (default none). */
-  seeds: string[];
-  /** Cluster key, base64 of 32 bytes: the primary. Required: packets are always encrypted. */
-  key: string;
-  /** Other keys still accepted while a rotation is under way. */
-  keys: string[];
-  /** Cluster label (default "fieldmesh"); meshes with different labels ignore each other. */
-  label: string;
-  preset: PresetName;
-  /** Address to bind (default "0.0.0.0"). */
-  bind: string;
-  /** Address peers should use, when the bound one is not it (NAT, several interfaces). */
-  advertise?: string;
-  tuning: Record<string, unknown>;
-}
-
-const sectionKeys = ['port', 'mdns', 'seeds', 'key', 'keys', 'label', 'preset', 'bind', 'advertise', 'tuning'];
-
-/** Validates the raw `mesh:` section; errors name the key (`mesh.seeds[1]`) and the fix. */
-export function parseMeshSection(raw: unknown): MeshSection {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh must be a mapping, e.g. { port: 7946, key: BASE64 }');
-  }
-  const r = raw as Record<string, unknown>;
-  for (const k of Object.keys(r)) {
-    if (!sectionKeys.includes(k)) throw new MeshError('FM_ERR_MESH_CONFIG', `unknown key mesh.${k}; known keys: ${sectionKeys.join(', ')}`);
-  }
-  const port = r.port ?? 7946;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.port must be an integer 0-65535, not ${JSON.stringify(port)}`);
-  }
-  const mdns = r.mdns ?? true;
-  if (typeof mdns !== 'boolean') throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.mdns must be true or false`);
-  const seeds = r.seeds ?? [];
-  if (!Array.isArray(seeds)) throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.seeds must be a list of "host:port" strings');
-  seeds.forEach((s, i) => {
-    if (typeof s !== 'string') throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.seeds[${i}] must be a string`);
-    if (isAddress(s)) return;
-    const named = /^([A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})):(\d{1,5})$/.exec(s);
-    if (!named || Number(named[2]) < 1 || Number(named[2]) > 65535) {
-      throw new MeshError('FM_ERR_MESH_CONFIG', `mesh.seeds[${i}] "${s}" is not host:port (IPv6 as [addr]:port)`);
-    }
-  });
-  if (typeof r.key !== 'string') {
-    throw new MeshError('FM_ERR_MESH_KEY', 'mesh.key is required: a base64 32-byte key shared by the mesh (openssl rand -base64 32)');
-  }
-  KeyRing.decode(r.key);
-  const keys = r.keys ?? [];
-  if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string')) throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.keys must be a list of base64 keys');
-  for (const k of keys as string[]) KeyRing.decode(k);
-  const label = r.label ?? 'fieldmesh';
-  if (typeof label !== 'string') throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.label must be a string');
-  checkLabel(label);
-  const preset = (r.preset ?? 'lan') as PresetName;
-  const tuning = r.tuning ?? {};
-  if (typeof tuning !== 'object' || tuning === null || Array.isArray(tuning)) throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.tuning must be a mapping');
-  meshTuning(preset, tuning as Record<string, unknown>);
-  const bind = r.bind ?? '0.0.0.0';
-  if (typeof bind !== 'string') throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.bind must be an IP address string');
-  if (r.advertise !== undefined) {
-    if (typeof r.advertise !== 'string') throw new MeshError('FM_ERR_MESH_CONFIG', 'mesh.advertise must be "host:port"');
-    parseAddress(r.advertise);
-  }
-  return Object.freeze({
-    port,
-    mdns,
-    seeds: seeds as string[],
-    key: r.key,
-    keys: keys as string[],
-    label,
-    preset,
-    bind,
-    advertise: r.advertise as string | undefined,
-    tuning: tuning as Record<string, unknown>,
-  });
-}
+export type { MeshSection } from './config.js';
 
 export interface MeshOptions {
   id: string;
@@ -158,7 +72,7 @@ export class Mesh {
   constructor(private readonly opts: MeshOptions) {
     checkMemberId(opts.id);
     this.keyring = new KeyRing([opts.section.key, ...opts.section.keys]);
-    this.tuning = meshTuning(opts.section.preset, opts.section.tuning);
+    this.tuning = opts.section.tuning;
     this.clock = opts.clock ?? systemClock;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'mesh' });
     this.meta = opts.meta ?? emptyMeta;

@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { systemClock } from '#device-sdk/clock';
 import { MemoryDiscovery, MemoryDiscoveryBus, type DiscoveredPeer, type Discovery } from '#gateway/mesh/discovery';
 import { MdnsDiscovery, clusterHash, rankAddresses, txtRecord, txtSize } from '#gateway/mesh/mdns-discovery';
-import { Mesh, parseMeshSection } from '#gateway/mesh/mesh';
+import { Mesh } from '#gateway/mesh/mesh';
+import { meshSection } from '#gateway/mesh/config';
+import { parseMeshConfig } from '#gateway/config/mesh';
 
 async function until(cond: () => boolean, what: string, deadlineMs = 30_000): Promise<void> {
   const end = Date.now() + deadlineMs;
@@ -54,7 +56,7 @@ describe('MemoryDiscovery', () => {
     const meshes: Mesh[] = [];
     try {
       for (const id of ['a', 'b', 'c']) {
-        const section = parseMeshSection({ port: 0, bind: '127.0.0.1', mdns: false, key, preset: 'local', tuning: { probeIntervalMs: 300, probeTimeoutMs: 100 } });
+        const section = meshSection(parseMeshConfig({ port: 0, bind: '127.0.0.1', mdns: false, key, preset: 'local', tuning: { probeIntervalMs: 300, probeTimeoutMs: 100 } }));
         // The discovery needs the bound address, known only after start: publish lazily.
         let self: DiscoveredPeer = { id, addresses: [] };
         const inner = () => new MemoryDiscovery(bus, self);
@@ -135,7 +137,7 @@ describe('MdnsDiscovery with bonjour-service on loopback', () => {
     const mk = (id: string) =>
       new Mesh({
         id,
-        section: parseMeshSection({ port: 0, bind: '127.0.0.1', mdns: true, key, label: `mdns-${key.slice(0, 6)}`, preset: 'local' }),
+        section: meshSection(parseMeshConfig({ port: 0, bind: '127.0.0.1', mdns: true, key, label: `mdns-${key.slice(0, 6)}`, preset: 'local' })),
         mdnsSocket: loopback,
       });
     const a = mk('m-a');

@@ -138,9 +138,9 @@ describe('mesh presets and validation', () => {
 
   it('rejects unknown keys, bad values and inconsistent timeouts, naming the key', () => {
     expect(() => meshTuning('lan', { probeInterval: 5 })).toThrow(/"probeInterval".*FM_ERR_MESH_CONFIG/);
-    expect(() => meshTuning('lan', { gossipNodes: 0 })).toThrow(/mesh\.gossipNodes must be an integer from 1/);
+    expect(() => meshTuning('lan', { gossipNodes: 0 })).toThrow(/mesh\.tuning\.gossipNodes: must be an integer from 1/);
     expect(() => meshTuning('lan', { probeTimeoutMs: 2000 })).toThrow(/probeTimeoutMs \(2000\) must be less than/);
-    expect(() => meshTuning('lan', { lifeguard: 'yes' })).toThrow(/mesh\.lifeguard/);
+    expect(() => meshTuning('lan', { lifeguard: 'yes' })).toThrow(/mesh\.tuning\.lifeguard: must be true or false/);
     expect(() => meshTuning('nope' as 'lan')).toThrow(/unknown mesh preset/);
     const t = meshTuning('lan', { gossipNodes: 5 });
     expect(t.gossipNodes).toBe(5);

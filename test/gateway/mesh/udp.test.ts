@@ -4,14 +4,16 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createSocket } from 'node:dgram';
-import { Mesh, parseMeshSection, type MemberView } from '#gateway/mesh/mesh';
+import { Mesh, type MemberView } from '#gateway/mesh/mesh';
+import { meshSection } from '#gateway/mesh/config';
+import { parseMeshConfig } from '#gateway/config/mesh';
 import { parseAddress } from '#gateway/mesh/address';
 
 /** Real UDP on loopback, real clock: fast tuning so the test takes seconds, generous deadlines for a loaded 2-core box. */
 const fast = { probeIntervalMs: 300, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 3, reconnectIntervalMs: 500 };
 
 function section(key: string, seeds: string[] = [], extra: Record<string, unknown> = {}) {
-  return parseMeshSection({ port: 0, bind: '127.0.0.1', mdns: false, seeds, key, preset: 'local', tuning: fast, ...extra });
+  return meshSection(parseMeshConfig({ port: 0, bind: '127.0.0.1', mdns: false, seeds, key, preset: 'local', tuning: fast, ...extra }));
 }
 
 async function until(cond: () => boolean, what: string, deadlineMs = 30_000): Promise<void> {
