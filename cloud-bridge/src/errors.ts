@@ -5,6 +5,14 @@ import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
  * says what to do about it.
  */
 export const CLOUD_ERRORS = {
+  FM_ERR_CLOUD_BATCH_CONFLICT: {
+    meaning: 'A batch carries (gateway, epoch, seq) keys that are already stored with different content: not a resend but a replacement. Nothing of it is stored and it is never acked; the stored rows stay.',
+    howToSolve: 'Find who authored the stored rows (the log line names gateway, epoch and seqs): a forged batch, or a gateway whose reading log was restored without a new epoch. Give that gateway a new epoch (a fresh data directory) if its log was rewound.',
+  },
+  FM_ERR_CLOUD_BATCH_SIGNATURE: {
+    meaning: 'A batch has no origin signature, or one that does not verify with the public key registered for its origin gateway: the cloud cannot tell it was authored by that gateway (a relay or a stranger may only carry batches).',
+    howToSolve: 'Register the gateway\'s public key (`fieldmesh cloud add-gateway ID --public-key KEY`, printed by the gateway at start as `origin key:`), or run `add-gateway ID --rotate` and put the printed signing key in its uplink.signingKey.',
+  },
   FM_ERR_CLOUD_CONFIG: {
     meaning: 'The cloud bridge config is invalid: the message names the key.',
     howToSolve: 'Fix that key in the YAML file (see cloud-bridge/src/config.ts for every key, unit and default).',

@@ -17,13 +17,40 @@ export function cloudStoreContract(name: string, open: () => Promise<{ store: Cl
     });
 
     const batch = (first: number, n: number, series = 'dev1/temp'): LoggedReading[] =>
-      Array.from({ length: n }, (_, i) => ({ seq: first + i, series, ts: 1000 * (first + i), value: 20 + i / 10, unit: 'Cel' }));
+      Array.from({ length: n }, (_, i) => ({ seq: first + i, series, ts: 1000 * (first + i), value: 20 + (first + i) / 10, unit: 'Cel' }));
 
     it('stores a batch once even when it comes twice, and says how many were duplicates', async () => {
       expect(await store.commitBatch('gw-a', 'e1', batch(1, 10), 5)).toEqual({ stored: 10, duplicates: 0 });
       expect(await store.commitBatch('gw-a', 'e1', batch(1, 10), 6)).toEqual({ stored: 0, duplicates: 10 });
       expect(await store.commitBatch('gw-a', 'e1', batch(6, 10), 7)).toEqual({ stored: 5, duplicates: 5 });
       expect(await store.count()).toBe(15);
+    });
+
+    it('refuses a batch that would replace stored rows: nothing of it is stored, the stored rows and the record stay', async () => {
+      await store.commitBatch('gw-a', 'e1', batch(1, 10), 5);
+      const before = await store.readings({ gateway: 'gw-a', limit: 100 });
+      const recordBefore = (await store.gateways()).find((g) => g.id === 'gw-a')!;
+      // Seqs 9..12: 9 and 10 exist; 10 comes with another value, 11 and 12 are new.
+      const forged = batch(9, 4).map((r) => (r.seq === 10 ? { ...r, value: 666 } : r));
+      await expect(store.commitBatch('gw-a', 'e1', forged, 6)).rejects.toMatchObject({ code: 'FM_ERR_CLOUD_BATCH_CONFLICT' });
+      for (const change of [{ ts: 1 }, { series: 'dev1/other' }, { unit: 'K' }, { value: 'x' }]) {
+        await expect(store.commitBatch('gw-a', 'e1', [{ ...batch(3, 1)[0]!, ...change }], 7)).rejects.toMatchObject({ code: 'FM_ERR_CLOUD_BATCH_CONFLICT' });
+      }
+      expect(await store.readings({ gateway: 'gw-a', limit: 100 })).toEqual(before);
+      const recordAfter = (await store.gateways()).find((g) => g.id === 'gw-a')!;
+      expect({ epoch: recordAfter.epoch, ackedSeq: recordAfter.ackedSeq, readings: recordAfter.readings }).toEqual({ epoch: recordBefore.epoch, ackedSeq: recordBefore.ackedSeq, readings: recordBefore.readings });
+      // The same readings again are duplicates, not conflicts (NaN and -0 included).
+      const odd: LoggedReading[] = [{ seq: 20, series: 'dev1/x', ts: 1, value: NaN }, { seq: 21, series: 'dev1/x', ts: 2, value: -0 }];
+      await store.commitBatch('gw-a', 'e1', odd, 8);
+      expect(await store.commitBatch('gw-a', 'e1', odd, 9)).toEqual({ stored: 0, duplicates: 2 });
+    });
+
+    it("a batch of duplicates only (an old epoch's batch replayed) leaves the record's epoch and acked seq alone", async () => {
+      await store.commitBatch('gw-a', 'e1', batch(1, 10), 1);
+      await store.commitBatch('gw-a', 'e2', batch(1, 3), 2);
+      expect(await store.commitBatch('gw-a', 'e1', batch(1, 10), 3)).toEqual({ stored: 0, duplicates: 10 });
+      const g = (await store.gateways()).find((x) => x.id === 'gw-a')!;
+      expect({ epoch: g.epoch, ackedSeq: g.ackedSeq, readings: g.readings }).toEqual({ epoch: 'e2', ackedSeq: 3, readings: 13 });
     });
 
     it('keys by (gateway, epoch, seq): the same seq in another epoch or gateway is another reading', async () => {
@@ -93,8 +120,8 @@ export function cloudStoreContract(name: string, open: () => Promise<{ store: Cl
       await store.commitBatch('gw-a', 'e', batch(1, 10, 'd/x'), 1);
       await store.commitBatch('gw-b', 'e', batch(5, 2, 'd/y'), 1);
       expect(await store.series()).toEqual([
-        { gateway: 'gw-a', series: 'd/x', unit: 'Cel', count: 10, lastTs: 10_000, lastValue: 20.9 },
-        { gateway: 'gw-b', series: 'd/y', unit: 'Cel', count: 2, lastTs: 6000, lastValue: 20.1 },
+        { gateway: 'gw-a', series: 'd/x', unit: 'Cel', count: 10, lastTs: 10_000, lastValue: 21 },
+        { gateway: 'gw-b', series: 'd/y', unit: 'Cel', count: 2, lastTs: 6000, lastValue: 20.6 },
       ]);
       expect((await store.series('gw-b')).length).toBe(1);
     });

@@ -1,3 +1,4 @@
+import { CloudError } from '../errors.js';
 import type { WireReading } from '@fieldmesh/protocol';
 
 /** A reading as the cloud keeps it: named upstream by `(gateway, epoch, seq)`. */
@@ -74,7 +75,10 @@ export interface CloudStore {
   /**
    * Stores a decoded batch idempotently under the unique `(gateway, epoch, seq)` key in ONE
    * transaction, and records the contact. Resolves only once the transaction is durable: the
-   * caller then acks the batch.
+   * caller then acks the batch. A row whose key is already stored with different content
+   * (series, unit, ts or value) makes the whole batch fail with FM_ERR_CLOUD_BATCH_CONFLICT and
+   * nothing of it is written: a duplicate is the same reading again, never a replacement. The
+   * gateway's record (epoch, acked seq, readings) moves only by rows this call stored.
    */
   commitBatch(gateway: string, epoch: string, readings: readonly WireReading[], at: number): Promise<CommitResult>;
   /** Records a status message (or a disconnect) of a gateway. */
@@ -85,4 +89,13 @@ export interface CloudStore {
   /** Readings stored in total (for tests and metrics). */
   count(): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * The refusal of a batch that would replace stored rows (FM_ERR_CLOUD_BATCH_CONFLICT), naming the
+ * first conflicting seqs; every store implementation throws it from inside its transaction.
+ */
+export function conflictError(gateway: string, epoch: string, seqs: readonly number[]): CloudError {
+  const shown = seqs.slice(0, 5).join(', ') + (seqs.length > 5 ? `, … (${seqs.length})` : '');
+  return new CloudError('FM_ERR_CLOUD_BATCH_CONFLICT', `${gateway} epoch ${epoch}: seq ${shown} already stored with different content`);
 }

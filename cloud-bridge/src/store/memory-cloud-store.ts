@@ -1,3 +1,4 @@
+import { conflictError } from './cloud-store.js';
 import type { WireReading } from '@fieldmesh/protocol';
 import type { CloudStore, CommitResult, GatewayRecord, ReadingQuery, SeriesInfo, StoredReading } from './cloud-store.js';
 
@@ -18,18 +19,29 @@ export class MemoryCloudStore implements CloudStore {
   async commitBatch(gateway: string, epoch: string, readings: readonly WireReading[], at: number): Promise<CommitResult> {
     let stored = 0;
     let maxSeq = 0;
+    const fresh: Array<[string, StoredReading]> = [];
+    const conflicts: number[] = [];
     for (const r of readings) {
       const key = `${gateway}\u0000${epoch}\u0000${r.seq}`;
-      maxSeq = Math.max(maxSeq, r.seq);
-      if (this.rows.has(key)) continue;
+      const old = this.rows.get(key);
+      if (old) {
+        if (old.series !== r.series || old.ts !== r.ts || old.unit !== r.unit || !Object.is(old.value, r.value)) conflicts.push(r.seq);
+        continue;
+      }
       const row: StoredReading = { gateway, epoch, seq: r.seq, series: r.series, ts: r.ts, value: r.value };
       if (r.unit !== undefined) row.unit = r.unit;
+      fresh.push([key, row]);
+    }
+    if (conflicts.length > 0) throw conflictError(gateway, epoch, conflicts);
+    for (const [key, row] of fresh) {
       this.rows.set(key, row);
+      maxSeq = Math.max(maxSeq, row.seq);
       stored++;
     }
     const g = this.gateway(gateway);
     g.lastContact = at;
     g.online = true;
+    if (stored === 0) return { stored, duplicates: readings.length };
     if (g.epoch !== epoch) {
       g.epoch = epoch;
       g.ackedSeq = 0;

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { WireReading } from '@fieldmesh/protocol';
 import { CloudError } from '../errors.js';
 import { GRAFANA_BACKFILL, GRAFANA_SCHEMA, MinuteRollupDelta } from './postgres-grafana.js';
-import type { CloudStore, CommitResult, GatewayRecord, ReadingQuery, SeriesInfo, StoredReading } from './cloud-store.js';
+import { conflictError, type CloudStore, type CommitResult, type GatewayRecord, type ReadingQuery, type SeriesInfo, type StoredReading } from './cloud-store.js';
 
 // Values keep their JavaScript type exactly, as in the SQLite store: float8 holds NaN, ±Infinity
 // and -0 itself; text cannot hold NUL, so such strings are stored JSON-encoded.
@@ -178,6 +178,26 @@ export class PostgresCloudStore implements CloudStore {
       const stored = inserted.rowCount ?? 0;
       // Series counts and latest values move by what this transaction really inserted.
       const fresh = stored === sorted.length ? null : new Set(inserted.rows.map((r) => Number(r.seq)));
+      if (fresh !== null) {
+        // Already stored: a resend must be the same reading; anything else is a replacement.
+        const dupSeqs = seqs.filter((s) => !fresh.has(s));
+        const old = await client.query<{ seq: string; series: string; unit: string; ts: string; kind: number; num: number | null; txt: string | null }>(
+          'SELECT seq, series, unit, ts, kind, num, txt FROM fm_readings WHERE gateway = $1 AND epoch = $2 AND seq = ANY($3::bigint[])',
+          [gateway, epoch, dupSeqs],
+        );
+        const bySeq = new Map(sorted.map((r, i) => [r.seq, i]));
+        const conflicts: number[] = [];
+        for (const o of old.rows) {
+          const i = bySeq.get(Number(o.seq))!;
+          const num = nums[i] === null ? null : Number(nums[i]);
+          // float8 comes back as a number; Object.is also equates NaN with NaN.
+          const sameNum = o.num === num || Object.is(o.num, num);
+          if (o.series !== series[i] || o.unit !== units[i] || Number(o.ts) !== tss[i] || o.kind !== kinds[i] || !sameNum || o.txt !== txts[i]) conflicts.push(Number(o.seq));
+        }
+        // Thrown inside the transaction: the catch below rolls it back, so nothing is stored.
+        if (conflicts.length > 0) throw conflictError(gateway, epoch, conflicts);
+      }
+      const maxStored = fresh === null ? maxSeq : Math.max(0, ...inserted.rows.map((r) => Number(r.seq)));
       const rollup = new MinuteRollupDelta();
       const touched = new Map<string, { name: string; unit: string; n: number; ts: number; kind: number; num: number | null; txt: string | null }>();
       for (let i = 0; i < sorted.length && stored > 0; i++) {
@@ -209,13 +229,22 @@ export class PostgresCloudStore implements CloudStore {
       await rollup.write(client, gateway);
       // The acked seq is what this transaction makes durable; with another bridge committing the
       // same gateway at once, GREATEST keeps the higher of the two.
-      await client.query(
-        `INSERT INTO fm_gateways AS g (id, online, last_contact, epoch, acked_seq, readings) VALUES ($1, true, $2, $3, $4, $5)
-         ON CONFLICT (id) DO UPDATE SET online = true, last_contact = excluded.last_contact, epoch = excluded.epoch,
-           acked_seq = CASE WHEN g.epoch = excluded.epoch THEN GREATEST(g.acked_seq, excluded.acked_seq) ELSE excluded.acked_seq END,
-           readings = g.readings + excluded.readings`,
-        [gateway, at, epoch, maxSeq, stored],
-      );
+      // Epoch and acked seq move only by rows stored here: a batch of duplicates leaves them.
+      if (stored > 0) {
+        await client.query(
+          `INSERT INTO fm_gateways AS g (id, online, last_contact, epoch, acked_seq, readings) VALUES ($1, true, $2, $3, $4, $5)
+           ON CONFLICT (id) DO UPDATE SET online = true, last_contact = excluded.last_contact, epoch = excluded.epoch,
+             acked_seq = CASE WHEN g.epoch = excluded.epoch THEN GREATEST(g.acked_seq, excluded.acked_seq) ELSE excluded.acked_seq END,
+             readings = g.readings + excluded.readings`,
+          [gateway, at, epoch, maxStored, stored],
+        );
+      } else {
+        await client.query(
+          `INSERT INTO fm_gateways AS g (id, online, last_contact) VALUES ($1, true, $2)
+           ON CONFLICT (id) DO UPDATE SET online = true, last_contact = excluded.last_contact`,
+          [gateway, at],
+        );
+      }
       if (this.notifyOrigin !== undefined && stored > 0) {
         const notice: BatchNotice = { origin: this.notifyOrigin, gateway, epoch, firstSeq: seqs[0]!, lastSeq: maxSeq };
         await client.query('SELECT pg_notify($1, $2)', [BATCH_CHANNEL, JSON.stringify(notice)]);

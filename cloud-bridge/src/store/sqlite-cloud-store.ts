@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { WireReading } from '@fieldmesh/protocol';
 import { openSqlite } from '@fieldmesh/device-sdk/sqlite';
 import { CloudError } from '../errors.js';
-import type { CloudStore, CommitResult, GatewayRecord, ReadingQuery, SeriesInfo, StoredReading } from './cloud-store.js';
+import { conflictError, type CloudStore, type CommitResult, type GatewayRecord, type ReadingQuery, type SeriesInfo, type StoredReading } from './cloud-store.js';
 
 // SQLite turns NaN into NULL and -0 into 0: those two get their own kinds so they come back exact.
 const KIND_NUMBER = 0;
@@ -28,6 +28,11 @@ CREATE TABLE IF NOT EXISTS readings (
   kind INTEGER NOT NULL, value, PRIMARY KEY (stream, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_by_series ON readings (sid, ts);
 `;
+
+/** Two stored value columns hold the same value (kinds are compared apart: NaN is stored as a kind). */
+function sameColumn(a: unknown, b: unknown): boolean {
+  return a === b || (typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b));
+}
 
 function toColumn(v: number | boolean | string): [number, number | string | null] {
   if (typeof v === 'number') {
@@ -94,6 +99,7 @@ export class SqliteCloudStore implements CloudStore {
       series: db.prepare('SELECT id FROM series WHERE gateway = ? AND name = ? AND unit = ?').pluck(),
       addSeries: db.prepare('INSERT INTO series (gateway, name, unit) VALUES (?, ?, ?)'),
       insert: db.prepare('INSERT OR IGNORE INTO readings (stream, seq, sid, ts, kind, value) VALUES (?, ?, ?, ?, ?, ?)'),
+      existing: db.prepare('SELECT sid, ts, kind, value FROM readings WHERE stream = ? AND seq = ?'),
       touchSeries: db.prepare(
         `UPDATE series SET count = count + ?,
            last_kind = CASE WHEN last_ts IS NULL OR ? >= last_ts THEN ? ELSE last_kind END,
@@ -122,6 +128,7 @@ export class SqliteCloudStore implements CloudStore {
       const stream = this.streamId(gateway, epoch);
       let stored = 0;
       let maxSeq = 0;
+      const conflicts: number[] = [];
       const touched = new Map<number, { n: number; ts: number; kind: number; value: number | string | null }>();
       // Most batches carry few series many times: look each up once per batch.
       const local = new Map<string, number>();
@@ -131,8 +138,13 @@ export class SqliteCloudStore implements CloudStore {
         let sid = local.get(localKey);
         if (sid === undefined) local.set(localKey, (sid = this.seriesId(gateway, r.series, unit)));
         const [kind, value] = toColumn(r.value);
+        if (this.stmt.insert.run(stream, r.seq, sid, r.ts, kind, value).changes === 0) {
+          // Already stored: a resend must be the same reading; anything else is a replacement.
+          const old = this.stmt.existing.get(stream, r.seq) as { sid: number; ts: number; kind: number; value: unknown };
+          if (old.sid !== sid || old.ts !== r.ts || old.kind !== kind || !sameColumn(old.value, value)) conflicts.push(r.seq);
+          continue;
+        }
         if (r.seq > maxSeq) maxSeq = r.seq;
-        if (this.stmt.insert.run(stream, r.seq, sid, r.ts, kind, value).changes === 0) continue;
         stored++;
         const t = touched.get(sid);
         if (!t) touched.set(sid, { n: 1, ts: r.ts, kind, value });
@@ -141,10 +153,15 @@ export class SqliteCloudStore implements CloudStore {
           if (r.ts >= t.ts) Object.assign(t, { ts: r.ts, kind, value });
         }
       }
+      // Thrown inside the transaction: it rolls back, so not one row of the batch is stored.
+      if (conflicts.length > 0) throw conflictError(gateway, epoch, conflicts);
       for (const [sid, t] of touched) this.stmt.touchSeries.run(t.n, t.ts, t.kind, t.ts, t.value, t.ts, t.ts, sid);
       const g = this.gatewayRecord(gateway);
       const sameEpoch = g.epoch === epoch;
-      this.writeGateway({ ...g, online: true, lastContact: at, epoch, ackedSeq: sameEpoch ? Math.max(g.ackedSeq, maxSeq) : maxSeq, readings: g.readings + stored });
+      // Epoch and acked seq move only by rows stored here: a batch of duplicates (a resend, or a
+      // relay replaying an old epoch's batch) leaves the record as it was.
+      if (stored === 0) this.writeGateway({ ...g, online: true, lastContact: at });
+      else this.writeGateway({ ...g, online: true, lastContact: at, epoch, ackedSeq: sameEpoch ? Math.max(g.ackedSeq, maxSeq) : maxSeq, readings: g.readings + stored });
       return { stored, duplicates: readings.length - stored };
     });
   }
