@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Aedes } from 'aedes';
 import { connect } from 'mqtt';
@@ -124,7 +124,7 @@ function jsonMessageBytes(r: Reading, gateway: string): number {
   return publish.length + 4;
 }
 
-export default async function drainBench(): Promise<BenchRow[]> {
+async function drainOnce(): Promise<{ rate: number; rows: BenchRow[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'fm-bench-drain-'));
   try {
     const log = new SqliteReadingLog(join(dir, 'gw.sqlite'));
@@ -185,8 +185,8 @@ export default async function drainBench(): Promise<BenchRow[]> {
     const rate = TOTAL / seconds;
     const perReading = wire / TOTAL;
     const jsonPer = jsonBytes / sampled;
-    return [
-      { name: `drain ${TOTAL.toLocaleString('en')} backlog, SQLite log -> cloud bridge (SQLite, FULL), loopback`, value: Math.round(rate), unit: 'readings/s', target: '>= 100000', met: rate >= 100_000, anchor: 'Kura 1 msg/s default; NanoMQ 1 msg per 5 s resend' },
+    return { rate, rows: [
+      { name: `drain ${TOTAL.toLocaleString('en')} backlog, SQLite log -> cloud bridge (SQLite, FULL), loopback`, value: Math.round(rate), unit: 'readings/s', anchor: 'Kura 1 msg/s default; NanoMQ 1 msg per 5 s resend' },
       { name: 'drain wall time', value: Number(seconds.toFixed(2)), unit: 's' },
       { name: `batches sent / acked (${stats.batchesSent} / ${stats.batchesAcked})`, value: Math.round(TOTAL / Math.max(1, stats.batchesAcked)), unit: 'readings/batch' },
       { name: 'wire bytes per reading, 1 Hz slowly-changing series (all MQTT bytes both ways)', value: Number(perReading.toFixed(3)), unit: 'B', target: '<= 6', met: perReading <= 6, anchor: 'Gorilla 1.37 B/point' },
@@ -206,8 +206,32 @@ export default async function drainBench(): Promise<BenchRow[]> {
       ...(heapAtQuarter.length === 4
         ? [{ name: `live JS heap after full GC at 25/50/75/100% drained: ${heapAtQuarter.map((h) => (h / 2 ** 20).toFixed(1)).join(' / ')} MiB`, value: Number(((heapAtQuarter[3]! - heapAtQuarter[0]!) / 2 ** 20).toFixed(1)), unit: 'MiB growth' }]
         : []),
-    ];
+    ] };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Drains alternate with nothing else; the rate is the median of FM_DRAIN_RUNS (default 3), with its spread and load. */
+const RUNS = Number(process.env.FM_DRAIN_RUNS ?? 3);
+
+export default async function drainBench(): Promise<BenchRow[]> {
+  const runs: Array<{ rate: number; rows: BenchRow[]; load: string }> = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = await drainOnce();
+    runs.push({ ...r, load: readFileSync('/proc/loadavg', 'utf8').split(' ')[0]! });
+  }
+  const rates = runs.map((r) => r.rate).sort((a, b) => a - b);
+  const med = rates[Math.floor(rates.length / 2)]!;
+  const spread = (rates.at(-1)! - rates[0]!) / med;
+  const summary: BenchRow = {
+    name: `drain ${TOTAL.toLocaleString('en')} backlog: median of ${RUNS}`,
+    value: Math.round(med),
+    unit: 'readings/s',
+    target: '>= 300000',
+    met: med >= 300_000,
+    anchor: `runs ${runs.map((r) => Math.round(r.rate / 1000) + 'k').join(' ')} (spread ${(spread * 100).toFixed(0)}%), load ${runs.map((r) => r.load).join(' ')}`,
+  };
+  // The other rows are the last run's (wire bytes and memory do not depend on the machine's load).
+  return [summary, ...runs.at(-1)!.rows];
 }
