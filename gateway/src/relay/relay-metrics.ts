@@ -21,7 +21,7 @@ export function relayMetricFamilies(s: RelayStatus): MetricFamily[] {
     counter('route_failovers_total', 'Relays given up (died, refused, timed out).', s.route.failovers),
     {
       name: 'fieldmesh_relay_refused_total',
-      help: 'Connections, hellos and frames the relay port refused, by reason (too_many_connections, preauth_frame_too_large, hello_timeout, hello_refused, or an FM_ERR_RELAY code).',
+      help: 'Connections, hellos and frames the relay port refused, by reason (too_many_connections, preauth_frame_too_large, hello_timeout, hello_refused, or the relay error code of a refused peer).',
       type: 'counter',
       samples: [...new Set([...PRE_AUTH_REASONS, ...Object.keys(s.refused)])].map((reason) => ({ labels: { reason }, value: s.refused[reason] ?? 0 })),
     },
