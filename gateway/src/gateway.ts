@@ -192,7 +192,7 @@ export class Gateway {
         logger: this.log,
       });
       // Storage budget: checked after commits and on a timer; losses in status/metrics.
-      this.storage = new StorageKeeper(this.readingLog, cfg.storage, { dataDir: cfg.dataDir, clock: this.clock, logger: this.log });
+      this.storage = new StorageKeeper(this.readingLog, cfg.storage, { dataDir: cfg.dataDir, clock: this.clock, logger: this.log, budgetFraction: this.board?.profile.defaults.storageBudgetFraction });
       this.metrics.register(() => this.storage?.metrics() ?? []);
       this.storage.start();
 

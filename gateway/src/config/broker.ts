@@ -12,7 +12,10 @@ export interface BrokerConfig {
    * password. `none`: anyone may connect as any device id — a lab only.
    */
   auth: 'credentials' | 'none';
-  /** Device ids to hold credentials for; missing ones are generated at start and printed once. */
+  /**
+   * Device ids to hold credentials for; missing ones are generated at start and printed once.
+   * Default none: `fieldmesh gateway add-device ID` adds one later (no invented device id).
+   */
   devices: string[];
   /**
    * Largest MQTT packet accepted, in bytes, checked on the socket from the fixed header before
@@ -42,7 +45,7 @@ export const brokerDefaults: BrokerConfig = {
   port: 1883,
   host: '0.0.0.0',
   auth: 'credentials',
-  devices: ['device-1'],
+  devices: [],
   maxPacketBytes: 256 * 1024 + 1024,
   connectTimeoutMs: 10_000,
   packetTimeoutMs: 60_000,

@@ -105,6 +105,11 @@ export class FileCredentialStore implements CredentialStore {
     }
   }
 
+  /** How many devices hold credentials (the CLI says when there are none yet). */
+  size(): number {
+    return Object.keys(this.data.devices).length;
+  }
+
   private save(): void {
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp`;

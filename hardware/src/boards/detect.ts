@@ -40,7 +40,8 @@ export function memoryBudgetMb(profile: BoardProfile, totalMemoryBytes: number |
 
 /**
  * Picks the board profile from the device-tree model. Never throws: an unreadable or unknown
- * model gives the generic profile and one warning line saying so.
+ * model gives the generic profile, with `reason` saying so. It logs only at debug: the caller
+ * says which profile applies, once (a generic board is a normal case on a PC, not a warning).
  */
 export function detectBoard(readModel: ModelReader = readDeviceTreeModel, options: DetectOptions = {}): BoardDetection {
   const log = (options.logger ?? silentLogger).child({ component: 'board' });
@@ -66,6 +67,6 @@ export function detectBoard(readModel: ModelReader = readDeviceTreeModel, option
     model === undefined || model === ''
       ? `${DEVICE_TREE_MODEL_PATH} is missing or empty (not a device-tree board); using generic defaults`
       : `board "${model}" is not in the catalog; using generic defaults`;
-  log.warn({ model, profile: GENERIC_BOARD.id }, reason);
+  log.debug({ model, profile: GENERIC_BOARD.id }, reason);
   return { profile: GENERIC_BOARD, model, generic: true, reason, memoryBudgetMb: memoryBudgetMb(GENERIC_BOARD, total) };
 }

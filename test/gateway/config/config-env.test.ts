@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expandConfigString, processConfigEnv, type ConfigEnv } from '@fieldmesh/device-sdk/config-env';
+import { expandConfigString, processConfigEnv, type ConfigEnv } from '#device-sdk/config-env';
 import { loadGatewayConfig } from '#gateway/config/gateway-config';
 import { loadCloudConfig } from '#cloud-bridge/config';
 

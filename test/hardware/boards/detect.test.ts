@@ -59,15 +59,14 @@ describe('detectBoard', () => {
     ['a CM4S (not a CM4)', 'Raspberry Pi Compute Module 4S Rev 1.0\0', 'not in the catalog'],
     ['no device tree', undefined, 'missing or empty'],
     ['an empty model', '\0', 'missing or empty'],
-  ])('falls back to generic defaults for %s and logs it', (_what, model, why) => {
+  ])('falls back to generic defaults for %s and says why (no warning: the gateway logs the profile once, at info)', (_what, model, why) => {
     const log = recordingLogger();
     const d = detectBoard(() => model, { totalMemoryBytes: 4096 * 2 ** 20, logger: log });
     expect(d.profile).toBe(GENERIC_BOARD);
     expect(d.generic).toBe(true);
     expect(d.reason).toContain(why);
-    const warns = log.lines.filter((l) => l.level === 'warn');
-    expect(warns).toHaveLength(1);
-    expect(warns[0]!.msg).toContain('generic defaults');
+    expect(d.reason).toContain('generic defaults');
+    expect(log.lines.filter((l) => l.level === 'warn')).toHaveLength(0);
   });
 
   it('treats a reader that throws as no model', () => {

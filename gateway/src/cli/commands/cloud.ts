@@ -1,22 +1,27 @@
-import { pino } from 'pino';
+import { resolve } from 'node:path';
 import type { CloudConfig } from '@fieldmesh/cloud-bridge';
 import { loadCloudBridge, type CloudBridgeModule } from '../cloud-bridge-package.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
+import { checkLogLevel, logFormat, programLogger } from '../log-output.js';
 
-const help = `usage: fieldmesh cloud [--config FILE] [--log-level LEVEL]
-       fieldmesh cloud add-gateway ID [--config FILE] [--rotate]
+const help = `usage: fieldmesh cloud [--config FILE] [--log-level LEVEL] [--log-format json|pretty]
+       fieldmesh cloud add-gateway ID (--config FILE | --data-dir DIR) [--rotate]
 
 Runs the cloud bridge: an MQTT broker for gateways' uplinks, batch decoding, durable idempotent
 storage in SQLite, acks, and HTTP (GET /api/gateways, /api/series, /api/readings, and / ).
 Without --config it runs on defaults: broker 127.0.0.1:1884 (auth: credentials), HTTP
-127.0.0.1:8080, data in ./cloud-data. Prints "cloud broker: mqtt://HOST:PORT" and
-"cloud http: http://HOST:PORT/" once listening. Logs (JSON) go to stderr.
+127.0.0.1:8080, data in ./cloud-data. \`fieldmesh init cloud\` writes a complete, commented
+config to start from. Prints "cloud data: DIR", "cloud broker: mqtt://HOST:PORT" and
+"cloud http: http://HOST:PORT/" once listening. Logs go to stderr: JSON lines, or for a person
+--log-format pretty (or FM_LOG=pretty).
 
 add-gateway ID   issues credentials for gateway ID and prints its password once (only a hash is
-                 kept, in <dataDir>/gateways.json). --rotate replaces an existing password.
+                 kept, in <dataDir>/gateways.json, dataDir from --config FILE or --data-dir DIR:
+                 one is required, so the file lands where the bridge reads it). --rotate
+                 replaces an existing password.
                  A running bridge picks the change up at the gateway's next login.
 
-Config (YAML, every key optional, unknown keys refused):
+Config (YAML, every key optional, unknown keys refused, values may be \${VAR}):
   broker: { port: 1884, host: 127.0.0.1, auth: credentials | none, maxPacketBytes: 8388608,
             maxConnections: 1000, connectTimeoutMs: 10000, preAuthMaxBytes: 4096,
             packetTimeoutMs: 120000 }
@@ -56,21 +61,32 @@ const cloud: Command = {
   summary: 'run the cloud bridge (uplink receiver, storage, HTTP API); add-gateway issues credentials',
   help,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv, { config: 'string', rotate: 'boolean', 'log-level': 'string' });
+    const { flags, rest } = parseFlags(argv, { config: 'string', 'data-dir': 'string', rotate: 'boolean', 'log-level': 'string', 'log-format': 'string' });
     const cb = await loadCloudBridge();
     const { CloudBridge, ExternalCloudBridge, GatewayCredentials, credentialsFile } = cb;
     if (rest[0] === 'add-gateway') {
       if (rest.length !== 2) throw new UsageError('add-gateway needs exactly one gateway id');
-      const cfg = config(cb, flags);
-      const password = new GatewayCredentials(credentialsFile(cfg)).add(rest[1]!, { rotate: flags.rotate === true });
-      process.stdout.write(`gateway: ${rest[1]}\npassword: ${password}\n(shown once; put it in the gateway config as uplink.username / uplink.password)\n`);
+      let file: string;
+      if (typeof flags['data-dir'] === 'string') {
+        if (typeof flags.config === 'string') throw new UsageError('give --config or --data-dir, not both');
+        file = credentialsFile(cb.resolveCloudConfig({ dataDir: resolve(flags['data-dir']) }));
+      } else if (typeof flags.config === 'string') {
+        file = credentialsFile(config(cb, flags));
+      } else {
+        throw new UsageError("add-gateway needs --config FILE (the bridge's config; its dataDir holds gateways.json) or --data-dir DIR (a bridge without --config uses ./cloud-data)");
+      }
+      const password = new GatewayCredentials(file).add(rest[1]!, { rotate: flags.rotate === true });
+      process.stdout.write(`gateway: ${rest[1]}\npassword: ${password}\ncredentials: ${file}\n(shown once; put it in the gateway config as uplink.password, or in its environment for uplink.password: \${FM_UPLINK_PASSWORD})\n`);
       return 0;
     }
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
     if (flags.rotate) throw new UsageError('--rotate only goes with add-gateway');
+    if (flags['data-dir'] !== undefined) throw new UsageError('--data-dir only goes with add-gateway (set dataDir in the config file)');
+    const format = logFormat(flags['log-format']);
     const cfg = config(cb, flags);
-    const level = typeof flags['log-level'] === 'string' ? flags['log-level'] : 'info';
-    const logger = pino({ level }, pino.destination(2));
+    const level = typeof flags['log-level'] === 'string' ? checkLogLevel(flags['log-level']) : 'info';
+    const logger = programLogger({ level, format });
+    process.stdout.write(`cloud data: ${cfg.dataDir}\n`);
     if (cfg.broker.url !== undefined) {
       // Scale-out mode: an external MQTT 5 broker with shared subscriptions (cloud-bridge/src/external-broker/EXTERNAL.md).
       const external = await ExternalCloudBridge.start(cfg, { logger });
@@ -84,7 +100,7 @@ const cloud: Command = {
     }
     const bridge = await CloudBridge.start(cfg, { logger });
     if (cfg.broker.auth === 'credentials' && new GatewayCredentials(credentialsFile(cfg)).ids().length === 0) {
-      process.stdout.write(`no gateway credentials yet: run \`fieldmesh cloud add-gateway ID${typeof flags.config === 'string' ? ` --config ${flags.config}` : ''}\`\n`);
+      process.stdout.write(`no gateway credentials yet: run \`fieldmesh cloud add-gateway ID ${typeof flags.config === 'string' ? `--config ${flags.config}` : `--data-dir ${cfg.dataDir}`}\`\n`);
     }
     process.stdout.write(
       `cloud broker: ${cfg.broker.tls ? 'mqtts' : 'mqtt'}://${cfg.broker.host}:${bridge.brokerPort}\ncloud http: http://${cfg.http.host}:${bridge.httpPort}/\n` + liveTokenLines(bridge.live.issuedToken, cfg.http.host, bridge.httpPort),

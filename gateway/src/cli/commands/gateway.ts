@@ -1,35 +1,42 @@
-import { pino } from 'pino';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isDeviceId } from '@fieldmesh/device-sdk';
-import { loadGatewayConfig } from '../../config/gateway-config.js';
+import { loadGatewayConfig, type GatewayConfig } from '../../config/gateway-config.js';
 import { FileCredentialStore } from '../../ingest/credentials.js';
 import { Gateway } from '../../gateway.js';
 import { ServiceNotifier } from '@fieldmesh/hardware/image/watchdog';
 import { addApp, addAppHelp } from './add-app.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
+import { checkLogLevel, logFormat, programLogger } from '../log-output.js';
+import { planReload } from '../config-reload.js';
 
-const help = `usage: fieldmesh gateway [--config FILE] [--log-level LEVEL]
-       fieldmesh gateway add-device ID [--config FILE] [--rotate]
-       fieldmesh gateway add-app ID --read PATTERNS [--config FILE] [--rotate]
+const help = `usage: fieldmesh gateway [--config FILE] [--log-level LEVEL] [--log-format json|pretty]
+       fieldmesh gateway add-device ID (--config FILE | --data-dir DIR) [--rotate]
+       fieldmesh gateway add-app ID --read PATTERNS (--config FILE | --data-dir DIR) [--rotate]
 
 Runs one gateway: the MQTT broker devices publish to, the SQLite reading log, the local HTTP
 API and metrics, and the uplink when uplink.url is configured (store and forward until then).
-Without --config it runs on embedded defaults: broker 0.0.0.0:1883 (auth: credentials, one
-device "device-1"), HTTP 127.0.0.1:8081, data in ./data.
+Without --config it runs on embedded defaults: broker 0.0.0.0:1883 (auth: credentials, no
+device yet), HTTP 127.0.0.1:8081, data in ./data (the data directory is printed at start).
+\`fieldmesh init gateway\` writes a complete, commented config to start from.
 
 On first start, credentials for every id in broker.devices are generated and printed ONCE to
 stdout (username = device id). Once listening it prints:
+  data: DIR
   broker: mqtt://HOST:PORT
   http: http://HOST:PORT/
-Logs (JSON, pino) go to stderr. SIGINT/SIGTERM stop it cleanly; SIGHUP re-reads --config and
-applies its \`rules:\` section without a restart (alert state of kept rules survives).
+Logs go to stderr: JSON lines (pino), or for a person --log-format pretty (or FM_LOG=pretty).
+SIGINT/SIGTERM stop it cleanly. SIGHUP re-reads --config: \`rules:\` and \`logLevel\` apply at
+once (alert state of kept rules survives); every other changed key is named in the log as
+needing a restart.
 
 add-device ID   creates credentials for device ID in <dataDir>/devices.json and prints its
-                password once (only a salted hash is kept). --rotate replaces an existing
+                password once (only a salted hash is kept); the data directory is the one of
+                --config FILE, or --data-dir DIR (one of them is required, so credentials never
+                land in a directory the gateway does not read). --rotate replaces an existing
                 password. A running gateway picks the change up at the device's next login.
 ${addAppHelp}
 
-Config (YAML, every key optional, unknown keys refused): id, dataDir, logLevel,
+Config (YAML, every key optional, unknown keys refused, values may be \${VAR}): id, dataDir, logLevel,
   broker: { port, host, auth: credentials | none, devices: [ids], maxPacketBytes,
             connectTimeoutMs, packetTimeoutMs, maxConnections }
   http: { port, host }    ingest: { commitIntervalMs, maxBatchReadings, rejectLogIntervalMs,
@@ -44,46 +51,80 @@ Config (YAML, every key optional, unknown keys refused): id, dataDir, logLevel,
 See gateway/src/config/*.ts for units and defaults, gateway/src/ingest/INGEST.md for topics.
 `;
 
+/** What a SIGHUP applies without a restart. */
+const LIVE_KEYS = ['rules', 'logLevel'] as const;
+
+/** The data directory add-device / add-app write to: the config's dataDir, or --data-dir. Never a guess. */
+function dataDirOf(flags: Record<string, string | boolean>, what: string): string {
+  if (typeof flags['data-dir'] === 'string') {
+    if (typeof flags.config === 'string') throw new UsageError('give --config or --data-dir, not both');
+    return resolve(flags['data-dir']);
+  }
+  if (typeof flags.config !== 'string') {
+    throw new UsageError(`${what} needs --config FILE (the gateway's config; its dataDir holds the credentials) or --data-dir DIR (the directory a gateway without --config uses is ./data)`);
+  }
+  return loadGatewayConfig(flags.config).dataDir;
+}
+
 const gateway: Command = {
   name: 'gateway',
   summary: 'run a gateway (device broker, reading log, HTTP API, uplink)',
   help,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv, { config: 'string', 'log-level': 'string', rotate: 'boolean', read: 'string' });
-    const config = loadGatewayConfig(typeof flags.config === 'string' ? flags.config : undefined);
-    if (rest[0] === 'add-app') return addApp(config.dataDir, rest, flags);
+    const { flags, rest } = parseFlags(argv, { config: 'string', 'data-dir': 'string', 'log-level': 'string', 'log-format': 'string', rotate: 'boolean', read: 'string' });
+    if (rest[0] === 'add-app') return addApp(dataDirOf(flags, 'add-app'), rest, flags);
     if (flags.read !== undefined) throw new UsageError('--read only goes with add-app');
     if (rest[0] === 'add-device') {
       const id = rest[1];
       if (rest.length !== 2 || id === undefined) throw new UsageError('add-device needs exactly one device id');
       if (!isDeviceId(id)) throw new UsageError(`device id ${JSON.stringify(id)} is not valid (letters, digits, _ . -; up to 64)`);
-      const store = new FileCredentialStore(join(config.dataDir, 'devices.json'));
+      const file = join(dataDirOf(flags, 'add-device'), 'devices.json');
+      const store = new FileCredentialStore(file);
       if (store.has(id) && !flags.rotate) {
-        process.stderr.write(`fieldmesh gateway: device ${id} already has credentials; pass --rotate to replace them\n`);
+        process.stderr.write(`fieldmesh gateway: device ${id} already has credentials in ${file}; pass --rotate to replace them\n`);
         return 1;
       }
       const password = await store.rotate(id);
-      process.stdout.write(`device: ${id}\npassword: ${password}\n(shown once; the device logs in with username = device id)\n`);
+      process.stdout.write(`device: ${id}\npassword: ${password}\ncredentials: ${file}\n(shown once; the device logs in with client id = username = device id)\n`);
       return 0;
     }
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
     if (flags.rotate) throw new UsageError('--rotate only goes with add-device');
-    const level = typeof flags['log-level'] === 'string' ? flags['log-level'] : config.logLevel;
-    const logger = pino({ level }, pino.destination(2));
+    if (flags['data-dir'] !== undefined) throw new UsageError('--data-dir only goes with add-device (set dataDir in the config file)');
+    const format = logFormat(flags['log-format']);
+    const config = loadGatewayConfig(typeof flags.config === 'string' ? flags.config : undefined);
+    const fixedLevel = typeof flags['log-level'] === 'string' ? checkLogLevel(flags['log-level']) : null;
+    const logger = programLogger({ level: fixedLevel ?? config.logLevel, format });
     const gw = new Gateway(config, { logger });
     const started = await gw.start();
-    process.stdout.write(`gateway: ${config.id}\nbroker: mqtt://${config.broker.host}:${started.brokerPort}\nhttp: http://${config.http.host}:${started.httpPort}/\n`);
-    // SIGHUP (systemd ExecReload): re-read --config and apply its `rules:` without a restart;
-    // alert state of rules that still exist is kept. Other sections need a restart.
+    // One write, so a reader that waits for the http line has every line before it.
+    const noDevices =
+      config.broker.auth === 'credentials' && new FileCredentialStore(join(config.dataDir, 'devices.json')).size() === 0
+        ? `no device credentials yet: run \`fieldmesh gateway add-device DEVICE_ID ${typeof flags.config === 'string' ? `--config ${flags.config}` : `--data-dir ${config.dataDir}`}\`\n`
+        : '';
+    process.stdout.write(`gateway: ${config.id}\ndata: ${config.dataDir}\n${noDevices}broker: mqtt://${config.broker.host}:${started.brokerPort}\nhttp: http://${config.http.host}:${started.httpPort}/\n`);
+    // SIGHUP (systemd ExecReload): re-read --config; apply what can change live, name the rest.
+    let inForce: Readonly<GatewayConfig> = config;
     const reload = () => {
-      if (typeof flags.config !== 'string') return logger.warn({}, 'SIGHUP: no --config file to reload rules from');
+      if (typeof flags.config !== 'string') return logger.warn({}, 'SIGHUP: no --config file to reload');
+      let next: Readonly<GatewayConfig>;
       try {
-        const next = loadGatewayConfig(flags.config);
-        gw.reloadRules(next.rules);
-        logger.info({ rules: next.rules.length }, 'rules reloaded from the config file');
+        next = loadGatewayConfig(flags.config);
       } catch (err) {
-        logger.error({ err }, 'config reload refused; the previous rules stay in force');
+        const e = err as { code?: string; message?: string };
+        return logger.error({ code: e.code, err: e.message }, 'config reload refused; the config in force stays');
       }
+      const plan = planReload(inForce, next, LIVE_KEYS);
+      try {
+        if (plan.apply.includes('rules')) gw.reloadRules(next.rules);
+      } catch (err) {
+        return logger.error({ err: (err as Error).message }, 'rules reload refused; the rules in force stay');
+      }
+      if (plan.apply.includes('logLevel') && fixedLevel === null) logger.setLevel(next.logLevel);
+      inForce = { ...inForce, rules: next.rules, logLevel: next.logLevel };
+      if (plan.apply.length > 0) logger.info({ applied: plan.apply, rules: next.rules.length, logLevel: fixedLevel ?? next.logLevel }, `config reloaded: ${plan.apply.join(', ')} applied`);
+      else if (plan.restart.length === 0) logger.info({}, 'config reloaded: nothing changed');
+      if (plan.restart.length > 0) logger.warn({ restart: plan.restart }, `config keys changed that need a restart to take effect: ${plan.restart.join(', ')}`);
     };
     process.on('SIGHUP', reload);
     // Under systemd (Type=notify, hardware/systemd/fieldmesh.service): READY now, then watchdog

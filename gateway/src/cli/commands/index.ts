@@ -5,6 +5,7 @@ import type { Command } from '../command.js';
  * Commands are loaded lazily so `fieldmesh --help` does not pull in aedes or SQLite.
  */
 export const commands: Array<Pick<Command, 'name' | 'summary'> & { load: () => Promise<Command> }> = [
+  { name: 'init', summary: 'write a complete, commented gateway.yaml or cloud.yaml and say what to run next', load: async () => (await import('./init.js')).default },
   { name: 'gateway', summary: 'run a gateway (device broker, reading log, HTTP API, uplink)', load: async () => (await import('./gateway.js')).default },
   { name: 'status', summary: "show a running gateway's status (GET /api/status)", load: async () => (await import('./status.js')).default },
   { name: 'members', summary: 'list the mesh members a running gateway sees (GET /api/members)', load: async () => (await import('./members.js')).default },
