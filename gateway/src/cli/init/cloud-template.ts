@@ -19,6 +19,8 @@ export function cloudTemplate(d: CloudBridgeModule['CLOUD_DEFAULTS']): TemplateK
         { key: 'maxPacketBytes', why: 'Largest packet, checked before it is buffered: a batch of the uplink\'s largest size with margin.', value: d.broker.maxPacketBytes },
         { key: 'maxConnections', why: 'Concurrent gateway connections; more are refused.', value: d.broker.maxConnections },
         { key: 'connectTimeoutMs', why: 'A connection that sends no CONNECT this long is closed.', value: d.broker.connectTimeoutMs },
+        { key: 'preAuthMaxBytes', why: 'Largest packet before the CONNECT is authenticated: a stranger cannot make the broker buffer maxPacketBytes.', value: d.broker.preAuthMaxBytes },
+        { key: 'packetTimeoutMs', why: 'One packet may take this long from first to last byte (an 8 MiB batch at about 600 kbit/s).', value: d.broker.packetTimeoutMs },
         { key: 'shareGroup', why: 'With url: bridges in the same MQTT 5 share group split the batches between them.', value: d.broker.shareGroup },
         { key: 'url', why: 'An external MQTT 5 broker instead of the embedded one (then its ACL applies, not auth above).', value: 'mqtt://127.0.0.1:1883', example: true },
         { key: 'username', why: 'This bridge\'s login at the external broker.', value: 'fieldmesh-bridge', example: true },

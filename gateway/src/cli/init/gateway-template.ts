@@ -97,6 +97,15 @@ export function gatewayTemplate(opts: { id: string; meshKey: string }): Template
       ],
     },
     {
+      key: 'modbus',
+      why: 'Modbus RTU lines and TCP endpoints polled into readings (gateway/src/config/modbus.ts; device templates in hardware/modbus/).',
+      keys: [
+        { key: 'writes', why: 'Allow writes to registers marked writable (rule actions, POST /api/modbus/write); off so a read-only setup cannot change a device.', value: d.modbus.writes },
+        { key: 'rtu', why: 'RS-485 lines: [{ path, baud, parity, slaves: [{ unit, device, template or registers }] }].', value: d.modbus.rtu },
+        { key: 'tcp', why: 'Modbus TCP endpoints: [{ host, port, slaves: [...] }].', value: d.modbus.tcp },
+      ],
+    },
+    {
       key: 'uplink',
       why: 'The cloud to deliver to (gateway/src/uplink/UPLINK.md). Without it: store and forward once one is set.',
       example: true,
