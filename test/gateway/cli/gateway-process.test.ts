@@ -38,10 +38,10 @@ function start(args: string[], env: NodeJS.ProcessEnv = process.env) {
           clearTimeout(timer);
           waiters.delete(check);
           res();
-        } else if (child.exitCode !== null) {
+        } else if (child.exitCode !== null || child.signalCode !== null) {
           clearTimeout(timer);
           waiters.delete(check);
-          rej(new Error(`exited ${child.exitCode}:\n${out.stdout}\n${out.stderr}`));
+          rej(new Error(`exited ${child.exitCode ?? child.signalCode}:\n${out.stdout}\n${out.stderr}`));
         }
       };
       waiters.add(check);

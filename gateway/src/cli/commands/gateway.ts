@@ -97,6 +97,21 @@ const gateway: Command = {
     const logger = programLogger({ level: fixedLevel ?? config.logLevel, format });
     const gw = new Gateway(config, { logger });
     const started = await gw.start();
+    // Stop handlers are in place before the ready lines: a supervisor may send SIGTERM as soon as
+    // it reads them, and that must stop the gateway cleanly, not kill it mid-commit.
+    let reload = () => {};
+    const onHup = () => reload();
+    process.on('SIGHUP', onHup);
+    const stopped = new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        process.off('SIGHUP', onHup);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
     // One write, so a reader that waits for the http line has every line before it.
     const noDevices =
       config.broker.auth === 'credentials' && new FileCredentialStore(join(config.dataDir, 'devices.json')).size() === 0
@@ -105,7 +120,7 @@ const gateway: Command = {
     process.stdout.write(`gateway: ${config.id}\ndata: ${config.dataDir}\n${noDevices}broker: mqtt://${config.broker.host}:${started.brokerPort}\nhttp: http://${config.http.host}:${started.httpPort}/\n`);
     // SIGHUP (systemd ExecReload): re-read --config; apply what can change live, name the rest.
     let inForce: Readonly<GatewayConfig> = config;
-    const reload = () => {
+    reload = () => {
       if (typeof flags.config !== 'string') return logger.warn({}, 'SIGHUP: no --config file to reload');
       let next: Readonly<GatewayConfig>;
       try {
@@ -126,21 +141,11 @@ const gateway: Command = {
       else if (plan.restart.length === 0) logger.info({}, 'config reloaded: nothing changed');
       if (plan.restart.length > 0) logger.warn({ restart: plan.restart }, `config keys changed that need a restart to take effect: ${plan.restart.join(', ')}`);
     };
-    process.on('SIGHUP', reload);
     // Under systemd (Type=notify, hardware/systemd/fieldmesh.service): READY now, then watchdog
     // pings from this event loop, so a hung loop gets the gateway restarted.
     const notifier = ServiceNotifier.fromEnv(process.env, { logger });
     await notifier?.ready(`gateway ${config.id} running`).catch((err: Error) => logger.warn({ err: err.message }, 'sd_notify READY failed'));
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        process.off('SIGHUP', reload);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await stopped;
     await notifier?.stopping().catch(() => {});
     await gw.stop();
     logger.info({}, 'gateway stopped');
