@@ -44,6 +44,9 @@ export function cloudTemplate(d: CloudBridgeModule['CLOUD_DEFAULTS']): TemplateK
       keys: [
         { key: 'port', why: '0 = any free port.', value: d.http.port },
         { key: 'host', why: 'Loopback by default; put a TLS proxy in front to expose it.', value: d.http.host },
+        { key: 'allowedHosts', why: 'Host names answered besides IPs, localhost and this machine (e.g. the proxy\'s public name); others get 421 (DNS rebinding).', value: d.http.allowedHosts },
+        { key: 'headersTimeoutMs', why: 'A client must send its request headers within this (slowloris).', value: d.http.headersTimeoutMs },
+        { key: 'requestTimeoutMs', why: 'A client must send its whole request within this.', value: d.http.requestTimeoutMs },
       ],
     },
     { key: 'dataDir', why: 'Gateway credentials, the live token\'s hash and (by default) the SQLite store. Relative to this file.', value: d.dataDir },

@@ -31,6 +31,7 @@ export function gatewayTemplate(opts: { id: string; meshKey: string }): Template
         { key: 'connectTimeoutMs', why: 'A new connection that sends no CONNECT this long is closed (frees the slot).', value: d.broker.connectTimeoutMs },
         { key: 'packetTimeoutMs', why: 'One packet may take this long from first to last byte (a full packet at 5 kB/s); 0 = no limit.', value: d.broker.packetTimeoutMs },
         { key: 'maxConnections', why: 'Concurrent device connections; within a Raspberry Pi\'s file limits.', value: d.broker.maxConnections },
+        { key: 'maxAppQueueBytes', why: 'Bytes waiting for a slow local app (fieldmesh gateway add-app) before it is cut off: it would only grow memory.', value: d.broker.maxAppQueueBytes },
       ],
     },
     {
@@ -39,6 +40,7 @@ export function gatewayTemplate(opts: { id: string; meshKey: string }): Template
       keys: [
         { key: 'port', why: '0 = any free port.', value: d.http.port },
         { key: 'host', why: 'Loopback because the API has no auth; 0.0.0.0 exposes it (e.g. to Prometheus).', value: d.http.host },
+        { key: 'allowedHosts', why: 'Host names answered besides IPs, localhost and this machine; others get 421, which stops DNS rebinding.', value: d.http.allowedHosts },
       ],
     },
     {
