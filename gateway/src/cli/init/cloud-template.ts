@@ -49,6 +49,16 @@ export function cloudTemplate(d: CloudBridgeModule['CLOUD_DEFAULTS']): TemplateK
         { key: 'requestTimeoutMs', why: 'A client must send its whole request within this.', value: d.http.requestTimeoutMs },
       ],
     },
+    {
+      key: 'liveMqtt',
+      why: 'A plain MQTT listener of the live stream for tools without WebSocket (mosquitto_sub, Node-RED, Telegraf); password = a live token.',
+      example: true,
+      keys: [
+        { key: 'port', why: 'Its TCP port.', value: 1885 },
+        { key: 'host', why: 'Default: http.host.', value: '127.0.0.1' },
+        { key: 'tls', why: 'PEM certificate and key for mqtts.', keys: [{ key: 'cert', why: 'PEM certificate (chain).', value: 'tls/live.crt' }, { key: 'key', why: 'Its PEM key.', value: 'tls/live.key' }] },
+      ],
+    },
     { key: 'dataDir', why: 'Gateway credentials, the live token\'s hash and (by default) the SQLite store. Relative to this file.', value: d.dataDir },
     { key: 'store', why: 'Default <dataDir>/cloud.sqlite. A postgres:// URL lets several bridges share one database.', value: '${FM_PG_URL:-postgres://fieldmesh@127.0.0.1:5432/fieldmesh}', example: true },
   ];

@@ -82,6 +82,7 @@ export function gatewayTemplate(opts: { id: string; meshKey: string }): Template
         { key: 'serveWindow', why: 'Peers\' batches in flight upstream at once; our own data keeps most of the link.', value: d.relay.serveWindow },
         { key: 'maxOrigins', why: 'Peers carried at once.', value: d.relay.maxOrigins },
         { key: 'replicas', why: 'Buddies keeping a copy of our unacknowledged tail; 0 = none.', value: d.relay.replicas },
+        { key: 'recentReadings', why: 'Freshest readings kept in memory to feed buddies without reading the log back; 0 = none (small boards).', value: d.relay.recentReadings },
         { key: 'deadAfterMs', why: 'A peer gone this long has its replica uploaded by its buddy: longer than a reboot.', value: d.relay.deadAfterMs },
       ],
     },
