@@ -24,6 +24,7 @@ function scalar(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(scalar).join(', ')}]`;
   if (typeof v === 'string') return /^[A-Za-z0-9_./@:+-]+$/.test(v) && !/^(true|false|null|yes|no|on|off|~|[-+.\d].*)$/i.test(v) && !v.includes(': ') ? v : JSON.stringify(v);
   if (v === null) return 'null';
+  if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
 

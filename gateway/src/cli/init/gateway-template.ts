@@ -64,6 +64,7 @@ export function gatewayTemplate(opts: { id: string; meshKey: string }): Template
         { key: 'keys', why: 'Older keys still accepted during a key rotation.', value: d.mesh.keys },
         { key: 'label', why: 'Meshes with different labels never mix, even with the same key.', value: d.mesh.label },
         { key: 'preset', why: 'Probe and suspicion timing: lan (a site network), wan (slow links), local (one machine).', value: d.mesh.preset },
+        { key: 'tuning', why: 'Overrides of single timing fields of the preset, e.g. { probeIntervalMs: 500 } (gateway/src/mesh/config.ts documents each).', value: d.mesh.tuning },
         { key: 'bind', why: 'Address the UDP socket binds.', value: d.mesh.bind },
         { key: 'advertise', why: '"ip:port" peers should use when the bound one is not reachable as is (NAT); null = the bound one.', value: d.mesh.advertise },
       ],
