@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Database from 'better-sqlite3';
 import { openSqlite } from '@fieldmesh/device-sdk/sqlite';
 import { systemClock, type Clock, type Timer, silentLogger, type Logger, type Reading } from '@fieldmesh/device-sdk';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { Alerts, type LocalPublish } from './alerts/alerts.js';
 import type { AlertOutbox } from './alerts/log.js';
 import { SqliteAlertLog } from './alerts/sqlite-log.js';
@@ -60,7 +61,8 @@ export class LocalProcessing {
   private readonly logger: Logger;
   private readonly decisions: boolean[] = [];
   private failures = 0;
-  private lastFailureLog = -Infinity;
+  /** A persistent fault must not flood the journal: one line per 10 s. */
+  private readonly failureLog: RateLimitedLog;
   private readonly clock: Clock;
   private readonly alertRetentionMs: number;
   private alertPruneTimer: Timer | undefined;
@@ -70,6 +72,7 @@ export class LocalProcessing {
     const clock = (this.clock = opts.clock ?? systemClock);
     this.alertRetentionMs = opts.alertRetentionMs ?? 90 * 24 * HOUR;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'local' });
+    this.failureLog = new RateLimitedLog(this.logger, clock, { intervalMs: 10_000, countZero: false });
     this.db = openSqlite(Database, opts.dbFile);
     try {
       ensureTimeIndex(this.db);
@@ -121,13 +124,8 @@ export class LocalProcessing {
       this.tail.publishReadings(readings);
     } catch (err) {
       // Never let local processing break ingest: the readings are stored whatever happens here.
-      // Counted; logged at most every 10 s so a persistent fault does not flood the journal.
       this.failures++;
-      const now = this.clock.monotonic();
-      if (now - this.lastFailureLog >= 10_000) {
-        this.lastFailureLog = now;
-        this.logger.error({ err, failures: this.failures }, 'local processing of a committed batch failed');
-      }
+      this.failureLog.error('batch', { err, failures: this.failures }, 'local processing of a committed batch failed');
     }
     return this.decisions;
   }

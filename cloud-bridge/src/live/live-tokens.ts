@@ -24,7 +24,7 @@ export class LiveTokens {
   ) {}
 
   /** Opens the token file, creating it with one new token if missing; `issued` is that token (else null). */
-  static open(file: string, now = Date.now()): { tokens: LiveTokens; issued: string | null } {
+  static open(file: string, now: number): { tokens: LiveTokens; issued: string | null } {
     if (!existsSync(file)) {
       const tokens = new LiveTokens(file, []);
       const issued = tokens.issue('default', now);
@@ -44,7 +44,7 @@ export class LiveTokens {
   }
 
   /** Issues a new token named `name` and returns it; only its hash is kept. */
-  issue(name: string, now = Date.now()): string {
+  issue(name: string, now: number): string {
     const token = randomBytes(32).toString('base64url');
     this.entries = [...this.entries.filter((e) => e.name !== name), { name, sha256: digest(token).toString('hex'), created: now }];
     mkdirSync(dirname(this.file), { recursive: true });

@@ -1,5 +1,6 @@
 import { systemClock, type Clock, silentLogger, type Logger } from '@fieldmesh/device-sdk';
 import type { ActiveCondition, RuleTransition } from './transition.js';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { AlertError } from './errors.js';
 import { alertTopic, encodeAlertEvent, type AlertEvent } from './event.js';
 import { conditionOf, type AlertLog } from './log.js';
@@ -47,8 +48,7 @@ export class Alerts {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly retain: boolean;
-  private readonly logEveryMs: number;
-  private lastComplaint = -Infinity;
+  private readonly complaints: RateLimitedLog;
   private readonly counts = { raised: 0, cleared: 0, published: 0, publishFailures: 0, storeFailures: 0 };
   private readonly listeners = new Set<(e: AlertEvent) => void>();
   private unstoredSeq = 0;
@@ -58,7 +58,7 @@ export class Alerts {
     this.clock = opts.clock ?? systemClock;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'alerts' });
     this.retain = opts.retain ?? true;
-    this.logEveryMs = opts.logEveryMs ?? 10_000;
+    this.complaints = new RateLimitedLog(this.logger, this.clock, { intervalMs: opts.logEveryMs ?? 10_000, countZero: false });
   }
 
   /** The TransitionSink to give the rules engine. */
@@ -104,9 +104,6 @@ export class Alerts {
   }
 
   private complain(obj: object, msg: string): void {
-    const now = this.clock.monotonic();
-    if (now - this.lastComplaint < this.logEveryMs) return;
-    this.lastComplaint = now;
-    this.logger.warn(obj, msg);
+    this.complaints.warn('complaint', obj as Record<string, unknown>, msg);
   }
 }

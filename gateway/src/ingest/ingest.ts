@@ -1,4 +1,5 @@
 import { isDeviceId, SENSOR_NAME, silentLogger, systemClock, type Clock, type Logger, type Reading, type Timer } from '@fieldmesh/device-sdk';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { DeviceSeqMark, ReadingLog } from '../store/reading-log.js';
 import { IngestError } from './errors.js';
 import type { IngestSink } from './sink.js';
@@ -55,7 +56,7 @@ export class Ingest implements IngestSink {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly listeners: Array<(batch: CommittedBatch) => void> = [];
   private stopped = false;
-  private lastFailLogAt = -Infinity;
+  private readonly failLog: RateLimitedLog;
   private failedSinceLog = 0;
 
   constructor(
@@ -64,6 +65,7 @@ export class Ingest implements IngestSink {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
+    this.failLog = new RateLimitedLog(this.log, this.clock, { intervalMs: FAIL_LOG_INTERVAL_MS, countZero: false });
     this.stats = opts.stats ?? new IngestStats();
   }
 
@@ -183,11 +185,9 @@ export class Ingest implements IngestSink {
     // resends. The loop goes on; the next commit may succeed (space freed, disk back).
     // Rate-limited: a full store (reject-new, disk full) fails every commit until space returns,
     // and the store counts each refusal per series anyway.
-    const now = this.clock.monotonic();
     this.failedSinceLog++;
-    if (now - this.lastFailLogAt >= FAIL_LOG_INTERVAL_MS) {
-      this.log.error({ err, readings: readings.length, failedCommits: this.failedSinceLog }, 'group commit failed; nothing acknowledged');
-      this.lastFailLogAt = now;
+    // `failedCommits` counts this commit and the ones suppressed since the last line.
+    if (this.failLog.error('commit', { err, readings: readings.length, failedCommits: this.failedSinceLog }, 'group commit failed; nothing acknowledged')) {
       this.failedSinceLog = 0;
     }
     for (const p of batch) {

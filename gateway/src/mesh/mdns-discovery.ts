@@ -3,6 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { isIPv4 } from 'node:net';
 import type { Bonjour, Browser, Service } from 'bonjour-service';
 import { type Clock, type Timer, type Logger, silentLogger } from '@fieldmesh/device-sdk';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { formatAddress } from './address.js';
 import { PROTOCOL_VERSION } from './codec.js';
 import type { DiscoveredPeer, Discovery } from './discovery.js';
@@ -116,14 +117,12 @@ export class MdnsDiscovery implements Discovery {
     const socketOpts: Record<string, string> = {};
     if (this.opts.interface) socketOpts.interface = this.opts.interface;
     if (this.opts.bind) socketOpts.bind = this.opts.bind;
-    let lastErrLog = 0;
+    // Multicast trouble repeats on every packet: one line a minute, with the count in between.
+    const limited = new RateLimitedLog(this.logger, this.opts.clock, { intervalMs: 60_000, countZero: false });
     // Loaded here, not at the top: a gateway with `mesh.mdns: false` never loads multicast-dns.
     const { Bonjour } = await import('bonjour-service');
     this.bonjour = new Bonjour(socketOpts as object, (err: Error) => {
-      if (Date.now() - lastErrLog > 60_000) {
-        lastErrLog = Date.now();
-        this.logger.warn({ err: err.message }, 'mDNS error; static seeds still work');
-      }
+      limited.warn('mdns', { err: err.message }, 'mDNS error; static seeds still work');
     });
     // A host name of our own: every instance on one machine would otherwise claim the same
     // `<hostname>.local`, and a second gateway's records would conflict with the first's.

@@ -83,7 +83,7 @@ export class Mesh {
     if (this.node) throw new MeshError('FM_ERR_MESH_STATE', 'mesh started twice');
     const s = this.opts.section;
     const transport =
-      this.opts.transport ?? (await UdpTransport.create({ bindHost: s.bind, port: s.port, advertise: s.advertise, logger: this.logger }));
+      this.opts.transport ?? (await UdpTransport.create({ bindHost: s.bind, port: s.port, advertise: s.advertise, logger: this.logger, clock: this.clock }));
     const node = new MeshNode({
       id: this.opts.id,
       label: s.label,

@@ -1,4 +1,5 @@
 import { type Clock, type Timer, type Logger, silentLogger } from '@fieldmesh/device-sdk';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { Awareness } from './awareness.js';
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js';
 import { CodecError } from './bytes.js';
@@ -70,7 +71,8 @@ export class MeshNode {
   private running = false;
   private stopped = false;
   leaving = false;
-  private lastDropLog = 0;
+  /** A hostile or misconfigured peer must not flood the log: one drop line per 10 s. */
+  private readonly dropLog: RateLimitedLog;
 
   constructor(opts: MeshNodeOptions) {
     checkMemberId(opts.id);
@@ -80,6 +82,7 @@ export class MeshNode {
     this.random = opts.random;
     this.transport = opts.transport;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'mesh', member: opts.id });
+    this.dropLog = new RateLimitedLog(this.logger, opts.clock, { intervalMs: 10_000, countZero: false });
     this.awareness = new Awareness(opts.tuning.awarenessMaxMultiplier);
     this.seal = new Seal({ keyring: opts.keyring, label: opts.label, clock: opts.clock, random: opts.random, replayWindowMs: opts.tuning.replayWindowMs });
     this.membership = new Membership(this, { id: opts.id, addr: opts.transport.address, meta: opts.meta ?? Buffer.alloc(0) });
@@ -311,12 +314,7 @@ export class MeshNode {
 
   private drop(reason: MeshDropReason, from: string, detail?: string): void {
     this.metrics.dropped[reason]++;
-    // Rate-limited: a hostile or misconfigured peer must not flood the log.
-    const now = this.clock.monotonic();
-    if (now - this.lastDropLog > 10_000) {
-      this.lastDropLog = now;
-      this.logger.warn({ from, reason, detail, dropped: this.metrics.dropped }, 'mesh datagram dropped');
-    }
+    this.dropLog.warn('drop', { from, reason, detail, dropped: this.metrics.dropped }, 'mesh datagram dropped');
   }
 
   private receive(packet: Buffer, from: string): void {

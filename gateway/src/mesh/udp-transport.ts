@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { type Logger, silentLogger } from '@fieldmesh/device-sdk';
+import { systemClock, type Clock, type Logger, silentLogger } from '@fieldmesh/device-sdk';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { formatAddress, parseAddress } from './address.js';
 import { MAX_DATAGRAM } from './codec.js';
 import { MeshError } from './errors.js';
@@ -14,6 +15,8 @@ export interface UdpTransportOptions {
   /** Address peers should use, "host:port"; default the bound address (required when binding 0.0.0.0 on a multi-homed host). */
   advertise?: string;
   logger?: Logger;
+  /** Paces the socket-error log line; default the real clock. */
+  clock?: Clock;
 }
 
 /** The real transport: one UDP socket (node:dgram), datagrams of at most 1400 bytes. */
@@ -46,14 +49,11 @@ export class UdpTransport implements Transport {
     const advertise = opts.advertise ?? formatAddress({ host: bound.address, port: bound.port });
     parseAddress(advertise);
     const t = new UdpTransport(socket, advertise);
-    let lastLog = 0;
+    // A flapping interface must not flood the log: one line per 10 s, with the count in between.
+    const limited = new RateLimitedLog(logger, opts.clock ?? systemClock, { intervalMs: 10_000, countZero: false });
     socket.on('error', (err) => {
       t.sendErrors++;
-      // Rate-limited: a flapping interface must not flood the log.
-      if (Date.now() - lastLog > 10_000) {
-        lastLog = Date.now();
-        logger.warn({ component: 'mesh', err: err.message }, 'UDP socket error');
-      }
+      limited.warn('socket', { component: 'mesh', err: err.message }, 'UDP socket error');
     });
     socket.on('message', (msg, rinfo) => {
       if (t.closed) return;

@@ -67,7 +67,7 @@ export class RelayNode {
     const r = opts.replication;
     if (r) {
       const rlog = opts.logger.child({ component: 'replication' });
-      this.replicaStore = new SqliteReplicaStore(r.storeFile);
+      this.replicaStore = new SqliteReplicaStore(r.storeFile, opts.clock);
       this.keeper = new ReplicaKeeper({ store: this.replicaStore, server: this.server, peers: opts.peers, clock: opts.clock, logger: rlog, ...(r.deadAfterMs !== undefined ? { deadAfterMs: r.deadAfterMs } : {}), ...(r.tickMs ? { tickMs: r.tickMs } : {}) });
       this.replicator = new Replicator({
         selfId: opts.selfId,

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { systemClock, type Clock } from '@fieldmesh/device-sdk';
 import { openSqlite } from '@fieldmesh/device-sdk/sqlite';
 
 /** One origin's replica as the buddy holds it. */
@@ -58,7 +59,11 @@ export class SqliteReplicaStore implements ReplicaStore {
     dropEmpty: Database.Statement<[number]>;
   };
 
-  constructor(file: string) {
+  constructor(
+    file: string,
+    /** Stamps `updated_at` (wall ms); default the real clock. */
+    private readonly clock: Clock = systemClock,
+  ) {
     this.db = openSqlite(Database, file);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS replica_origin (
@@ -93,13 +98,13 @@ export class SqliteReplicaStore implements ReplicaStore {
     return this.db.transaction(() => {
       const r = this.row(origin, epoch);
       if (!r) {
-        this.q.insertOrigin.run(origin, epoch, ackedSeq, ackedSeq, Date.now());
+        this.q.insertOrigin.run(origin, epoch, ackedSeq, ackedSeq, this.clock.now());
         return ackedSeq;
       }
       const acked = Math.max(r.ackedSeq, ackedSeq);
       const stored = Math.max(r.storedSeq, acked);
       this.q.trim.run(origin, epoch, acked);
-      this.q.updateOrigin.run(stored, acked, Date.now(), origin, epoch);
+      this.q.updateOrigin.run(stored, acked, this.clock.now(), origin, epoch);
       return stored;
     })();
   }
@@ -110,7 +115,7 @@ export class SqliteReplicaStore implements ReplicaStore {
       if (!r) return 0;
       if (lastSeq <= r.storedSeq || firstSeq > r.storedSeq + 1) return r.storedSeq;
       this.q.insertBatch.run(origin, epoch, firstSeq, lastSeq, payload.length, payload);
-      this.q.updateOrigin.run(lastSeq, r.ackedSeq, Date.now(), origin, epoch);
+      this.q.updateOrigin.run(lastSeq, r.ackedSeq, this.clock.now(), origin, epoch);
       return lastSeq;
     })();
   }

@@ -1,4 +1,5 @@
 import { systemClock, type Clock, silentLogger, type Logger, type Reading } from '@fieldmesh/device-sdk';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { DeadbandFilter, type Forwarded } from './deadband.js';
 import { DeadlineWheel } from './deadline-wheel.js';
 import type { EvaluatorContext, RuleEvaluator } from './evaluator.js';
@@ -70,11 +71,13 @@ export class RulesEngine {
   private specs: readonly RuleSpec[] = [];
   private readonly counts = { readings: 0, forwarded: 0, held: 0, transitions: 0, reloads: 0 };
   private sinkFailures = 0;
-  private lastSinkLog = -Infinity;
+  /** A broken sink must not flood the log: one line per 10 s, with the count. */
+  private readonly sinkLog: RateLimitedLog;
 
   constructor(opts: RulesEngineOptions) {
     this.clock = opts.clock ?? systemClock;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'rules' });
+    this.sinkLog = new RateLimitedLog(this.logger, this.clock, { intervalMs: 10_000, countZero: false });
     const sink = opts.onTransition;
     this.wheel = new DeadlineWheel<StaleTarget>(this.clock, (t) => t.owner.onDue(t), opts.stalenessResolutionMs ?? 250);
     this.ctx = {
@@ -86,14 +89,9 @@ export class RulesEngine {
         try {
           sink(t);
         } catch (err) {
-          // A failing sink must not stop evaluation for the other rules and readings. Logged at
-          // most every 10 s (with the count), so a broken sink cannot flood the log.
+          // A failing sink must not stop evaluation for the other rules and readings.
           this.sinkFailures++;
-          const now = this.clock.monotonic();
-          if (now - this.lastSinkLog >= 10_000) {
-            this.lastSinkLog = now;
-            this.logger.error({ err, ruleId: t.ruleId, series: t.series, failures: this.sinkFailures }, 'alert sink failed');
-          }
+          this.sinkLog.error('sink', { err, ruleId: t.ruleId, series: t.series, failures: this.sinkFailures }, 'alert sink failed');
         }
       },
     };

@@ -1,7 +1,7 @@
 import { existsSync, renameSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { openSqlite } from '@fieldmesh/device-sdk/sqlite';
-import { silentLogger, type Logger } from '@fieldmesh/device-sdk';
+import { silentLogger, systemClock, type Logger } from '@fieldmesh/device-sdk';
 import { SALVAGE_META_KEY, type SalvageReport } from './salvage-report.js';
 import { SqliteReadingLog } from './sqlite-reading-log.js';
 
@@ -22,10 +22,11 @@ const CHUNK = 1000;
 export function openReadingLog(file: string, opts: Opts = {}, logger: Logger = silentLogger): { log: SqliteReadingLog; salvage: SalvageReport | null } {
   const damage = existsSync(file) ? checkDatabase(file) : null;
   if (damage === null) return { log: new SqliteReadingLog(file, opts), salvage: null };
-  const movedTo = `${file}.corrupt-${Date.now()}`;
+  const now = (opts.clock ?? systemClock).now();
+  const movedTo = `${file}.corrupt-${now}`;
   for (const suffix of ['', '-wal', '-shm']) if (existsSync(file + suffix)) renameSync(file + suffix, movedTo + suffix);
   logger.error({ file, movedTo, reason: damage }, 'reading log is damaged: moved aside, salvaging what can be read into a fresh database');
-  const report = salvageInto(movedTo, file, opts, damage);
+  const report = salvageInto(movedTo, file, opts, damage, now);
   logger.warn({ ...report, unreadableRanges: report.unreadableRanges.slice(0, 20) }, 'salvage done');
   return { log: new SqliteReadingLog(file, opts), salvage: report };
 }
@@ -52,8 +53,8 @@ function checkDatabase(file: string): string | null {
   }
 }
 
-function salvageInto(damaged: string, file: string, opts: Opts, reason: string): SalvageReport {
-  const report: SalvageReport = { at: Date.now(), reason, movedTo: damaged, readingsCopied: 0, unreadableRanges: [], unreadableReadings: 0, keptIdentity: false };
+function salvageInto(damaged: string, file: string, opts: Opts, reason: string, at: number): SalvageReport {
+  const report: SalvageReport = { at, reason, movedTo: damaged, readingsCopied: 0, unreadableRanges: [], unreadableReadings: 0, keptIdentity: false };
   const fresh = new SqliteReadingLog(file, { ...opts, commitThread: false });
   fresh.close();
   const out = openSqlite(Database, file);

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import type { Reading } from '@fieldmesh/device-sdk';
+import type { Clock, Reading } from '@fieldmesh/device-sdk';
 import { addValue, emptyAggregate, type Aggregate } from '../rollups/bucket.js';
 import { KIND_NUMBER, toAppendBatch, type AppendBatch } from './append-transaction.js';
 import { StoreError } from './errors.js';
@@ -32,7 +32,7 @@ export class SqliteBudgetTools implements BudgetedLog {
     private readonly db: Database.Database,
     private readonly file: string,
     private readonly position: LogPosition,
-    private readonly parts: { meta: ReadingLogMeta; catalog: SeriesCatalog; losses: SqliteLossLedger; append: (batch: AppendBatch) => number },
+    private readonly parts: { meta: ReadingLogMeta; catalog: SeriesCatalog; losses: SqliteLossLedger; append: (batch: AppendBatch) => number; clock: Clock },
   ) {
     this.stmt = {
       nthAfter: db.prepare('SELECT seq FROM readings WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?').pluck(),
@@ -174,7 +174,7 @@ export class SqliteBudgetTools implements BudgetedLog {
         }
         this.parts.losses.write(lost);
         const last = this.parts.append(toAppendBatch(firstRollup, rollups, [], DEVICE_SEQ_WINDOW));
-        this.stmt.downsampled.run(rows[0]![0], rows.at(-1)![0], rows.length, firstRollup, last, Date.now());
+        this.stmt.downsampled.run(rows[0]![0], rows.at(-1)![0], rows.length, firstRollup, last, this.parts.clock.now());
         return last;
       })();
     } catch (err) {

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { Clock } from '@fieldmesh/device-sdk';
 import { addLoss } from './loss-ledger.js';
 import { ROW_BYTES_SQL, type LogPosition } from './log-position.js';
 import type { QuarantineStats } from './reading-log.js';
@@ -22,7 +23,7 @@ export class SqliteQuarantine {
   constructor(
     private readonly db: Database.Database,
     private readonly position: LogPosition,
-    private readonly parts: { meta: ReadingLogMeta; catalog: SeriesCatalog; losses: SqliteLossLedger },
+    private readonly parts: { meta: ReadingLogMeta; catalog: SeriesCatalog; losses: SqliteLossLedger; clock: Clock },
   ) {
     this.insertStmt = db.prepare('INSERT INTO quarantine (first_seq, last_seq, reason, at) VALUES (?, ?, ?, ?)');
     this.statsStmt = db.prepare('SELECT count(*) AS batches, coalesce(sum(last_seq - first_seq + 1), 0) AS readings FROM quarantine');
@@ -35,7 +36,7 @@ export class SqliteQuarantine {
     const to = Math.min(lastSeq, p.last);
     let acked = { n: 0, b: 0 };
     this.db.transaction(() => {
-      this.insertStmt.run(firstSeq, lastSeq, reason.slice(0, REASON_CHARS), Date.now());
+      this.insertStmt.run(firstSeq, lastSeq, reason.slice(0, REASON_CHARS), this.parts.clock.now());
       const lost = new Map<string, number>();
       for (const [sid, n] of this.perSeriesStmt.all(Math.max(firstSeq - 1, p.watermark), lastSeq) as Array<[number, number, number]>) {
         addLoss(lost, this.parts.catalog.name(sid), 'quarantined', n);

@@ -106,9 +106,10 @@ export class SqliteReadingLog implements ReadingLog {
     this.appendTx = prepareAppend(db, catalog);
     this.marks = new DedupeMarks(db);
     const losses = (this.lossLedger = new SqliteLossLedger(db, this.position));
-    this.quarantines = new SqliteQuarantine(db, this.position, { meta, catalog, losses });
-    this.budget = new SqliteBudgetTools(db, file, this.position, { meta, catalog, losses, append: this.appendTx });
-    this.stamps = new ClockStamps(db, this.position, meta, opts.clock ?? systemClock, opts.bootId ?? readBootId(), opts.clockHealth);
+    const clock = opts.clock ?? systemClock;
+    this.quarantines = new SqliteQuarantine(db, this.position, { meta, catalog, losses, clock });
+    this.budget = new SqliteBudgetTools(db, file, this.position, { meta, catalog, losses, append: this.appendTx, clock });
+    this.stamps = new ClockStamps(db, this.position, meta, clock, opts.bootId ?? readBootId(), opts.clockHealth);
     if (opts.commitThread) this.writer = new SqliteWriter(file);
   }
 

@@ -1,3 +1,4 @@
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { silentLogger, systemClock, type Clock, type Logger, type Reading } from '@fieldmesh/device-sdk';
 import type { StateSeries } from './state-compaction.js';
 import { AlertLane } from './alert-lane.js';
@@ -47,7 +48,8 @@ export class Uplink {
   private statusTimer: unknown = null;
   private pumpScheduled = false;
   private lastError = { message: '', at: -Infinity };
-  private lastStoreError = -Infinity;
+  /** A failing reading log fails every pump: one line a minute. */
+  private readonly storeErrorLog: RateLimitedLog;
   private retryTimer: unknown = null;
   /** Cloud acks received on either lane: evidence the cloud commits this gateway's data (see BulkLane `refused`). */
   private acksSeen = 0;
@@ -61,6 +63,7 @@ export class Uplink {
     this.stateSeries = stateSeries;
     this.clock = opts.clock ?? systemClock;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'uplink' });
+    this.storeErrorLog = new RateLimitedLog(this.logger, this.clock, { intervalMs: 60_000, countZero: false });
     this.backoff = new ReconnectBackoff(o.backoffMinMs, o.backoffMaxMs, opts.random);
     this.link = opts.link ?? new MqttUplinkLink(opts.url, opts.tls);
     this.sendWindow = new SendWindow(o.maxInFlight);
@@ -362,11 +365,7 @@ export class Uplink {
   }
 
   private storeTrouble(err: Error): void {
-    const now = this.clock.monotonic();
-    if (now - this.lastStoreError >= 60_000) {
-      this.lastStoreError = now;
-      this.logger.error({ err: err.message }, 'reading log failed under the uplink; retrying in 1 s');
-    }
+    this.storeErrorLog.error('store', { err: err.message }, 'reading log failed under the uplink; retrying in 1 s');
     if (this.retryTimer !== null || this.state !== 'online') return;
     const t = this.clock.setTimeout(() => {
       this.retryTimer = null;

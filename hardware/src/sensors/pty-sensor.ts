@@ -45,9 +45,10 @@ export class PtySimulatedSensor {
     const path = join(opts.dir, opts.name);
     const sensorPath = `${path}.sensor`;
     const proc = spawn('socat', [`pty,raw,echo=0,link=${path}`, `pty,raw,echo=0,link=${sensorPath}`], { stdio: 'ignore' });
-    const until = Date.now() + 10_000;
+    // socat is a real process: its start-up is waited for in real time, whatever clock drives the readings.
+    const until = systemClock.monotonic() + 10_000;
     while (!(existsSync(path) && existsSync(sensorPath))) {
-      if (proc.exitCode !== null || Date.now() > until) {
+      if (proc.exitCode !== null || systemClock.monotonic() > until) {
         proc.kill();
         throw new SensorProfileError('FM_ERR_SENSOR_PTY', `socat did not create ${path}`);
       }

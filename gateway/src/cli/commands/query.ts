@@ -1,3 +1,4 @@
+import { systemClock } from '@fieldmesh/device-sdk';
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { fetchFromGateway, gatewayTarget } from '../gateway-api.js';
 
@@ -20,7 +21,7 @@ Exit code 1 when the gateway cannot be reached or refuses the query (its reason 
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-export function parseTime(text: string, flag: string, now = Date.now()): number {
+export function parseTime(text: string, flag: string, now = systemClock.now()): number {
   if (/^-?\d+$/.test(text)) return Number(text);
   if (text === 'now') return now;
   const rel = /^now-(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(text);
@@ -55,7 +56,7 @@ const query: Command = {
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
     if (typeof flags.series !== 'string') throw new UsageError('--series is required');
     if (typeof flags.from !== 'string') throw new UsageError('--from is required');
-    const now = Date.now();
+    const now = systemClock.now();
     const params = new URLSearchParams({
       series: flags.series,
       from: String(parseTime(flags.from, 'from', now)),

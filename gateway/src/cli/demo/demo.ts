@@ -166,7 +166,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   // The dashboard's live stream needs a token; the demo keeps one so the printed URL stays valid.
   let token = secrets.get('live:demo');
   if (token === undefined || !cloud.live.tokens.verify(token)) {
-    token = cloud.live.tokens.issue('demo');
+    token = cloud.live.tokens.issue('demo', o.clock.now());
     secrets.set('live:demo', token);
   }
   return { dashboardUrl: `http://${o.host}:${cloud.httpPort}/?token=${token}`, cloud, gateways: started, devices, serialSensors, serialNote, stop };

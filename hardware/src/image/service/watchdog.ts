@@ -1,4 +1,5 @@
 import { silentLogger, systemClock, type Clock, type Logger, type Timer } from '@fieldmesh/device-sdk';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { SystemdNotifyCommand, type NotifyTransport } from './notify-transport.js';
 
 /**
@@ -32,11 +33,13 @@ export class ServiceNotifier {
   private readonly log: Logger;
   private timer: Timer | undefined;
   private running = false;
-  private lastFailureLogAt = -Infinity;
+  /** At most one line a minute: a broken notify socket must not flood the journal. */
+  private readonly failureLog: RateLimitedLog;
 
   constructor(private readonly options: ServiceNotifierOptions) {
     this.clock = options.clock ?? systemClock;
     this.log = (options.logger ?? silentLogger).child({ component: 'sd-notify' });
+    this.failureLog = new RateLimitedLog(this.log, this.clock, { intervalMs: 60_000, countZero: false });
     const usec = options.watchdogUsec ?? 0;
     if (!Number.isFinite(usec) || usec < 0) throw new Error(`WATCHDOG_USEC=${usec}: expected a non-negative number of microseconds`);
     // sd_watchdog_enabled(3): ping at half the period so one late timer is not fatal.
@@ -110,11 +113,7 @@ export class ServiceNotifier {
     return this.options.transport.send(assignments);
   }
 
-  /** At most one line a minute: a broken notify socket must not flood the journal. */
   private warn(msg: string): void {
-    const now = this.clock.monotonic();
-    if (now - this.lastFailureLogAt < 60_000) return;
-    this.lastFailureLogAt = now;
-    this.log.warn({ stats: { ...this.stats } }, msg);
+    this.failureLog.warn('failure', { stats: { ...this.stats } }, msg);
   }
 }

@@ -1,0 +1,57 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Source uses the tree's shared parts instead of rolling its own: wall time comes from the
+ * injected Clock (device-sdk/src/clock.ts is the one place that reads Date.now()), and a log
+ * line that must not flood goes through device-sdk's RateLimitedLog.
+ */
+const ROOT = join(import.meta.dirname, '..', '..');
+const PACKAGES = ['device-sdk', 'protocol', 'hardware', 'gateway', 'cloud-bridge'];
+const SKIP = new Set(['node_modules', 'dist', 'build', 'data', 'vectors']);
+/** The dashboard's scripts run in the browser, whose own clock is the right one for what a person sees. */
+const BROWSER = /^cloud-bridge\/src\/dashboard\//;
+
+function sources(dir: string, out: string[] = []): string[] {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (SKIP.has(e.name)) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) sources(p, out);
+    else if (/\.(ts|js|mjs)$/.test(e.name)) out.push(relative(ROOT, p));
+  }
+  return out;
+}
+
+const files = PACKAGES.flatMap((p) => sources(join(ROOT, p)));
+
+function hits(pattern: RegExp, allowed: (file: string) => boolean): string[] {
+  const out: string[] = [];
+  for (const f of files) {
+    if (allowed(f)) continue;
+    readFileSync(join(ROOT, f), 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (pattern.test(line) && !/^\s*(\/\/|\*)/.test(line)) out.push(`${f}:${i + 1}: ${line.trim()}`);
+      });
+  }
+  return out;
+}
+
+describe('source uses the shared parts', () => {
+  it('sees the source tree (a broken walk would pass with nothing to check)', () => {
+    expect(files.length).toBeGreaterThan(200);
+    expect(files).toContain('device-sdk/src/clock.ts');
+  });
+
+  it('reads wall time only through the Clock', () => {
+    expect(hits(/\bDate\.now\(\)/, (f) => f === 'device-sdk/src/clock.ts' || BROWSER.test(f))).toEqual([]);
+  });
+
+  it('rate-limits log lines with RateLimitedLog, not a hand-kept "last logged at"', () => {
+    // `now - this.lastFailureLog >= 10_000`, `Date.now() - lastErrLog > …`: the shape each copy
+    // took. Throttles that are not log lines (a progress bar, a budget check) have other names.
+    const handRolled = /\b(now|monotonic\(\)|Date\.now\(\))\s*-\s*(this\.)?last\w*(Log|Err|Warn|Complain|Fail)\w*\s*[<>]=?/;
+    expect(hits(handRolled, (f) => f === 'device-sdk/src/rate-limited-log.ts')).toEqual([]);
+  });
+});
