@@ -97,8 +97,10 @@ export class ModbusIngest {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.pollers.map((p) => p.stop()));
+    for (const p of this.pollers) p.stop();
+    // Stopping the transports fails the transactions under way, so no poll waits for a timeout.
     await Promise.all(this.transports.map((t) => t.stop()));
+    await Promise.all(this.pollers.map((p) => p.whenIdle()));
   }
 
   stats(): ModbusIngestStats {

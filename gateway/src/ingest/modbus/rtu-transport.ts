@@ -44,6 +44,10 @@ export class RtuTransport implements ModbusTransport {
   /** Monotonic ms of the last byte seen on the line (sent or received). */
   private lastActivity = -Infinity;
   private onRx?: () => void;
+  /** Fails the transaction waiting for its answer (stop()). */
+  private abort?: (err: Error) => void;
+  /** The job the bus is working on (waiting for the gap or for its answer). */
+  private taken?: Job;
   /** Unit of the last transaction, to blame bytes that arrive outside one. */
   private lastUnit = -1;
   private inTransaction = false;
@@ -66,11 +70,18 @@ export class RtuTransport implements ModbusTransport {
     });
   }
 
+  get up(): boolean {
+    return this.keeper.state === 'up';
+  }
+
   start(): void {
     this.keeper.start();
   }
 
   async stop(): Promise<void> {
+    this.abort?.(new ModbusFaultError('link_down', `${this.name} stopped`));
+    // A job waiting out the gap (its timer may never fire on a stopped clock) fails now too.
+    this.taken?.reject(new ModbusFaultError('link_down', `${this.name} stopped`));
     await this.keeper.stop();
     for (const j of this.queue.splice(0)) j.reject(new ModbusFaultError('link_down', `${this.name} stopped`));
   }
@@ -115,6 +126,7 @@ export class RtuTransport implements ModbusTransport {
     try {
       while (this.queue.length > 0) {
         const job = this.queue.shift()!;
+        this.taken = job;
         if (this.keeper.state !== 'up') {
           job.reject(new ModbusFaultError('link_down', `${this.name} is ${this.keeper.state}`));
           continue;
@@ -127,6 +139,7 @@ export class RtuTransport implements ModbusTransport {
       }
     } finally {
       this.running = false;
+      this.taken = undefined;
     }
   }
 
@@ -160,12 +173,18 @@ export class RtuTransport implements ModbusTransport {
     } finally {
       this.inTransaction = false;
       this.onRx = undefined;
+      this.abort = undefined;
     }
   }
 
   private answer(job: Job): Promise<ReadResult> {
     const { clock } = this.opts;
     return new Promise((resolve, reject) => {
+      this.abort = (err) => {
+        clock.clearTimeout(timer);
+        this.onRx = undefined;
+        reject(err);
+      };
       const timer = clock.setTimeout(() => {
         this.onRx = undefined;
         // Bytes but not a whole frame by the deadline: a short frame, not silence.

@@ -30,6 +30,8 @@ export interface SlaveStats {
   /** Polls where some read failed (the readings of the other reads were kept). */
   pollsPartial: number;
   pollsFailed: number;
+  /** Polls not made because the line or connection was down. */
+  pollsLinkDown: number;
   /** Slots skipped because the previous poll was still running (bus saturated or slave slow). */
   pollsSkipped: number;
   requests: number;
@@ -83,7 +85,7 @@ export class SlavePoller {
       this.busy = true;
       this.idle = this.poll().finally(() => (this.busy = false));
     });
-    this.s = { state: 'unknown', polls: 0, pollsOk: 0, pollsPartial: 0, pollsFailed: 0, pollsSkipped: 0, requests: 0, readings: 0, readingsCommitted: 0, submitFailed: 0, nonFinite: 0, maxLateMs: 0, lastPollMs: 0, consecutiveFailures: 0 };
+    this.s = { state: 'unknown', polls: 0, pollsOk: 0, pollsPartial: 0, pollsFailed: 0, pollsSkipped: 0, pollsLinkDown: 0, requests: 0, readings: 0, readingsCommitted: 0, submitFailed: 0, nonFinite: 0, maxLateMs: 0, lastPollMs: 0, consecutiveFailures: 0 };
   }
 
   /** The reads one poll makes (coalescing, for tests and /api/status). */
@@ -99,11 +101,15 @@ export class SlavePoller {
     this.arm(phaseMs);
   }
 
-  async stop(): Promise<void> {
+  /** No more polls; a poll under way ends when its transaction does (stop the transport to cut it short). */
+  stop(): void {
     this.stopped = true;
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    await this.idle;
+  }
+
+  whenIdle(): Promise<void> {
+    return this.idle;
   }
 
   /** A fault seen outside a transaction (a late frame) is this slave's too. */
@@ -142,6 +148,13 @@ export class SlavePoller {
 
   private async poll(): Promise<void> {
     const { clock } = this.deps;
+    if (!this.deps.transport.up) {
+      // The bus's fault, not the slave's: counted once per poll, run again the moment it is back.
+      this.errors.link_down++;
+      this.s.pollsLinkDown++;
+      this.rerunOnUp = true;
+      return;
+    }
     const started = clock.monotonic();
     const ts = Math.round(clock.now());
     this.s.polls++;
@@ -177,13 +190,14 @@ export class SlavePoller {
     if (failed === 0) this.s.pollsOk++;
     else if (failed < this.plan.length) this.s.pollsPartial++;
     else this.s.pollsFailed++;
-    // The link was down for all of it: poll again the moment it is back, not a whole interval later.
-    this.rerunOnUp = linkDown === this.plan.length;
+    // The link went down during all of it: poll again the moment it is back.
+    if (linkDown === this.plan.length) this.rerunOnUp = true;
     if (silent === this.plan.length && this.plan.length > 0) {
       this.s.consecutiveFailures++;
       if (this.s.state !== 'offline') this.log.warn({ code: 'FM_ERR_MODBUS_TIMEOUT' }, `modbus slave ${this.slave.device} (unit ${this.slave.unit}) stopped answering; polling it with backoff`);
       this.s.state = 'offline';
-    } else if (failed < this.plan.length) {
+    } else if (linkDown < this.plan.length) {
+      // It answered something (an exception is an answer too): online.
       if (this.s.state === 'offline') this.log.info({ afterFailures: this.s.consecutiveFailures }, `modbus slave ${this.slave.device} answers again`);
       this.s.state = 'online';
       this.s.consecutiveFailures = 0;

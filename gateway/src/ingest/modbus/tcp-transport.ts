@@ -63,6 +63,10 @@ export class TcpTransport implements ModbusTransport {
 
   private readonly clock: Clock;
 
+  get up(): boolean {
+    return this.keeper.state === 'up';
+  }
+
   start(): void {
     this.keeper.start();
   }

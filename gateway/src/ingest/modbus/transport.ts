@@ -15,6 +15,8 @@ export interface ModbusTransport {
    * exception response, or link_down at once while the link is down.
    */
   transact(unit: number, req: ModbusRequest, timeoutMs: number): Promise<ReadResult>;
+  /** Whether the link is open now (a poll finding it down waits for onUp instead of failing). */
+  readonly up: boolean;
   start(): void;
   stop(): Promise<void>;
   /** Faults not tied to a transaction (late frames), by unit; drained by the ingest's stats. */

@@ -1,0 +1,118 @@
+/**
+ * The Modbus RTU master on a REAL pseudo-terminal pair (socat), opened by the real serialport
+ * package, against Debian's pymodbus RTU server on the other end; mbpoll reads the same line.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseGatewayConfig } from '@fieldmesh/gateway/config/index';
+import { ModbusIngest } from '@fieldmesh/gateway/ingest/modbus/modbus-ingest';
+import { RecordingSink, recordingLogger, waitFor } from '../serial/fakes.js';
+import { haveSocat, PtyPair } from '../serial/pty.js';
+import { haveMbpoll, havePymodbus, mbpoll, PymodbusServer } from './pymodbus.js';
+import { unit1Expected, unit1Registers, unit1Tables } from './register-layout.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function bus(): Promise<PtyPair> {
+  const dir = mkdtempSync(join(tmpdir(), 'fm-modbus-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const p = new PtyPair(join(dir, 'usb-rs485-if00-port0'), join(dir, 'bus-slaves'));
+  await p.start();
+  cleanups.push(() => p.stop());
+  return p;
+}
+
+async function slaves(p: PtyPair, tables: ConstructorParameters<typeof PymodbusServer>[0]['slaves']): Promise<PymodbusServer> {
+  const s = await new PymodbusServer({ mode: 'rtu', port: p.sensor, baud: 9600, slaves: tables }).start();
+  cleanups.push(() => s.kill());
+  return s;
+}
+
+function master(path: string, slaveList: unknown[]) {
+  const config = parseGatewayConfig({ modbus: { rtu: [{ path, baud: 9600, slaves: slaveList }] } }).modbus;
+  const sink = new RecordingSink();
+  const ingest = new ModbusIngest({ config, sink, logger: recordingLogger(), backoff: { initialMs: 50, maxMs: 400 } });
+  cleanups.push(() => ingest.stop());
+  ingest.start();
+  return { ingest, sink };
+}
+
+function latest(sink: RecordingSink, device: string): Map<string, unknown> {
+  const m = new Map<string, unknown>();
+  for (const r of sink.readings()) if (r.series.startsWith(`${device}/`)) m.set(r.series.slice(device.length + 1), r.value);
+  return m;
+}
+
+describe('Modbus RTU master on a socat pty against pymodbus', () => {
+  beforeAll(() => {
+    expect(haveSocat(), 'socat is required (.ci/apt-packages)').toBe(true);
+    expect(havePymodbus(), 'python3-pymodbus is required (.ci/apt-packages)').toBe(true);
+    expect(haveMbpoll(), 'mbpoll is required (.ci/apt-packages)').toBe(true);
+  });
+
+  it('reads every type and word order over RTU framing, as mbpoll does', async () => {
+    const p = await bus();
+    const s = await slaves(p, { 1: unit1Tables() });
+    // mbpoll first, alone on the line (two masters on one bus would collide, as on real RS-485).
+    const line = [p.device, '-m', 'rtu', '-b', '9600', '-P', 'none', '-a', '1', '-o', '2'];
+    expect(Number(mbpoll([...line, '-t', '4:float', '-B', '-r', '0'])[0])).toBeCloseTo(123.456, 3);
+    expect(Number(mbpoll([...line, '-t', '4:int', '-r', '10'])[0])).toBe(-123456789);
+    const { ingest, sink } = master(p.device, [{ unit: 1, device: 'plc', pollMs: 200, registers: unit1Registers() }]);
+    const expected = unit1Expected();
+    await waitFor(() => latest(sink, 'plc').size === Object.keys(expected).length, 'a full poll over RTU');
+    const got = latest(sink, 'plc');
+    for (const [sensor, value] of Object.entries(expected)) expect(got.get(sensor), sensor).toBe(value);
+    expect(ingest.stats().slaves[0]!.errors.crc).toBe(0);
+    // The server saw the same coalesced requests as over TCP.
+    await waitFor(() => ingest.stats().slaves[0]!.pollsOk >= 1, 'one whole poll');
+    expect(s.count(1, 3)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a silent unit on the bus delays the live one by at most its own timeout, per poll', async () => {
+    const p = await bus();
+    await slaves(p, { 1: { hr: { 0: [42] } } });
+    const { ingest } = master(p.device, [
+      { unit: 1, device: 'live', pollMs: 200, registers: [{ sensor: 'v', function: 'holding', address: 0 }] },
+      { unit: 7, device: 'dead', pollMs: 200, timeoutMs: 100, retries: 3, registers: [{ sensor: 'v', function: 'holding', address: 0 }] },
+    ]);
+    await waitFor(() => ingest.stats().slaves[1]!.state === 'offline', 'the dead unit offline');
+    const before = ingest.stats().slaves[0]!;
+    await waitFor(() => ingest.stats().slaves[0]!.pollsOk >= before.pollsOk + 10, 'ten more live polls');
+    const [live, dead] = ingest.stats().slaves;
+    expect(live!.pollsFailed - before.pollsFailed).toBe(0);
+    expect(live!.maxLateMs).toBeLessThan(100 * 4 + 150);
+    expect(dead!.errors.timeout).toBeGreaterThanOrEqual(4);
+    // Offline: one probe per backoff step, no retries (each probe costs one 100 ms timeout).
+    const t0 = dead!.errors.timeout;
+    const req0 = dead!.requests;
+    await waitFor(() => ingest.stats().slaves[1]!.errors.timeout >= t0 + 2, 'two offline probes');
+    const d = ingest.stats().slaves[1]!;
+    // With retries: 3 each probe would be 4 requests; offline it is 1 (plus at most one in flight).
+    expect(d.requests - req0).toBeLessThanOrEqual(d.errors.timeout - t0 + 1);
+  });
+
+  it('resumes after the port vanishes (adapter pulled) and after the slave process is killed and restarted', async () => {
+    const p = await bus();
+    let s = await slaves(p, { 1: { hr: { 0: [5] } } });
+    const { ingest, sink } = master(p.device, [{ unit: 1, device: 'm', pollMs: 50, timeoutMs: 200, registers: [{ sensor: 'v', function: 'holding', address: 0 }] }]);
+    await waitFor(() => sink.readings().length >= 3, 'first readings');
+    // The slave dies mid-poll: timeouts, then answers again once it is back.
+    await s.kill();
+    await waitFor(() => ingest.stats().slaves[0]!.errors.timeout >= 1, 'timeouts while the slave is dead');
+    s = await slaves(p, { 1: { hr: { 0: [6] } } });
+    await waitFor(() => latest(sink, 'm').get('v') === 6, 'readings from the restarted slave');
+    // The port itself vanishes (socat gone = USB adapter pulled) and comes back.
+    await s.kill();
+    await p.stop();
+    await waitFor(() => ingest.stats().buses[0]!.lost >= 1, 'the port lost');
+    await p.start();
+    await slaves(p, { 1: { hr: { 0: [8] } } });
+    await waitFor(() => latest(sink, 'm').get('v') === 8, 'readings after the port came back');
+    expect(ingest.stats().buses[0]!.opens).toBeGreaterThanOrEqual(2);
+  });
+});
