@@ -10,6 +10,10 @@ import { availabilityTopic } from './ingest/app-grant.js';
 import { Ingest } from './ingest/ingest.js';
 import { SerialIngest } from './ingest/serial/serial-ingest.js';
 import { serialMetrics } from './ingest/serial/metrics.js';
+import { ModbusIngest } from './ingest/modbus/modbus-ingest.js';
+import { modbusMetrics } from './ingest/modbus/metrics.js';
+import { registerModbusRoutes } from './ingest/modbus/http-routes.js';
+import { modbusRuleActions } from './ingest/modbus/rule-actions.js';
 import { HttpApi } from './http/server.js';
 import { HttpError } from './http/errors.js';
 import { gatewayMetrics, type UplinkStatsView } from './gateway-metrics.js';
@@ -80,6 +84,7 @@ export class Gateway {
   private ingestPath: Ingest | null = null;
   private broker: IngestBroker | null = null;
   private serial: SerialIngest | null = null;
+  private modbus: ModbusIngest | null = null;
   private uplink: GatewayUplink | null = null;
   private local: LocalProcessing | null = null;
   private relay: RelayNode | null = null;
@@ -245,6 +250,12 @@ export class Gateway {
       this.serial.start();
       const serial = this.serial;
       this.metrics.register(serialMetrics(serial));
+      // Modbus RTU lines and TCP endpoints (ingest/modbus/README.md), into the same sink.
+      this.modbus = new ModbusIngest({ config: cfg.modbus, sink: this.ingestPath, clock: this.clock, preciseTiming: this.clock === systemClock, logger: this.log });
+      this.modbus.start();
+      this.metrics.register(modbusMetrics(this.modbus));
+      registerModbusRoutes(this.http, () => this.modbus);
+      if (cfg.modbus.actions.length > 0) this.local.alerts.onEvent(modbusRuleActions(this.modbus, cfg.modbus.actions, this.clock, this.log));
 
       this.metrics.register(
         gatewayMetrics({
@@ -294,6 +305,8 @@ export class Gateway {
     this.running = false;
     await this.serial?.stop();
     this.serial = null;
+    await this.modbus?.stop();
+    this.modbus = null;
     this.broker?.publish(availabilityTopic(this.config.id), 'offline', { qos: 1, retain: true });
     await this.broker?.stop();
     this.broker = null;
@@ -327,6 +340,7 @@ export class Gateway {
       http: { port: this.http.port },
       ingest: this.ingestPath?.stats.snapshot() ?? null,
       serial: this.serial?.stats() ?? null,
+      modbus: this.modbus?.stats() ?? null,
       log: log ? { lastSeq: log.lastSeq(), ackWatermark: log.ackWatermark(), backlog: log.backlog(), quarantined: log.quarantined() } : null,
       storage: this.storage?.status() ?? null,
       uplink: this.uplink ? this.uplink.stats() : { state: 'none', configured: this.config.uplink !== null },

@@ -92,14 +92,43 @@ export interface TcpEndpointConfig {
   slaves: SlaveConfig[];
 }
 
+/** A write done when a rule's alert is raised or cleared (needs `writes: true` and a writable register). */
+export interface RuleActionConfig {
+  /** Rule id (of the `rules:` section). Required. */
+  rule: string;
+  /** Which transition triggers it. Default `raised`. */
+  on: 'raised' | 'cleared';
+  /** Device and sensor of a writable register of this section. Required. */
+  device: string;
+  sensor: string;
+  /** Value in the reading's unit (bool for a coil). Required. */
+  value: number | boolean;
+}
+
 export interface ModbusConfig {
   /** Allow writes (rule actions, POST /api/modbus/write) to registers marked writable. Default false. */
   writes: boolean;
   rtu: RtuLineConfig[];
   tcp: TcpEndpointConfig[];
+  /** Writes triggered by rule alerts. Default none. */
+  actions: RuleActionConfig[];
 }
 
-export const modbusDefaults: ModbusConfig = { writes: false, rtu: [], tcp: [] };
+export const modbusDefaults: ModbusConfig = { writes: false, rtu: [], tcp: [], actions: [] };
+
+const checkAction = section<RuleActionConfig>(
+  {
+    rule: str({ max: 128 }),
+    on: oneOf('raised', 'cleared'),
+    device: str({ pattern: DEVICE_ID, hint: 'a device id of a Modbus slave' }),
+    sensor: str({ pattern: SENSOR_NAME, hint: 'a sensor name of that slave' }),
+    value: (v, p) => {
+      if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return v;
+      throw new ConfigError('FM_ERR_CONFIG_TYPE', p, 'expected a number or true/false');
+    },
+  },
+  { on: 'raised' },
+);
 
 const SIZE: Record<Exclude<RegisterType, 'string'>, number> = { bool: 1, int16: 1, uint16: 1, int32: 2, uint32: 2, float32: 2, int64: 4, uint64: 4, float64: 4 };
 const TYPES = ['bool', 'int16', 'uint16', 'int32', 'uint32', 'float32', 'int64', 'uint64', 'float64', 'string'] as const;
@@ -273,7 +302,7 @@ const checkTcpEndpoint: Check<TcpEndpointConfig> = (v, path) => {
 
 export const checkModbus: Check<ModbusConfig> = (v, path) => {
   if (v !== undefined && v !== null && !isMapping(v)) throw new ConfigError('FM_ERR_CONFIG_TYPE', path, 'expected a mapping with rtu:, tcp: and writes:');
-  const cfg = section<ModbusConfig>({ writes: bool, rtu: listOf(checkRtuLine, 64), tcp: listOf(checkTcpEndpoint, 1024) }, modbusDefaults)(v, path);
+  const cfg = section<ModbusConfig>({ writes: bool, rtu: listOf(checkRtuLine, 64), tcp: listOf(checkTcpEndpoint, 1024), actions: listOf(checkAction, 1000) }, modbusDefaults)(v, path);
   const devices = new Map<string, string>();
   const paths = new Set<string>();
   const note = (slaves: SlaveConfig[], at: string) =>
@@ -288,5 +317,15 @@ export const checkModbus: Check<ModbusConfig> = (v, path) => {
     note(l.slaves, `${path}.rtu[${i}]`);
   });
   cfg.tcp.forEach((e, i) => note(e.slaves, `${path}.tcp[${i}]`));
+  const slaves = [...cfg.rtu, ...cfg.tcp].flatMap((b) => b.slaves);
+  cfg.actions.forEach((a, i) => {
+    const at = `${path}.actions[${i}]`;
+    const slave = slaves.find((s) => s.device === a.device);
+    if (!slave) throw new ConfigError('FM_ERR_CONFIG_RANGE', `${at}.device`, `no Modbus slave has device ${a.device}; use one of ${[...devices.keys()].join(', ') || '(none configured)'}`);
+    const reg = slave.registers.find((r) => r.sensor === a.sensor);
+    if (!reg) throw new ConfigError('FM_ERR_CONFIG_RANGE', `${at}.sensor`, `${a.device} has no register ${a.sensor}`);
+    if (!reg.writable) throw new ConfigError('FM_ERR_CONFIG_RANGE', `${at}.sensor`, `${a.device}/${a.sensor} is not writable: add writable: true to its register`);
+    if (!cfg.writes) throw new ConfigError('FM_ERR_CONFIG_RANGE', `${path}.writes`, 'actions write to registers: set writes: true (writes are off by default)');
+  });
   return cfg;
 };

@@ -6,13 +6,13 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc16Modbus } from '@fieldmesh/gateway/ingest/modbus/crc16';
-import { ModbusFaultError } from '@fieldmesh/gateway/ingest/modbus/errors';
-import { decodeResponse, encodeRequest, type ModbusRequest } from '@fieldmesh/gateway/ingest/modbus/pdu';
-import { decodeRtuResponse, encodeRtuFrame, interFrameGapMs } from '@fieldmesh/gateway/ingest/modbus/rtu-frame';
-import { encodeTcpFrame, TcpFrameSplitter } from '@fieldmesh/gateway/ingest/modbus/tcp-frame';
-import { decodeRegisters } from '@fieldmesh/gateway/ingest/modbus/register-codec';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/index';
+import { crc16Modbus } from '#gateway/ingest/modbus/crc16';
+import { ModbusFaultError } from '#gateway/ingest/modbus/errors';
+import { decodeResponse, encodeRequest, type ModbusRequest } from '#gateway/ingest/modbus/pdu';
+import { decodeRtuResponse, encodeRtuFrame, interFrameGapMs } from '#gateway/ingest/modbus/rtu-frame';
+import { encodeTcpFrame, TcpFrameSplitter } from '#gateway/ingest/modbus/tcp-frame';
+import { decodeRegisters } from '#gateway/ingest/modbus/register-codec';
+import { parseGatewayConfig } from '#gateway/config/index';
 
 const vectors = JSON.parse(readFileSync(new URL('../../../gateway/src/ingest/modbus/vectors.json', import.meta.url), 'utf8')) as {
   crc: { bytes: string; crc: string }[];

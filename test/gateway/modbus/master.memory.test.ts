@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '@fieldmesh/device-sdk';
-import { parseGatewayConfig } from '@fieldmesh/gateway/config/index';
-import { MemoryModbusBus } from '@fieldmesh/gateway/ingest/modbus/memory-bus';
-import { ModbusIngest } from '@fieldmesh/gateway/ingest/modbus/modbus-ingest';
-import { gpioDirection } from '@fieldmesh/gateway/ingest/modbus/direction';
-import { interFrameGapMs } from '@fieldmesh/gateway/ingest/modbus/rtu-frame';
+import { parseGatewayConfig } from '#gateway/config/index';
+import { MemoryModbusBus } from '#gateway/ingest/modbus/memory-bus';
+import { ModbusIngest } from '#gateway/ingest/modbus/modbus-ingest';
+import { gpioDirection } from '#gateway/ingest/modbus/direction';
+import { interFrameGapMs } from '#gateway/ingest/modbus/rtu-frame';
 import { RecordingSink, recordingLogger } from '../serial/fakes.js';
 
 const flush = () => new Promise<void>((r) => setImmediate(r));
