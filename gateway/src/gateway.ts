@@ -10,10 +10,7 @@ import { availabilityTopic } from './ingest/app-grant.js';
 import { Ingest } from './ingest/ingest.js';
 import { SerialIngest } from './ingest/serial/serial-ingest.js';
 import { serialMetrics } from './ingest/serial/metrics.js';
-import { ModbusIngest } from './ingest/modbus/modbus-ingest.js';
-import { modbusMetrics } from './ingest/modbus/metrics.js';
-import { registerModbusRoutes } from './ingest/modbus/http-routes.js';
-import { modbusRuleActions } from './ingest/modbus/rule-actions.js';
+import { startGatewayModbus } from './ingest/modbus/gateway-modbus.js';
 import { HttpApi } from './http/server.js';
 import { HttpError } from './http/errors.js';
 import { gatewayMetrics, type UplinkStatsView } from './gateway-metrics.js';
@@ -84,7 +81,7 @@ export class Gateway {
   private ingestPath: Ingest | null = null;
   private broker: IngestBroker | null = null;
   private serial: SerialIngest | null = null;
-  private modbus: ModbusIngest | null = null;
+  private modbus: ReturnType<typeof startGatewayModbus> | null = null;
   private uplink: GatewayUplink | null = null;
   private local: LocalProcessing | null = null;
   private relay: RelayNode | null = null;
@@ -248,14 +245,9 @@ export class Gateway {
       // missing or busy port is logged and retried by the reader; it never stops the gateway.
       this.serial = new SerialIngest({ ports: cfg.serial, sink: this.ingestPath, clock: this.clock, logger: this.log });
       this.serial.start();
-      const serial = this.serial;
-      this.metrics.register(serialMetrics(serial));
+      this.metrics.register(serialMetrics(this.serial));
       // Modbus RTU lines and TCP endpoints (ingest/modbus/README.md), into the same sink.
-      this.modbus = new ModbusIngest({ config: cfg.modbus, sink: this.ingestPath, clock: this.clock, preciseTiming: this.clock === systemClock, logger: this.log });
-      this.modbus.start();
-      this.metrics.register(modbusMetrics(this.modbus));
-      registerModbusRoutes(this.http, () => this.modbus);
-      if (cfg.modbus.actions.length > 0) this.local.alerts.onEvent(modbusRuleActions(this.modbus, cfg.modbus.actions, this.clock, this.log));
+      this.modbus = startGatewayModbus({ config: cfg.modbus, sink: this.ingestPath, http: this.http, metrics: this.metrics, alerts: this.local.alerts, clock: this.clock, logger: this.log });
 
       this.metrics.register(
         gatewayMetrics({
