@@ -5,15 +5,7 @@ import { join } from 'node:path';
 import { CloudBridge } from '#cloud-bridge/cloud-bridge';
 import { resolveCloudConfig, type CloudConfig } from '#cloud-bridge/config';
 
-/** Polls `cond` until it holds or the deadline passes (then throws naming `what`). */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, deadlineMs = 30_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { waitFor } from '../wait-for.js';
 
 /** A port that was free a moment ago (for a server started later on a known port). */
 export async function freePort(): Promise<number> {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FieldmeshProcess } from './fieldmesh-process.js';
+import { waitFor } from '../wait-for.js';
 
 interface GatewayRow {
   id: string;
@@ -25,14 +26,16 @@ async function gateways(base: string): Promise<GatewayRow[]> {
 
 /** Polls until `pred` holds for the cloud's gateway list, or fails with the last list seen. */
 async function until(base: string, pred: (g: GatewayRow[]) => boolean, deadlineMs = 60_000): Promise<GatewayRow[]> {
-  const end = Date.now() + deadlineMs;
   let last: GatewayRow[] = [];
-  while (Date.now() < end) {
-    last = await gateways(base);
-    if (pred(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`condition not met within ${deadlineMs} ms; last: ${JSON.stringify(last)}`);
+  return waitFor(
+    async () => {
+      last = await gateways(base);
+      return pred(last) ? last : undefined;
+    },
+    "the cloud's gateway list",
+    deadlineMs,
+    { everyMs: 100, detail: () => `last: ${JSON.stringify(last)}` },
+  );
 }
 
 describe('fieldmesh demo (what npm start runs)', () => {
@@ -56,23 +59,30 @@ describe('fieldmesh demo (what npm start runs)', () => {
     // One serial sensor per gateway on a pty (socat is in .ci/apt-packages): its readings arrive too.
     expect(first.stdout).not.toMatch(/no serial sensors/);
     const serialDevices = ['a-nmea0183', 'b-mhz19', 'c-pms5003'];
-    const end = Date.now() + 60_000;
-    for (;;) {
-      const res = (await (await fetch(new URL('api/series', url), withToken(url))).json()) as { series: Array<{ series: string }> };
-      const missing = serialDevices.filter((d) => !res.series.some((s) => s.series.startsWith(`${d}/`)));
-      if (missing.length === 0) break;
-      if (Date.now() > end) throw new Error(`no readings from serial sensors ${missing.join(', ')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    let missing = serialDevices;
+    await waitFor(
+      async () => {
+        const res = (await (await fetch(new URL('api/series', url), withToken(url))).json()) as { series: Array<{ series: string }> };
+        missing = serialDevices.filter((d) => !res.series.some((s) => s.series.startsWith(`${d}/`)));
+        return missing.length === 0;
+      },
+      'readings from every serial sensor',
+      60_000,
+      { everyMs: 200, detail: () => `none yet from ${missing.join(', ')}` },
+    );
     // The three gateways form one mesh: each sees the other two alive.
     const gwB = (await first.waitForLine(/^gateway gw-b: \S+\s+(http:\/\/\S+)\/api\/status$/m))[1]!;
-    const meshEnd = Date.now() + 60_000;
-    for (;;) {
-      const m = (await (await fetch(`${gwB}/api/members`)).json()) as { members: Array<{ id: string; state: string }> };
-      if (m.members.filter((x) => x.state === 'alive').length === 3) break;
-      if (Date.now() > meshEnd) throw new Error(`mesh did not form: ${JSON.stringify(m)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    let members: unknown = null;
+    await waitFor(
+      async () => {
+        const m = (await (await fetch(`${gwB}/api/members`)).json()) as { members: Array<{ id: string; state: string }> };
+        members = m;
+        return m.members.filter((x) => x.state === 'alive').length === 3;
+      },
+      'the mesh of three to form',
+      60_000,
+      { everyMs: 200, detail: () => JSON.stringify(members) },
+    );
     const page = await fetch(url);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);

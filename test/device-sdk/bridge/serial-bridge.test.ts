@@ -10,20 +10,13 @@ import { DeviceClient } from '#device-sdk/client/index';
 import { encodeFrame } from '#device-sdk/frame/index';
 import { haveSocat, PtyPair } from '../../gateway/serial/pty.js';
 import { TestBroker } from '../client/test-broker.js';
+import { waitFor } from '../../wait-for.js';
 
 const bin = fileURLToPath(new URL('../../../device-sdk/bin/fieldmesh-bridge.js', import.meta.url));
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function setup(): Promise<{ pty: PtyPair; broker: TestBroker; send: (b: Uint8Array) => void }> {
   expect(haveSocat(), 'socat must be installed').toBe(true);

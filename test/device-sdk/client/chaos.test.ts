@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceClient } from '#device-sdk/client/index';
 import { TestBroker } from './test-broker.js';
+import { waitFor } from '../../wait-for.js';
 
 const RESTARTS = process.env.FM_CHAOS ? 30 : 3;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -33,8 +34,7 @@ describe('DeviceClient under gateway restarts', () => {
     }, 5);
     cleanups.push(() => clearInterval(timer));
     for (let i = 0; i < RESTARTS; i++) {
-      const until = Date.now() + 20_000;
-      while (broker.received.length < 20 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => broker.received.length >= 20, 'twenty messages at the broker', 20_000, { everyMs: 5 });
       // Hold acks now and then so a restart catches messages in flight.
       broker.holdAcks = i % 2 === 0;
       await new Promise((r) => setTimeout(r, 20));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceClient, DeviceClientError, FileOfflineBuffer, MemoryOfflineBuffer } from '#device-sdk/client/index';
 import { TestBroker } from './test-broker.js';
+import { waitFor } from '../../wait-for.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -22,14 +23,6 @@ function client(opts: ConstructorParameters<typeof DeviceClient>[0]): DeviceClie
   const c = new DeviceClient({ reconnect: { initialMs: 20, maxMs: 200 }, ...opts });
   cleanups.push(() => c.close());
   return c;
-}
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function tmp(): string {

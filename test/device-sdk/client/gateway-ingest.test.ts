@@ -12,6 +12,7 @@ import { IngestBroker } from '#gateway/ingest/broker';
 import { MemoryCredentialStore } from '#gateway/ingest/credentials';
 import { Ingest } from '#gateway/ingest/ingest';
 import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
+import { waitFor } from '../../wait-for.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -76,8 +77,7 @@ describe('DeviceClient → gateway ingest (IngestBroker + Ingest + SQLite)', () 
     client.publish([{ sensor: 'msg', value: 'x'.repeat(5000) }]);
     client.publish([{ sensor: 't', value: 1 }]);
     await client.flush(30_000);
-    const until = Date.now() + 20_000;
-    while (notices.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => notices.length > 0, 'the rejection notice', 20_000, { everyMs: 10 });
     expect(notices[0]!.reason).toMatch(/malformed_senml|bad_value/);
     expect(gw.log.readAfter(0, 100).map((r) => r.series)).toEqual(['th-1/t']);
     expect(client.stats()).toMatchObject({ acked: 2, gatewayRejected: 1 });
@@ -89,8 +89,7 @@ describe('DeviceClient → gateway ingest (IngestBroker + Ingest + SQLite)', () 
     cleanups.push(() => client.close());
     client.start();
     client.publish([{ sensor: 't', value: 1 }]);
-    const until = Date.now() + 20_000;
-    while (client.stats().authFailures < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => client.stats().authFailures >= 2, 'two refused logins', 20_000, { everyMs: 10 });
     expect(client.stats().authFailures).toBeGreaterThanOrEqual(2);
     expect(gw.log.readAfter(0, 10)).toHaveLength(0);
   });

@@ -10,21 +10,14 @@ import { decodeAlertEvent, type AlertEvent } from '#gateway/alerts/event';
 import { MemoryAlertLog } from '#gateway/alerts/memory-log';
 import { SqliteAlertLog } from '#gateway/alerts/sqlite-log';
 import { RulesEngine } from '#gateway/rules/engine';
+import { waitFor } from '../../wait-for.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function waitFor<T>(what: string, f: () => T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const waitUntil = <T>(what: string, f: () => T | undefined, ms = 15_000) => waitFor(f, what, ms, { everyMs: 10 });
 
 async function broker(): Promise<{ publish: LocalPublish; url: string }> {
   const aedes = await Aedes.createBroker();
@@ -59,16 +52,16 @@ describe('alerts on the local broker (real aedes, real mqtt.js)', () => {
       onTransition: alerts.handle,
     });
     engine.evaluate({ series: 'boiler/temp', ts: 1000, value: 85 });
-    await waitFor('raise', () => (got.length >= 1 ? true : undefined));
+    await waitUntil('raise', () => (got.length >= 1 ? true : undefined));
     expect(got[0]!.topic).toBe('fm/alerts/gw-a/boiler-hot/boiler/temp');
     expect(got[0]!.e).toMatchObject({ type: 'raised', value: 85, severity: 'critical', alertId: 1, gateway: 'gw-a' });
     engine.evaluate({ series: 'boiler/temp', ts: 2000, value: 70 });
-    await waitFor('clear', () => (got.length >= 2 ? true : undefined));
+    await waitUntil('clear', () => (got.length >= 2 ? true : undefined));
     expect(got[1]!.e).toMatchObject({ type: 'cleared', alertId: 1, value: 70 });
 
     engine.evaluate({ series: 'boiler/temp', ts: 3000, value: 90 });
     const late = await subscriber(url, 'fm/alerts/+/boiler-hot/#');
-    const retained = await waitFor('retained', () => late.got[0]);
+    const retained = await waitUntil('retained', () => late.got[0]);
     expect(retained).toMatchObject({ retain: true, e: { type: 'raised', value: 90, alertId: 3 } });
 
     // Nothing was acked upstream (no uplink): every event is still pending for the priority lane.

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../wait-for.js';
 
 const BIN = resolve(import.meta.dirname, '../../../gateway/bin/fieldmesh.js');
 const dir = mkdtempSync(join(tmpdir(), 'fm-cli-'));
@@ -30,11 +31,15 @@ describe('fieldmesh gateway / status', () => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const deadline = Date.now() + 60_000;
-    while (!/^http: (\S+)$/m.test(out)) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`gateway did not start: ${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`gateway exited: ${out}`);
+        return /^http: (\S+)$/m.test(out);
+      },
+      'the gateway to start',
+      60_000,
+      { everyMs: 50, detail: () => out },
+    );
     expect(out).toMatch(/new device credentials[\s\S]*\n {2}th1 {2}\S{32}\n/);
     expect(out).toMatch(/^broker: mqtt:\/\/127\.0\.0\.1:\d+$/m);
     const url = /^http: (\S+)$/m.exec(out)![1]!;
@@ -67,10 +72,15 @@ describe('fieldmesh gateway / status', () => {
     let out2 = '';
     again.stdout!.on('data', (d: Buffer) => (out2 += d.toString()));
     const exited2 = new Promise<number | null>((r) => again.once('exit', (code) => r(code)));
-    while (!/^http: /m.test(out2)) {
-      if (Date.now() > deadline + 60_000 || again.exitCode !== null) throw new Error(`gateway did not restart: ${out2}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(
+      () => {
+        if (again.exitCode !== null) throw new Error(`gateway exited: ${out2}`);
+        return /^http: /m.test(out2);
+      },
+      'the gateway to restart',
+      60_000,
+      { everyMs: 50, detail: () => out2 },
+    );
     expect(out2).not.toContain('credentials');
     again.kill('SIGINT');
     expect(await exited2).toBe(0);

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeSenml, type Logger } from '@fieldmesh/device-sdk';
-import { closed, connectDevice, connectPacket, publish, rawSocket, startRig, until, type Rig } from './fixture.js';
+import { closed, connectDevice, connectPacket, publish, rawSocket, startRig, waitFor, type Rig } from './fixture.js';
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -32,7 +32,7 @@ describe('ingest broker: credentials and ACL', () => {
     await new Promise<void>((res, rej) => c.publish('fm/d/dev1/q2', '2', { qos: 2 }, (e) => (e ? rej(e) : res())));
     // The QoS 2 handshake completed, so its reading is already committed.
     expect(rig.log.readAfter(0, 10).map((r) => r.series)).toContain('dev1/q2');
-    await until(() => rig!.log.lastSeq() === 2, 20_000, 'both readings');
+    await waitFor(() => rig!.log.lastSeq() === 2, 'both readings', 20_000);
     expect(rig.log.readAfter(0, 10).map((r) => r.series).sort()).toEqual(['dev1/q0', 'dev1/q2']);
   });
 
@@ -71,7 +71,7 @@ describe('ingest broker: credentials and ACL', () => {
     await new Promise<void>((res, rej) => c.subscribe('fm/d/dev1/rejected', { qos: 0 }, (err) => (err ? rej(err) : res())));
     await publish(c, 'fm/d/dev2/temp', '1');
     await publish(c, 'elsewhere/x', '1');
-    await until(() => notices.length === 2, 20_000, 'rejection notices');
+    await waitFor(() => notices.length === 2, 'rejection notices', 20_000);
     expect(notices[0]).toMatchObject({ reason: 'forbidden_topic', code: 'FM_ERR_INGEST_FORBIDDEN', topic: 'fm/d/dev2/temp' });
     expect(count(rig)).toBe(0);
     expect(rig.ingest.stats.rejected.get('forbidden_topic')).toBe(2);
@@ -95,7 +95,7 @@ describe('ingest broker: credentials and ACL', () => {
     const dev = await connectDevice(rig, 'lab1', anon);
     await publish(dev, 'fm/d/lab1/temp', '21.5C');
     await publish(dev, 'fm/d/lab1/temp', '21.5');
-    await until(() => seen.some(([, p]) => p === '21.5'), 20_000, 'the good publish');
+    await waitFor(() => seen.some(([, p]) => p === '21.5'), 'the good publish', 20_000);
     expect(seen.map(([t]) => t)).toContain('fm/d/lab1/rejected');
     expect(seen.some(([, p]) => p === '21.5C')).toBe(false);
   });

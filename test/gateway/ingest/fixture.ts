@@ -9,6 +9,7 @@ import { Ingest } from '#gateway/ingest/ingest';
 import { IngestBroker } from '#gateway/ingest/broker';
 import { MemoryCredentialStore } from '#gateway/ingest/credentials';
 import type { BrokerConfig } from '#gateway/config/broker';
+import { waitFor } from '../../wait-for.js';
 
 export interface Rig {
   dir: string;
@@ -132,10 +133,6 @@ export function connectPacket(clientId: string, username?: string, password?: st
 }
 
 /** Polls `check` until it returns true, with a deadline (no fixed sleeps). */
-export async function until(check: () => boolean, deadlineMs = 20_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor };
+/** `waitFor` with this fixture's older argument order (check, deadline, what). */
+export const until = (check: () => boolean, deadlineMs = 20_000, what = 'condition'): Promise<true> => waitFor(() => check() || undefined, what, deadlineMs, { everyMs: 10 });

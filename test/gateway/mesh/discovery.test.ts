@@ -6,14 +6,7 @@ import { MdnsDiscovery, clusterHash, rankAddresses, txtRecord, txtSize } from '#
 import { Mesh } from '#gateway/mesh/mesh';
 import { meshSection } from '#gateway/mesh/config';
 import { parseMeshConfig } from '#gateway/config/mesh';
-
-async function until(cond: () => boolean, what: string, deadlineMs = 30_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { waitFor } from '../../wait-for.js';
 
 describe('discovery rules', () => {
   it('TXT is small (≤ 200 bytes, RFC 6763 §6) and carries only id, version and a label hash', () => {
@@ -74,7 +67,7 @@ describe('MemoryDiscovery', () => {
         meshes.push(mesh);
         await mesh.start();
       }
-      await until(() => meshes.every((m) => m.members().filter((v) => v.state === 'alive').length === 3), 'three members via discovery');
+      await waitFor(() => meshes.every((m) => m.members().filter((v) => v.state === 'alive').length === 3), 'three members via discovery');
     } finally {
       await Promise.all(meshes.map((m) => m.stop()));
     }
@@ -101,7 +94,7 @@ describe('MdnsDiscovery with bonjour-service on loopback', () => {
     await other.start(() => {});
     await b.start(() => {});
     try {
-      await until(() => a.peers().some((p) => p.id === 'mdns-b'), 'a finds b over mDNS', 20_000);
+      await waitFor(() => a.peers().some((p) => p.id === 'mdns-b'), 'a finds b over mDNS', 20_000);
     } catch (err) {
       console.error('\n*** MULTICAST ON LOOPBACK UNAVAILABLE: mDNS discovery untested on this machine ***\n');
       await b.stop();
@@ -109,10 +102,10 @@ describe('MdnsDiscovery with bonjour-service on loopback', () => {
     }
     const peer = a.peers().find((p) => p.id === 'mdns-b')!;
     expect(peer.addresses.some((x) => x.endsWith(':17002'))).toBe(true);
-    await until(() => a.ignored > 0 || other.ignored > 0, 'other cluster seen and ignored', 20_000);
+    await waitFor(() => a.ignored > 0 || other.ignored > 0, 'other cluster seen and ignored', 20_000);
     expect(a.peers().some((p) => p.id === 'mdns-x')).toBe(false);
     await b.stop();
-    await until(() => !a.peers().some((p) => p.id === 'mdns-b'), 'b gone after its goodbye', 20_000);
+    await waitFor(() => !a.peers().some((p) => p.id === 'mdns-b'), 'b gone after its goodbye', 20_000);
   });
 
   it('drops a peer that vanished without a goodbye once it stops answering re-queries', async () => {
@@ -121,12 +114,12 @@ describe('MdnsDiscovery with bonjour-service on loopback', () => {
     running.push(a);
     await a.start(() => {});
     await b.start(() => {});
-    await until(() => a.peers().some((p) => p.id === 'st-b'), 'a finds b', 20_000);
+    await waitFor(() => a.peers().some((p) => p.id === 'st-b'), 'a finds b', 20_000);
     // A crash: the responder vanishes without sending its goodbye.
     const inner = b as unknown as { bonjour: { destroy(cb: () => void): void }; timer?: unknown };
     await new Promise<void>((r) => inner.bonjour.destroy(() => r()));
     const t0 = Date.now();
-    await until(() => !a.peers().some((p) => p.id === 'st-b'), 'stale b dropped', 20_000);
+    await waitFor(() => !a.peers().some((p) => p.id === 'st-b'), 'stale b dropped', 20_000);
     expect(Date.now() - t0).toBeGreaterThan(500);
     const timer = (b as unknown as { timer?: NodeJS.Timeout }).timer;
     if (timer) clearTimeout(timer);
@@ -145,7 +138,7 @@ describe('MdnsDiscovery with bonjour-service on loopback', () => {
     try {
       await a.start();
       await b.start();
-      await until(() => a.members().some((m) => m.id === 'm-b' && m.state === 'alive') && b.members().some((m) => m.id === 'm-a' && m.state === 'alive'), 'mesh formed over mDNS', 30_000);
+      await waitFor(() => a.members().some((m) => m.id === 'm-b' && m.state === 'alive') && b.members().some((m) => m.id === 'm-a' && m.state === 'alive'), 'mesh formed over mDNS', 30_000);
     } finally {
       await a.stop();
       await b.stop();

@@ -5,14 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gateway } from '#gateway/gateway';
 import { parseGatewayConfig } from '#gateway/config/index';
-
-async function until(cond: () => Promise<boolean> | boolean, what: string, deadlineMs = 30_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { waitFor } from '../../wait-for.js';
 
 describe('gateways form a mesh when mesh.key is configured', () => {
   const gateways: Gateway[] = [];
@@ -37,7 +30,7 @@ describe('gateways form a mesh when mesh.key is configured', () => {
     gateways.push(b);
     await b.start();
     const members = async () => ((await (await fetch(`http://127.0.0.1:${portA}/api/members`)).json()) as { members: Array<{ id: string; state: string; meta: { uplink: string } }> }).members;
-    await until(async () => (await members()).filter((m) => m.state === 'alive').length === 2, 'two gateways in the mesh');
+    await waitFor(async () => (await members()).filter((m) => m.state === 'alive').length === 2, 'two gateways in the mesh');
     expect((await members()).find((m) => m.id === 'gw-b')!.meta.uplink).toBe('none');
     const metrics = await (await fetch(`http://127.0.0.1:${portA}/metrics`)).text();
     expect(metrics).toMatch(/fieldmesh_mesh_members\{state="alive"\} 2/);

@@ -7,14 +7,7 @@ import { startGatewayMesh } from '#gateway/mesh/gateway-mesh';
 import { emptyMeta } from '#gateway/mesh/meta';
 import type { Mesh } from '#gateway/mesh/mesh';
 import membersCommand from '#gateway/cli/commands/members';
-
-async function until(cond: () => boolean, what: string, deadlineMs = 30_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { waitFor } from '../../wait-for.js';
 
 describe('mesh in the gateway: /api/members, /metrics, fieldmesh members', () => {
   const meshes: Mesh[] = [];
@@ -58,7 +51,7 @@ describe('mesh in the gateway: /api/members, /metrics, fieldmesh members', () =>
     };
     const a = await mk('gw-a', []);
     const b = await mk('gw-b', [a.mesh.address]);
-    await until(() => a.mesh.members().length === 2 && b.mesh.members().every((m) => m.state === 'alive'), 'two members');
+    await waitFor(() => a.mesh.members().length === 2 && b.mesh.members().every((m) => m.state === 'alive'), 'two members');
     const res = await a.http.inject('GET', '/api/members');
     expect(res.status).toBe(200);
     const body = JSON.parse(res.body) as { self: string; members: Array<{ id: string; state: string; meta: { backlog: number } }> };
@@ -70,9 +63,9 @@ describe('mesh in the gateway: /api/members, /metrics, fieldmesh members', () =>
     await new Promise((r) => setTimeout(r, 300));
     expect(a.mesh.members().find((m) => m.id === 'gw-b')!.meta!.backlog).toBe(12);
     backlogB = 5000;
-    await until(() => a.mesh.members().find((m) => m.id === 'gw-b')!.meta!.backlog === 5000, 'backlog change gossiped');
+    await waitFor(() => a.mesh.members().find((m) => m.id === 'gw-b')!.meta!.backlog === 5000, 'backlog change gossiped');
     backlogB = 12;
-    await until(() => a.mesh.members().find((m) => m.id === 'gw-b')!.meta!.backlog === 12, 'backlog back');
+    await waitFor(() => a.mesh.members().find((m) => m.id === 'gw-b')!.meta!.backlog === 12, 'backlog back');
     const text = a.metrics.render();
     expect(text).toMatch(/fieldmesh_mesh_probes_total \d+/);
     expect(text).toMatch(/fieldmesh_mesh_members\{state="alive"\} 2/);

@@ -3,6 +3,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../../wait-for.js';
 
 /**
  * Mesh members in their own network namespaces (veth pairs on a bridge in a hub namespace we
@@ -95,13 +96,7 @@ describe.skipIf(!!unavailable)('mesh in network namespaces with nftables loss', 
     return child;
   }
 
-  async function until(cond: () => boolean, what: string, deadlineMs = 60_000): Promise<void> {
-    const end = Date.now() + deadlineMs;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify([...views])}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const until = (cond: () => boolean, what: string, deadlineMs = 60_000) => waitFor(cond, what, deadlineMs, { everyMs: 50, detail: () => JSON.stringify([...views]) });
 
   const sees = (i: number, id: string, state: string) => views.get(i)?.some(([m, s]) => m === id && s === state) ?? false;
 

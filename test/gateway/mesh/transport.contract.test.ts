@@ -4,6 +4,7 @@ import { VirtualScheduler } from '#gateway/mesh/scheduler';
 import { SeededRandom } from '#gateway/mesh/random';
 import { UdpTransport } from '#gateway/mesh/udp-transport';
 import type { Transport } from '#gateway/mesh/transport';
+import { waitFor } from '../../wait-for.js';
 
 /** One contract, every transport (one contract suite run against each implementation). `pump` lets time pass: virtual or real. */
 interface World {
@@ -45,13 +46,8 @@ const worlds: Array<[string, () => World]> = [
   ],
 ];
 
-async function until(world: World, cond: () => boolean, what: string, deadlineMs = 10_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await world.pump();
-  }
-}
+/** Checks between pumps of the world (its time moves only when pumped). */
+const until = (world: World, cond: () => boolean, what: string, deadlineMs = 10_000) => waitFor(cond, what, deadlineMs, { between: () => world.pump() });
 
 describe.each(worlds)('Transport contract: %s', (_name, makeWorld) => {
   let world: World;

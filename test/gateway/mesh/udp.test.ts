@@ -8,20 +8,13 @@ import { Mesh, type MemberView } from '#gateway/mesh/mesh';
 import { meshSection } from '#gateway/mesh/config';
 import { parseMeshConfig } from '#gateway/config/mesh';
 import { parseAddress } from '#gateway/mesh/address';
+import { waitFor } from '../../wait-for.js';
 
 /** Real UDP on loopback, real clock: fast tuning so the test takes seconds, generous deadlines for a loaded 2-core box. */
 const fast = { probeIntervalMs: 300, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 3, reconnectIntervalMs: 500 };
 
 function section(key: string, seeds: string[] = [], extra: Record<string, unknown> = {}) {
   return meshSection(parseMeshConfig({ port: 0, bind: '127.0.0.1', mdns: false, seeds, key, preset: 'local', tuning: fast, ...extra }));
-}
-
-async function until(cond: () => boolean, what: string, deadlineMs = 30_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const state = (views: MemberView[], id: string) => views.find((m) => m.id === id)?.state;
@@ -44,13 +37,13 @@ describe('mesh over real UDP on loopback', () => {
       meshes.push(m);
       await m.start();
     }
-    await until(() => meshes.every((m) => m.members().filter((v) => v.state === 'alive').length === 5), 'all five alive everywhere');
+    await waitFor(() => meshes.every((m) => m.members().filter((v) => v.state === 'alive').length === 5), 'all five alive everywhere');
     meshes[3]!.setLocalMeta({ role: 'gateway', version: '0.1.0', uplink: 'down', backlog: 77, oldestUnsentAgeS: 3, tags: {} });
-    await until(() => meshes.every((m) => m.members().find((v) => v.id === 'gw-3')?.meta?.backlog === 77), 'metadata everywhere');
+    await waitFor(() => meshes.every((m) => m.members().find((v) => v.id === 'gw-3')?.meta?.backlog === 77), 'metadata everywhere');
     // Crash: the socket closes without a goodbye (as kill -9).
     const crashed = meshes.splice(2, 1)[0]!;
     await (crashed as unknown as { node: { stop(): Promise<void> } }).node.stop();
-    await until(() => meshes.every((m) => state(m.members(), 'gw-2') === 'dead'), 'gw-2 dead everywhere');
+    await waitFor(() => meshes.every((m) => state(m.members(), 'gw-2') === 'dead'), 'gw-2 dead everywhere');
     const metrics = meshes[0]!.metrics();
     expect(metrics.probes).toBeGreaterThan(0);
     expect(metrics.bytesIn).toBeGreaterThan(0);
@@ -64,9 +57,9 @@ describe('mesh over real UDP on loopback', () => {
     await a.start();
     const b = new Mesh({ id: 'b', section: section(key, [a.address]) });
     await b.start();
-    await until(() => state(a.members(), 'b') === 'alive', 'b joined');
+    await waitFor(() => state(a.members(), 'b') === 'alive', 'b joined');
     await b.stop();
-    await until(() => state(a.members(), 'b') === 'left', 'b left');
+    await waitFor(() => state(a.members(), 'b') === 'left', 'b left');
   });
 
   it('a seed given by host name is resolved and joined', async () => {
@@ -77,7 +70,7 @@ describe('mesh over real UDP on loopback', () => {
     const b = new Mesh({ id: 'named-b', section: section(key, [`localhost:${parseAddress(a.address).port}`]) });
     meshes.push(b);
     await b.start();
-    await until(() => state(a.members(), 'named-b') === 'alive' && state(b.members(), 'named-a') === 'alive', 'joined through localhost');
+    await waitFor(() => state(a.members(), 'named-b') === 'alive' && state(b.members(), 'named-a') === 'alive', 'joined through localhost');
     expect(() => section(key, ['not a seed'])).toThrow(/mesh\.seeds\[0\]/);
   });
 
@@ -93,7 +86,7 @@ describe('mesh over real UDP on loopback', () => {
     const sock = createSocket('udp4');
     const { host, port } = parseAddress(a.address);
     for (let i = 0; i < 5; i++) sock.send(Buffer.from('plain text ping'), port, host);
-    await until(() => a.metrics().dropped.auth >= 1 && a.metrics().dropped.malformed + a.metrics().dropped.version >= 5, 'drops counted');
+    await waitFor(() => a.metrics().dropped.auth >= 1 && a.metrics().dropped.malformed + a.metrics().dropped.version >= 5, 'drops counted');
     sock.close();
     expect(a.members().map((m) => m.id)).toEqual(['a']);
     expect(b.members().map((m) => m.id)).toEqual(['b']);
@@ -123,12 +116,12 @@ describe('mesh over real UDP on loopback', () => {
       return { child, address };
     };
     const kids = await Promise.all(['p1', 'p2', 'p3'].map(startChild));
-    await until(() => local.members().filter((m) => m.state === 'alive').length === 4, 'three child processes joined', 60_000);
+    await waitFor(() => local.members().filter((m) => m.state === 'alive').length === 4, 'three child processes joined', 60_000);
     kids[1]!.child.kill('SIGKILL');
-    await until(() => state(local.members(), 'p2') === 'dead', 'p2 dead after kill -9', 60_000);
+    await waitFor(() => state(local.members(), 'p2') === 'dead', 'p2 dead after kill -9', 60_000);
     const again = await startChild('p2');
     expect(again.address).not.toBe(kids[1]!.address);
-    await until(
+    await waitFor(
       () => local.members().some((m) => m.id === 'p2' && m.state === 'alive' && m.address === again.address),
       'p2 back on its new address',
       60_000,

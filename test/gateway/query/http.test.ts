@@ -14,6 +14,7 @@ import { TailHub } from '#gateway/query/tail';
 import { MemoryRollupStore } from '#gateway/rollups/memory-store';
 import { Rollups } from '#gateway/rollups/rollups';
 import { MemoryReadingLog } from '#gateway/store/memory-reading-log';
+import { waitFor } from '../../wait-for.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const bin = fileURLToPath(new URL('../../../gateway/bin/fieldmesh.js', import.meta.url));
@@ -92,8 +93,7 @@ describe('query API over HTTP', () => {
     expect(res.headers['content-type']).toBe('text/event-stream');
     res.setEncoding('utf8');
     res.on('data', (c: string) => parser.feed(c, (e, d) => got.push([e, d])));
-    const deadline = Date.now() + 10_000;
-    while (tail.stats().clients < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => tail.stats().clients >= 1, 'the tail client registered', 10_000, { everyMs: 10 });
     ingest([
       { series: 'z/t', ts: T0, value: 1 },
       { series: 'b/x', ts: T0, value: 2 },
@@ -101,7 +101,7 @@ describe('query API over HTTP', () => {
     tail.publishAlert({
       seq: 1, alertId: 1, gateway: 'gw', type: 'raised', ruleId: 'r', series: 'b/x', severity: 'info', condition: 'high', value: 2, ts: T0, reason: 'value 2 > high 1',
     });
-    while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => got.length >= 2, 'a reading and an alert on the tail', 10_000, { everyMs: 10 });
     req.destroy();
     expect(got.map(([e]) => e)).toEqual(['reading', 'alert']);
     expect(JSON.parse(got[0]![1])).toEqual({ series: 'b/x', ts: T0, value: 2 });
@@ -116,11 +116,8 @@ describe('query API over HTTP', () => {
     const res = await new Promise<import('node:http').IncomingMessage>((r) => req.on('response', r));
     res.pause(); // a client that stopped reading
     const big = Array.from({ length: 1000 }, (_, i) => ({ series: 'slow/x', ts: T0 + i, value: 'y'.repeat(200) }));
-    const deadline = Date.now() + 20_000;
-    while (hub.stats().dropped === 0 && Date.now() < deadline) {
-      hub.publishReadings(big);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    // Published until the hub drops for the client that does not read.
+    await waitFor(() => (hub.publishReadings(big), hub.stats().dropped > 0), 'dropped events for the stalled client', 20_000, { everyMs: 5 });
     const dropped = hub.stats().dropped;
     expect(dropped).toBeGreaterThan(0);
     // Memory stays bounded: the server holds about maxBufferedBytes plus one chunk, not everything.
@@ -131,7 +128,7 @@ describe('query API over HTTP', () => {
       if (e === 'dropped') note = (JSON.parse(d) as { count: number }).count;
     }));
     res.resume();
-    while (note === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => note !== undefined, 'the dropped notice once the client reads', 20_000, { everyMs: 10 });
     expect(note).toBeGreaterThan(0);
     expect(note).toBeLessThanOrEqual(dropped);
     req.destroy();
@@ -186,8 +183,7 @@ describe('fieldmesh query and tail (real CLI processes)', () => {
   it('tail prints live events until interrupted', async () => {
     const before = tail.stats().clients;
     const run = cli(['tail', '--url', url, '--series', 'c/*'], (out) => out.includes('c/live'));
-    const deadline = Date.now() + 30_000;
-    while (tail.stats().clients <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => tail.stats().clients > before, 'the CLI tail connected', 30_000);
     ingest([{ series: 'c/live', ts: T0, value: 42, unit: 'W' }]);
     const r = await run;
     expect(r.out).toContain('2026-01-01T00:00:00.000Z  c/live = 42 W');

@@ -10,6 +10,7 @@ import { SseParser } from '#gateway/cli/commands/tail';
 import { parseGatewayConfig } from '#gateway/config/gateway-config';
 import { Gateway } from '#gateway/gateway';
 import type { StepResult } from '#gateway/query/readings';
+import { waitFor } from '../../wait-for.js';
 
 /**
  * Local processing through the real gateway: real aedes broker, real SQLite file, real HTTP server, real
@@ -57,15 +58,7 @@ async function connect(device: string): Promise<MqttClient> {
   return c;
 }
 
-async function until<T>(what: string, f: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = <T>(what: string, f: () => T | undefined | false, ms = 20_000) => waitFor(f, what, ms);
 
 function senml(readings: Reading[]): string {
   return encodeSenml(readings);

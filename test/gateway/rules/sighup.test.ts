@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../wait-for.js';
 
 const bin = fileURLToPath(new URL('../../../gateway/bin/fieldmesh.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'fm-sighup-'));
@@ -31,16 +32,21 @@ describe('fieldmesh gateway reloads rules on SIGHUP (real process)', () => {
   it('applies a changed rules section without a restart and refuses a broken one', async () => {
     const file = join(dir, 'gateway.yaml'); // JSON is YAML
     writeFileSync(file, config([{ id: 'a', kind: 'threshold', series: 'x/y', high: 1 }]));
-    child = spawn(process.execPath, [bin, 'gateway', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [bin, 'gateway', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
     let out = '';
     let err = '';
     child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    const deadline = Date.now() + 45_000;
-    while (!/^http: (\S+)$/m.test(out)) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`gateway did not start: ${out} ${err.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(
+      () => {
+        if (proc.exitCode !== null) throw new Error(`gateway exited: ${out} ${err.slice(-2000)}`);
+        return /^http: (\S+)$/m.test(out);
+      },
+      'the gateway to start',
+      45_000,
+      { everyMs: 50, detail: () => `${out} ${err.slice(-2000)}` },
+    );
     const http = /^http: (\S+?)\/?$/m.exec(out)![1]!;
     expect(await rulesMetric(http)).toBe(1);
 
@@ -49,17 +55,11 @@ describe('fieldmesh gateway reloads rules on SIGHUP (real process)', () => {
       { id: 'b', kind: 'staleness', series: 'x/*', after: '1h' },
     ]));
     child.kill('SIGHUP');
-    while ((await rulesMetric(http)) !== 2) {
-      if (Date.now() > deadline) throw new Error('rules not reloaded');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(async () => (await rulesMetric(http)) === 2, 'the rules reloaded', 45_000, { everyMs: 50 });
 
     writeFileSync(file, config([{ id: 'a', kind: 'threshold', series: 'x/y' }]));
     child.kill('SIGHUP');
-    while (!err.includes('config reload refused')) {
-      if (Date.now() > deadline) throw new Error(`no refusal logged: ${err.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(() => err.includes('config reload refused'), 'the refusal logged', 45_000, { everyMs: 50, detail: () => err.slice(-2000) });
     expect(err).toContain('FM_ERR_RULE_NO_LIMIT');
     expect(await rulesMetric(http)).toBe(2);
     expect(child.exitCode).toBeNull();

@@ -45,10 +45,4 @@ export function recordingLogger(lines: LogLine[] = [], bindings: object = {}): L
 export const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Waits for `cond` with a deadline (no fixed sleeps: the machine is shared and slow at times). */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor } from '../../wait-for.js';

@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync } from 'node:fs';
+import { waitFor } from '../../wait-for.js';
 
 export function haveSocat(): boolean {
   const ok = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -26,12 +27,15 @@ export class PtyPair {
     this.proc = proc;
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const until = Date.now() + timeoutMs;
-    while (!(existsSync(this.device) && existsSync(this.sensor))) {
-      if (proc.exitCode !== null) throw new Error(`socat exited: ${stderr}`);
-      if (Date.now() > until) throw new Error(`socat did not create ${this.device} in time: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(
+      () => {
+        if (proc.exitCode !== null) throw new Error(`socat exited: ${stderr}`);
+        return existsSync(this.device) && existsSync(this.sensor);
+      },
+      `socat to create ${this.device}`,
+      timeoutMs,
+      { everyMs: 10, detail: () => stderr },
+    );
   }
 
   /** Kills socat: both ends vanish, like a pulled cable. Resolves when the links are gone. */
@@ -50,7 +54,6 @@ export class PtyPair {
         return true;
       }
     };
-    const until = Date.now() + 10_000;
-    while (!(gone(this.device) && gone(this.sensor)) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => gone(this.device) && gone(this.sensor), `the links of ${this.device} to go`, 10_000, { everyMs: 10 });
   }
 }

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryBootPartition } from '#hardware/image/boot-partition';
 import { customiseBootPartition } from '@fieldmesh/hardware/image/customise';
 import { PI_CMDLINE, PI_CONFIG } from './synthetic-image.js';
+import { waitFor } from '../../wait-for.js';
 
 /**
  * The image's output meets the real gateway: the gateway.yaml and device credentials written by
@@ -30,13 +31,7 @@ function collect(child: ChildProcess, stream: 'stdout' | 'stderr') {
   return state;
 }
 
-async function until(what: string, pred: () => boolean, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, pred: () => boolean, ms = 60_000) => waitFor(pred, what, ms, { everyMs: 50 });
 
 describe('gateway under systemd-style supervision, with an image-made config', () => {
   it('starts from the image config, accepts an image-made device password, notifies READY / WATCHDOG / STOPPING', async () => {

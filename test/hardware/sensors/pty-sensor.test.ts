@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SerialIngest } from '#gateway/ingest/serial/index';
 import { PtySimulatedSensor } from '#hardware/sensors/index';
 import type { Reading } from '@fieldmesh/device-sdk';
+import { waitFor } from '../../wait-for.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -31,8 +32,7 @@ describe('PtySimulatedSensor', () => {
     cleanups.push(() => ingest.stop());
     ingest.start();
     const want = ['sim0/co2', 'sim1/lat', 'sim2/pm2.5'];
-    const until = Date.now() + 30_000;
-    while (!want.every((s) => got.some((r) => r.series === s)) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => want.every((s) => got.some((r) => r.series === s)), `readings of ${want.join(', ')}`, 30_000);
     for (const s of want) expect(got.some((r) => r.series === s), s).toBe(true);
     expect(ingest.stats().totals.rejected).toBe(0);
     const co2 = got.find((r) => r.series === 'sim0/co2')!;
