@@ -272,6 +272,8 @@ describe('live: a subscriber that stops reading is cut off, ingest never waits',
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as AddressInfo).port;
     const healthy = await subscribe(port, `token=${live.issuedToken}`);
+    let pings = 0;
+    healthy.ws.on('ping', () => pings++);
     const silent = await rawStalledSubscriber(port, `token=${live.issuedToken}`);
     silent.on('close', () => {});
     await expect(subscribe(port, `token=${live.issuedToken}`)).rejects.toMatchObject({ status: 503 });
@@ -280,8 +282,9 @@ describe('live: a subscriber that stops reading is cut off, ingest never waits',
     await waitFor(() => live!.metrics().deadDropped === 1, 'silent subscriber dropped', 30_000);
     // terminate() closes the socket; its 'close' event (which unregisters it) comes a tick later.
     await waitFor(() => live!.metrics().subscribers === 1, 'silent subscriber unregistered', 5_000);
-    // The healthy one answers pings (ws does it for us) and stays.
-    await new Promise((r) => setTimeout(r, 1000));
+    // The healthy one answers pings (ws does it for us) and stays through two more heartbeats.
+    const heard = pings;
+    await waitFor(() => pings >= heard + 2, 'two more heartbeats to the healthy subscriber', 10_000);
     expect(healthy.ws.readyState).toBe(WebSocket.OPEN);
     expect(live.metrics()).toMatchObject({ deadDropped: 1 });
     healthy.ws.terminate();

@@ -147,9 +147,15 @@ describe('ingest broker: socket guard', () => {
     expect(rig.ingest.stats.rejected.get('slow_packet')).toBe(1);
     // Complete packets are never timed, however long the connection lives.
     const ok = await connectDevice(rig, 'fast1', { username: undefined, password: undefined });
-    await new Promise((r) => setTimeout(r, 500));
+    // A second trickler, started after `ok` connected: once its timeout fired, any timer on `ok`
+    // would have fired too.
+    const later = await rawSocket(rig);
+    later.write(connectPacket('slow2'));
+    later.write(Buffer.from([0x30, 0xe8, 0x07, 0x00, 0x03, 0x61]));
+    await closed(later);
+    await waitFor(() => rig!.ingest.stats.rejected.get('slow_packet') === 2, 'the second trickler timed out', 20_000);
     await publish(ok, 'fm/d/fast1/x', '1');
-    expect(rig.ingest.stats.rejected.get('slow_packet')).toBe(1);
+    expect(rig.ingest.stats.rejected.get('slow_packet')).toBe(2);
   });
 
   it('closes a connection that sends no CONNECT within the timeout', async () => {
@@ -163,9 +169,13 @@ describe('ingest broker: socket guard', () => {
   it('keeps a connection that connected in time past the connect timeout', async () => {
     rig = await startRig({ broker: { connectTimeoutMs: 300 } });
     const c = await connectDevice(rig, 'dev1');
-    await new Promise((r) => setTimeout(r, 600)); // the timeout must have had its chance to fire
+    // A silent connection opened after `c` connected: once its connect timeout fired, `c`'s
+    // would have fired too, had it been armed past CONNECT.
+    const silent = await rawSocket(rig);
+    await closed(silent);
+    await waitFor(() => rig!.ingest.stats.rejected.get('connect_timeout') === 1, 'the silent connection timed out', 20_000);
     await publish(c, 'fm/d/dev1/x', '1');
-    expect(rig.ingest.stats.rejected.get('connect_timeout')).toBeUndefined();
+    expect(rig.ingest.stats.rejected.get('connect_timeout')).toBe(1);
   });
 
   it('refuses connections beyond the cap', async () => {

@@ -33,6 +33,7 @@ describe('mesh in the gateway: /api/members, /metrics, fieldmesh members', () =>
   it('serves members and metrics, and the CLI prints them', async () => {
     const key = randomBytes(32).toString('base64');
     let backlogB = 12;
+    let metaReadsB = 0;
     const mk = async (id: string, seeds: string[]) => {
       const http = new HttpApi();
       const metrics = new MetricsRegistry();
@@ -42,7 +43,10 @@ describe('mesh in the gateway: /api/members, /metrics, fieldmesh members', () =>
         config: { port: 0, mdns: false, seeds, key, bind: '127.0.0.1', preset: 'local' },
         http,
         metrics,
-        meta: () => ({ ...emptyMeta, version: '0.1.0', uplink: 'up' as const, backlog: id === 'gw-b' ? backlogB : 0 }),
+        meta: () => {
+          if (id === 'gw-b') metaReadsB++;
+          return { ...emptyMeta, version: '0.1.0', uplink: 'up' as const, backlog: id === 'gw-b' ? backlogB : 0 };
+        },
         metaIntervalMs: 50,
         logger: silentLogger,
       }))!;
@@ -60,7 +64,10 @@ describe('mesh in the gateway: /api/members, /metrics, fieldmesh members', () =>
     expect(body.members.find((m) => m.id === 'gw-b')!.meta.backlog).toBe(12);
     // A small change is not gossiped (same power-of-two bucket); a large one is.
     backlogB = 13;
-    await new Promise((r) => setTimeout(r, 300));
+    const reads = metaReadsB;
+    await waitFor(() => metaReadsB >= reads + 2, "gw-b's metadata read twice since the change");
+    // Read and judged too small to tell: gw-b's own record keeps 12, so there is nothing to gossip.
+    expect(b.mesh.members().find((m) => m.id === 'gw-b')!.meta!.backlog).toBe(12);
     expect(a.mesh.members().find((m) => m.id === 'gw-b')!.meta!.backlog).toBe(12);
     backlogB = 5000;
     await waitFor(() => a.mesh.members().find((m) => m.id === 'gw-b')!.meta!.backlog === 5000, 'backlog change gossiped');
