@@ -1,5 +1,6 @@
 import type { Clock } from '@fieldmesh/device-sdk';
 import type { AckMessage } from '@fieldmesh/protocol';
+import type { CloudErrorCode } from '../errors.js';
 import type { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { AckSender } from './batch-receiver.js';
 import type { SqliteAlertStore, StoredAlert } from './alert-store.js';
@@ -45,7 +46,7 @@ export class AlertReceiver {
       this.stats.refused++;
       this.throttled.warn(`alerts:${gatewayId}`, { gateway: gatewayId, err: (err as Error).message }, 'alerts message refused');
       const head = tryHead(payload);
-      await this.ack(gatewayId, { v: 1, ok: false, lane: 'alerts', code: 'FM_ERR_CLOUD_ALERTS', reason: (err as Error).message.slice(0, 300), ...head });
+      await this.ack(gatewayId, { v: 1, ok: false, lane: 'alerts', code: 'FM_ERR_CLOUD_ALERTS' satisfies CloudErrorCode, reason: (err as Error).message.slice(0, 300), ...head });
       return;
     }
     let result;

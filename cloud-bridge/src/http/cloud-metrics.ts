@@ -4,6 +4,7 @@ import type { ReceiverStats } from '../bridge/batch-receiver.js';
 import type { AccessStats } from '../broker/gateway-access.js';
 import type { LiveHubStats } from '../live/live-hub.js';
 import type { LiveServerStats } from '../live/live-server.js';
+import type { CloudErrorCode } from '../errors.js';
 import type { GatewayRecord } from '../store/cloud-store.js';
 import { STORE_OPS } from '../store/timed-store.js';
 
@@ -25,7 +26,7 @@ export interface CloudMetricSources {
 }
 
 /** Batch refusal codes listed at zero before they first happen (a rate() over a missing series is empty). */
-const BATCH_CODES = ['FM_ERR_CLOUD_BATCH_GATEWAY', 'FM_ERR_CLOUD_BATCH_EPOCH', 'FM_ERR_CLOUD_BAD_BATCH_SERIES', 'FM_ERR_CLOUD_STORE'];
+const BATCH_CODES = ['FM_ERR_CLOUD_BATCH_GATEWAY', 'FM_ERR_CLOUD_BATCH_EPOCH', 'FM_ERR_CLOUD_BAD_BATCH_SERIES', 'FM_ERR_CLOUD_STORE'] satisfies CloudErrorCode[];
 
 const counter = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: 'counter', samples: [{ value }] });
 const gauge = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: 'gauge', samples: [{ value }] });

@@ -1,3 +1,6 @@
+import { CodedError } from '@fieldmesh/device-sdk/coded-error';
+import { cliErrors, type CliErrorCode } from './errors.js';
+
 /** One `fieldmesh` subcommand. `run` returns the process exit code; errors go to stderr. */
 export interface Command {
   name: string;
@@ -9,8 +12,11 @@ export interface Command {
 }
 
 /** A usage error: printed with the command's help hint and exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
+export class UsageError extends CodedError<CliErrorCode> {
+  constructor(detail: string) {
+    super('FM_ERR_CLI_USAGE', cliErrors, detail);
+    this.name = 'UsageError';
+  }
 }
 
 /**

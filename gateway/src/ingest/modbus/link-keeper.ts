@@ -6,6 +6,7 @@
 import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { SerialLink, SerialLinkOpener } from '../serial/serial-link.js';
+import type { ModbusErrorCode } from './errors.js';
 
 export interface LinkBackoff {
   initialMs: number;
@@ -76,7 +77,7 @@ export class LinkKeeper {
       if (this.isStopped()) return;
       this.counts.openFailures++;
       this.note(err);
-      this.limited.warn('open', { bus: this.name, code: 'FM_ERR_MODBUS_LINK', err: messageOf(err), retryInMs: this.delayMs }, `modbus ${this.name} cannot be opened; retrying`);
+      this.limited.warn('open', { bus: this.name, code: 'FM_ERR_MODBUS_LINK' satisfies ModbusErrorCode, err: messageOf(err), retryInMs: this.delayMs }, `modbus ${this.name} cannot be opened; retrying`);
       this.retry();
       return;
     }
@@ -98,7 +99,7 @@ export class LinkKeeper {
     this.state = 'down';
     this.counts.lost++;
     this.note(err ?? new Error('closed'));
-    this.limited.warn('lost', { bus: this.name, code: 'FM_ERR_MODBUS_LINK', err: err ? messageOf(err) : undefined }, `modbus ${this.name} went away; re-opening with backoff`);
+    this.limited.warn('lost', { bus: this.name, code: 'FM_ERR_MODBUS_LINK' satisfies ModbusErrorCode, err: err ? messageOf(err) : undefined }, `modbus ${this.name} went away; re-opening with backoff`);
     this.events.down();
     this.retry();
   }

@@ -154,7 +154,7 @@ export class SerialPortReader {
     this.stopPolling();
     this.s.lost++;
     this.noteError('FM_ERR_SERIAL_LOST', err ?? new Error('port closed'));
-    this.limited.warn('lost', { code: 'FM_ERR_SERIAL_LOST', err: err ? messageOf(err) : undefined }, `serial port ${this.entry.path} went away; re-opening with backoff`);
+    this.limited.warn('lost', { code: 'FM_ERR_SERIAL_LOST' satisfies SerialErrorCode, err: err ? messageOf(err) : undefined }, `serial port ${this.entry.path} went away; re-opening with backoff`);
     this.scheduleRetry();
   }
 
@@ -200,7 +200,7 @@ export class SerialPortReader {
         (err: unknown) => {
           this.s.submitFailed++;
           const code = (err as { code?: string })?.code ?? 'unknown';
-          this.limited.error(`submit:${code}`, { code: 'FM_ERR_SERIAL_SUBMIT', cause: code, err: messageOf(err), device }, `serial port ${this.entry.path}: store refused ${list.length} readings`);
+          this.limited.error(`submit:${code}`, { code: 'FM_ERR_SERIAL_SUBMIT' satisfies SerialErrorCode, cause: code, err: messageOf(err), device }, `serial port ${this.entry.path}: store refused ${list.length} readings`);
           this.settled();
         },
       );
