@@ -29,11 +29,10 @@ import { Uplink } from './uplink/uplink.js';
 import { uplinkDrainMetrics } from './uplink/uplink-metrics.js';
 import type { MemberView, Mesh } from './mesh/mesh.js';
 import { startGatewayMesh, uplinkMetaState } from './mesh/gateway-mesh.js';
-import { KeyRing } from './mesh/keyring.js';
-import { RelayNode } from './relay/relay-node.js';
-import { MeshRelayPeers, relayMetaTags } from './relay/relay-peers.js';
-import { MqttRelayUpstream } from './relay/relay-upstream.js';
+import type { RelayNode } from './relay/relay-node.js';
+import { startGatewayRelay } from './relay/gateway-relay.js';
 import { relayMetricFamilies } from './relay/relay-metrics.js';
+import { relayMetaTags } from './relay/relay-peers.js';
 
 /** What the composition root needs of an uplink (gateway/src/uplink/uplink.ts `Uplink` fits). */
 export interface GatewayUplink {
@@ -353,34 +352,19 @@ export class Gateway {
     return this.relayPort > 0 ? relayMetaTags(this.relayPort) : {};
   }
 
-  /** Relay (gateway/src/relay/RELAY.md): needs the cluster key, which seals the channel. */
+  /** Relay (relay/gateway-relay.ts): off without relay.enabled and mesh.key. */
   private async startRelay(): Promise<void> {
-    const cfg = this.config;
-    if (!cfg.relay.enabled) return;
-    if (cfg.mesh.key === null) {
-      this.log.info({ component: 'relay' }, 'relay off: it needs mesh.key (the channel between gateways is sealed with the cluster key)');
-      return;
-    }
-    const up = cfg.uplink;
-    this.relay = new RelayNode({
-      selfId: cfg.id,
+    const started = await startGatewayRelay({
+      config: this.config,
       log: this.store,
       uplinkOnline: () => this.uplink?.stats().state === 'online',
-      peers: new MeshRelayPeers(() => this.meshMembers()),
-      credentials: { keyring: new KeyRing([cfg.mesh.key, ...cfg.mesh.keys]), label: cfg.mesh.label, clock: this.clock, replayWindowMs: 5 * 60_000 },
-      // Without an uplink of our own there is nothing to offer peers: use relays, never serve.
-      upstream: up
-        ? new MqttRelayUpstream({ relayId: cfg.id, url: up.url, username: up.username ?? cfg.id, ...(up.password !== null ? { password: up.password } : {}), tls: readUplinkTls(up) })
-        : null,
-      port: cfg.relay.port,
-      host: cfg.relay.host ?? cfg.mesh.bind,
+      members: () => this.meshMembers(),
       clock: this.clock,
       logger: this.log,
-      route: { afterMs: cfg.relay.afterMs, window: cfg.relay.window, batchReadings: cfg.relay.batchReadings, ackTimeoutMs: cfg.relay.ackTimeoutMs },
-      serve: { window: cfg.relay.serveWindow, maxOrigins: cfg.relay.maxOrigins },
-      replication: { k: cfg.relay.replicas, deadAfterMs: cfg.relay.deadAfterMs, recentReadings: cfg.relay.recentReadings, storeFile: join(cfg.dataDir, 'replicas.db') },
     });
-    this.relayPort = await this.relay.start();
+    if (!started) return;
+    this.relay = started.relay;
+    this.relayPort = started.port;
     this.metrics.register(() => (this.relay ? relayMetricFamilies(this.relay.status()) : []));
   }
 
