@@ -27,11 +27,11 @@ export interface GatewayAnswer {
 export async function fetchFromGateway(
   command: string,
   target: URL,
-  opts: { timeoutMs?: number; shownAs?: string } = {},
+  opts: { timeoutMs?: number; shownAs?: string; headers?: Record<string, string> } = {},
 ): Promise<GatewayAnswer | undefined> {
   let res: Response;
   try {
-    res = await fetch(target, { signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
+    res = await fetch(target, { signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000), ...(opts.headers ? { headers: opts.headers } : {}) });
   } catch (err) {
     process.stderr.write(`fieldmesh ${command}: cannot reach ${opts.shownAs ?? target.href}: ${(err as Error).message}\n`);
     return undefined;

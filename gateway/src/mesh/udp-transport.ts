@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { systemClock, type Clock, type Logger, silentLogger } from '@fieldmesh/device-sdk';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { formatAddress, parseAddress } from './address.js';
@@ -17,6 +18,20 @@ export interface UdpTransportOptions {
   logger?: Logger;
   /** Paces the socket-error log line; default the real clock. */
   clock?: Clock;
+}
+
+/**
+ * The host to advertise when the socket is bound to the wildcard (0.0.0.0 or ::): the first
+ * private IPv4 address of a non-internal interface, else any non-internal IPv4, else loopback
+ * (as memberlist's GetPrivateIP). Advertising the wildcard itself would tell peers on other
+ * hosts to send to their own 0.0.0.0, and show `0.0.0.0` in every member list.
+ */
+export function wildcardAdvertiseHost(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string {
+  const v4 = Object.values(interfaces)
+    .flat()
+    .filter((i): i is NetworkInterfaceInfo => i !== undefined && i.family === 'IPv4' && !i.internal);
+  const isPrivate = (a: string) => /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.)/.test(a);
+  return (v4.find((i) => isPrivate(i.address)) ?? v4[0])?.address ?? '127.0.0.1';
 }
 
 /** The real transport: one UDP socket (node:dgram), datagrams of at most 1400 bytes. */
@@ -46,7 +61,8 @@ export class UdpTransport implements Transport {
       });
     });
     const bound = socket.address();
-    const advertise = opts.advertise ?? formatAddress({ host: bound.address, port: bound.port });
+    const wildcard = bound.address === '0.0.0.0' || bound.address === '::';
+    const advertise = opts.advertise ?? formatAddress({ host: wildcard ? wildcardAdvertiseHost() : bound.address, port: bound.port });
     parseAddress(advertise);
     const t = new UdpTransport(socket, advertise);
     // A flapping interface must not flood the log: one line per 10 s, with the count in between.

@@ -1,5 +1,6 @@
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { gatewayTarget, readGatewayApi } from '../gateway-api.js';
+import { count, table } from '../human-format.js';
 
 const help = `usage: fieldmesh members [--url URL] [--json] [--all]
 
@@ -41,21 +42,24 @@ const members: Command = {
       return 1;
     }
     const rows = (body.members ?? []).filter((m) => flags.all || m.state !== 'left');
-    const table = [
-      ['ID', 'ADDRESS', 'STATE', 'INC', 'ROLE', 'VERSION', 'UPLINK', 'BACKLOG'],
-      ...rows.map((m) => [
-        m.self ? `${m.id} (self)` : m.id,
-        m.address,
-        m.state,
-        String(m.incarnation),
-        m.meta?.role ?? '-',
-        m.meta?.version || '-',
-        m.meta?.uplink ?? '-',
-        m.meta?.backlog === undefined ? '-' : String(m.meta.backlog),
-      ]),
-    ];
-    const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-    for (const r of table) process.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+    process.stdout.write(
+      table(
+        [
+          ['ID', 'ADDRESS', 'STATE', 'INC', 'ROLE', 'VERSION', 'UPLINK', 'BACKLOG'],
+          ...rows.map((m) => [
+            m.self ? `${m.id} (self)` : m.id,
+            m.address,
+            m.state,
+            String(m.incarnation),
+            m.meta?.role ?? '-',
+            m.meta?.version || '-',
+            m.meta?.uplink ?? '-',
+            m.meta?.backlog === undefined ? '-' : count(m.meta.backlog),
+          ]),
+        ],
+        [3, 7],
+      ),
+    );
     const alive = rows.filter((m) => m.state === 'alive').length;
     process.stdout.write(`${alive} alive of ${rows.length}\n`);
     return 0;

@@ -1,6 +1,7 @@
 import { systemClock } from '@fieldmesh/device-sdk';
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { fetchFromGateway, gatewayTarget } from '../gateway-api.js';
+import { count, value } from '../human-format.js';
 
 const help = `usage: fieldmesh query --series DEVICE/SENSOR --from TIME --to TIME [--step MS] [options]
 
@@ -68,6 +69,13 @@ const query: Command = {
     const max = typeof flags.max === 'string' ? Number(flags.max) : 100_000;
     if (!Number.isInteger(max) || max < 1) throw new UsageError(`--max ${String(flags.max)} is not a positive whole number`);
     let printed = 0;
+    // The unit is the series' own (GET /api/latest); stepped points carry none.
+    let unit = '';
+    if (!flags.json) {
+      const latest = await fetchFromGateway('query', gatewayTarget(flags.url, `/api/latest?series=${encodeURIComponent(flags.series)}`), { timeoutMs: 10_000 });
+      if (latest?.ok) unit = ((JSON.parse(latest.text) as { unit?: string }).unit ?? '');
+    }
+    const range = `${new Date(Number(params.get('from'))).toISOString()} … ${new Date(Number(params.get('to'))).toISOString()}`;
     for (;;) {
       const target = gatewayTarget(flags.url, `/api/readings?${params}`);
       const res = await fetchFromGateway('query', target, { timeoutMs: 30_000, shownAs: target.origin });
@@ -88,11 +96,15 @@ const query: Command = {
       if (flags.json) process.stdout.write(text + '\n');
       if (page.points) {
         if (!flags.json) {
-          process.stdout.write(`# ${params.get('series')} step ${params.get('step')} ms from ${page.source}\n`);
-          process.stdout.write('time                      min          max          avg          count  last\n');
+          if (page.points.length === 0) {
+            process.stdout.write(`no readings in that range (${params.get('series')}, ${range})\n`);
+            return 0;
+          }
+          process.stdout.write(`# ${params.get('series')}${unit ? ` in ${unit}` : ''}, step ${params.get('step')} ms, from the ${page.source} data\n`);
+          process.stdout.write(`${'time'.padEnd(24)}  ${'min'.padStart(12)} ${'max'.padStart(12)} ${'avg'.padStart(12)} ${'count'.padStart(8)} ${'last'.padStart(12)}\n`);
           for (const p of page.points) {
             process.stdout.write(
-              `${new Date(p.ts).toISOString()}  ${fmt(p.min)} ${fmt(p.max)} ${fmt(p.avg)} ${String(p.count).padStart(6)} ${fmt(p.last)}\n`,
+              `${new Date(p.ts).toISOString()}  ${fmt(p.min)} ${fmt(p.max)} ${fmt(p.avg)} ${count(p.count).padStart(8)} ${fmt(p.last)}\n`,
             );
           }
         }
@@ -100,10 +112,13 @@ const query: Command = {
       }
       for (const r of page.readings ?? []) {
         if (printed >= max) break;
-        if (!flags.json) process.stdout.write(`${new Date(r.ts).toISOString()}  ${JSON.stringify(r.value)}${r.unit ? ` ${r.unit}` : ''}\n`);
+        if (!flags.json) process.stdout.write(`${new Date(r.ts).toISOString()}  ${value(r.value).padStart(12)}${r.unit ?? unit ? ` ${r.unit ?? unit}` : ''}\n`);
         printed++;
       }
-      if (!page.next) return 0;
+      if (!page.next) {
+        if (printed === 0 && !flags.json) process.stdout.write(`no readings in that range (${params.get('series')}, ${range})\n`);
+        return 0;
+      }
       if (printed >= max) {
         process.stderr.write(`fieldmesh query: stopped after ${max} readings (--max); more are in the range\n`);
         return 0;
@@ -114,7 +129,7 @@ const query: Command = {
 };
 
 function fmt(n: number): string {
-  return (Number.isInteger(n) ? String(n) : n.toPrecision(6)).padStart(12);
+  return value(n).padStart(12);
 }
 
 export default query;

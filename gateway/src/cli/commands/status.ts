@@ -1,12 +1,15 @@
 import { parseFlags, UsageError, type Command } from '../command.js';
-import { readGatewayApi } from '../gateway-api.js';
+import { fetchFromGateway, gatewayTarget } from '../gateway-api.js';
+import { bytes, count, duration, table } from '../human-format.js';
 
-const help = `usage: fieldmesh status [--url URL] [--json]
+const help = `usage: fieldmesh status [--url URL] [--token TOKEN] [--json]
 
-Prints the status of a running gateway, read from its GET /api/status.
-  --url URL   the gateway's HTTP address (default http://127.0.0.1:8081)
-  --json      print the raw JSON
-Exit code 1 when the gateway cannot be reached.
+Prints the status of a running gateway (its GET /api/status) or cloud bridge (its
+GET /api/gateways: every gateway with its backlog and last contact, and the batches stored).
+  --url URL      the gateway's or the cloud's HTTP address (default http://127.0.0.1:8081)
+  --token TOKEN  the cloud's live token (printed at its first start); or FM_LIVE_TOKEN
+  --json         print the raw JSON
+Exit code 1 when it cannot be reached.
 `;
 
 export interface Status {
@@ -38,12 +41,13 @@ function storageLines(st: Status['storage']): string[] {
   const b = st.budget;
   const pct = b.budgetBytes ? Math.round(((b.usedBytes ?? 0) / b.budgetBytes) * 100) : 0;
   const state = b.admitting === false ? ', REFUSING new readings (reject-new)' : b.stuck ? ', OVER BUDGET with nothing left to delete' : '';
-  const lines = [`storage   ${b.usedBytes ?? 0} of ${b.budgetBytes ?? 0} bytes (${pct}%, WAL ${b.walBytes ?? 0}), policy ${b.policy ?? '?'}${state}`];
+  const lines = [`storage   ${bytes(b.usedBytes ?? 0)} of ${bytes(b.budgetBytes ?? 0)} (${pct}%, WAL ${bytes(b.walBytes ?? 0)}), policy ${b.policy ?? '?'}${state}`];
   const totals = Object.entries(st.lost ?? {}).filter(([, n]) => n > 0);
-  lines.push(`lost      ${totals.length ? totals.map(([k, n]) => `${k}=${n}`).join(' ') : 'none'}`);
-  for (const l of (st.losses ?? []).slice(0, 20)) lines.push(`          ${l.series} ${l.reason} ${l.count}`);
+  lines.push(`lost      ${totals.length ? totals.map(([k, n]) => `${k}=${count(n)}`).join(' ') : 'none'}`);
+  const losses = (st.losses ?? []).slice(0, 20);
+  if (losses.length) lines.push(...table(losses.map((l) => [l.series, l.reason, count(l.count)]), [2]).trimEnd().split('\n').map((l) => `          ${l}`));
   if ((st.losses?.length ?? 0) > 20) lines.push(`          … ${st.losses!.length - 20} more (--json for all)`);
-  if (st.clock) lines.push(`clock     ${st.clock.knownGood ? 'known good' : 'NOT known good (timestamps marked uncertain)'}, ${st.clock.uncertainReadings ?? 0} readings with uncertain time`);
+  if (st.clock) lines.push(`clock     ${st.clock.knownGood ? 'known good' : 'NOT known good (timestamps marked uncertain)'}, ${count(st.clock.uncertainReadings ?? 0)} readings with uncertain time`);
   if (st.salvage) {
     const s = st.salvage;
     lines.push(`SALVAGED  from a corrupt database at ${new Date(s.at ?? 0).toISOString()}: ${s.readingsCopied ?? 0} readings kept, ${s.unreadableReadings ?? 0} unreadable; damaged file kept at ${s.movedTo ?? '?'}`);
@@ -57,7 +61,7 @@ function relayLine(r: Status['relay']): string {
   const route = r.route?.via ? `via ${r.route.via}` : (r.route?.state ?? '?');
   const carrying = r.serving?.origins?.length ? `, carrying ${r.serving.origins.join(' ')}` : '';
   const rep = r.replication;
-  const replicated = rep ? `; replicas on ${rep.buddies?.map((b) => b.id).join(' ') || 'none yet'}, lag ${rep.lagReadings ?? 0} readings (${Math.round((rep.lagMs ?? 0) / 1000)} s)` : '';
+  const replicated = rep ? `; replicas on ${rep.buddies?.map((b) => b.id).join(' ') || 'none yet'}, lag ${count(rep.lagReadings ?? 0)} readings (${duration((rep.lagMs ?? 0) / 1000)})` : '';
   return route + carrying + replicated;
 }
 
@@ -66,24 +70,34 @@ const status: Command = {
   summary: "show a running gateway's status (GET /api/status)",
   help,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv, { url: 'string', json: 'boolean' });
+    const { flags, rest } = parseFlags(argv, { url: 'string', token: 'string', json: 'boolean' });
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
-    const text = await readGatewayApi('status', flags.url, '/api/status');
-    if (text === undefined) return 1;
+    const token = typeof flags.token === 'string' ? flags.token : process.env.FM_LIVE_TOKEN;
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    // The gateway answers /api/status; the cloud bridge has no such route (404 with a token,
+    // 401 without): then the cloud's own view is shown.
+    const first = await fetchFromGateway('status', gatewayTarget(flags.url, '/api/status'), { headers });
+    if (!first) return 1;
+    if (first.status === 401 || first.status === 404) return cloudStatus(flags, headers, first.status);
+    if (!first.ok) {
+      process.stderr.write(`fieldmesh status: ${gatewayTarget(flags.url, '/api/status').href} answered ${first.status}: ${first.text.slice(0, 500)}\n`);
+      return 1;
+    }
+    const text = first.text;
     if (flags.json) {
       process.stdout.write(text + '\n');
       return 0;
     }
     const s = JSON.parse(text) as Status;
     const b = s.log?.backlog;
-    const rejected = Object.entries(s.ingest?.rejected ?? {}).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
+    const rejected = Object.entries(s.ingest?.rejected ?? {}).map(([k, v]) => `${k}=${count(v)}`).join(' ') || 'none';
     process.stdout.write(
       [
-        `gateway   ${s.id ?? '?'} (${s.running ? 'running' : 'stopped'}, up ${s.uptimeS ?? 0} s, epoch ${s.epoch ?? '?'})`,
-        `broker    port ${s.broker?.port ?? '?'}, auth ${s.broker?.auth ?? '?'}, ${s.ingest?.connections ?? 0} connections`,
-        `ingest    ${s.ingest?.ingested ?? 0} readings, ${s.ingest?.duplicates ?? 0} duplicates, rejected: ${rejected}`,
-        `log       last seq ${s.log?.lastSeq ?? 0}, acked ${s.log?.ackWatermark ?? 0}`,
-        `backlog   ${b?.readings ?? 0} readings, ${b?.bytes ?? 0} bytes${b?.oldestUnsentTs ? `, oldest ${new Date(b.oldestUnsentTs).toISOString()}` : ''}`,
+        `gateway   ${s.id ?? '?'} (${s.running ? 'running' : 'stopped'}, up ${duration(s.uptimeS ?? 0)}, epoch ${s.epoch ?? '?'})`,
+        `broker    port ${s.broker?.port ?? '?'}, auth ${s.broker?.auth ?? '?'}, ${count(s.ingest?.connections ?? 0)} connections`,
+        `ingest    ${count(s.ingest?.ingested ?? 0)} readings, ${count(s.ingest?.duplicates ?? 0)} duplicates, rejected: ${rejected}`,
+        `log       last seq ${count(s.log?.lastSeq ?? 0)}, acked ${count(s.log?.ackWatermark ?? 0)}`,
+        `backlog   ${count(b?.readings ?? 0)} readings, ${bytes(b?.bytes ?? 0)}${b?.oldestUnsentTs ? `, oldest ${new Date(b.oldestUnsentTs).toISOString()}` : ''}`,
         ...storageLines(s.storage),
         `uplink    ${uplinkLine(s.uplink)}`,
         `relay     ${relayLine(s.relay)}`,
@@ -99,10 +113,69 @@ export default status;
 export function uplinkLine(u: Status['uplink']): string {
   if (!u) return 'none';
   const parts = [u.state ?? 'none'];
-  if (typeof u.drainRate === 'number') parts.push(`draining ${u.drainRate} readings/s`);
+  if (typeof u.drainRate === 'number') parts.push(`draining ${count(u.drainRate)} readings/s`);
   if (u.etaSeconds === null) parts.push('ETA unknown (nothing drains)');
-  else if (typeof u.etaSeconds === 'number' && u.etaSeconds > 0) parts.push(`ETA ${u.etaSeconds} s`);
+  else if (typeof u.etaSeconds === 'number' && u.etaSeconds > 0) parts.push(`ETA ${duration(u.etaSeconds)}`);
   if (typeof u.sendWindow === 'number') parts.push(`window ${u.sendWindow}`);
   if (u.alertsPending) parts.push(`${u.alertsPending} alerts pending`);
   return parts.join(', ');
+}
+
+interface CloudGateway {
+  id: string;
+  online: boolean;
+  lastContact: number | null;
+  epoch: string | null;
+  ackedSeq: number;
+  reportedBacklog: number | null;
+  readings: number;
+  via?: string | null;
+}
+
+/** The cloud bridge's view: every gateway it knows, and what it has stored. */
+async function cloudStatus(flags: Record<string, string | boolean>, headers: Record<string, string>, firstStatus: number): Promise<number> {
+  if (firstStatus === 401) {
+    process.stderr.write(
+      `fieldmesh status: ${gatewayTarget(flags.url, '/').origin} is a cloud bridge that wants its live token: pass --token TOKEN or set FM_LIVE_TOKEN (printed at its first start)\n`,
+    );
+    return 1;
+  }
+  const target = gatewayTarget(flags.url, '/api/gateways');
+  const answer = await fetchFromGateway('status', target, { headers });
+  if (!answer) return 1;
+  if (!answer.ok) {
+    process.stderr.write(`fieldmesh status: ${target.href} answered ${answer.status}: ${answer.text.slice(0, 300)}\n`);
+    return 1;
+  }
+  if (flags.json) {
+    process.stdout.write(answer.text + '\n');
+    return 0;
+  }
+  const gateways = ((JSON.parse(answer.text) as { gateways?: CloudGateway[] }).gateways ?? []).slice().sort((a, b) => a.id.localeCompare(b.id));
+  const now = Date.now();
+  const online = gateways.filter((g) => g.online).length;
+  const stored = gateways.reduce((n, g) => n + (g.readings ?? 0), 0);
+  process.stdout.write(`cloud     ${target.origin}: ${gateways.length} gateways (${online} online), ${count(stored)} readings stored\n`);
+  if (gateways.length === 0) {
+    process.stdout.write('no gateway has delivered yet (fieldmesh cloud add-gateway ID, then point its uplink here)\n');
+    return 0;
+  }
+  process.stdout.write(
+    table(
+      [
+        ['GATEWAY', 'STATE', 'READINGS', 'ACKED SEQ', 'BACKLOG', 'LAST CONTACT', 'VIA'],
+        ...gateways.map((g) => [
+          g.id,
+          g.online ? 'online' : 'offline',
+          count(g.readings),
+          count(g.ackedSeq),
+          g.reportedBacklog === null ? '-' : count(g.reportedBacklog),
+          g.lastContact === null ? 'never' : `${duration((now - g.lastContact) / 1000)} ago`,
+          g.via ?? '-',
+        ]),
+      ],
+      [2, 3, 4],
+    ),
+  );
+  return 0;
 }
