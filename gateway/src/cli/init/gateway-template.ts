@@ -107,6 +107,7 @@ export function gatewayTemplate(opts: { id: string; meshKey: string }): Template
         { key: 'writes', why: 'Allow writes to registers marked writable (rule actions, POST /api/modbus/write); off so a read-only setup cannot change a device.', value: d.modbus.writes },
         { key: 'rtu', why: 'RS-485 lines: [{ path, baud, parity, slaves: [{ unit, device, template or registers }] }].', value: d.modbus.rtu },
         { key: 'tcp', why: 'Modbus TCP endpoints: [{ host, port, slaves: [...] }].', value: d.modbus.tcp },
+        { key: 'actions', why: 'Register writes a rule\'s alert triggers (needs writes: true); see gateway/src/config/modbus.ts.', value: d.modbus.actions },
       ],
     },
     {
