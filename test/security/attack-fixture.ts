@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
+import { waitFor } from '../wait-for.js';
 
 /** Long variants of every attack run with FM_CHAOS=1; the default suite runs a short one. */
 export const CHAOS = process.env.FM_CHAOS === '1';
@@ -22,15 +23,8 @@ export function alive(pid: number): boolean {
 
 export const MiB = 1024 * 1024;
 
-/** Polls `cond` until it holds or the deadline passes (then throws naming `what`). */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, deadlineMs = 30_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** The test tree's one polling helper (test/wait-for.ts), under this fixture's name. */
+export const until = (cond: () => boolean | Promise<boolean>, what: string, deadlineMs = 30_000): Promise<true> => waitFor(cond, what, deadlineMs, { everyMs: 25 });
 
 /** An MQTT remaining-length field (MQTT 3.1.1 §2.2.3). */
 export function remainingLength(n: number): Buffer {
