@@ -118,9 +118,10 @@ install -d -m 750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR"
 # Same file name as the gateway's FileCredentialStore (Gateway: <dataDir>/devices.json).
 install -m 600 -o "$SERVICE_USER" -g "$SERVICE_USER" "$FM/device-credentials.json" "$DATA_DIR/devices.json"
 install -m 600 -o root -g root "$FM/identity.json" "$CONFIG_DIR/identity.json"
-# V8 heap flags sized for this board's memory budget (hardware/src/boards/v8-flags.ts), read by
-# the unit (EnvironmentFile=): without them V8 sizes its heap from the RAM as if it had it all.
-if "$RUNTIME_DIR/bin/node" --input-type=module -e "const b = await import('$APP_DIR/hardware/src/boards/index.js'); console.log('NODE_OPTIONS=' + b.v8HeapFlags(b.detectBoard().memoryBudgetMb).join(' '))" > "$CONFIG_DIR/node.env.new"; then
+# V8 flags sized for this board's memory budget (hardware/src/boards/v8-flags.ts), put on node's
+# command line by the unit (EnvironmentFile=, $FM_V8_FLAGS): without them V8 sizes its heap from
+# the RAM as if it had it all.
+if "$RUNTIME_DIR/bin/node" --input-type=module -e "const b = await import('$APP_DIR/hardware/src/boards/index.js'); console.log('FM_V8_FLAGS=' + b.v8HeapFlags(b.detectBoard().memoryBudgetMb).join(' '))" > "$CONFIG_DIR/node.env.new"; then
   install -m 644 "$CONFIG_DIR/node.env.new" "$CONFIG_DIR/node.env"
 else
   echo "WARNING: V8 heap flags not sized for this board; the gateway runs on V8's defaults"

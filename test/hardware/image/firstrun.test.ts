@@ -143,7 +143,7 @@ echo "nodeenv=$(cat /etc/fieldmesh/node.env)"
   });
 
   it('writes V8 heap flags sized for the board where the unit reads them', () => {
-    expect(out.nodeenv).toBe('NODE_OPTIONS=--max-semi-space-size=1 --max-old-space-size=64');
+    expect(out.nodeenv).toBe('FM_V8_FLAGS=--max-semi-space-size=1 --max-old-space-size=64 --lite-mode');
     expect(readFileSync(join(t, 'etc/systemd/system/fieldmesh.service'), 'utf8')).toContain('EnvironmentFile=-/etc/fieldmesh/node.env');
   });
 });

@@ -69,12 +69,13 @@ Restart=on-failure
 RestartSec=5
 TimeoutStartSec=120
 TimeoutStopSec=30
-ExecStart=${l.nodePath} ${l.appDir}/gateway/bin/fieldmesh.js gateway --config ${l.configPath}
+# $FM_V8_FLAGS (from node.env below) splits into node's V8 flags; unset, it is no argument at all.
+ExecStart=${l.nodePath} $FM_V8_FLAGS ${l.appDir}/gateway/bin/fieldmesh.js gateway --config ${l.configPath}
 # SIGHUP re-reads the config's rules: section without a restart (fieldmesh gateway --help).
 ExecReload=/bin/kill -HUP $MAINPID
 WorkingDirectory=/var/lib/${l.stateDirectory}
 Environment=NODE_ENV=production
-# NODE_OPTIONS with V8 heap flags sized for the board (semi-space, old space), written by first
+# FM_V8_FLAGS: V8 flags sized for the board (semi-space, old space, lite mode), written by first
 # boot from the board profile; optional, so a hand-installed gateway runs on V8's defaults.
 EnvironmentFile=-${posix.dirname(l.configPath)}/node.env
 
