@@ -20,6 +20,7 @@ import { STORE_ERRORS } from '../../gateway/src/store/errors.js';
 import { uplinkErrors } from '../../gateway/src/uplink/errors.js';
 import { cliErrors } from '../../gateway/src/cli/errors.js';
 import { CLOUD_ERRORS } from '../../cloud-bridge/src/errors.js';
+import { CLOUD_HTTP_ERRORS } from '../../cloud-bridge/src/http/errors.js';
 import { LIVE_ERRORS } from '../../cloud-bridge/src/live/errors.js';
 
 /**
@@ -50,5 +51,6 @@ export const ERROR_CATALOGS: readonly ComponentErrors[] = [
   { component: 'gateway/relay', reportedBy: 'RelayError; refusals and close reasons on relay connections', catalog: relayErrors },
   { component: 'gateway/cli', reportedBy: 'CliError, on stderr with a non-zero exit', catalog: cliErrors },
   { component: 'cloud-bridge', reportedBy: 'CloudError; nacks carry the code', catalog: CLOUD_ERRORS },
+  { component: 'cloud-bridge/http', reportedBy: 'CloudHttpError; HTTP bodies `{ error, code }`', catalog: CLOUD_HTTP_ERRORS },
   { component: 'cloud-bridge/live', reportedBy: 'LiveError', catalog: LIVE_ERRORS },
 ];

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isDeviceId } from '@fieldmesh/device-sdk';
 import type { AlertAck, AlertHistoryEvent, AlertRef, OpenAlert } from '../bridge/alert-store.js';
+import { CloudHttpError } from './errors.js';
 
 /** What the alert routes need of the alert store (SqliteAlertStore). */
 export interface AlertBook {
@@ -9,13 +10,11 @@ export interface AlertBook {
   acknowledge(ref: AlertRef, by: string, at: number): AlertAck | null;
 }
 
-/** A 4xx answer with its reason; the HTTP layer turns it into `{ error }`. */
-export class RouteError extends Error {
-  constructor(
-    readonly status: 400 | 401 | 404 | 405 | 413 | 415,
-    message: string,
-  ) {
-    super(message);
+/** A 4xx answer with its reason; the HTTP layer turns it into `{ error, code }`. */
+export class RouteError extends CloudHttpError {
+  constructor(status: 400 | 401 | 404 | 405 | 413 | 415, detail: string) {
+    super(status, detail);
+    this.name = 'RouteError';
   }
 }
 

@@ -6,7 +6,8 @@ import { PROMETHEUS_CONTENT_TYPE } from '@fieldmesh/device-sdk/metrics/prometheu
 import type { AlertAck, AlertRef } from '../bridge/alert-store.js';
 import { CloudError } from '../errors.js';
 import type { CloudStore, ReadingQuery } from '../store/cloud-store.js';
-import { acknowledgeAlert, alertsQuery, RouteError, type AlertBook } from './alert-routes.js';
+import { acknowledgeAlert, alertsQuery, type AlertBook } from './alert-routes.js';
+import { CloudHttpError } from './errors.js';
 import type { HttpAccess } from './http-access.js';
 import { renderOverviewPage } from './overview-page.js';
 import { decimatedReadings, MAX_BUCKETS } from './reading-decimation.js';
@@ -14,7 +15,15 @@ import { decimatedReadings, MAX_BUCKETS } from './reading-decimation.js';
 /** Most readings one request returns; ask again with `from` past the last ts for more. */
 export const MAX_READINGS_PER_REQUEST = 10_000;
 
-class BadRequest extends Error {}
+/** A 400 naming the parameter. */
+class BadRequest extends CloudHttpError {
+  constructor(detail: string) {
+    super(400, detail);
+  }
+}
+
+/** The answer to a refusal: its status and `{ error, code }`. */
+const refuse = (res: ServerResponse, err: CloudHttpError) => send(res, err.status, err.body());
 
 /** A page or asset served as is. */
 export interface StaticResponse {
@@ -121,7 +130,7 @@ export class CloudHttpApi {
       // enough that a slow client is closed near its deadline, not up to 30 s after.
       { headersTimeout: this.timeouts.headersTimeoutMs, requestTimeout: this.timeouts.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, this.timeouts.headersTimeoutMs) },
       (req, res) => {
-        this.route(req, res).catch((err: Error) => send(res, 500, { error: err.message }));
+        this.route(req, res).catch((err: Error) => refuse(res, new CloudHttpError(500, err.message)));
       },
     );
     server.maxHeadersCount = 50;
@@ -156,13 +165,13 @@ export class CloudHttpApi {
       url = new URL(req.url ?? '/', 'http://localhost');
     } catch {
       this.access.badRequest();
-      return send(res, 400, { error: 'request target is not a path' });
+      return refuse(res, new CloudHttpError(400, 'request target is not a path'));
     }
     const allowed = this.access.decide(req, url);
     if (!allowed.ok) {
       // A browser opening `/` without a token gets a form that reopens the page with one.
       if (allowed.reason === 'token' && url.pathname === '/') return sendHtml(res, TOKEN_FORM, 401);
-      return send(res, allowed.status, { error: allowed.why });
+      return refuse(res, new CloudHttpError(allowed.status, allowed.why));
     }
     if (allowed.setCookie) res.setHeader('set-cookie', allowed.setCookie);
     const alerts = this.extra.alerts;
@@ -170,11 +179,11 @@ export class CloudHttpApi {
       try {
         return send(res, 200, await acknowledgeAlert(alerts.book, req, alerts.who, alerts.now, alerts.acknowledged ?? (() => {})));
       } catch (err) {
-        if (err instanceof RouteError) return send(res, err.status, { error: err.message });
+        if (err instanceof CloudHttpError) return refuse(res, err);
         throw err;
       }
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET (and POST /api/alerts/ack)' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, new CloudHttpError(405, 'only GET (and POST /api/alerts/ack)'));
     try {
       const page = this.extra.page ? await this.extra.page(url.pathname) : null;
       if (page) {
@@ -221,13 +230,13 @@ export class CloudHttpApi {
           if (!alerts) break;
           return send(res, 200, alertsQuery(alerts.book, url.searchParams));
       }
-      return send(res, 404, { error: `no route ${url.pathname.slice(0, 200)}` });
+      return refuse(res, new CloudHttpError(404, `no route ${url.pathname.slice(0, 200)}`));
     } catch (err) {
       if (err instanceof BadRequest) {
         this.access.badRequest();
-        return send(res, 400, { error: err.message });
+        return refuse(res, err);
       }
-      if (err instanceof RouteError) return send(res, err.status, { error: err.message });
+      if (err instanceof CloudHttpError) return refuse(res, err);
       throw err;
     }
   }
