@@ -1,3 +1,4 @@
+import { systemClock } from '@fieldmesh/device-sdk';
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { fetchFromGateway, gatewayTarget } from '../gateway-api.js';
 import { bytes, count, duration, table } from '../human-format.js';
@@ -152,7 +153,7 @@ async function cloudStatus(flags: Record<string, string | boolean>, headers: Rec
     return 0;
   }
   const gateways = ((JSON.parse(answer.text) as { gateways?: CloudGateway[] }).gateways ?? []).slice().sort((a, b) => a.id.localeCompare(b.id));
-  const now = Date.now();
+  const now = systemClock.now();
   const online = gateways.filter((g) => g.online).length;
   const stored = gateways.reduce((n, g) => n + (g.readings ?? 0), 0);
   process.stdout.write(`cloud     ${target.origin}: ${gateways.length} gateways (${online} online), ${count(stored)} readings stored\n`);
