@@ -14,6 +14,7 @@
  * the wall clock in ms (or after the highest in a file buffer), so a restarted client never
  * reuses one (gateway INGEST.md, "Dedupe").
  */
+import { connackRefusal } from './connack.js';
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
 import { systemClock, type Clock, type Timer } from '../clock.js';
@@ -66,7 +67,8 @@ export interface DeviceClientStats {
   connectFailures: number;
   /** Messages the gateway acknowledged but refused to store (fm/d/<device>/rejected). */
   gatewayRejected: number;
-  lastError?: { code: ClientErrorCode; message: string; at: number };
+  /** The last failure; `connack` is the gateway's CONNACK return code when it refused the login. */
+  lastError?: { code: ClientErrorCode; message: string; at: number; connack?: number };
 }
 
 /**
@@ -251,10 +253,12 @@ export class DeviceClient extends EventEmitter {
     client.on('message', (topic, payload) => this.onNotice(payload));
     client.on('error', (err: Error & { code?: number | string }) => {
       if (this.client !== client) return;
-      if (err.code === 4 || err.code === 5 || /Not authorized|Bad username/i.test(err.message)) {
+      // mqtt.js puts a refused CONNACK's return code in `code`.
+      const refusal = typeof err.code === 'number' ? connackRefusal(err.code, this.device) : undefined;
+      if (refusal !== undefined && err.code !== 1 && err.code !== 3) {
         this.s.authFailures++;
-        this.fail('FM_ERR_CLIENT_AUTH', err);
-      } else this.fail('FM_ERR_CLIENT_CONNECT', err);
+        this.fail('FM_ERR_CLIENT_AUTH', new Error(refusal), err.code as number);
+      } else this.fail('FM_ERR_CLIENT_CONNECT', refusal !== undefined ? new Error(refusal) : err, typeof err.code === 'number' ? err.code : undefined);
     });
     client.on('close', () => {
       if (this.client !== client) return;
@@ -319,9 +323,9 @@ export class DeviceClient extends EventEmitter {
     this.emit('rejected', notice);
   }
 
-  private fail(code: ClientErrorCode, err: unknown): void {
+  private fail(code: ClientErrorCode, err: unknown, connack?: number): void {
     const message = err instanceof Error ? err.message : String(err);
-    this.lastError = { code, message, at: this.clock.now() };
-    this.log.warn({ code, err: message, retryInMs: this.delayMs }, code === 'FM_ERR_CLIENT_AUTH' ? 'gateway refused the login' : 'gateway not reachable');
+    this.lastError = { code, message, at: this.clock.now(), ...(connack !== undefined ? { connack } : {}) };
+    this.log.warn({ code, err: message, ...(connack !== undefined ? { connack } : {}), retryInMs: this.delayMs }, code === 'FM_ERR_CLIENT_AUTH' ? 'gateway refused the login' : 'gateway not reachable');
   }
 }

@@ -14,7 +14,7 @@ export const clientErrors = {
     howToSolve: 'sensor names use letters, digits and _ . : - with / between levels; values are finite numbers, booleans or strings; ts is ms since 1970',
   },
   FM_ERR_CLIENT_AUTH: {
-    meaning: 'the gateway refused the login (CONNACK 4 or 5)',
+    meaning: 'the gateway refused the login: CONNACK 2 (the client id is not the device id), 4 (wrong username or password) or 5 (no credentials there); stats().lastError carries the code and the fix',
     howToSolve: 'use the device id as username and the password the gateway printed when it created the device (see gateway INGEST.md); the client keeps retrying with backoff',
   },
   FM_ERR_CLIENT_CONNECT: {

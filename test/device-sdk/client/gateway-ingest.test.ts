@@ -5,7 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
+import { connackRefusal } from '#device-sdk/client/connack';
 import { DeviceClient, MemoryOfflineBuffer } from '#device-sdk/client/index';
 import { encodeSenml } from '#device-sdk/senml/index';
 import { IngestBroker } from '#gateway/ingest/broker';
@@ -91,6 +93,22 @@ describe('DeviceClient → gateway ingest (IngestBroker + Ingest + SQLite)', () 
     client.publish([{ sensor: 't', value: 1 }]);
     await waitFor(() => client.stats().authFailures >= 2, 'two refused logins', 20_000, { everyMs: 10 });
     expect(client.stats().authFailures).toBeGreaterThanOrEqual(2);
+    // The device's side says what the gateway's log says, and the fix.
+    expect(client.stats().lastError).toMatchObject({ code: 'FM_ERR_CLIENT_AUTH', connack: 4 });
+    expect(client.stats().lastError!.message).toMatch(/CONNACK 4, bad username or password.*fieldmesh gateway add-device th-1/);
     expect(gw.log.readAfter(0, 10)).toHaveLength(0);
+  });
+
+  it('a client id that is not the device id gets CONNACK 2, and the SDK says the rule', async () => {
+    const gw = await gateway();
+    const raw = mqtt.connect(gw.url, { clientId: 'my-laptop', username: 'th-1', password: gw.password, reconnectPeriod: 0, protocolVersion: 4 });
+    const err = await new Promise<Error & { code?: number }>((res) => raw.once('error', res));
+    raw.end(true);
+    expect(err.code).toBe(2);
+    expect(connackRefusal(err.code!, 'th-1')).toMatch(/client id "th-1".*must be the device id, the same as the username/);
+    // The same login with the device id as client id is accepted.
+    const ok = mqtt.connect(gw.url, { clientId: 'th-1', username: 'th-1', password: gw.password, reconnectPeriod: 0 });
+    await new Promise<void>((res, rej) => (ok.once('connect', () => res()), ok.once('error', rej)));
+    await ok.endAsync();
   });
 });
