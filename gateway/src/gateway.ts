@@ -30,7 +30,7 @@ import { uplinkDrainMetrics } from './uplink/uplink-metrics.js';
 import type { MemberView, Mesh } from './mesh/mesh.js';
 import { startGatewayMesh, uplinkMetaState } from './mesh/gateway-mesh.js';
 import type { RelayNode } from './relay/relay-node.js';
-import { startGatewayRelay } from './relay/gateway-relay.js';
+import { startGatewayRelay } from './gateway-relay.js';
 import { relayMetricFamilies } from './relay/relay-metrics.js';
 import { relayMetaTags } from './relay/relay-peers.js';
 
@@ -352,7 +352,7 @@ export class Gateway {
     return this.relayPort > 0 ? relayMetaTags(this.relayPort) : {};
   }
 
-  /** Relay (relay/gateway-relay.ts): off without relay.enabled and mesh.key. */
+  /** Relay (gateway-relay.ts): off without relay.enabled and mesh.key. */
   private async startRelay(): Promise<void> {
     const started = await startGatewayRelay({
       config: this.config,

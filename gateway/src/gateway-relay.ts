@@ -1,19 +1,20 @@
 import { join } from 'node:path';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
-import type { GatewayConfig } from '../config/gateway-config.js';
-import type { MemberView } from '../mesh/mesh.js';
-import { KeyRing } from '../mesh/keyring.js';
-import type { ReadingLog } from '../store/reading-log.js';
-import { readUplinkTls } from '../uplink/uplink-tls-files.js';
-import { RelayNode } from './relay-node.js';
-import { MeshRelayPeers } from './relay-peers.js';
-import { MqttRelayUpstream } from './relay-upstream.js';
+import type { GatewayConfig } from './config/gateway-config.js';
+import type { MemberView } from './mesh/mesh.js';
+import { KeyRing } from './mesh/keyring.js';
+import type { ReadingLog } from './store/reading-log.js';
+import { readUplinkTls } from './uplink/uplink-tls-files.js';
+import { RelayNode } from './relay/relay-node.js';
+import { MeshRelayPeers } from './relay/relay-peers.js';
+import { MqttRelayUpstream } from './relay/relay-upstream.js';
 
 /** How long a sealed relay frame stays acceptable (replay protection of the channel). */
 const REPLAY_WINDOW_MS = 5 * 60_000;
 
 /**
- * The relay as the gateway runs it (RELAY.md): off unless `relay.enabled` and a mesh key (the
+ * The relay as the gateway runs it (relay/RELAY.md), wired from the mesh key ring, the uplink's
+ * credentials and the reading log: off unless `relay.enabled` and a mesh key (the
  * channel between gateways is sealed with the cluster key). Peers come from the mesh's member
  * list; without an uplink of its own the gateway uses relays and never serves. Returns the
  * started node and its port, or null when off (the caller registers its metrics).
