@@ -8,39 +8,39 @@ import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
  */
 export const modbusErrors = {
   FM_ERR_MODBUS_CONFIG: {
-    meaning: 'the modbus section of the gateway config is invalid (the message names the key)',
+    meaning: 'The modbus section of the gateway config is invalid (the message names the key).',
     howToSolve: 'fix the named key; gateway/src/ingest/modbus/README.md lists every key with its default',
   },
   FM_ERR_MODBUS_TEMPLATE: {
-    meaning: 'a slave names a device template that does not exist or is itself invalid',
+    meaning: 'A slave names a device template that does not exist or is itself invalid.',
     howToSolve: 'use a template name from hardware/modbus/ (the message lists them) or give `registers:` inline',
   },
   FM_ERR_MODBUS_TIMEOUT: {
-    meaning: 'a slave did not answer within its timeoutMs',
+    meaning: 'A slave did not answer within its timeoutMs.',
     howToSolve: 'check wiring (A/B swapped?), unit id, baud rate, parity and RS-485 direction control; raise timeoutMs for slow devices',
   },
   FM_ERR_MODBUS_EXCEPTION: {
-    meaning: 'the slave answered with a Modbus exception (illegal address, device busy, …)',
+    meaning: 'The slave answered with a Modbus exception (illegal address, device busy, …).',
     howToSolve: 'an illegal-address exception names the first register of the refused request: fix that address in the register map (0-based, not the 4xxxx number)',
   },
   FM_ERR_MODBUS_FRAME: {
-    meaning: 'a response frame was bad: CRC error, short or late frame, wrong unit id or function',
+    meaning: 'A response frame was bad: CRC error, short or late frame, wrong unit id or function.',
     howToSolve: 'CRC errors and short frames point at line noise, a baud or parity mismatch, missing termination, or two masters on one bus',
   },
   FM_ERR_MODBUS_LINK: {
-    meaning: 'the serial port or TCP connection is down (missing, refused, lost)',
+    meaning: 'The serial port or TCP connection is down (missing, refused, lost).',
     howToSolve: 'nothing if it comes back: the gateway re-opens it with backoff; otherwise check the cable, the adapter or the device address',
   },
   FM_ERR_MODBUS_WRITE_DENIED: {
-    meaning: 'a write was refused: writes are off, or the register is not marked writable',
+    meaning: 'A write was refused: writes are off, or the register is not marked writable.',
     howToSolve: 'set `modbus.writes: true` and `writable: true` on that register in the map; only coils and holding registers can be written',
   },
   FM_ERR_MODBUS_WRITE_VALUE: {
-    meaning: 'a write named an unknown device or sensor, or a value that does not fit the register type',
+    meaning: 'A write named an unknown device or sensor, or a value that does not fit the register type.',
     howToSolve: 'give a configured device and sensor and a value in the range of its type (after scale and offset)',
   },
   FM_ERR_MODBUS_WRITE_FAILED: {
-    meaning: 'a permitted write did not reach the slave or was answered with an exception',
+    meaning: 'A permitted write did not reach the slave or was answered with an exception.',
     howToSolve: 'the message says which (timeout, exception code); the write was not retried',
   },
 } as const;
