@@ -6,7 +6,9 @@ import { commitPipeline } from './commit-pipeline.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { IngestBroker } from './ingest/broker.js';
 import { FileCredentialStore } from './ingest/credentials.js';
-import { availabilityTopic } from './ingest/app-grant.js';
+import { appMetrics } from './ingest/app-metrics.js';
+import { homeAssistantFor } from './integrations/homeassistant/start.js';
+import type { HomeAssistantDiscovery } from './integrations/homeassistant/home-assistant.js';
 import { Ingest } from './ingest/ingest.js';
 import { SerialIngest } from './ingest/serial/serial-ingest.js';
 import { serialMetrics } from './ingest/serial/metrics.js';
@@ -83,6 +85,7 @@ export class Gateway {
   private modbus: ReturnType<typeof startGatewayModbus> | null = null;
   private uplink: GatewayUplink | null = null;
   private local: LocalProcessing | null = null;
+  private homeAssistant: HomeAssistantDiscovery | null = null;
   private relay: RelayNode | null = null;
   private relayPort = 0;
   private storage: StorageKeeper | null = null;
@@ -175,7 +178,7 @@ export class Gateway {
               this.uplink?.notify();
             },
             relay: (batch) => this.relay?.notify(batch),
-            apps: (batch) => this.broker?.feed.onCommitted(batch.readings),
+            apps: (batch) => (this.broker?.feed.onCommitted(batch.readings), this.homeAssistant?.onCommitted(batch.readings)),
           },
           this.log,
         ),
@@ -188,7 +191,7 @@ export class Gateway {
         dbFile: join(cfg.dataDir, 'gateway.db'),
         rules: cfg.rules,
         rollups: cfg.rollups,
-        publish: (topic, payload, opts) => this.broker?.publish(topic, payload, opts),
+        publish: (topic, payload, opts) => (this.broker?.publish(topic, payload, opts), this.homeAssistant?.onAlert(String(payload))),
         clock: this.clock,
         logger: this.log,
       });
@@ -232,13 +235,9 @@ export class Gateway {
         maxAppQueueBytes: cfg.broker.maxAppQueueBytes,
       });
       await this.broker.start();
-      this.broker.publish(availabilityTopic(cfg.id), 'online', { qos: 1, retain: true });
-      const broker = this.broker;
-      this.metrics.register(() => [
-        { name: 'fieldmesh_apps_connected', help: 'Local apps (app:<id>) connected to the broker.', type: 'gauge', samples: [{ value: broker.appStats.connected }] },
-        { name: 'fieldmesh_app_messages_total', help: 'fm/r/<series> messages published to local apps.', type: 'counter', samples: [{ value: broker.feed.published }] },
-        { name: 'fieldmesh_apps_cut_slow_total', help: 'Apps disconnected because they stopped reading.', type: 'counter', samples: [{ value: broker.appStats.cutSlow }] },
-      ]);
+      this.metrics.register(appMetrics(this.broker));
+      // Home Assistant discovery, when integrations.homeassistant.enabled (integrations/homeassistant/).
+      this.homeAssistant = await homeAssistantFor({ gatewayId: cfg.id, config: cfg.integrations.homeassistant, broker: this.broker, ruleIds: cfg.rules.map((r) => r.id), latest: () => this.local?.rollups.latest() ?? [], sw: GATEWAY_VERSION, clock: this.clock, logger: this.log });
 
       // ── Serial lines: one reader per `serial` entry, into the same ingest sink. A
       // missing or busy port is logged and retried by the reader; it never stops the gateway.
@@ -298,7 +297,8 @@ export class Gateway {
     this.serial = null;
     await this.modbus?.stop();
     this.modbus = null;
-    this.broker?.publish(availabilityTopic(this.config.id), 'offline', { qos: 1, retain: true });
+    await this.homeAssistant?.stop();
+    this.homeAssistant = null;
     await this.broker?.stop();
     this.broker = null;
     await this.ingestPath?.stop();

@@ -12,6 +12,7 @@ import { checkIngest, ingestDefaults, type IngestConfig } from './ingest.js';
 import { checkMesh, meshDefaults, type MeshConfig } from './mesh.js';
 import { checkRelay, relayDefaults, type RelayConfig } from './relay.js';
 import { checkSerialLine, type SerialConfig } from './serial.js';
+import { checkIntegrations, integrationsDefaults, type IntegrationsConfig } from './integrations.js';
 import { checkModbus, modbusDefaults, type ModbusConfig } from './modbus.js';
 import { checkUplink, type UplinkConfig } from './uplink.js';
 import { checkRules, type RuleConfig } from './rules.js';
@@ -44,6 +45,8 @@ export interface GatewayConfig {
   rollups: RollupsConfig;
   /** The reading log's byte budget and policy when full (config/storage.ts). */
   storage: StorageConfig;
+  /** Local integrations: Home Assistant discovery (config/integrations.ts). Default off. */
+  integrations: IntegrationsConfig;
 }
 
 /** A gateway id from the host name: lower case, unsafe characters as `-`, at most 64. */
@@ -67,6 +70,7 @@ export const gatewayDefaults: Omit<GatewayConfig, 'id'> = {
   rules: [],
   rollups: rollupsDefaults,
   storage: storageDefaults,
+  integrations: integrationsDefaults,
 };
 
 const checkGateway: Check<GatewayConfig> = (v, path) =>
@@ -86,6 +90,7 @@ const checkGateway: Check<GatewayConfig> = (v, path) =>
       rules: checkRules,
       rollups: checkRollups,
       storage: checkStorage,
+      integrations: checkIntegrations,
     },
     { ...gatewayDefaults, id: idFromHostname() },
   )(v, path);

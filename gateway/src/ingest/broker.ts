@@ -9,7 +9,7 @@ import { BrokerError, IngestError, type RejectReason } from './errors.js';
 import type { Ingest } from './ingest.js';
 import { GuardedSocket } from '@fieldmesh/protocol';
 import { RejectLog } from './reject-log.js';
-import { APP_ID, APP_USER_PREFIX, AppGrant, READING_TOPIC_PREFIX } from './app-grant.js';
+import { APP_ID, APP_USER_PREFIX, AppGrant, availabilityTopic, READING_TOPIC_PREFIX } from './app-grant.js';
 import { ReadingFeed } from './reading-feed.js';
 import { decodePublish, DEVICE_TOPIC_PREFIX, rejectedTopic } from './topic.js';
 
@@ -68,6 +68,10 @@ export class IngestBroker {
   /** `fm/r/<series>` for apps; fed by the gateway's commit pipeline. */
   readonly feed: ReadingFeed;
   readonly appStats = { connected: 0, cutSlow: 0 };
+  /** Topics an app may publish on, and who hears it (Home Assistant's birth message): nothing else, and nothing stored. */
+  private readonly appPublishTopics = new Map<string, (payload: string) => void>();
+  /** Topic prefixes every app may also subscribe under (Home Assistant's discovery prefix on this broker). */
+  private readonly appSubscribePrefixes: string[] = [];
 
   constructor(private readonly opts: IngestBrokerOptions) {
     if (opts.config.auth === 'credentials' && !opts.credentials) throw new Error('IngestBroker: auth "credentials" needs a CredentialStore');
@@ -119,15 +123,20 @@ export class IngestBroker {
     });
     server.on('error', (err) => this.log.error({ err }, 'broker server error'));
     this.boundPort = (server.address() as { port: number }).port;
+    if (this.opts.gatewayId !== undefined) this.publish(availabilityTopic(this.opts.gatewayId), 'online', { qos: 1, retain: true });
   }
 
   async stop(): Promise<void> {
+    if (this.opts.gatewayId !== undefined) this.publish(availabilityTopic(this.opts.gatewayId), 'offline', { qos: 1, retain: true });
     const server = this.server;
     const aedes = this.aedes;
     this.server = null;
     this.aedes = null;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    // server.close() calls back only once every connection has ended: end them first, or a
+    // stop with devices (or apps) still connected would wait for them forever.
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     for (const s of this.sockets) s.destroy();
+    await closed;
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
   }
 
@@ -261,6 +270,16 @@ export class IngestBroker {
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
     if (client === null) return done(); // the gateway's own publishes
     if (this.appGrants.has(client)) {
+      const heard = this.appPublishTopics.get(packet.topic);
+      if (heard && (packet.payload as Buffer).length <= 64) {
+        packet.retain = false;
+        try {
+          heard((packet.payload as Buffer).toString('utf8'));
+        } catch (err) {
+          this.log.error({ err, topic: packet.topic }, 'app publish handler threw');
+        }
+        return done();
+      }
       this.opts.ingest.stats.reject('app_publish');
       this.rejects.note(`login:${client.id}`, { reason: 'app_publish', topic: packet.topic.slice(0, 200) }, 'publish refused: apps are read-only');
       return done(new Error('apps are read-only'));
@@ -307,6 +326,16 @@ export class IngestBroker {
     done();
   }
 
+  /** Lets apps publish on exactly `topic` (small payloads), handed to `handler`; never stored. */
+  allowAppPublish(topic: string, handler: (payload: string) => void): void {
+    this.appPublishTopics.set(topic, handler);
+  }
+
+  /** Lets every app subscribe under `prefix` (which ends in `/`) too. */
+  allowAppSubscribe(prefix: string): void {
+    this.appSubscribePrefixes.push(prefix);
+  }
+
   /**
    * Publishes from the gateway itself, e.g. alerts on `fm/alerts/<gateway>/…`. A no-op
    * before start and after stop; errors are the broker's to log.
@@ -321,7 +350,7 @@ export class IngestBroker {
   private authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
     const grant = this.appGrants.get(client);
     if (grant) {
-      if (!grant.allows(sub.topic, this.opts.gatewayId ?? '')) {
+      if (!grant.allows(sub.topic, this.opts.gatewayId ?? '') && !this.appSubscribePrefixes.some((p) => sub.topic.startsWith(p))) {
         this.opts.ingest.stats.reject('app_subscribe');
         this.rejects.note(`login:${client.id}`, { reason: 'app_subscribe', topic: sub.topic.slice(0, 200), read: grant.read }, 'subscription refused: outside the app\'s read patterns');
         return done(null, null); // SUBACK 0x80 [MQTT-3.9.3]
