@@ -24,7 +24,7 @@ describe('cloud config', () => {
   });
 
   it('names the bad key and the fix', () => {
-    expect(failure({ brokr: {} })).toMatch(/^brokr: unknown key; known keys here: broker, http, dataDir, store/);
+    expect(failure({ brokr: {} })).toMatch(/^brokr: unknown key; known keys here: broker, http, liveMqtt, dataDir, store/);
     expect(failure({ broker: { port: 70000 } })).toMatch(/^broker\.port: must be an integer port 0\.\.65535/);
     expect(failure({ broker: { auth: 'anonymous' } })).toMatch(/^broker\.auth: must be one of credentials \| none/);
     expect(failure({ http: 'x' })).toMatch(/^http: must be a mapping/);

@@ -163,5 +163,23 @@ export function gatewayTemplate(opts: { id: string; meshKey: string }): Template
         { key: 'lowWaterPercent', why: 'Enforcement frees down to this share of the budget, so it does not run on every commit.', value: d.storage.lowWaterPercent },
       ],
     },
+    {
+      key: 'integrations',
+      why: 'Local integrations (gateway/src/integrations/).',
+      keys: [
+        {
+          key: 'homeassistant',
+          why: 'Home Assistant MQTT discovery of devices, series and alerts (gateway/src/integrations/homeassistant/HOMEASSISTANT.md).',
+          keys: [
+            { key: 'enabled', why: 'Announce to Home Assistant.', value: d.integrations.homeassistant.enabled },
+            { key: 'url', why: "Home Assistant's broker (mqtt://host:1883); null = this gateway's broker, where Home Assistant logs in as an app (fieldmesh gateway add-app).", value: d.integrations.homeassistant.url },
+            { key: 'username', why: 'Login at that broker; null = anonymous.', value: d.integrations.homeassistant.username },
+            { key: 'password', why: 'Better from the environment: ${HA_MQTT_PASSWORD}.', value: d.integrations.homeassistant.password },
+            { key: 'discoveryPrefix', why: "Home Assistant's discovery prefix (its default).", value: d.integrations.homeassistant.discoveryPrefix },
+            { key: 'retireAfterMs', why: 'A series silent this long is removed from Home Assistant (7 days); 0 = never.', value: d.integrations.homeassistant.retireAfterMs },
+          ],
+        },
+      ],
+    },
   ];
 }
