@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 /**
  * Source uses the tree's shared parts instead of rolling its own: wall time comes from the
  * injected Clock (device-sdk/src/clock.ts is the one place that reads Date.now()), and a log
- * line that must not flood goes through device-sdk's RateLimitedLog.
+ * line that must not flood goes through device-sdk's RateLimitedLog; an error class is a
+ * CodedError of its component's catalog.
  */
 const ROOT = join(import.meta.dirname, '..', '..');
 const PACKAGES = ['device-sdk', 'protocol', 'hardware', 'gateway', 'cloud-bridge'];
@@ -53,5 +54,14 @@ describe('source uses the shared parts', () => {
     // took. Throttles that are not log lines (a progress bar, a budget check) have other names.
     const handRolled = /\b(now|monotonic\(\)|Date\.now\(\))\s*-\s*(this\.)?last\w*(Log|Err|Warn|Complain|Fail)\w*\s*[<>]=?/;
     expect(hits(handRolled, (f) => f === 'device-sdk/src/rate-limited-log.ts')).toEqual([]);
+  });
+
+  it('builds every error class on CodedError, apart from internal carriers that a catch turns into a coded one', () => {
+    // Never shown to a user: each is caught where it is raised and becomes a counted drop reason
+    // or a catalogued code (CodecError → a mesh drop, ModbusFaultError → FM_ERR_MODBUS_*,
+    // ConfigEnvError → FM_ERR_CONFIG_ENV / FM_ERR_CLOUD_CONFIG_ENV).
+    const carriers = ['class CodecError', 'class ModbusFaultError', 'class ConfigEnvError'];
+    const plain = hits(/\bclass \w+ extends (Error|TypeError|RangeError)\b/, () => false).filter((h) => !carriers.some((c) => h.includes(c)));
+    expect(plain).toEqual([]);
   });
 });
