@@ -146,7 +146,7 @@ async function drainOnce(): Promise<{ rate: number; rows: BenchRow[] }> {
     const uplink = new Uplink({ gatewayId: 'gw-bench', log, url: `mqtt://127.0.0.1:${cloud.port}`, link, statusIntervalMs: 60_000, batchReadings: BATCH, maxInFlight: WINDOW });
     const started = performance.now();
     // Gateway memory while draining (the cloud is another process): flat means no growth with backlog size.
-    const rssStart = process.memoryUsage().rss;
+    const rssStart = process.memoryUsage.rss();
     let rssPeak = rssStart;
     const rssAtHalf: number[] = [];
     // RSS when a quarter, half, three quarters and all of the backlog are acked: a backlog-sized
@@ -161,7 +161,7 @@ async function drainOnce(): Promise<{ rate: number; rows: BenchRow[] }> {
     while (log.ackWatermark() < TOTAL) {
       if (Date.now() > deadline) throw new Error(`drain stuck at ${log.ackWatermark()} of ${TOTAL}`);
       await new Promise((r) => setTimeout(r, 5));
-      const rss = process.memoryUsage().rss;
+      const rss = process.memoryUsage.rss();
       rssPeak = Math.max(rssPeak, rss);
       if (rssAtHalf.length === 0 && log.ackWatermark() >= TOTAL / 2) rssAtHalf.push(rss);
       while (rssAtQuarter.length < 4 && log.ackWatermark() >= (TOTAL * (rssAtQuarter.length + 1)) / 4) {
