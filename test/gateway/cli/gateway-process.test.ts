@@ -132,4 +132,19 @@ describe('fieldmesh gateway: logs, no invented device, SIGHUP', () => {
     expect(lines.filter((l) => l.includes('board profile'))).toHaveLength(1);
     expect(JSON.parse(lines.find((l) => l.includes('board profile'))!).level).toBe(30);
   });
+
+  it('the cloud: SIGHUP names each changed key as needing a restart and keeps running', async () => {
+    const config = join(dir, 'cloud.yaml');
+    writeFileSync(config, 'broker: { port: 0 }\nhttp: { port: 0 }\ndataDir: ./hup-cloud\n');
+    const cloud = start(['cloud', '--config', config]);
+    await cloud.until('stdout', (s) => /^cloud http: /m.test(s));
+    writeFileSync(config, 'broker: { port: 0, maxConnections: 10 }\nhttp: { port: 0 }\ndataDir: ./hup-cloud\n');
+    cloud.child.kill('SIGHUP');
+    await cloud.until('stderr', (s) => s.includes('need a restart'));
+    const line = cloud.out.stderr.split('\n').find((l) => l.includes('need a restart'))!;
+    expect(JSON.parse(line)).toMatchObject({ level: 40, restart: ['broker.maxConnections'] });
+    expect(cloud.child.exitCode).toBeNull();
+    cloud.child.kill('SIGTERM');
+    await new Promise((r) => cloud.child.once('exit', r));
+  });
 });

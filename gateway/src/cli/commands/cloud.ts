@@ -3,6 +3,8 @@ import type { CloudConfig } from '@fieldmesh/cloud-bridge';
 import { loadCloudBridge, type CloudBridgeModule } from '../cloud-bridge-package.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { checkLogLevel, logFormat, programLogger } from '../log-output.js';
+import { planReload } from '../config-reload.js';
+import type { Logger } from '@fieldmesh/device-sdk';
 
 const help = `usage: fieldmesh cloud [--config FILE] [--log-level LEVEL] [--log-format json|pretty]
        fieldmesh cloud add-gateway ID (--config FILE | --data-dir DIR) [--rotate]
@@ -13,7 +15,8 @@ Without --config it runs on defaults: broker 127.0.0.1:1884 (auth: credentials),
 127.0.0.1:8080, data in ./cloud-data. \`fieldmesh init cloud\` writes a complete, commented
 config to start from. Prints "cloud data: DIR", "cloud broker: mqtt://HOST:PORT" and
 "cloud http: http://HOST:PORT/" once listening. Logs go to stderr: JSON lines, or for a person
---log-format pretty (or FM_LOG=pretty).
+--log-format pretty (or FM_LOG=pretty). SIGINT/SIGTERM stop it; SIGHUP re-reads --config and names
+each changed key (all of them need a restart: listeners and store are bound at start).
 
 add-gateway ID   issues credentials for gateway ID and prints its password once (only a hash is
                  kept, in <dataDir>/gateways.json, dataDir from --config FILE or --data-dir DIR:
@@ -44,16 +47,39 @@ function liveTokenLines(token: string | null, host: string, port: number): strin
   return token === null ? '' : `live token: ${token}\n(shown once; the dashboard: http://${host}:${port}/?token=${token})\n`;
 }
 
-function untilSignal(): Promise<void> {
+/** Resolves at SIGINT/SIGTERM; SIGHUP calls `onHup` (instead of killing the process, its default). */
+function untilSignal(onHup: () => void): Promise<void> {
   return new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.off('SIGHUP', onHup);
       resolve();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    process.on('SIGHUP', onHup);
   });
+}
+
+/**
+ * SIGHUP on the cloud: nothing of its config applies without a restart (listeners, store and
+ * credentials file are bound at start), so the file is read again and each changed key is named.
+ */
+function cloudReload(cb: CloudBridgeModule, flags: Record<string, string | boolean>, inForce: CloudConfig, logger: Logger): () => void {
+  return () => {
+    if (typeof flags.config !== 'string') return logger.warn({}, 'SIGHUP: no --config file to reload');
+    let next: CloudConfig;
+    try {
+      next = cb.loadCloudConfig(flags.config);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      return logger.error({ code: e.code, err: e.message }, 'config reload refused; the config in force stays');
+    }
+    const { restart } = planReload(inForce, next, []);
+    if (restart.length === 0) logger.info({}, 'config reloaded: nothing changed');
+    else logger.warn({ restart }, `config keys changed that need a restart to take effect: ${restart.join(', ')}`);
+  };
 }
 
 const cloud: Command = {
@@ -86,6 +112,8 @@ const cloud: Command = {
     const cfg = config(cb, flags);
     const level = typeof flags['log-level'] === 'string' ? checkLogLevel(flags['log-level']) : 'info';
     const logger = programLogger({ level, format });
+    // Signal handlers before the ready lines: a SIGTERM or SIGHUP right after them is handled.
+    const stopped = untilSignal(cloudReload(cb, flags, cfg, logger));
     process.stdout.write(`cloud data: ${cfg.dataDir}\n`);
     if (cfg.broker.url !== undefined) {
       // Scale-out mode: an external MQTT 5 broker with shared subscriptions (cloud-bridge/src/external-broker/EXTERNAL.md).
@@ -94,7 +122,7 @@ const cloud: Command = {
         `cloud broker: ${cfg.broker.url} (external, share group ${cfg.broker.shareGroup})\ncloud http: http://${cfg.http.host}:${external.httpPort}/\n` +
           liveTokenLines(external.live.issuedToken, cfg.http.host, external.httpPort),
       );
-      await untilSignal();
+      await stopped;
       await external.stop();
       return 0;
     }
@@ -105,7 +133,7 @@ const cloud: Command = {
     process.stdout.write(
       `cloud broker: ${cfg.broker.tls ? 'mqtts' : 'mqtt'}://${cfg.broker.host}:${bridge.brokerPort}\ncloud http: http://${cfg.http.host}:${bridge.httpPort}/\n` + liveTokenLines(bridge.live.issuedToken, cfg.http.host, bridge.httpPort),
     );
-    await untilSignal();
+    await stopped;
     await bridge.stop();
     return 0;
   },

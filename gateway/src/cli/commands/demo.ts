@@ -1,7 +1,7 @@
-import { pino } from 'pino';
 import { resolve } from 'node:path';
 import { systemClock } from '@fieldmesh/device-sdk';
 import { startDemo, type RunningDemo } from '../demo/demo.js';
+import { checkLogLevel, logFormat, programLogger } from '../log-output.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
 
 const help = `usage: fieldmesh demo [--data DIR] [--gateways N] [--devices N] [--interval-ms MS]
@@ -46,7 +46,7 @@ const demo: Command = {
     });
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
     const level = typeof flags['log-level'] === 'string' ? flags['log-level'] : 'warn';
-    const logger = pino({ level }, pino.destination(2));
+    const logger = programLogger({ level: checkLogLevel(level), format: logFormat(undefined) });
     const base = {
       dataDir: resolve(typeof flags.data === 'string' ? flags.data : 'data/demo'),
       gateways: int(flags, 'gateways', 3, 1, 26),
