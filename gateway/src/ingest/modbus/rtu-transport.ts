@@ -11,7 +11,7 @@ import { LinkKeeper, type LinkBackoff } from './link-keeper.js';
 import { waitUntil } from './line-timing.js';
 import { autoDirection, type DirectionControl } from './direction.js';
 import { decodeResponse, encodeRequest, type ModbusRequest, type ReadResult } from './pdu.js';
-import { decodeRtuResponse, encodeRtuFrame, interFrameGapMs, MAX_RTU_FRAME } from './rtu-frame.js';
+import { charTimeMs, decodeRtuResponse, encodeRtuFrame, interFrameGapMs, MAX_RTU_FRAME } from './rtu-frame.js';
 import type { ModbusTransport, TransportStats } from './transport.js';
 
 export interface RtuTransportOptions {
@@ -161,6 +161,15 @@ export class RtuTransport implements ModbusTransport {
     this.transactions++;
     try {
       const frame = encodeRtuFrame(job.unit, encodeRequest(job.req));
+      if (this.direction === autoDirection) {
+        // Nothing to switch after the last byte: listen at once and let the write complete in
+        // the background (waiting for tcdrain costs a thread-pool round trip per transaction).
+        // The timeout then also covers the request's own time on the line.
+        const answer = this.answer(job, frame.length * charTimeMs(this.opts.baud));
+        link.write(frame).catch((err: Error) => this.abort?.(new ModbusFaultError('link_down', `${this.name}: write failed: ${err.message}`)));
+        this.lastActivity = clock.monotonic();
+        return await answer;
+      }
       try {
         await this.direction.transmit(link);
         await link.write(frame);
@@ -169,7 +178,7 @@ export class RtuTransport implements ModbusTransport {
         throw new ModbusFaultError('link_down', `${this.name}: write failed: ${(err as Error).message}`);
       }
       this.lastActivity = clock.monotonic();
-      return await this.answer(job);
+      return await this.answer(job, 0);
     } finally {
       this.inTransaction = false;
       this.onRx = undefined;
@@ -177,7 +186,7 @@ export class RtuTransport implements ModbusTransport {
     }
   }
 
-  private answer(job: Job): Promise<ReadResult> {
+  private answer(job: Job, extraMs: number): Promise<ReadResult> {
     const { clock } = this.opts;
     return new Promise((resolve, reject) => {
       this.abort = (err) => {
@@ -189,7 +198,7 @@ export class RtuTransport implements ModbusTransport {
         this.onRx = undefined;
         // Bytes but not a whole frame by the deadline: a short frame, not silence.
         reject(this.rxBytes > 0 ? new ModbusFaultError('short_frame', `unit ${job.unit}: ${this.rxBytes} bytes, not a whole response, within ${job.timeoutMs} ms`) : new ModbusFaultError('timeout', `unit ${job.unit}: no answer within ${job.timeoutMs} ms`));
-      }, job.timeoutMs);
+      }, job.timeoutMs + extraMs);
       this.onRx = () => {
         if (this.keeper.state !== 'up') {
           clock.clearTimeout(timer);

@@ -112,6 +112,11 @@ export class SlavePoller {
     return this.idle;
   }
 
+  /** Starts the worst-delay figure over (after start-up, for a steady-state measurement). */
+  resetMaxLate(): void {
+    this.s.maxLateMs = 0;
+  }
+
   /** A fault seen outside a transaction (a late frame) is this slave's too. */
   countStray(fault: ModbusFault): void {
     this.errors[fault]++;
