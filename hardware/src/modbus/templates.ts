@@ -4,12 +4,17 @@
  * finds and reads them; the gateway parses and validates them with the same schema as an inline
  * register map, so a template and a config entry are held to the same rules.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** `hardware/modbus/` in the source tree (the image bundle ships the folder alongside). */
-export const MODBUS_TEMPLATE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'modbus');
+const here = dirname(fileURLToPath(import.meta.url));
+/**
+ * `hardware/modbus/`: two folders up from this file in the source tree and the compiled tree;
+ * from `gateway/dist/` when the image bundle has bundled this module into the gateway command
+ * (the bundle keeps the hardware workspace, templates included, beside it).
+ */
+export const MODBUS_TEMPLATE_DIR = [join(here, '..', '..', 'modbus'), join(here, '..', '..', 'hardware', 'modbus')].find((d) => existsSync(d)) ?? join(here, '..', '..', 'modbus');
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 

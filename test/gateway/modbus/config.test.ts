@@ -55,6 +55,7 @@ describe('modbus config', () => {
     [{ modbus: { rtu: [{ path: '/dev/x', direction: { mode: 'gpio' }, slaves: [] }] } }, 'modbus.rtu[0].direction.gpioPath', /needs gpioPath/],
     [{ modbus: { tcp: [{ host: 'h', slaves: [{ unit: 1, device: 'p', template: 'plc-holding-block' }] }], actions: [{ rule: 'r', device: 'p', sensor: 'run', value: true }] } }, 'modbus.writes', /set writes: true/],
     [{ modbus: { writes: true, tcp: [{ host: 'h', slaves: [{ unit: 1, device: 'p', template: 'plc-holding-block' }] }], actions: [{ rule: 'r', device: 'p', sensor: 'fault', value: true }] } }, 'modbus.actions[0].sensor', /not writable/],
+    [{ serial: [{ path: '/dev/ttyUSB0', profile: 'modbus-rtu', device: 'm' }] }, 'serial[0].profile', /modbus: section/],
   ])('refuses %#, naming the key and the fix', (input, path, message) => {
     const err = refusal(input);
     expect(err.path).toBe(path);

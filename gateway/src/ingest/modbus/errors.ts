@@ -3,18 +3,10 @@ import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
 /**
  * Error catalog of the Modbus master. Run-time faults on a bus (a silent
  * slave, a CRC error, an exception response) never throw out of the poller: they are counted per
- * slave and reason (`MODBUS_FAULTS` below), logged rate-limited and retried. Only construction
- * (a bad register map, an unknown template) and refused writes throw.
+ * slave and reason (`MODBUS_FAULTS` below), logged rate-limited and retried. A bad register map
+ * or unknown template is a ConfigError at start (gateway/src/config/modbus.ts); refused writes throw these.
  */
 export const modbusErrors = {
-  FM_ERR_MODBUS_CONFIG: {
-    meaning: 'The modbus section of the gateway config is invalid (the message names the key).',
-    howToSolve: 'fix the named key; gateway/src/ingest/modbus/README.md lists every key with its default',
-  },
-  FM_ERR_MODBUS_TEMPLATE: {
-    meaning: 'A slave names a device template that does not exist or is itself invalid.',
-    howToSolve: 'use a template name from hardware/modbus/ (the message lists them) or give `registers:` inline',
-  },
   FM_ERR_MODBUS_TIMEOUT: {
     meaning: 'A slave did not answer within its timeoutMs.',
     howToSolve: 'check wiring (A/B swapped?), unit id, baud rate, parity and RS-485 direction control; raise timeoutMs for slow devices',
