@@ -85,7 +85,7 @@ export interface RtuLineConfig {
 }
 
 export interface TcpEndpointConfig {
-  /** Host name or address. Required. */
+  /** Host name or address, or `host:port`. Required. */
   host: string;
   /** Default 502. */
   port: number;
@@ -292,6 +292,11 @@ const checkRtuLine: Check<RtuLineConfig> = (v, path) => {
 };
 
 const checkTcpEndpoint: Check<TcpEndpointConfig> = (v, path) => {
+  // `host: "10.0.0.5:502"` (or `"[fd00::5]:502"`) is the same as host and port given apart.
+  if (isMapping(v) && typeof v.host === 'string' && v.port === undefined) {
+    const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(v.host) ?? /^([^:[\]]+):(\d{1,5})$/.exec(v.host);
+    if (m) v = { ...v, host: m[1], port: Number(m[2]) };
+  }
   const ep = section<TcpEndpointConfig>(
     { host: str({ max: 253 }), port: int(1, 65_535), slaves: listOf(checkSlave('tcp'), 256) },
     { port: 502, slaves: [] },

@@ -31,6 +31,14 @@ describe('modbus config', () => {
     expect(cfg.writes).toBe(false);
   });
 
+  it('a TCP endpoint may be given as host:port', () => {
+    const tcp = (host: string) => parseGatewayConfig({ modbus: { tcp: [{ host, slaves: [{ unit: 1, device: 'd', template: 'xy-md02' }] }] } }).modbus.tcp[0]!;
+    expect(tcp('10.0.0.5:1502')).toMatchObject({ host: '10.0.0.5', port: 1502 });
+    expect(tcp('[fd00::5]:503')).toMatchObject({ host: 'fd00::5', port: 503 });
+    expect(tcp('plc.local')).toMatchObject({ host: 'plc.local', port: 502 });
+    expect(() => tcp('plc.local:99999')).toThrow(/modbus\.tcp\[0\]\.port/);
+  });
+
   it('a template and inline registers combine; the SDM template reads through its gaps', () => {
     const cfg = parseGatewayConfig({ modbus: { rtu: [{ path: '/dev/ttyUSB0', baud: 2400, slaves: [{ unit: 1, device: 'meter', template: 'eastron-sdm120', registers: [{ sensor: 'extra', function: 'holding', address: 12 }] }] }] } }).modbus;
     const s = cfg.rtu[0]!.slaves[0]!;
