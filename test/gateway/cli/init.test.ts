@@ -96,6 +96,17 @@ describe('fieldmesh init gateway', () => {
     expect(bad.stderr).toMatch(/FM_ERR_CONFIG_RANGE.*mesh\.key/);
   });
 
+  it('--uplink writes the uplink block live, its password taken from the environment at start', async () => {
+    const out = join(dir, 'with-uplink.yaml');
+    const r = await run(['init', 'gateway', '--id', 'gw-u', '--uplink', 'mqtt://cloud.example:1884', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('export FM_UPLINK_PASSWORD=');
+    const c = loadGatewayConfig(out, { get: (v) => (v === 'FM_UPLINK_PASSWORD' ? 's3cret' : undefined) });
+    expect(c.uplink).toMatchObject({ url: 'mqtt://cloud.example:1884', username: 'gw-u', password: 's3cret' });
+    expect(readFileSync(out, 'utf8')).not.toContain('s3cret');
+    expect(() => loadGatewayConfig(out, { get: () => undefined })).toThrow(/FM_UPLINK_PASSWORD is not set/);
+  });
+
   it('its commented examples (serial line, uplink, rule) load too once uncommented', () => {
     const tree = gatewayTemplate({ id: 'gw-x', meshKey: KEY });
     const f = file(renderTemplate([], tree, { uncomment: true }));

@@ -7,7 +7,7 @@ import type { Command } from '../command.js';
 export const commands: Array<Pick<Command, 'name' | 'summary'> & { load: () => Promise<Command> }> = [
   { name: 'init', summary: 'write a complete, commented gateway.yaml or cloud.yaml and say what to run next', load: async () => (await import('./init.js')).default },
   { name: 'gateway', summary: 'run a gateway (device broker, reading log, HTTP API, uplink)', load: async () => (await import('./gateway.js')).default },
-  { name: 'status', summary: "show a running gateway's status (GET /api/status)", load: async () => (await import('./status.js')).default },
+  { name: 'status', summary: "show a running gateway's or cloud's status (GET /api/status, /api/gateways)", load: async () => (await import('./status.js')).default },
   { name: 'members', summary: 'list the mesh members a running gateway sees (GET /api/members)', load: async () => (await import('./members.js')).default },
   { name: 'query', summary: 'read a series from a running gateway (GET /api/readings)', load: async () => (await import('./query.js')).default },
   { name: 'tail', summary: 'stream live readings and alerts from a running gateway', load: async () => (await import('./tail.js')).default },

@@ -7,7 +7,7 @@ import { cloudTemplate } from '../init/cloud-template.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { loadCloudBridge } from '../cloud-bridge-package.js';
 
-const help = `usage: fieldmesh init gateway [--out FILE] [--id ID] [--mesh-key KEY] [--force]
+const help = `usage: fieldmesh init gateway [--out FILE] [--id ID] [--mesh-key KEY] [--uplink URL] [--force]
        fieldmesh init cloud [--out FILE] [--force]
 
 Writes a complete, commented config file: every key with its default and why it is that, a
@@ -19,6 +19,8 @@ what to run next. The file loads as written: \`fieldmesh gateway --config FILE\`
   --id ID         the gateway id; default from the host name
   --mesh-key KEY  the site's cluster key (base64 of 32 bytes) when other gateways already
                   have one; default a new random key
+  --uplink URL    the cloud broker (mqtt://HOST:1884): the uplink block is written live, its
+                  password read from \$FM_UPLINK_PASSWORD at start; default commented out
   --force         overwrite an existing file
 
 The file is written mode 0600: it holds the mesh key. Values may be \${VAR}, \${VAR:-default}
@@ -35,13 +37,13 @@ const init: Command = {
   summary: 'write a complete, commented gateway.yaml or cloud.yaml and say what to run next',
   help,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv, { out: 'string', id: 'string', 'mesh-key': 'string', force: 'boolean' });
+    const { flags, rest } = parseFlags(argv, { out: 'string', id: 'string', 'mesh-key': 'string', uplink: 'string', force: 'boolean' });
     const what = rest[0];
     if (rest.length !== 1 || (what !== 'gateway' && what !== 'cloud')) throw new UsageError('init needs one of: gateway, cloud');
     const out = typeof flags.out === 'string' ? flags.out : `${what}.yaml`;
     const force = flags.force === true;
     if (what === 'cloud') {
-      if (flags.id !== undefined || flags['mesh-key'] !== undefined) throw new UsageError('--id and --mesh-key only go with init gateway');
+      if (flags.id !== undefined || flags['mesh-key'] !== undefined || flags.uplink !== undefined) throw new UsageError('--id, --mesh-key and --uplink only go with init gateway');
       write(out, renderTemplate(['fieldmesh cloud bridge config, written by `fieldmesh init cloud`.', 'Every key is shown with its default; delete what you do not change.'], cloudTemplate((await loadCloudBridge()).CLOUD_DEFAULTS)), force);
       process.stdout.write(
         `wrote ${out}\n\nnext:\n` +
@@ -55,13 +57,14 @@ const init: Command = {
     const meshKey = typeof flags['mesh-key'] === 'string' ? flags['mesh-key'] : randomBytes(32).toString('base64');
     const text = renderTemplate(
       [`fieldmesh gateway config, written by \`fieldmesh init gateway\`.`, 'Every key is shown with its default; delete what you do not change. Keep this file private: it holds mesh.key.'],
-      gatewayTemplate({ id, meshKey }),
+      gatewayTemplate({ id, meshKey, ...(typeof flags.uplink === 'string' ? { uplinkUrl: flags.uplink } : {}) }),
     );
     write(out, text, force);
     // The id and key are validated by loading what was written: a bad --id or --mesh-key fails here, not at start.
     const { loadGatewayConfig } = await import('../../config/gateway-config.js');
     try {
-      loadGatewayConfig(out);
+      // The password is the environment's at start; a placeholder lets the file be checked now.
+      loadGatewayConfig(out, { get: (v) => (v === 'FM_UPLINK_PASSWORD' ? (process.env[v] ?? 'checked-at-start') : process.env[v]) });
     } catch (err) {
       const { rmSync } = await import('node:fs');
       rmSync(out, { force: true });
@@ -70,7 +73,9 @@ const init: Command = {
     process.stdout.write(
       `wrote ${out} (gateway ${id}, mode 0600: it holds the mesh key)\n\nnext:\n` +
         `  1. at the cloud:  fieldmesh cloud add-gateway ${id} --config cloud.yaml   # prints this gateway's uplink password once\n` +
-        `  2. in ${out}: uncomment the uplink block and set its url; export FM_UPLINK_PASSWORD=<that password>\n` +
+        (typeof flags.uplink === 'string'
+          ? `  2. export FM_UPLINK_PASSWORD=<that password>   (the uplink to ${flags.uplink} reads it at start)\n`
+          : `  2. in ${out}: uncomment the uplink block and set its url (or run init again with --uplink mqtt://CLOUD_HOST:1884); export FM_UPLINK_PASSWORD=<that password>\n`) +
         `  3. fieldmesh gateway add-device DEVICE_ID --config ${out}   # once per device; prints its password once\n` +
         `  4. fieldmesh gateway --config ${out}\n` +
         `more gateways at this site: fieldmesh init gateway --id OTHER_ID --mesh-key '${meshKey}'\n`,

@@ -68,7 +68,7 @@ function relayLine(r: Status['relay']): string {
 
 const status: Command = {
   name: 'status',
-  summary: "show a running gateway's status (GET /api/status)",
+  summary: "show a running gateway's or cloud's status (GET /api/status, /api/gateways)",
   help,
   async run(argv) {
     const { flags, rest } = parseFlags(argv, { url: 'string', token: 'string', json: 'boolean' });

@@ -14,7 +14,7 @@ function duration(ms: number): string {
  * loader uses (gateway/src/config/*.ts), so the file cannot disagree with the code; only the
  * id and the mesh key are chosen for this gateway.
  */
-export function gatewayTemplate(opts: { id: string; meshKey: string }): TemplateKey[] {
+export function gatewayTemplate(opts: { id: string; meshKey: string; uplinkUrl?: string }): TemplateKey[] {
   return [
     { key: 'id', why: 'Names this gateway upstream (fm/g/<id>/…), in the mesh and at the cloud (cloud add-gateway <id>). Default: from the host name.', value: opts.id },
     { key: 'dataDir', why: 'Reading log (SQLite), device credentials, replicas. Relative to this file. Put it on the disk that survives reflashing.', value: d.dataDir },
@@ -113,9 +113,9 @@ export function gatewayTemplate(opts: { id: string; meshKey: string }): Template
     {
       key: 'uplink',
       why: 'The cloud to deliver to (gateway/src/uplink/UPLINK.md). Without it: store and forward once one is set.',
-      example: true,
+      example: opts.uplinkUrl === undefined,
       keys: [
-        { key: 'url', why: 'mqtt://host:1884, or mqtts:// for TLS.', value: 'mqtt://cloud.example:1884' },
+        { key: 'url', why: 'mqtt://host:1884, or mqtts:// for TLS.', value: opts.uplinkUrl ?? 'mqtt://cloud.example:1884' },
         { key: 'username', why: 'Default: the gateway id.', value: opts.id },
         { key: 'password', why: 'From `fieldmesh cloud add-gateway <id>`; here from the environment, not the file.', value: '${FM_UPLINK_PASSWORD}' },
         { key: 'ca', why: 'PEM of the CA that signed the cloud broker (mqtts only); null = the system CAs.', value: null },
