@@ -2,7 +2,7 @@
  * The Modbus RTU master on a REAL pseudo-terminal pair (socat), opened by the real serialport
  * package, against Debian's pymodbus RTU server on the other end; mbpoll reads the same line.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -33,13 +33,14 @@ async function slaves(p: PtyPair, tables: ConstructorParameters<typeof PymodbusS
   return s;
 }
 
-function master(path: string, slaveList: unknown[]) {
-  const config = parseGatewayConfig({ modbus: { rtu: [{ path, baud: 9600, slaves: slaveList }] } }).modbus;
+function master(path: string, slaveList: unknown[], line: Record<string, unknown> = {}) {
+  const config = parseGatewayConfig({ modbus: { rtu: [{ path, baud: 9600, slaves: slaveList, ...line }] } }).modbus;
   const sink = new RecordingSink();
-  const ingest = new ModbusIngest({ config, sink, logger: recordingLogger(), backoff: { initialMs: 50, maxMs: 400 } });
+  const logger = recordingLogger();
+  const ingest = new ModbusIngest({ config, sink, logger, backoff: { initialMs: 50, maxMs: 400 } });
   cleanups.push(() => ingest.stop());
   ingest.start();
-  return { ingest, sink };
+  return { ingest, sink, logger };
 }
 
 function latest(sink: RecordingSink, device: string): Map<string, unknown> {
@@ -94,6 +95,27 @@ describe('Modbus RTU master on a socat pty against pymodbus', () => {
     const d = ingest.stats().slaves[1]!;
     // With retries: 3 each probe would be 4 requests; offline it is 1 (plus at most one in flight).
     expect(d.requests - req0).toBeLessThanOrEqual(d.errors.timeout - t0 + 1);
+  });
+
+  it('direction control on a real port: RTS a pty cannot do is a counted, explained fault; a GPIO value file is driven', async () => {
+    const p = await bus();
+    const s = await slaves(p, { 1: { hr: { 0: [9] } } });
+    const one = [{ unit: 1, device: 'm', pollMs: 100, registers: [{ sensor: 'v', function: 'holding', address: 0 }] }];
+    const rts = master(p.device, one, { direction: { mode: 'rts' } });
+    await waitFor(() => rts.ingest.stats().slaves[0]!.errors.direction_failed >= 2, 'RTS refused by the pty');
+    expect(rts.ingest.stats().slaves[0]!.state).not.toBe('offline'); // not the slave's fault
+    expect(rts.logger.lines.some((l) => (l.obj as { code?: string }).code === 'FM_ERR_MODBUS_DIRECTION' && /driver enable failed/.test(l.msg ?? ''))).toBe(true);
+    expect(s.count(1)).toBe(0); // nothing went on the line without the driver enabled
+    await rts.ingest.stop();
+
+    const dir = mkdtempSync(join(tmpdir(), 'fm-gpio-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const value = join(dir, 'value');
+    writeFileSync(value, '');
+    const gpio = master(p.device, one, { direction: { mode: 'gpio', gpioPath: value } });
+    await waitFor(() => latest(gpio.sink, 'm').get('v') === 9, 'readings with GPIO direction');
+    await gpio.ingest.stop();
+    expect(readFileSync(value, 'utf8')).toBe('0'); // released after the last request
   });
 
   it('resumes after the port vanishes (adapter pulled) and after the slave process is killed and restarted', async () => {

@@ -23,6 +23,10 @@ export const modbusErrors = {
     meaning: 'The serial port or TCP connection is down (missing, refused, lost).',
     howToSolve: 'nothing if it comes back: the gateway re-opens it with backoff; otherwise check the cable, the adapter or the device address',
   },
+  FM_ERR_MODBUS_DIRECTION: {
+    meaning: 'RS-485 direction control failed: RTS cannot be set on this port, or the GPIO value file cannot be written',
+    howToSolve: 'a pseudo-terminal or an adapter without an RTS line cannot do `direction: rts`: use `auto` (adapter with automatic direction, or the kernel RS-485 mode) or `gpio`; for `gpio`, export the pin and give the gateway user write access to its value file',
+  },
   FM_ERR_MODBUS_WRITE_DENIED: {
     meaning: 'A write was refused: writes are off, or the register is not marked writable.',
     howToSolve: 'set `modbus.writes: true` and `writable: true` on that register in the map; only coils and holding registers can be written',
@@ -54,6 +58,7 @@ export const MODBUS_FAULTS = [
   'wrong_function',
   'bad_length',
   'link_down',
+  'direction_failed',
   'illegal_function',
   'illegal_address',
   'illegal_value',
@@ -86,6 +91,7 @@ export function exceptionFault(code: number): ModbusFault {
 export function faultCode(f: ModbusFault): ModbusErrorCode {
   if (f === 'timeout') return 'FM_ERR_MODBUS_TIMEOUT';
   if (f === 'link_down') return 'FM_ERR_MODBUS_LINK';
+  if (f === 'direction_failed') return 'FM_ERR_MODBUS_DIRECTION';
   if (f === 'crc' || f === 'short_frame' || f === 'late_frame' || f === 'wrong_unit' || f === 'wrong_function' || f === 'bad_length') return 'FM_ERR_MODBUS_FRAME';
   return 'FM_ERR_MODBUS_EXCEPTION';
 }

@@ -25,7 +25,7 @@ export function modbusMetrics(modbus: { stats(): ModbusIngestStats }): () => Met
       { name: 'fieldmesh_modbus_poll_late_max_seconds', help: 'Worst delay from a poll slot to the poll starting.', type: 'gauge', samples: per((s) => s.maxLateMs / 1000) },
       {
         name: 'fieldmesh_modbus_errors_total',
-        help: 'Failed transactions by reason: timeout, crc, short_frame, late_frame, wrong_unit, wrong_function, bad_length, link_down, or the exception (illegal_address, device_busy, …).',
+        help: 'Failed transactions by reason: timeout, crc, short_frame, late_frame, wrong_unit, wrong_function, bad_length, link_down, direction_failed, or the exception (illegal_address, device_busy, …).',
         type: 'counter',
         samples: st.slaves.flatMap((s) => MODBUS_FAULTS.map((reason) => ({ labels: { bus: s.bus, unit: String(s.unit), device: s.device, reason }, value: s.errors[reason] }))),
       },

@@ -170,13 +170,16 @@ export class RtuTransport implements ModbusTransport {
         this.lastActivity = clock.monotonic();
         return await answer;
       }
-      try {
-        await this.direction.transmit(link);
-        await link.write(frame);
-        await this.direction.receive(link);
-      } catch (err) {
-        throw new ModbusFaultError('link_down', `${this.name}: write failed: ${(err as Error).message}`);
-      }
+      const step = async (fault: 'link_down' | 'direction_failed', what: string, fn: () => Promise<void>) => {
+        try {
+          await fn();
+        } catch (err) {
+          throw new ModbusFaultError(fault, `${this.name}: ${what} failed: ${(err as Error).message}`);
+        }
+      };
+      await step('direction_failed', 'driver enable', () => this.direction.transmit(link));
+      await step('link_down', 'write', () => link.write(frame));
+      await step('direction_failed', 'driver release', () => this.direction.receive(link));
       this.lastActivity = clock.monotonic();
       return await this.answer(job, 0);
     } finally {

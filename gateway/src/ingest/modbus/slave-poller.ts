@@ -181,11 +181,13 @@ export class SlavePoller {
           this.fail(fault, read, err as Error);
           // An exception is the slave's considered answer: asking again gets the same one.
           // A link that is down is the bus's fault, not the slave's: no retry, no backoff.
-          const retryable = fault !== 'link_down' && !(err instanceof ModbusFaultError && err.exceptionCode !== undefined);
+          // Direction control failing is the line's setup, not the slave: same as a link down.
+          const lineFault = fault === 'link_down' || fault === 'direction_failed';
+          const retryable = !lineFault && !(err instanceof ModbusFaultError && err.exceptionCode !== undefined);
           if (attempt++ < retries && retryable && !this.stopped) continue;
           failed++;
           if (fault === 'timeout') silent++;
-          if (fault === 'link_down') linkDown++;
+          if (lineFault) linkDown++;
           break;
         }
       }
