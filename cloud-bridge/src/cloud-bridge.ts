@@ -11,6 +11,7 @@ import { GatewayAccess } from './broker/gateway-access.js';
 import { AlertReceiver } from './bridge/alert-receiver.js';
 import { SqliteAlertStore } from './bridge/alert-store.js';
 import { BatchReceiver } from './bridge/batch-receiver.js';
+import { OriginKeys } from './bridge/origin-keys.js';
 import { RelayedDelivery } from './bridge/relayed-delivery.js';
 import { GatewayPresence } from './bridge/gateway-presence.js';
 import { TopicRouter } from './bridge/topic-router.js';
@@ -106,6 +107,8 @@ export class CloudBridge {
         clock,
         logger,
         throttled,
+        1000,
+        new OriginKeys(credentials, config.broker.auth),
       );
       const ackSender = (gatewayId: string, ack: Parameters<typeof encodeAck>[0]) =>
         new Promise<void>((resolve, reject) =>

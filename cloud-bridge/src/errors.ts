@@ -13,6 +13,10 @@ export const CLOUD_ERRORS = {
     meaning: 'A batch has no origin signature, or one that does not verify with the public key registered for its origin gateway: the cloud cannot tell it was authored by that gateway (a relay or a stranger may only carry batches).',
     howToSolve: 'Register the gateway\'s public key (`fieldmesh cloud add-gateway ID --public-key KEY`, printed by the gateway at start as `origin key:`), or run `add-gateway ID --rotate` and put the printed signing key in its uplink.signingKey.',
   },
+  FM_ERR_CLOUD_GATEWAY_KEY: {
+    meaning: 'The public key given to add-gateway is not an Ed25519 public key in base64 (32 bytes).',
+    howToSolve: 'Copy the `origin key:` line the gateway prints at start, or leave --public-key out to have a key pair made (its signing key goes in the gateway\'s uplink.signingKey).',
+  },
   FM_ERR_CLOUD_CONFIG: {
     meaning: 'The cloud bridge config is invalid: the message names the key.',
     howToSolve: 'Fix that key in the YAML file (see cloud-bridge/src/config.ts for every key, unit and default).',

@@ -1,3 +1,4 @@
+import type { BatchSign } from '@fieldmesh/protocol';
 import { join } from 'node:path';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import type { GatewayConfig } from './config/gateway-config.js';
@@ -24,6 +25,8 @@ export async function startGatewayRelay(deps: {
   log: ReadingLog;
   uplinkOnline: () => boolean;
   members: () => MemberView[];
+  /** Signs this gateway's batches as their origin (relayed and replicated alike). */
+  sign?: BatchSign;
   clock: Clock;
   logger: Logger;
 }): Promise<{ relay: RelayNode; port: number } | null> {
@@ -36,6 +39,7 @@ export async function startGatewayRelay(deps: {
   const up = cfg.uplink;
   const relay = new RelayNode({
     selfId: cfg.id,
+    ...(deps.sign ? { sign: deps.sign } : {}),
     log: deps.log,
     uplinkOnline: deps.uplinkOnline,
     peers: new MeshRelayPeers(deps.members),

@@ -33,6 +33,7 @@ import type { MemberView, Mesh } from './mesh/mesh.js';
 import { startGatewayMesh, uplinkMetaState } from './mesh/gateway-mesh.js';
 import type { RelayNode } from './relay/relay-node.js';
 import { startGatewayRelay } from './gateway-relay.js';
+import { loadOriginKey, type OriginKey } from './uplink/origin-key.js';
 import { relayMetricFamilies } from './relay/relay-metrics.js';
 import { relayMetaTags } from './relay/relay-peers.js';
 
@@ -87,6 +88,8 @@ export class Gateway {
   private local: LocalProcessing | null = null;
   private homeAssistant: HomeAssistantDiscovery | null = null;
   private relay: RelayNode | null = null;
+  /** This gateway's batch signing key (gateway/src/uplink/origin-key.ts), loaded at start. */
+  originKey: OriginKey | null = null;
   private relayPort = 0;
   private storage: StorageKeeper | null = null;
   private meshMembers: () => MemberView[] = () => [];
@@ -213,6 +216,11 @@ export class Gateway {
       } else {
         this.log.warn({ auth: 'none' }, 'broker.auth is none: any client may publish as any device (lab only)');
       }
+
+      // Every batch this gateway makes carries its origin signature (origin-key.ts), whichever
+      // path it takes upstream: direct, through a relay, or uploaded by a buddy from a replica.
+      this.originKey = loadOriginKey(cfg.dataDir, cfg.uplink?.signingKey ?? null);
+      this.print(`origin key: ${this.originKey.publicKey}`);
 
       // ── Uplink ────────────────────────────────────────────────────────────────────────────
       // Constructed here when `uplink.url` is configured (gateway/src/uplink/uplink.ts); until
@@ -359,6 +367,7 @@ export class Gateway {
       log: this.store,
       uplinkOnline: () => this.uplink?.stats().state === 'online',
       members: () => this.meshMembers(),
+      ...(this.originKey ? { sign: this.originKey.sign } : {}),
       clock: this.clock,
       logger: this.log,
     });
@@ -402,6 +411,7 @@ export class Gateway {
       maxInFlight: up.maxInFlight,
       stateSeries: up.stateSeries,
       username: up.username ?? this.config.id,
+      ...(this.originKey ? { sign: this.originKey.sign } : {}),
       ...(up.password !== null ? { password: up.password } : {}),
       clock: this.clock,
       logger: this.log,

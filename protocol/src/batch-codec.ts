@@ -47,6 +47,13 @@ const TAG_TRUE = 12;
 const TAG_STRING = 13;
 
 const FLAG_DEFLATE = 1;
+/** The frame ends in an origin signature (batch-signature.ts, FORMAT.md §3.1). */
+export const FLAG_SIGNED = 2;
+/** Ed25519 signature bytes (RFC 8032 §5.1.6). */
+export const SIGNATURE_BYTES = 64;
+
+/** Signs the bytes a batch signature covers (batch-signature.ts: signatureMessage). */
+export type BatchSign = (framed: Buffer) => Buffer;
 
 interface SeriesState {
   prevTs: number;
@@ -76,7 +83,7 @@ function unencodable(why: string): never {
   throw new ProtocolError('FM_ERR_BATCH_UNENCODABLE', why);
 }
 
-export function encodeBatch(input: { gatewayId: string; epoch: string; readings: readonly WireReading[] }): Buffer {
+export function encodeBatch(input: { gatewayId: string; epoch: string; readings: readonly WireReading[] }, sign?: BatchSign): Buffer {
   const { readings } = input;
   const n = readings.length;
   if (n === 0) unencodable('a batch needs at least one reading');
@@ -182,7 +189,7 @@ export function encodeBatch(input: { gatewayId: string; epoch: string; readings:
   const out = new ByteWriter(deflated.length + 64);
   out.bytes(BATCH_MAGIC);
   out.u8(BATCH_VERSION);
-  out.u8(compress ? FLAG_DEFLATE : 0);
+  out.u8((compress ? FLAG_DEFLATE : 0) | (sign ? FLAG_SIGNED : 0));
   out.text(input.gatewayId);
   out.text(input.epoch);
   out.uvarint(first.seq);
@@ -191,9 +198,12 @@ export function encodeBatch(input: { gatewayId: string; epoch: string; readings:
   out.uvarint(raw.length);
   out.bytes(compress ? deflated : raw);
   const framed = out.finish();
+  const signature = sign ? sign(framed) : null;
+  if (signature !== null && signature.length !== SIGNATURE_BYTES) unencodable(`signature of ${signature.length} bytes, not ${SIGNATURE_BYTES}`);
+  const signedPart = signature === null ? framed : Buffer.concat([framed, signature]);
   const trailer = Buffer.allocUnsafe(4);
-  trailer.writeUInt32BE(crc32(framed) >>> 0);
-  return Buffer.concat([framed, trailer]);
+  trailer.writeUInt32BE(crc32(signedPart) >>> 0);
+  return Buffer.concat([signedPart, trailer]);
 }
 
 function malformed(why: string): never {
@@ -222,7 +232,8 @@ export function decodeBatchHeader(bytes: Uint8Array): BatchHeader & { flags: num
   const r = new ByteReader(framed, 'batch header');
   r.pos = 4;
   const flags = r.u8();
-  if ((flags & ~FLAG_DEFLATE) !== 0) malformed(`unknown flags 0x${flags.toString(16)}`);
+  if ((flags & ~(FLAG_DEFLATE | FLAG_SIGNED)) !== 0) malformed(`unknown flags 0x${flags.toString(16)}`);
+  if (flags & FLAG_SIGNED && buf.length < 4 + 6 + SIGNATURE_BYTES) throw new ProtocolError('FM_ERR_BATCH_TRUNCATED', `signed batch of ${buf.length} bytes`);
   const gatewayId = r.text(BATCH_LIMITS.maxIdBytes);
   const epoch = r.text(BATCH_LIMITS.maxIdBytes);
   const firstSeq = r.uvarint();
@@ -240,7 +251,7 @@ export function decodeBatchHeader(bytes: Uint8Array): BatchHeader & { flags: num
 export function decodeBatch(bytes: Uint8Array): Batch {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const h = decodeBatchHeader(buf);
-  const stored = buf.subarray(h.bodyStart, buf.length - 4);
+  const stored = buf.subarray(h.bodyStart, buf.length - 4 - (h.flags & FLAG_SIGNED ? SIGNATURE_BYTES : 0));
   let raw: Buffer;
   if (h.flags & FLAG_DEFLATE) {
     try {

@@ -6,6 +6,10 @@ import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
  * on `err.code`, never on the message text.
  */
 export const protocolErrors = {
+  FM_ERR_BATCH_KEY: {
+    meaning: 'An origin signing key or public key is not base64 of 32 bytes (an Ed25519 seed or point).',
+    howToSolve: 'Copy the key exactly as `fieldmesh cloud add-gateway` or the gateway printed it (44 characters of base64).',
+  },
   FM_ERR_BATCH_TRUNCATED: {
     meaning: 'The batch ended before a field it announced.',
     howToSolve: 'The payload was cut short (packet size limit, broken writer). Check the broker packet cap against the uplink batch size.',

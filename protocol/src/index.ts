@@ -10,3 +10,4 @@ export * from './byte-stream.js';
 export * from './uplink-messages.js';
 export * from './relay-topics.js';
 export * from './mqtt-packet-guard.js';
+export * from './batch-signature.js';

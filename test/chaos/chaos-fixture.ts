@@ -35,9 +35,11 @@ export async function chaosSystem(dir: string, opts: { cloud: boolean; gatewayEx
     const add = spawnSync(process.execPath, [fieldmeshBin, 'cloud', 'add-gateway', 'gw-chaos', '--config', join(dir, 'cloud.yaml')], { encoding: 'utf8' });
     if (add.status !== 0) throw new Error(`add-gateway failed: ${add.stderr}`);
     const password = /password: (\S+)/.exec(add.stdout)![1]!;
+    // The gateway signs its batches with the key add-gateway made; the cloud holds its public half.
+    const signingKey = /signing key: (\S+)/.exec(add.stdout)![1]!;
     const cloudPort = await freePort();
     writeFileSync(join(dir, 'cloud.yaml'), `broker: { port: ${cloudPort}, host: 127.0.0.1 }\nhttp: { port: 0, host: 127.0.0.1 }\ndataDir: ./cloud\n`);
-    uplink = `uplink: { url: "mqtt://127.0.0.1:${cloudPort}", username: gw-chaos, password: "${password}" }`;
+    uplink = `uplink: { url: "mqtt://127.0.0.1:${cloudPort}", username: gw-chaos, password: "${password}", signingKey: "${signingKey}" }`;
   }
   const gwPort = await freePort();
   writeFileSync(

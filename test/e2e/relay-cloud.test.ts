@@ -2,7 +2,7 @@ import { connect, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { credentialsFile, type CloudBridge } from '#cloud-bridge/cloud-bridge';
 import { GatewayCredentials } from '#cloud-bridge/broker/credentials';
-import { encodeBatch, decodeAck, relayTopics } from '@fieldmesh/protocol';
+import { batchSigner, encodeBatch, decodeAck, relayTopics, type BatchSign } from '@fieldmesh/protocol';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-bridge/cloud-fixture.js';
 
 /**
@@ -16,8 +16,8 @@ describe('cloud acceptance of relayed batches', () => {
     cleanups.length = 0;
   });
 
-  const batch = (gatewayId: string, first: number, n: number) =>
-    encodeBatch({ gatewayId, epoch: 'e1', readings: Array.from({ length: n }, (_, i) => ({ seq: first + i, series: 'dev1/t', ts: 1_700_000_000_000 + i, value: first + i })) });
+  const batch = (gatewayId: string, first: number, n: number, sign?: BatchSign) =>
+    encodeBatch({ gatewayId, epoch: 'e1', readings: Array.from({ length: n }, (_, i) => ({ seq: first + i, series: 'dev1/t', ts: 1_700_000_000_000 + i, value: first + i })) }, sign);
 
   async function client(cloud: CloudBridge, id: string, password: string): Promise<MqttClient> {
     const c = connect(`mqtt://127.0.0.1:${cloud.brokerPort}`, { clientId: `${id}.relay`, username: id, password, protocolVersion: 4, reconnectPeriod: 0 });
@@ -31,8 +31,11 @@ describe('cloud acceptance of relayed batches', () => {
     cleanups.push(t.cleanup);
     const config = labConfig(t.dir, { auth: 'credentials' });
     const creds = new GatewayCredentials(credentialsFile(config));
-    const pb = creds.add('gw-b');
-    creds.add('gw-a');
+    // gw-a's batches carry its origin signature; gw-b can forward them, never make one.
+    const enrolledB = creds.enrol('gw-b');
+    const pb = enrolledB.password;
+    const signB = batchSigner(enrolledB.signingKey!).sign;
+    const signA = batchSigner(creds.enrol('gw-a').signingKey!).sign;
     const cloud = await startCloud(config);
     cleanups.push(() => cloud.stop());
     const b = await client(cloud, 'gw-b', pb);
@@ -44,14 +47,22 @@ describe('cloud acceptance of relayed batches', () => {
     // Another relay's acks: SUBACK 0x80 (mqtt.js rejects the promise).
     await expect(b.subscribeAsync(relayTopics.ackFilter('gw-c'), { qos: 1 })).rejects.toThrow();
 
+    // Made by the relay itself (unsigned, or signed with its own key): refused, never acked.
     await b.publishAsync(relayTopics.batch('gw-b', 'gw-a'), batch('gw-a', 1, 10), { qos: 1 });
+    await b.publishAsync(relayTopics.batch('gw-b', 'gw-a'), batch('gw-a', 1, 10, signB), { qos: 1 });
+    await waitFor(() => acks.length === 2, 'two nacks');
+    expect(acks.map((a) => a.ack)).toMatchObject([{ ok: false, code: 'FM_ERR_CLOUD_BATCH_SIGNATURE' }, { ok: false, code: 'FM_ERR_CLOUD_BATCH_SIGNATURE' }]);
+    acks.length = 0;
+    expect(await cloud.store.count()).toBe(0);
+
+    await b.publishAsync(relayTopics.batch('gw-b', 'gw-a'), batch('gw-a', 1, 10, signA), { qos: 1 });
     await waitFor(() => acks.length === 1, 'ack of the relayed batch');
     expect(acks[0]).toMatchObject({ topic: relayTopics.ack('gw-b', 'gw-a'), ack: { ok: true, firstSeq: 1, lastSeq: 10, stored: 10 } });
     expect((await cloud.store.readings({ gateway: 'gw-a', limit: 100 })).length).toBe(10);
     expect((await cloud.store.readings({ gateway: 'gw-b', limit: 100 })).length).toBe(0);
 
     // A batch that names another gateway than the topic's origin: refused, nothing stored.
-    await b.publishAsync(relayTopics.batch('gw-b', 'gw-a'), batch('gw-b', 1, 5), { qos: 1 });
+    await b.publishAsync(relayTopics.batch('gw-b', 'gw-a'), batch('gw-b', 1, 5, signA), { qos: 1 });
     await waitFor(() => acks.length === 2, 'nack');
     expect(acks[1]!.ack).toMatchObject({ ok: false, code: 'FM_ERR_CLOUD_BATCH_GATEWAY' });
 

@@ -21,6 +21,8 @@ async function startSystem(dir: string, cleanups: Array<() => Promise<void> | vo
   const add = spawnSync(process.execPath, [fieldmeshBin, 'cloud', 'add-gateway', 'gw-e2e', '--config', join(dir, 'cloud.yaml')], { encoding: 'utf8' });
   expect(add.status, add.stderr).toBe(0);
   const password = /password: (\S+)/.exec(add.stdout)![1]!;
+  // The gateway signs its batches with the key add-gateway made; the cloud holds its public half.
+  const signingKey = /signing key: (\S+)/.exec(add.stdout)![1]!;
   const cloudPort = await freePort();
   writeFileSync(join(dir, 'cloud.yaml'), `broker: { port: ${cloudPort}, host: 127.0.0.1 }\nhttp: { port: 0, host: 127.0.0.1 }\ndataDir: ./cloud\n`);
   const gwPort = await freePort();
@@ -31,7 +33,7 @@ async function startSystem(dir: string, cleanups: Array<() => Promise<void> | vo
       'dataDir: ./gw',
       `broker: { port: ${gwPort}, host: 127.0.0.1, auth: none }`,
       'http: { port: 0, host: 127.0.0.1 }',
-      `uplink: { url: "mqtt://127.0.0.1:${cloudPort}", username: gw-e2e, password: "${password}" }`,
+      `uplink: { url: "mqtt://127.0.0.1:${cloudPort}", username: gw-e2e, password: "${password}", signingKey: "${signingKey}" }`,
       '',
     ].join('\n'),
   );

@@ -1,6 +1,7 @@
 import { type Clock, type Logger, isSeriesName } from '@fieldmesh/device-sdk';
-import { decodeBatch, decodeBatchHeader, type BatchHeader, ProtocolError, type AckMessage } from '@fieldmesh/protocol';
+import { checkBatchSignature, decodeBatch, decodeBatchHeader, type BatchHeader, ProtocolError, type AckMessage } from '@fieldmesh/protocol';
 import { CloudError, type CloudErrorCode } from '../errors.js';
+import type { OriginKeys } from './origin-keys.js';
 import type { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { CloudStore } from '../store/cloud-store.js';
 
@@ -16,6 +17,8 @@ export interface ReceiverStats {
   queued: number;
   /** Batches that came through a relay gateway (gateway/src/relay/RELAY.md). */
   batchesRelayed: number;
+  /** Batches whose origin signature verified (origin-keys.ts). */
+  signaturesVerified: number;
 }
 
 /**
@@ -40,6 +43,7 @@ export class BatchReceiver {
     batchesDropped: 0,
     queued: 0,
     batchesRelayed: 0,
+    signaturesVerified: 0,
   };
   private readonly queue: Array<{ gatewayId: string; payload: Buffer; via?: string }> = [];
   private running = false;
@@ -56,6 +60,8 @@ export class BatchReceiver {
      * dropping is safe because an unacked batch is resent.
      */
     private readonly maxQueued = 1000,
+    /** Origin signature policy (origin-keys.ts); null: signatures are not checked (tests of other parts). */
+    private readonly origins: OriginKeys | null = null,
   ) {}
 
   /**
@@ -100,6 +106,7 @@ export class BatchReceiver {
   private async handle(gatewayId: string, payload: Buffer, via?: string): Promise<void> {
     let header: Pick<BatchHeader, 'epoch' | 'firstSeq' | 'lastSeq'> | undefined;
     try {
+      this.checkOrigin(gatewayId, payload, via);
       const batch = decodeBatch(payload);
       header = batch;
       if (batch.gatewayId !== gatewayId) {
@@ -137,6 +144,21 @@ export class BatchReceiver {
       if (code !== ('FM_ERR_CLOUD_STORE' satisfies CloudErrorCode)) await this.send(gatewayId, via, nack);
       else this.logger.error({ gateway: gatewayId, err: reason }, 'store commit failed');
     }
+  }
+
+  /** Refuses a batch its origin did not sign (FM_ERR_CLOUD_BATCH_SIGNATURE) under the policy. */
+  private checkOrigin(gatewayId: string, payload: Buffer, via: string | undefined): void {
+    if (this.origins === null) return;
+    const rule = this.origins.rule(gatewayId, via !== undefined);
+    const check = rule.verify === null ? null : checkBatchSignature(payload, rule.verify);
+    if (check === 'valid') {
+      this.stats.signaturesVerified++;
+      return;
+    }
+    if (rule.verify === null && rule.allowUnsigned) return;
+    const path = via === undefined ? 'on its own uplink' : `relayed by ${via}`;
+    const why = check === null ? `no origin key registered for ${gatewayId}, and a relay cannot vouch for it` : check === 'unsigned' ? `unsigned batch ${path}` : `signature does not verify with ${gatewayId}'s key (${path})`;
+    throw new CloudError('FM_ERR_CLOUD_BATCH_SIGNATURE', why);
   }
 
   private async send(gatewayId: string, via: string | undefined, ack: AckMessage): Promise<void> {

@@ -2,6 +2,7 @@ import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isDeviceId } from '@fieldmesh/device-sdk';
+import { generateOriginKey, originPublicKey } from '@fieldmesh/protocol';
 import { CloudError } from '../errors.js';
 
 /**
@@ -11,7 +12,8 @@ import { CloudError } from '../errors.js';
  */
 interface CredentialFile {
   v: 1;
-  gateways: Record<string, { salt: string; hash: string; created: string }>;
+  /** `publicKey`: base64 of the gateway's Ed25519 origin key (protocol/src/batch-signature.ts). */
+  gateways: Record<string, { salt: string; hash: string; created: string; publicKey?: string }>;
 }
 
 // scrypt cost (RFC 7914 §2): N=2^14, r=8 is about 16 MiB and tens of ms per check; a gateway
@@ -54,8 +56,38 @@ export class GatewayCredentials {
     return Object.keys(this.entries).sort();
   }
 
+  /** The registered origin public key of `id` (base64), if any. */
+  publicKey(id: string): string | undefined {
+    try {
+      this.reloadIfChanged();
+    } catch {
+      return undefined;
+    }
+    return Object.hasOwn(this.entries, id) ? this.entries[id]!.publicKey : undefined;
+  }
+
+  /**
+   * Issues a password for `id` and stores its hash, and registers its origin public key: the one
+   * given (made by the gateway at its first start), else a new key pair whose signing key is
+   * returned for the gateway's `uplink.signingKey`. Both secrets are shown once, never kept.
+   */
+  enrol(id: string, opts: { rotate?: boolean; publicKey?: string } = {}): { password: string; signingKey: string | null; publicKey: string } {
+    let publicKey = opts.publicKey;
+    let signingKey: string | null = null;
+    if (publicKey === undefined) ({ signingKey, publicKey } = generateOriginKey());
+    else {
+      try {
+        originPublicKey(publicKey);
+      } catch (err) {
+        throw new CloudError('FM_ERR_CLOUD_GATEWAY_KEY', `--public-key for ${id}: ${(err as Error).message}`);
+      }
+    }
+    const password = this.add(id, { ...opts, publicKey });
+    return { password, signingKey, publicKey };
+  }
+
   /** Issues a password for `id` and stores its hash; returns the password (shown once). */
-  add(id: string, opts: { rotate?: boolean } = {}): string {
+  add(id: string, opts: { rotate?: boolean; publicKey?: string } = {}): string {
     if (!isDeviceId(id)) throw new CloudError('FM_ERR_CLOUD_GATEWAY_ID', `gateway id ${JSON.stringify(id)}`);
     // `<id>.relay` is gateway <id>'s relay session (gateway-access.ts ownsClientId): no gateway may be named so.
     if (id.endsWith('.relay')) throw new CloudError('FM_ERR_CLOUD_GATEWAY_ID', `gateway id ${JSON.stringify(id)} ends in .relay, the client id suffix of relay links`);
@@ -64,7 +96,7 @@ export class GatewayCredentials {
     const password = randomBytes(24).toString('base64url');
     const salt = randomBytes(16);
     const hash = scryptSync(password, salt, KEY_BYTES, SCRYPT);
-    this.entries = { ...this.entries, [id]: { salt: salt.toString('hex'), hash: hash.toString('hex'), created: new Date().toISOString() } };
+    this.entries = { ...this.entries, [id]: { salt: salt.toString('hex'), hash: hash.toString('hex'), created: new Date().toISOString(), ...(opts.publicKey ? { publicKey: opts.publicKey } : {}) } };
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify({ v: 1, gateways: this.entries } satisfies CredentialFile, null, 1) + '\n', { mode: 0o600 });

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
 import { AlertReceiver } from '../bridge/alert-receiver.js';
 import { SqliteAlertStore } from '../bridge/alert-store.js';
 import { BatchReceiver } from '../bridge/batch-receiver.js';
+import { OriginKeys } from '../bridge/origin-keys.js';
+import { GatewayCredentials } from '../broker/credentials.js';
 import { GatewayPresence } from '../bridge/gateway-presence.js';
 import { TopicRouter } from '../bridge/topic-router.js';
 import { uplinkHandlers } from '../bridge/uplink-handlers.js';
@@ -87,7 +89,10 @@ export class ExternalCloudBridge {
         logger,
       );
       const l = link;
-      receiver = new BatchReceiver(store, (gw, ack) => l.sendAck(gw, ack), clock, logger, throttled);
+      // The external broker's ACL checks logins; origin keys registered with `add-gateway` (the
+      // same gateways.json) are checked here, so a relayed or forged batch is refused alike.
+      const keys = existsSync(join(config.dataDir, 'gateways.json')) ? new GatewayCredentials(join(config.dataDir, 'gateways.json')) : null;
+      receiver = new BatchReceiver(store, (gw, ack) => l.sendAck(gw, ack), clock, logger, throttled, 1000, new OriginKeys(keys, 'none'));
       alertReceiver = new AlertReceiver(alertStore, (gw, ack) => l.sendAck(gw, ack), clock, throttled, (gw, e) => live.alertMessage(gw, Buffer.from(JSON.stringify(e))));
       for (const [gw, payload] of pending.splice(0)) receiver.receive(gw, payload);
       const r = receiver;

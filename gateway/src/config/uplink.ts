@@ -27,6 +27,12 @@ export interface UplinkConfig {
    * unsent value goes upstream (compaction). Default none.
    */
   stateSeries: string[];
+  /**
+   * base64 Ed25519 signing key (32 bytes) this gateway signs its batches with, as printed by
+   * `fieldmesh cloud add-gateway`. Default null: the key in `<dataDir>/origin-key.json`, made at
+   * the first start, whose public key the gateway prints (`origin key: …`) for the cloud.
+   */
+  signingKey: string | null;
 }
 
 const pemFile = nullable(str({ min: 1, max: 4096 }));
@@ -42,8 +48,9 @@ const base = section<UplinkConfig>(
     maxBytesPerSecond: int(0, 1_000_000_000),
     maxInFlight: int(1, 1000),
     stateSeries: listOf(str({ pattern: /^[^/\s]+\/[^/\s]+$/, hint: 'device/sensor, each level may be *', max: 256 }), 1000),
+    signingKey: nullable(str({ pattern: /^[A-Za-z0-9+/]{43}=$/, hint: 'the 44-character base64 signing key printed by `fieldmesh cloud add-gateway`' })),
   },
-  { username: null, password: null, ca: null, cert: null, key: null, maxBytesPerSecond: 0, maxInFlight: 16, stateSeries: [] },
+  { username: null, password: null, ca: null, cert: null, key: null, maxBytesPerSecond: 0, maxInFlight: 16, stateSeries: [], signingKey: null },
 );
 
 export const checkUplink: Check<UplinkConfig> = (value, path) => {

@@ -1,3 +1,4 @@
+import type { BatchSign } from '@fieldmesh/protocol';
 import type { Clock, Logger, Reading } from '@fieldmesh/device-sdk';
 import type { ReadingLog } from '../store/reading-log.js';
 import type { RelayCredentials } from './relay-channel.js';
@@ -11,6 +12,8 @@ import { Replicator, type ReplicationStats } from './replicator.js';
 
 export interface RelayNodeOptions {
   selfId: string;
+  /** Signs this gateway's batches as their origin, relayed or replicated alike. */
+  sign?: BatchSign;
   log: ReadingLog;
   uplinkOnline: () => boolean;
   peers: RelayPeers;
@@ -62,7 +65,7 @@ export class RelayNode {
 
   constructor(private readonly opts: RelayNodeOptions) {
     const logger = opts.logger.child({ component: 'relay' });
-    this.route = new RelayRoute({ selfId: opts.selfId, log: opts.log, uplinkOnline: opts.uplinkOnline, peers: opts.peers, credentials: opts.credentials, clock: opts.clock, logger, ...opts.route });
+    this.route = new RelayRoute({ selfId: opts.selfId, log: opts.log, uplinkOnline: opts.uplinkOnline, peers: opts.peers, credentials: opts.credentials, clock: opts.clock, logger, ...opts.route, ...(opts.sign ? { sign: opts.sign } : {}) });
     this.server = new RelayServer({ selfId: opts.selfId, credentials: opts.credentials, upstream: opts.upstream, clock: opts.clock, logger, ...opts.serve });
     const r = opts.replication;
     if (r) {
@@ -71,6 +74,7 @@ export class RelayNode {
       this.keeper = new ReplicaKeeper({ store: this.replicaStore, server: this.server, peers: opts.peers, clock: opts.clock, logger: rlog, ...(r.deadAfterMs !== undefined ? { deadAfterMs: r.deadAfterMs } : {}), ...(r.tickMs ? { tickMs: r.tickMs } : {}) });
       this.replicator = new Replicator({
         selfId: opts.selfId,
+        ...(opts.sign ? { sign: opts.sign } : {}),
         log: opts.log,
         peers: opts.peers,
         credentials: opts.credentials,

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import type { ReadingLog } from '../store/reading-log.js';
-import { encodeBatch, decodeAck } from '@fieldmesh/protocol';
+import { encodeBatch, decodeAck, type BatchSign } from '@fieldmesh/protocol';
 import { RelayError } from './errors.js';
 import { StepLoop } from './step-loop.js';
 import { RelayChannel, type RelayCredentials } from './relay-channel.js';
@@ -29,6 +29,8 @@ export interface RelayRouteOptions {
   peerBackoffMs?: number;
   /** ms between checks of the uplink and the peers. Default 500. */
   tickMs?: number;
+  /** Signs each batch as its origin: the relay forwards it as is and cannot forge one. */
+  sign?: BatchSign;
 }
 
 export type RouteState = 'direct' | 'waiting' | 'connecting' | 'relaying' | 'idle';
@@ -203,7 +205,7 @@ export class RelayRoute {
       if (readings.length === 0) return;
       let payload: Buffer;
       try {
-        payload = encodeBatch({ gatewayId: this.opts.selfId, epoch: log.epoch, readings });
+        payload = encodeBatch({ gatewayId: this.opts.selfId, epoch: log.epoch, readings }, this.opts.sign);
       } catch (err) {
         // A reading the codec cannot carry is the direct uplink's to quarantine (it does so in
         // order); the relay stops short of it rather than skipping data.

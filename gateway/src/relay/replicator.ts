@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import type { Clock, Logger, Timer, Reading } from '@fieldmesh/device-sdk';
 import type { LoggedReading, ReadingLog } from '../store/reading-log.js';
-import { encodeBatch } from '@fieldmesh/protocol';
+import { encodeBatch, type BatchSign } from '@fieldmesh/protocol';
 import { pickBuddies } from './buddies.js';
 import { RecentReadings } from './recent-readings.js';
 import { RelayError } from './errors.js';
@@ -12,6 +12,8 @@ import type { RelayPeer, RelayPeers } from './relay-peers.js';
 
 export interface ReplicatorOptions {
   selfId: string;
+  /** Signs each batch as its origin: a buddy that uploads our replica cannot change a reading. */
+  sign?: BatchSign;
   log: ReadingLog;
   peers: RelayPeers;
   credentials: RelayCredentials;
@@ -243,11 +245,11 @@ export class Replicator {
       if (readings.length === 0) return;
       let payload: Buffer;
       try {
-        payload = encodeBatch({ gatewayId: this.opts.selfId, epoch: log.epoch, readings });
+        payload = encodeBatch({ gatewayId: this.opts.selfId, epoch: log.epoch, readings }, this.opts.sign);
         // Large string values can make a big batch too large for one frame (4 MiB): halve it.
         while (payload.length > Replicator.MAX_BATCH_BYTES && readings.length > 1) {
           readings = readings.slice(0, readings.length >> 1);
-          payload = encodeBatch({ gatewayId: this.opts.selfId, epoch: log.epoch, readings });
+          payload = encodeBatch({ gatewayId: this.opts.selfId, epoch: log.epoch, readings }, this.opts.sign);
         }
       } catch {
         return; // the direct uplink quarantines what the codec cannot carry; stop short of it

@@ -1,5 +1,5 @@
 import type { LoggedReading } from '../store/reading-log.js';
-import { encodeBatch, ProtocolError } from '@fieldmesh/protocol';
+import { encodeBatch, ProtocolError, type BatchSign } from '@fieldmesh/protocol';
 import type { InFlightBatch } from './batch-window.js';
 
 /**
@@ -9,7 +9,7 @@ import type { InFlightBatch } from './batch-window.js';
  */
 export function packBatches(
   readings: LoggedReading[],
-  opts: { gatewayId: string; epoch: string; maxBatchBytes: number },
+  opts: { gatewayId: string; epoch: string; maxBatchBytes: number; sign?: BatchSign },
   onUnencodable: (seq: number, err: ProtocolError) => void,
 ): InFlightBatch[] {
   const make = (rs: LoggedReading[], payload: Buffer | null, reason = ''): InFlightBatch => ({
@@ -28,7 +28,7 @@ export function packBatches(
     return [...packBatches(readings.slice(0, half), opts, onUnencodable), ...packBatches(readings.slice(half), opts, onUnencodable)];
   };
   try {
-    const payload = encodeBatch({ gatewayId: opts.gatewayId, epoch: opts.epoch, readings });
+    const payload = encodeBatch({ gatewayId: opts.gatewayId, epoch: opts.epoch, readings }, opts.sign);
     // One reading over the cap still goes: the codec bounds a reading far below the cloud's packet cap.
     if (payload.length <= opts.maxBatchBytes || readings.length === 1) return [make(readings, payload)];
     return halves();

@@ -1,3 +1,4 @@
+import type { BatchSign } from '@fieldmesh/protocol';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import type { LoggedReading, ReadingLog } from '../store/reading-log.js';
 import { packBatches } from './batch-packer.js';
@@ -14,6 +15,8 @@ export interface BulkLaneDeps {
   log: ReadingLog;
   gatewayId: string;
   maxBatchBytes: number;
+  /** Signs each batch as its origin (protocol/src/batch-signature.ts). */
+  sign?: BatchSign;
   ackTimeoutMs: number;
   maxRefusals: number;
   backoffMinMs: number;
@@ -124,7 +127,7 @@ export class BulkLane {
   }
 
   private pack(readings: LoggedReading[]): InFlightBatch[] {
-    return packBatches(readings, { gatewayId: this.d.gatewayId, epoch: this.d.log.epoch, maxBatchBytes: this.d.maxBatchBytes }, (seq, err) =>
+    return packBatches(readings, { gatewayId: this.d.gatewayId, epoch: this.d.log.epoch, maxBatchBytes: this.d.maxBatchBytes, ...(this.d.sign ? { sign: this.d.sign } : {}) }, (seq, err) =>
       this.d.logger.warn({ seq, err: err.message }, 'reading cannot be encoded, quarantined'),
     );
   }

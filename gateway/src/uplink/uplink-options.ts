@@ -1,4 +1,5 @@
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
+import type { BatchSign } from '@fieldmesh/protocol';
 import type { AlertOutbox } from '../alerts/log.js';
 import type { ReadingLog } from '../store/reading-log.js';
 import { UplinkError } from './errors.js';
@@ -56,11 +57,13 @@ export interface UplinkOptions {
   link?: UplinkLink;
   /** TLS material for an mqtts:// url (server CA, client certificate and key). */
   tls?: LinkTls;
+  /** Signs every batch with this gateway's origin key (protocol/src/batch-signature.ts); absent: unsigned. */
+  sign?: BatchSign;
 }
 
 /** The options with every defaulted key filled in. */
 export type ResolvedUplinkOptions = Required<
-  Omit<UplinkOptions, 'username' | 'password' | 'status' | 'clock' | 'logger' | 'random' | 'link' | 'alerts' | 'tls'>
+  Omit<UplinkOptions, 'username' | 'password' | 'status' | 'clock' | 'logger' | 'random' | 'link' | 'alerts' | 'tls' | 'sign'>
 > &
   UplinkOptions;
 

@@ -76,6 +76,7 @@ export class Uplink {
       log: o.log,
       gatewayId: o.gatewayId,
       maxBatchBytes: o.maxBatchBytes,
+      ...(o.sign ? { sign: o.sign } : {}),
       ackTimeoutMs: o.ackTimeoutMs,
       maxRefusals: o.maxRefusals,
       backoffMinMs: o.backoffMinMs,

@@ -7,7 +7,7 @@ import { planReload } from '../config-reload.js';
 import type { Logger } from '@fieldmesh/device-sdk';
 
 const help = `usage: fieldmesh cloud [--config FILE] [--log-level LEVEL] [--log-format json|pretty]
-       fieldmesh cloud add-gateway ID (--config FILE | --data-dir DIR) [--rotate]
+       fieldmesh cloud add-gateway ID (--config FILE | --data-dir DIR) [--rotate] [--public-key KEY]
 
 Runs the cloud bridge: an MQTT broker for gateways' uplinks, batch decoding, durable idempotent
 storage in SQLite, acks, and HTTP (GET /api/gateways, /api/series, /api/readings, and / ).
@@ -20,9 +20,13 @@ each changed key (all of them need a restart: listeners and store are bound at s
 
 add-gateway ID   issues credentials for gateway ID and prints its password once (only a hash is
                  kept, in <dataDir>/gateways.json, dataDir from --config FILE or --data-dir DIR:
-                 one is required, so the file lands where the bridge reads it). --rotate
-                 replaces an existing password.
-                 A running bridge picks the change up at the gateway's next login.
+                 one is required, so the file lands where the bridge reads it), and registers
+                 its origin key, which every batch of that gateway must be signed with:
+                 --public-key KEY registers the key the gateway printed at start ("origin
+                 key: …"); without it a key pair is made and its signing key printed once, for
+                 the gateway's uplink.signingKey. --rotate replaces an existing password and
+                 key. A running bridge picks the change up at the gateway's next login (password)
+                 and next batch (key).
 
 Config (YAML, every key optional, unknown keys refused, values may be \${VAR}):
   broker: { port: 1884, host: 127.0.0.1, auth: credentials | none, maxPacketBytes: 8388608,
@@ -87,7 +91,7 @@ const cloud: Command = {
   summary: 'run the cloud bridge (uplink receiver, storage, HTTP API); add-gateway issues credentials',
   help,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv, { config: 'string', 'data-dir': 'string', rotate: 'boolean', 'log-level': 'string', 'log-format': 'string' });
+    const { flags, rest } = parseFlags(argv, { config: 'string', 'data-dir': 'string', rotate: 'boolean', 'public-key': 'string', 'log-level': 'string', 'log-format': 'string' });
     const cb = await loadCloudBridge();
     const { CloudBridge, ExternalCloudBridge, GatewayCredentials, credentialsFile } = cb;
     if (rest[0] === 'add-gateway') {
@@ -101,12 +105,18 @@ const cloud: Command = {
       } else {
         throw new UsageError("add-gateway needs --config FILE (the bridge's config; its dataDir holds gateways.json) or --data-dir DIR (a bridge without --config uses ./cloud-data)");
       }
-      const password = new GatewayCredentials(file).add(rest[1]!, { rotate: flags.rotate === true });
-      process.stdout.write(`gateway: ${rest[1]}\npassword: ${password}\ncredentials: ${file}\n(shown once; put it in the gateway config as uplink.password, or in its environment for uplink.password: \${FM_UPLINK_PASSWORD})\n`);
+      const publicKey = typeof flags['public-key'] === 'string' ? flags['public-key'] : undefined;
+      const issued = new GatewayCredentials(file).enrol(rest[1]!, { rotate: flags.rotate === true, ...(publicKey !== undefined ? { publicKey } : {}) });
+      process.stdout.write(
+        `gateway: ${rest[1]}\npassword: ${issued.password}\norigin key: ${issued.publicKey}\n` +
+          (issued.signingKey !== null ? `signing key: ${issued.signingKey}\n` : '') +
+          `credentials: ${file}\n(shown once; put ${issued.signingKey !== null ? 'them in the gateway config as uplink.password and uplink.signingKey' : 'it in the gateway config as uplink.password'}, or in its environment, e.g. uplink.password: \${FM_UPLINK_PASSWORD})\n`,
+      );
       return 0;
     }
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
     if (flags.rotate) throw new UsageError('--rotate only goes with add-gateway');
+    if (flags['public-key'] !== undefined) throw new UsageError('--public-key only goes with add-gateway');
     if (flags['data-dir'] !== undefined) throw new UsageError('--data-dir only goes with add-gateway (set dataDir in the config file)');
     const format = logFormat(flags['log-format']);
     const cfg = config(cb, flags);

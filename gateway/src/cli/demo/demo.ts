@@ -2,6 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
+import { batchSigner } from '@fieldmesh/protocol';
 import type { CloudBridge } from '@fieldmesh/cloud-bridge';
 import { PtySimulatedSensor, type SensorProfileName } from '@fieldmesh/hardware/sensors';
 import { parseGatewayConfig } from '../../config/gateway-config.js';
@@ -96,9 +97,15 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       const id = demoGatewayId(i);
       const uplinkKey = `uplink:${id}`;
       let uplinkPassword = secrets.get(uplinkKey);
-      if (uplinkPassword === undefined || !(await gatewayCredentials.verify(id, uplinkPassword))) {
-        uplinkPassword = gatewayCredentials.add(id, { rotate: true });
+      // The signing key its batches carry; the cloud holds the public half (add-gateway).
+      let signingKey = secrets.get(`sign:${id}`);
+      const keyOk = signingKey !== undefined && gatewayCredentials.publicKey(id) === batchSigner(signingKey).publicKey;
+      if (uplinkPassword === undefined || !keyOk || !(await gatewayCredentials.verify(id, uplinkPassword))) {
+        const issued = gatewayCredentials.enrol(id, { rotate: true });
+        uplinkPassword = issued.password;
+        signingKey = issued.signingKey!;
         secrets.set(uplinkKey, uplinkPassword);
+        secrets.set(`sign:${id}`, signingKey);
       }
       const deviceIds = Array.from({ length: o.devicesPerGateway }, (_, d) => `${id.slice(3)}-sensor${d + 1}`);
       const dataDir = join(o.dataDir, id);
@@ -130,7 +137,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         mesh: { port: 0, bind: o.host, mdns: false, key: meshKey, seeds: meshSeed ? [meshSeed] : [] },
         broker: { port: 0, host: o.host, auth: 'credentials', devices: deviceIds },
         http: { port: 0, host: o.host },
-        uplink: { url: `mqtt://${o.host}:${cloud.brokerPort}`, username: id, password: uplinkPassword },
+        uplink: { url: `mqtt://${o.host}:${cloud.brokerPort}`, username: id, password: uplinkPassword, signingKey },
       });
       const gateway = new Gateway(config, { logger: o.logger.child({ part: id }), clock: o.clock, print: () => {} });
       const res = await gateway.start();

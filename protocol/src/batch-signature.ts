@@ -1,0 +1,71 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { FLAG_SIGNED, SIGNATURE_BYTES, type BatchSign } from './batch-codec.js';
+import { ProtocolError } from './errors.js';
+
+/**
+ * Origin signatures on uplink batches (FORMAT.md §3.1): the origin gateway signs every batch it
+ * makes with its Ed25519 key (RFC 8032), and the cloud verifies it with the public key registered
+ * for that gateway, whichever path the batch took. A relay or a buddy forwards the bytes as they
+ * are, so it can carry an origin's batch but never make one.
+ *
+ * Keys travel as base64 of the raw 32 bytes (the private key's seed, the public key's point).
+ */
+
+/** Signed bytes are this context string, then the frame up to the signature (domain separation). */
+const CONTEXT = Buffer.from('fieldmesh batch signature v1\0', 'ascii');
+
+// DER prefixes that turn the 32 raw bytes into PKCS#8 / SPKI (RFC 8410 §7 and §4).
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+export interface OriginKeyPair {
+  /** base64 of the 32-byte seed: the gateway's `uplink.signingKey`; secret. */
+  signingKey: string;
+  /** base64 of the 32-byte public key: registered at the cloud. */
+  publicKey: string;
+}
+
+function raw32(b64: string, what: string): Buffer {
+  const bytes = /^[A-Za-z0-9+/_-]{42,44}={0,2}$/.test(b64) ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
+  if (bytes.length !== 32) throw new ProtocolError('FM_ERR_BATCH_KEY', `${what} is not base64 of 32 bytes`);
+  return bytes;
+}
+
+export function generateOriginKey(): OriginKeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const seed = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_PREFIX.length);
+  const point = publicKey.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
+  return { signingKey: seed.toString('base64'), publicKey: point.toString('base64') };
+}
+
+export function originPublicKey(b64: string): KeyObject {
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw32(b64, 'public key')]), format: 'der', type: 'spki' });
+}
+
+/** The signer an origin passes to encodeBatch, and its public key (base64) to register. */
+export function batchSigner(signingKey: string): { sign: BatchSign; publicKey: string } {
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw32(signingKey, 'signing key')]), format: 'der', type: 'pkcs8' });
+  const point = createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
+  return { sign: (framed) => sign(null, Buffer.concat([CONTEXT, framed]), key), publicKey: point.toString('base64') };
+}
+
+export type SignatureCheck = 'valid' | 'unsigned' | 'invalid';
+
+/**
+ * Whether `payload` (a whole batch, CRC trailer included) carries a signature that verifies with
+ * `key`. Never throws on hostile input: a batch too short or with a bad CRC is `invalid`.
+ */
+export function checkBatchSignature(payload: Buffer, key: KeyObject): SignatureCheck {
+  if (payload.length < 5 + SIGNATURE_BYTES + 4) return payload.length >= 5 && !(payload[4]! & FLAG_SIGNED) ? 'unsigned' : 'invalid';
+  if ((crc32(payload.subarray(0, payload.length - 4)) >>> 0) !== payload.readUInt32BE(payload.length - 4)) return 'invalid';
+  if (!(payload[4]! & FLAG_SIGNED)) return 'unsigned';
+  const end = payload.length - 4 - SIGNATURE_BYTES;
+  const framed = payload.subarray(0, end);
+  const signature = payload.subarray(end, end + SIGNATURE_BYTES);
+  try {
+    return verify(null, Buffer.concat([CONTEXT, framed]), key, signature) ? 'valid' : 'invalid';
+  } catch {
+    return 'invalid';
+  }
+}
