@@ -8,9 +8,11 @@
  *   budgets up to 128 MiB (Zero 2 W), 2 MiB up to 256 MiB, 4 MiB above: more frequent but
  *   shorter scavenges in exchange (the footprint bench measures the CPU this costs).
  * - `--lite-mode` on budgets up to 128 MiB: no optimising compiler and no feedback vectors until
- *   a function is hot. Measured with the footprint bench, 1 Hz series: 8 MiB less RSS at 1k series
- *   and 13 MiB less at 10k, the same CPU per second; a burst (SenML packs at full speed, a backlog
- *   drain) costs about 2.7× the CPU per reading (9.3 vs 3.5 µs), which a Zero 2 W pays for its RAM.
+ *   a function is hot. Measured with the footprint bench (test/bench/NOTES.md): 8–9 MiB less RSS
+ *   at 1k series at 1 Hz, which is what brings a Zero 2 W's gateway under its budget, for about
+ *   30% more CPU per reading there (23 vs 18 µs on the bench machine); at 10k series 12 MiB less
+ *   for twice the CPU, and 2.7× in a burst (SenML packs at full speed). A board that needs the
+ *   CPU more than the RAM drops it from /etc/fieldmesh/node.env.
  *   Not allowed in NODE_OPTIONS, so the flags go on node's command line (the unit's $FM_V8_FLAGS).
  * - `--max-old-space-size` (MiB): half the budget. The rest is Node's own floor (~40 MiB RSS for
  *   an idle `node -e`), SQLite's page cache and buffers outside the heap. A leak then ends in a
