@@ -107,6 +107,22 @@ describe('Modbus master on an in-memory bus (ManualClock)', () => {
     await ingest.stop();
   });
 
+  it('a store that is behind makes the poller skip slots instead of queueing readings without bound', async () => {
+    const { clock, ingest, sink } = setup({ rtu: [{ path: PATH, slaves: [{ unit: 1, device: 'm', pollMs: 50, registers: [reg('a', 0)] }] }] });
+    sink.hold = true;
+    ingest.start();
+    await run(clock, 2000);
+    expect(sink.batches.length).toBe(8);
+    expect(ingest.stats().slaves[0]!.pollsSkipped).toBeGreaterThan(20);
+    sink.hold = false;
+    sink.release();
+    await run(clock, 500);
+    expect(sink.batches.length).toBeGreaterThan(12);
+    const st = ingest.stats().slaves[0]!;
+    expect(st.readingsCommitted).toBe(st.readings);
+    await ingest.stop();
+  });
+
   it('resumes polling after the port is unplugged and plugged back', async () => {
     const { clock, bus, ingest, sink } = setup({ rtu: [{ path: PATH, slaves: [{ unit: 1, device: 'm', pollMs: 50, registers: [reg('a', 0)] }] }] });
     ingest.start();

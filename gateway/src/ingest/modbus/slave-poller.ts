@@ -32,7 +32,7 @@ export interface SlaveStats {
   pollsFailed: number;
   /** Polls not made because the line or connection was down. */
   pollsLinkDown: number;
-  /** Slots skipped because the previous poll was still running (bus saturated or slave slow). */
+  /** Slots skipped because the previous poll was still running (bus saturated or slave slow) or the store is behind. */
   pollsSkipped: number;
   requests: number;
   readings: number;
@@ -58,6 +58,13 @@ export interface SlavePollerDeps {
 }
 
 
+/**
+ * Batches of this slave handed to the sink and not yet committed, past which a poll slot is
+ * skipped: a store that is behind (a slow SD card) must not make the poller queue readings
+ * without bound. 8 polls is far more than one group commit takes.
+ */
+const MAX_UNCOMMITTED = 8;
+
 export class SlavePoller {
   private readonly plan: PlannedRead[];
   private timer?: Timer;
@@ -71,6 +78,7 @@ export class SlavePoller {
   private lastError?: SlaveStats['lastError'];
   private idle: Promise<void> = Promise.resolve();
   private rerunOnUp = false;
+  private uncommitted = 0;
 
   constructor(
     readonly slave: Readonly<SlaveConfig>,
@@ -137,7 +145,7 @@ export class SlavePoller {
   private tick(): void {
     if (this.stopped) return;
     const now = this.deps.clock.monotonic();
-    if (this.busy) {
+    if (this.busy || this.uncommitted >= MAX_UNCOMMITTED) {
       this.s.pollsSkipped++;
     } else {
       this.s.maxLateMs = Math.max(this.s.maxLateMs, now - this.nextSlot);
@@ -227,9 +235,14 @@ export class SlavePoller {
 
   private submit(readings: Reading[]): void {
     this.s.readings += readings.length;
+    this.uncommitted++;
     this.deps.sink.submit(this.slave.device, readings).then(
-      () => (this.s.readingsCommitted += readings.length),
+      () => {
+        this.uncommitted--;
+        this.s.readingsCommitted += readings.length;
+      },
       (err: Error & { code?: string }) => {
+        this.uncommitted--;
         this.s.submitFailed++;
         this.limited.error('submit', { code: err.code, err: err.message }, `modbus readings of ${this.slave.device} refused by the store`);
       },
