@@ -62,7 +62,7 @@ for (let c = 0; c < clients; c++) {
 }
 `;
 
-function runPublishers(port: number, messages: number, senml: number): Promise<{ ms: number; messages: number }> {
+export function runPublishers(port: number, messages: number, senml: number): Promise<{ ms: number; messages: number }> {
   const worker = new Worker(publisher, { eval: true, workerData: { port, clients: CLIENTS, messages, inFlightMax: WINDOW, senml } });
   return new Promise((resolve, reject) => {
     worker.once('message', (m: { ms: number; messages: number }) => {
@@ -95,7 +95,7 @@ function mainThreadCpuMicros(): number {
   return ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
 }
 
-const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!;
+export const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!;
 
 interface Run {
   rate: number;
@@ -166,7 +166,7 @@ async function ingestPath(senml: number, messages: number): Promise<Run> {
 /** Runs alternate, and each figure is the median of its runs: the machine is shared and noisy. */
 const RUNS = Number(process.env.FM_BENCH_RUNS ?? 3);
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }

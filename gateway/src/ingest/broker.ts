@@ -78,7 +78,11 @@ export class IngestBroker {
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.logger ?? silentLogger).child({ component: 'broker' });
     this.rejects = new RejectLog(this.log, this.clock, opts.rejectLogIntervalMs ?? 60_000);
-    this.feed = new ReadingFeed(this, () => this.cutSlowApps());
+    this.feed = new ReadingFeed(
+      // deliver0 is aedes' per-client QoS 0 write (lib/client.js), what its emitter calls per subscriber.
+      (client, topic, payload) => (client as unknown as { deliver0(p: PublishPacket, cb: () => void): void }).deliver0({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false } as PublishPacket, () => {}),
+      () => this.cutSlowApps(),
+    );
   }
 
   /** The port listened on (useful with `port: 0`). */

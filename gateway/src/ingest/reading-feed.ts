@@ -13,26 +13,32 @@ export function topicMatches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-export interface FeedPublisher {
-  publish(topic: string, payload: string, opts: { qos: 0 | 1; retain: boolean }): void;
-}
+/** Writes one message to one app's connection (the broker's per-client QoS 0 delivery). */
+export type FeedDelivery = (client: object, topic: string, payload: string) => void;
 
-/** Series whose subscribed-or-not answer is kept; past this the cache starts over (memory stays flat). */
+/** Series whose subscribers are kept; past this the cache starts over (memory stays flat). */
 const MATCH_CACHE_MAX = 10_000;
 
 /**
  * Committed readings as `fm/r/<series>` messages for local apps (INGEST.md §Apps): one message per
- * reading, `{"ts":…,"value":…,"unit":…}`, QoS 0, not retained. Built only for series some app
- * subscribed to, so with no app connected the commit path pays one Map lookup per commit.
+ * series per commit, a JSON array of that commit's readings of the series in seq order,
+ * `[{"ts":…,"value":…,"unit":…}, …]` (as the cloud's `fm/live/…` topics), QoS 0, not retained.
+ * One message per series, not per reading: a commit holds thousands of readings of a few series.
+ *
+ * Written to each subscribed app's connection directly, not through the broker's shared publish
+ * path: there, one app that stops reading holds deliveries of the shared emitter while it waits
+ * for its socket to drain, and so stalls the devices' publishes too. Here a stalled app only
+ * grows its own connection's queue, which the broker measures and cuts (maxAppQueueBytes).
+ * Built only for series some app subscribed to: with no app, one comparison per commit.
  */
 export class ReadingFeed {
   private readonly filters = new Map<object, Set<string>>();
   private filterCount = 0;
-  private readonly wanted = new Map<string, boolean>();
+  private readonly subscribers = new Map<string, object[]>();
   published = 0;
 
   constructor(
-    private readonly out: FeedPublisher,
+    private readonly deliver: FeedDelivery,
     /** Called after a commit's messages went out (the broker cuts apps that stopped reading). */
     private readonly afterPublish: () => void = () => {},
   ) {}
@@ -42,13 +48,13 @@ export class ReadingFeed {
     if (!set) this.filters.set(client, (set = new Set()));
     if (!set.has(filter)) this.filterCount++;
     set.add(filter);
-    this.wanted.clear();
+    this.subscribers.clear();
   }
 
   unsubscribe(client: object, filter: string): void {
     const set = this.filters.get(client);
     if (set?.delete(filter)) this.filterCount--;
-    this.wanted.clear();
+    this.subscribers.clear();
   }
 
   drop(client: object): void {
@@ -56,33 +62,44 @@ export class ReadingFeed {
     if (!set) return;
     this.filterCount -= set.size;
     this.filters.delete(client);
-    this.wanted.clear();
+    this.subscribers.clear();
   }
 
-  private isWanted(series: string): boolean {
-    let w = this.wanted.get(series);
-    if (w !== undefined) return w;
+  private subscribersOf(series: string): object[] {
+    let list = this.subscribers.get(series);
+    if (list !== undefined) return list;
     const topic = appTopic(series);
-    w = false;
-    for (const set of this.filters.values()) {
-      for (const f of set) if (topicMatches(f, topic)) w = true;
-      if (w) break;
+    list = [];
+    for (const [client, set] of this.filters) {
+      for (const f of set) {
+        if (topicMatches(f, topic)) {
+          list.push(client);
+          break;
+        }
+      }
     }
-    if (this.wanted.size >= MATCH_CACHE_MAX) this.wanted.clear();
-    this.wanted.set(series, w);
-    return w;
+    if (this.subscribers.size >= MATCH_CACHE_MAX) this.subscribers.clear();
+    this.subscribers.set(series, list);
+    return list;
   }
 
   onCommitted(readings: readonly Reading[]): void {
     if (this.filterCount === 0) return;
-    let sent = 0;
+    const bySeries = new Map<string, unknown[]>();
     for (const r of readings) {
-      if (!this.isWanted(r.series)) continue;
-      const body = r.unit === undefined ? { ts: r.ts, value: r.value } : { ts: r.ts, value: r.value, unit: r.unit };
-      this.out.publish(appTopic(r.series), JSON.stringify(body), { qos: 0, retain: false });
-      sent++;
+      let list = bySeries.get(r.series);
+      if (list === undefined) {
+        if (this.subscribersOf(r.series).length === 0) continue;
+        bySeries.set(r.series, (list = []));
+      }
+      list.push(r.unit === undefined ? { ts: r.ts, value: r.value } : { ts: r.ts, value: r.value, unit: r.unit });
     }
-    this.published += sent;
-    if (sent > 0) this.afterPublish();
+    for (const [series, list] of bySeries) {
+      const topic = appTopic(series);
+      const payload = JSON.stringify(list);
+      for (const client of this.subscribersOf(series)) this.deliver(client, topic, payload);
+    }
+    this.published += bySeries.size;
+    if (bySeries.size > 0) this.afterPublish();
   }
 }

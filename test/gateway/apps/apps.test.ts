@@ -108,9 +108,15 @@ describe('local apps on the gateway broker (app:<id>, read-only, scoped by serie
     await until(() => got.filter(([t]) => t.startsWith('fm/r/')).length >= 2, 10_000, 'two th1 readings');
     const readings = got.filter(([t]) => t.startsWith('fm/r/'));
     expect(readings).toEqual([
-      ['fm/r/th1/temp', { ts: 1_800_000_000_000, value: 21.5, unit: 'Cel' }],
-      ['fm/r/th1/door', { ts: 1_800_000_000_000, value: true }],
+      ['fm/r/th1/temp', [{ ts: 1_800_000_000_000, value: 21.5, unit: 'Cel' }]],
+      ['fm/r/th1/door', [{ ts: 1_800_000_000_000, value: true }]],
     ]);
+
+    // Several readings of a series in one commit arrive as one message, oldest first.
+    const th1 = clients.find((c) => c.options.clientId === 'th1')!;
+    await new Promise<void>((res, rej) => th1.publish('fm/d/th1/senml', JSON.stringify([{ bn: 'th1/', n: 'temp', u: 'Cel', v: 22, t: 1_800_000_001 }, { n: 'temp', u: 'Cel', v: 23, t: 1_800_000_002 }]), { qos: 1 }, (e) => (e ? rej(e) : res())));
+    await until(() => got.filter(([t]) => t === 'fm/r/th1/temp').length >= 2, 10_000, 'the pack');
+    expect(got.filter(([t]) => t === 'fm/r/th1/temp')[1]![1]).toEqual([{ ts: 1_800_000_001_000, value: 22, unit: 'Cel' }, { ts: 1_800_000_002_000, value: 23, unit: 'Cel' }]);
 
     // Publishing as an app is refused and closes the connection; nothing is stored.
     const before = gw!.store.lastSeq();

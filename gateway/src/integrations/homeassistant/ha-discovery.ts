@@ -20,6 +20,8 @@ export interface HaTopics {
   availability: string;
   /** Retained `ON`/`OFF` of a rule's open alerts. */
   alertState(ruleId: string): string;
+  /** The state payload is a list of readings (the local `fm/r/…`), not one reading. */
+  stateIsList: boolean;
 }
 
 export function valueKind(v: ReadingValue): KnownSeries['kind'] {
@@ -42,13 +44,14 @@ function component(gateway: string, s: KnownSeries, topics: HaTopics): Record<st
   const device = s.series.slice(0, slash);
   const sensor = s.series.slice(slash + 1);
   const base = { name: sensor, unique_id: objectId('fieldmesh', gateway, device, sensor), state_topic: topics.state(s.series) };
-  if (s.kind === 'boolean') return { p: 'binary_sensor', ...base, value_template: "{{ 'ON' if value_json.value else 'OFF' }}", payload_on: 'ON', payload_off: 'OFF' };
-  if (s.kind === 'string') return { p: 'sensor', ...base, value_template: '{{ value_json.value }}' };
+  const v = topics.stateIsList ? '(value_json | last).value' : 'value_json.value';
+  if (s.kind === 'boolean') return { p: 'binary_sensor', ...base, value_template: `{{ 'ON' if ${v} else 'OFF' }}`, payload_on: 'ON', payload_off: 'OFF' };
+  if (s.kind === 'string') return { p: 'sensor', ...base, value_template: `{{ ${v} }}` };
   const u = haUnit(s.unit, sensor);
   return {
     p: 'sensor',
     ...base,
-    value_template: '{{ value_json.value }}',
+    value_template: `{{ ${v} }}`,
     state_class: 'measurement',
     ...(u && u.unit !== '' ? { unit_of_measurement: u.unit } : {}),
     ...(u?.deviceClass ? { device_class: u.deviceClass } : {}),

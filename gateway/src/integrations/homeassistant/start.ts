@@ -7,13 +7,13 @@ import { LocalHaLink, MqttHaLink } from './ha-links.js';
 
 /** Topics on the gateway's own broker: the `fm/r/…` readings apps already read, its availability. */
 export function localHaTopics(gatewayId: string): HaTopics {
-  return { state: appTopic, availability: availabilityTopic(gatewayId), alertState: (rule) => `fm/alerts/${gatewayId}/${rule}/state` };
+  return { state: appTopic, availability: availabilityTopic(gatewayId), alertState: (rule) => `fm/alerts/${gatewayId}/${rule}/state`, stateIsList: true };
 }
 
 /** Topics on Home Assistant's broker, under the gateway's id so several gateways can share it. */
 export function externalHaTopics(gatewayId: string): HaTopics {
   const base = `fieldmesh/${gatewayId}`;
-  return { state: (series) => `${base}/r/${series}`, availability: `${base}/availability`, alertState: (rule) => `${base}/alert/${rule}` };
+  return { state: (series) => `${base}/r/${series}`, availability: `${base}/availability`, alertState: (rule) => `${base}/alert/${rule}`, stateIsList: false };
 }
 
 export interface StartedHomeAssistant {
