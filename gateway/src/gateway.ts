@@ -26,8 +26,7 @@ import { HeldReadings } from './rules/held-readings.js';
 import { StorageKeeper } from './store/storage-keeper.js';
 import { SystemClockHealth } from './store/clock-health.js';
 import { openReadingLog } from './store/salvage.js';
-import { readUplinkTls } from './uplink/uplink-tls-files.js';
-import { Uplink } from './uplink/uplink.js';
+import { createGatewayUplink } from './gateway-uplink.js';
 import { uplinkDrainMetrics } from './uplink/uplink-metrics.js';
 import type { MemberView, Mesh } from './mesh/mesh.js';
 import { startGatewayMesh, uplinkMetaState } from './mesh/gateway-mesh.js';
@@ -226,7 +225,17 @@ export class Gateway {
       // Constructed here when `uplink.url` is configured (gateway/src/uplink/uplink.ts); until
       // then readings are stored and forwarded later. The commit pipeline wakes it after each
       // commit, so the drain starts at once.
-      const uplink = this.createUplink();
+      const uplink = createGatewayUplink({
+        config: cfg,
+        // What deadband rules held back is left out of what the uplink reads (rules/held-readings.ts).
+        log: this.heldReadings.upstreamView(this.store),
+        alerts: this.localProcessing.alertOutbox,
+        originKey: this.originKey,
+        // The retained status carries what /api/status shows about ingest (uplink fields are its own).
+        status: () => ({ ingest: this.ingestPath?.stats.snapshot() ?? null, storage: this.storage?.upstreamStatus() ?? null, members: this.memberIds() }),
+        clock: this.clock,
+        logger: this.log,
+      });
       this.uplink = uplink;
       if (uplink) this.metrics.register(uplinkDrainMetrics(() => uplink.stats()));
 
@@ -394,30 +403,6 @@ export class Gateway {
       oldestUnsentAgeS: oldest === null ? 0 : Math.max(0, Math.round((this.clock.now() - oldest) / 1000)),
       tags: this.relayMetaTags(),
     };
-  }
-
-  private createUplink(): Uplink | null {
-    const up = this.config.uplink;
-    if (up === null) return null;
-    return new Uplink({
-      gatewayId: this.config.id,
-      // What deadband rules held back is left out of what the uplink reads (rules/held-readings.ts).
-      log: this.heldReadings.upstreamView(this.store),
-      url: up.url,
-      tls: readUplinkTls(up),
-      // The priority lane: alerts go upstream ahead of bulk readings (two lanes).
-      alerts: this.localProcessing.alertOutbox,
-      maxBytesPerSecond: up.maxBytesPerSecond,
-      maxInFlight: up.maxInFlight,
-      stateSeries: up.stateSeries,
-      username: up.username ?? this.config.id,
-      ...(this.originKey ? { sign: this.originKey.sign } : {}),
-      ...(up.password !== null ? { password: up.password } : {}),
-      clock: this.clock,
-      logger: this.log,
-      // The retained status carries what /api/status shows about ingest (uplink fields are its own).
-      status: () => ({ ingest: this.ingestPath?.stats.snapshot() ?? null, storage: this.storage?.upstreamStatus() ?? null, members: this.memberIds() }),
-    });
   }
 
   /**
