@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigEnvError, processConfigEnv, substituteConfigEnv, type ConfigEnv } from '@fieldmesh/device-sdk/config-env';
@@ -194,6 +194,9 @@ export function resolveCloudConfig(input: unknown = {}, baseDir = process.cwd())
 export function loadCloudConfig(file: string, env: ConfigEnv = processConfigEnv()): CloudConfig {
   let text: string;
   try {
+    // A config is a few kB; parsing a file of tens of MB takes gigabytes: refuse by size first.
+    const st = statSync(file);
+    if (!st.isFile() || st.size > 1024 * 1024) throw new Error(`${st.isFile() ? `${st.size} bytes` : 'not a regular file'}, at most 1048576 (a config is a few kB)`);
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new CloudError('FM_ERR_CLOUD_CONFIG_FILE', `cannot read ${file}: ${(err as Error).message}`);

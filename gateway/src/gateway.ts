@@ -33,6 +33,7 @@ import { startGatewayMesh, uplinkMetaState } from './mesh/gateway-mesh.js';
 import type { RelayNode } from './relay/relay-node.js';
 import { startGatewayRelay } from './gateway-relay.js';
 import { loadOriginKey, type OriginKey } from './uplink/origin-key.js';
+import { prepareDataDir } from './config/data-dir.js';
 import { relayMetricFamilies } from './relay/relay-metrics.js';
 import { relayMetaTags } from './relay/relay-peers.js';
 
@@ -153,7 +154,7 @@ export class Gateway {
     const cfg = this.config;
     this.logBoard();
     try {
-      mkdirSync(cfg.dataDir, { recursive: true });
+      prepareDataDir(cfg.dataDir);
       this.dirLock = DataDirLock.acquire(cfg.dataDir);
       // Readings stored while the wall clock is not known good are marked and corrected later.
       // A corrupt database is moved aside and salvaged, never recreated silently (salvage.ts).

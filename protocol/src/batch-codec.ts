@@ -36,6 +36,8 @@ export const BATCH_LIMITS = {
 
 /** Timestamps must be integers with |ts| < 2^48 ms (about ±8900 years), so delta-of-delta fits 2^50. */
 const TS_LIMIT = 2 ** 48;
+/** Largest |ts| (ms) a batch carries (exclusive): ingest refuses later or earlier times up front. */
+export const MAX_WIRE_TS_MS = TS_LIMIT;
 /** Largest scaled decimal: deltas of two stay below 2^51, zigzag below 2^52, inside 2^53. */
 const SCALED_LIMIT = 2 ** 50;
 const MAX_SCALE = 9;

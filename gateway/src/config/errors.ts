@@ -6,6 +6,14 @@ export const CONFIG_ERRORS = {
     meaning: 'The config file could not be read.',
     howToSolve: 'Check the path given to --config and its permissions, or omit --config to run on embedded defaults.',
   },
+  FM_ERR_CONFIG_TOO_LARGE: {
+    meaning: 'The config file is larger than 1 MiB (or not a regular file): a config is a few kB, and parsing a huge one takes gigabytes.',
+    howToSolve: 'Point --config at the gateway YAML itself; move bulk data (device lists, rules) out of generated configs or trim them.',
+  },
+  FM_ERR_CONFIG_DATA_DIR: {
+    meaning: 'dataDir is not a directory the gateway can create and write (it is a file, or permission is denied).',
+    howToSolve: 'Set dataDir to a writable directory (it is created if missing), remove the file in its way, or give the gateway\'s user write access (chown/chmod).',
+  },
   FM_ERR_CONFIG_YAML: {
     meaning: 'The config file is not valid YAML.',
     howToSolve: 'Fix the syntax at the line and column given (indentation, a missing colon or quote).',

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -107,6 +107,9 @@ export function parseGatewayConfig(input: unknown, baseDir = process.cwd()): Rea
   return deepFreeze(config);
 }
 
+/** Largest config file read, bytes: a full gateway config with rules is a few kB. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 /**
  * Loads `file` (YAML, `${VAR}` substituted from `env`: device-sdk/src/config-env.ts), or the
  * embedded defaults when `file` is undefined. Throws ConfigError.
@@ -115,8 +118,12 @@ export function loadGatewayConfig(file?: string, env: ConfigEnv = processConfigE
   if (file === undefined) return parseGatewayConfig({});
   let text: string;
   try {
+    const st = statSync(file);
+    // A 50 MB file took the parser to 3.4 GB RSS: refuse before reading, by size and kind.
+    if (!st.isFile() || st.size > MAX_CONFIG_BYTES) throw new ConfigError('FM_ERR_CONFIG_TOO_LARGE', '', `${file}: ${st.isFile() ? `${st.size} bytes` : 'not a regular file'}, at most ${MAX_CONFIG_BYTES}`);
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError('FM_ERR_CONFIG_FILE', '', `cannot read ${file}: ${(err as Error).message}`);
   }
   const doc = parseDocument(text, { uniqueKeys: true });

@@ -14,6 +14,10 @@ export const INGEST_ERRORS = {
     meaning: 'A value, timestamp or unit is not one the reading log stores.',
     howToSolve: 'A bare value must be a JSON number, true/false or a JSON string in quotes, at most 1024 characters.',
   },
+  FM_ERR_INGEST_TIME: {
+    meaning: 'A reading time is beyond what the uplink can carry (|ts| ≥ 2^48 ms, about the year 10889): it would be stored, acknowledged, then never delivered.',
+    howToSolve: 'Send times in seconds since the epoch (SenML bt/t), not milliseconds or microseconds, or leave them out to use the gateway clock.',
+  },
   FM_ERR_INGEST_TOPIC: {
     meaning: 'The topic is not a device topic with a valid device id and sensor name.',
     howToSolve: 'Publish on fm/d/<your id>/senml or fm/d/<your id>/<sensor> with a valid sensor name; `rejected` is reserved.',
@@ -70,6 +74,7 @@ export type IngestErrorCode = keyof typeof INGEST_ERRORS;
 export const REJECT_REASONS = {
   malformed_senml: 'FM_ERR_INGEST_SENML',
   bad_value: 'FM_ERR_INGEST_VALUE',
+  bad_time: 'FM_ERR_INGEST_TIME',
   bad_topic: 'FM_ERR_INGEST_TOPIC',
   forbidden_topic: 'FM_ERR_INGEST_FORBIDDEN',
   packet_too_large: 'FM_ERR_INGEST_PACKET_TOO_LARGE',

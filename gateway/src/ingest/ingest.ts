@@ -1,3 +1,4 @@
+import { MAX_WIRE_TS_MS } from '@fieldmesh/protocol';
 import { isDeviceId, SENSOR_NAME, silentLogger, systemClock, type Clock, type Logger, type Reading, type Timer } from '@fieldmesh/device-sdk';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { DeviceSeqMark, ReadingLog } from '../store/reading-log.js';
@@ -241,6 +242,8 @@ function validate(device: string, readings: readonly Reading[], deviceSeq: numbe
       (typeof v === 'string' && v.length <= MAX_STRING_VALUE);
     if (!ok) throw new IngestError('bad_value', `value of ${r.series} is not a finite number, boolean or short string`);
     if (!Number.isSafeInteger(r.ts)) throw new IngestError('bad_value', `ts of ${r.series} is not whole milliseconds`);
+    // Refused before the PUBACK: stored, it would be acknowledged and then never go upstream.
+    if (Math.abs(r.ts) >= MAX_WIRE_TS_MS) throw new IngestError('bad_time', `ts ${r.ts} of ${r.series} is past what the uplink carries (|ts| < 2^48 ms)`);
     if (r.unit !== undefined && (typeof r.unit !== 'string' || r.unit.length > MAX_UNIT)) {
       throw new IngestError('bad_value', `unit of ${r.series} is not a short string`);
     }

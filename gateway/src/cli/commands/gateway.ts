@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isDeviceId } from '@fieldmesh/device-sdk';
 import { loadGatewayConfig, type GatewayConfig } from '../../config/gateway-config.js';
+import { exposedSecrets } from '../../config/secret-permissions.js';
 import { FileCredentialStore } from '../../ingest/credentials.js';
 import { Gateway } from '../../gateway.js';
 import { ServiceNotifier } from '@fieldmesh/hardware/image/watchdog';
@@ -95,6 +97,12 @@ const gateway: Command = {
     const config = loadGatewayConfig(typeof flags.config === 'string' ? flags.config : undefined);
     const fixedLevel = typeof flags['log-level'] === 'string' ? checkLogLevel(flags['log-level']) : null;
     const logger = programLogger({ level: fixedLevel ?? config.logLevel, format });
+    if (typeof flags.config === 'string') {
+      const exposed = exposedSecrets(flags.config, config, readFileSync(flags.config, 'utf8'));
+      if (exposed.length > 0) {
+        logger.warn({ file: flags.config, keys: exposed, fix: `chmod 600 ${flags.config}, or move them into \${VAR}s` }, 'config file holding secrets is readable by other users');
+      }
+    }
     const gw = new Gateway(config, { logger });
     const started = await gw.start();
     // Stop handlers are in place before the ready lines: a supervisor may send SIGTERM as soon as
