@@ -61,7 +61,8 @@ describe('storage budget in the gateway', () => {
     expect(out.code).toBe(0);
     expect(out.stdout).toContain('REFUSING new readings');
     expect(out.stdout).toContain(`lost      refused=${refused}`);
-    expect(out.stdout).toContain(`dev1/temp refused ${refused}`);
+    // One row per series and reason, in aligned columns.
+    expect(out.stdout).toMatch(new RegExp(`^ +dev1/temp +refused +${refused}$`, 'm'));
     const epoch = gw.store.epoch;
     await gw.stop();
     gateways.length = 0;
