@@ -188,6 +188,30 @@ export function resolveCloudConfig(input: unknown = {}, baseDir = process.cwd())
 }
 
 /**
+ * Only the data directory of `file` (where `add-gateway` writes gateways.json): the rest of the
+ * file and its secrets (`${FM_PG_URL}`, the broker password) are not needed for that.
+ */
+export function cloudDataDir(file: string, env: ConfigEnv = processConfigEnv()): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CloudError('FM_ERR_CLOUD_CONFIG_FILE', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) throw new CloudError('FM_ERR_CLOUD_CONFIG_FILE', `${file} is not valid YAML: ${doc.errors[0]!.message}`);
+  try {
+    substituteConfigEnv(doc, env, (p) => p === 'dataDir');
+  } catch (err) {
+    if (!(err instanceof ConfigEnvError)) throw err;
+    throw new CloudError('FM_ERR_CLOUD_CONFIG_ENV', `${file}: ${err.path}: ${err.message}`);
+  }
+  const dataDir = (doc.toJS({ maxAliasCount: 100 }) as { dataDir?: unknown } | null)?.dataDir ?? CLOUD_DEFAULTS.dataDir;
+  if (typeof dataDir !== 'string' || dataDir.length === 0) bad('dataDir', `must be a non-empty string, got ${JSON.stringify(dataDir)}`);
+  return resolve(resolve(file, '..'), dataDir);
+}
+
+/**
  * Reads a YAML config file, `${VAR}` substituted from `env` (device-sdk/src/config-env.ts);
  * relative paths in it are relative to the file's directory.
  */

@@ -112,9 +112,10 @@ interface YamlNode {
 
 /**
  * Substitutes every string scalar of a parsed `yaml` Document in place (call before `toJS`).
- * Throws ConfigEnvError naming the key path (`uplink.password`, `serial[0].path`).
+ * Throws ConfigEnvError naming the key path (`uplink.password`, `serial[0].path`). `only`: just
+ * the keys it accepts (a command that needs one key must not need every secret of the file).
  */
-export function substituteConfigEnv(doc: { contents: unknown }, env: ConfigEnv = processConfigEnv()): void {
+export function substituteConfigEnv(doc: { contents: unknown }, env: ConfigEnv = processConfigEnv(), only?: (path: string) => boolean): void {
   const visit = (node: unknown, path: string): void => {
     if (node === null || typeof node !== 'object') return;
     const n = node as YamlNode;
@@ -130,7 +131,7 @@ export function substituteConfigEnv(doc: { contents: unknown }, env: ConfigEnv =
       });
       return;
     }
-    if (typeof n.value === 'string' && 'type' in n) {
+    if (typeof n.value === 'string' && 'type' in n && (only === undefined || only(path))) {
       const { value, whole } = expandConfigString(n.value, path, env);
       n.value = whole && n.type === 'PLAIN' ? plainScalar(value) : value;
     }

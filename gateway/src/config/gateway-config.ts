@@ -111,6 +111,30 @@ export function parseGatewayConfig(input: unknown, baseDir = process.cwd()): Rea
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /**
+ * Only the data directory of `file`, for commands that write into it (add-device, add-app): they
+ * need neither the rest of the config valid nor its secrets (`${FM_UPLINK_PASSWORD}`) set.
+ */
+export function gatewayDataDir(file: string, env: ConfigEnv = processConfigEnv()): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('FM_ERR_CONFIG_FILE', '', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) throw new ConfigError('FM_ERR_CONFIG_YAML', '', `${file}: ${doc.errors[0]!.message.split('\n')[0]}`);
+  try {
+    substituteConfigEnv(doc, env, (p) => p === 'dataDir');
+  } catch (err) {
+    if (!(err instanceof ConfigEnvError)) throw err;
+    throw new ConfigError('FM_ERR_CONFIG_ENV', err.path, `${file}: ${err.message}`);
+  }
+  const data = doc.toJS({ maxAliasCount: 100 }) as { dataDir?: unknown } | null;
+  const dataDir = str({ max: 4096 })(data?.dataDir ?? gatewayDefaults.dataDir, 'dataDir');
+  return resolve(dirname(resolve(file)), dataDir);
+}
+
+/**
  * Loads `file` (YAML, `${VAR}` substituted from `env`: device-sdk/src/config-env.ts), or the
  * embedded defaults when `file` is undefined. Throws ConfigError.
  */

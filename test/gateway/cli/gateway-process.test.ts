@@ -70,6 +70,16 @@ describe('add-device / add-gateway never write a data directory silently', () =>
     expect(c2.code, c2.stderr).toBe(0);
     expect(c2.stdout).toContain(`credentials: ${join(cwd, 'clouddata', 'gateways.json')}`);
     expect(existsSync(join(cwd, 'data'))).toBe(false);
+
+    // Issuing a password needs the data directory only, not the file's secrets.
+    writeFileSync(join(cwd, 'gw.yaml'), 'dataDir: ${FM_T_DATA:-./gw-from-config}\nuplink:\n  url: mqtt://c:1884\n  password: "${FM_T_UNSET_SECRET:?set me}"\n');
+    const g3 = await run(['gateway', 'add-device', 'th3', '--config', 'gw.yaml'], cwd);
+    expect(g3.code, g3.stderr).toBe(0);
+    expect(g3.stdout).toContain(`credentials: ${join(cwd, 'gw-from-config', 'devices.json')}`);
+    writeFileSync(join(cwd, 'cloud.yaml'), 'dataDir: ./cloud-from-config\nstore: "${FM_T_UNSET_PG:?a postgres url}"\n');
+    const c3 = await run(['cloud', 'add-gateway', 'gw-c', '--config', 'cloud.yaml'], cwd);
+    expect(c3.code, c3.stderr).toBe(0);
+    expect(c3.stdout).toContain(`credentials: ${join(cwd, 'cloud-from-config', 'gateways.json')}`);
   });
 });
 

@@ -101,7 +101,8 @@ const cloud: Command = {
         if (typeof flags.config === 'string') throw new UsageError('give --config or --data-dir, not both');
         file = credentialsFile(cb.resolveCloudConfig({ dataDir: resolve(flags['data-dir']) }));
       } else if (typeof flags.config === 'string') {
-        file = credentialsFile(config(cb, flags));
+        // Only dataDir is read: issuing a password must not need the store's or broker's secrets.
+        file = credentialsFile(cb.resolveCloudConfig({ dataDir: cb.cloudDataDir(flags.config) }));
       } else {
         throw new UsageError("add-gateway needs --config FILE (the bridge's config; its dataDir holds gateways.json) or --data-dir DIR (a bridge without --config uses ./cloud-data)");
       }
@@ -110,7 +111,7 @@ const cloud: Command = {
       process.stdout.write(
         `gateway: ${rest[1]}\npassword: ${issued.password}\norigin key: ${issued.publicKey}\n` +
           (issued.signingKey !== null ? `signing key: ${issued.signingKey}\n` : '') +
-          `credentials: ${file}\n(shown once; put ${issued.signingKey !== null ? 'them in the gateway config as uplink.password and uplink.signingKey' : 'it in the gateway config as uplink.password'}, or in its environment, e.g. uplink.password: \${FM_UPLINK_PASSWORD})\n`,
+          `credentials: ${file}\n(shown once; give gateway ${rest[1]} ${issued.signingKey !== null ? 'both in its environment, FM_UPLINK_PASSWORD and FM_UPLINK_SIGNING_KEY, read by uplink.password and uplink.signingKey' : 'it in its environment as FM_UPLINK_PASSWORD, read by uplink.password'})\n`,
       );
       return 0;
     }

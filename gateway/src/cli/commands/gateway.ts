@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isDeviceId } from '@fieldmesh/device-sdk';
-import { loadGatewayConfig, type GatewayConfig } from '../../config/gateway-config.js';
+import { gatewayDataDir, loadGatewayConfig, type GatewayConfig } from '../../config/gateway-config.js';
 import { exposedSecrets } from '../../config/secret-permissions.js';
 import { FileCredentialStore } from '../../ingest/credentials.js';
 import { Gateway } from '../../gateway.js';
@@ -65,7 +65,7 @@ function dataDirOf(flags: Record<string, string | boolean>, what: string): strin
   if (typeof flags.config !== 'string') {
     throw new UsageError(`${what} needs --config FILE (the gateway's config; its dataDir holds the credentials) or --data-dir DIR (the directory a gateway without --config uses is ./data)`);
   }
-  return loadGatewayConfig(flags.config).dataDir;
+  return gatewayDataDir(flags.config);
 }
 
 const gateway: Command = {
