@@ -68,6 +68,7 @@ async function publish(port: number, device: string, password: string | undefine
 }
 
 const pw = (out: string) => /^password: (\S+)$/m.exec(out)![1]!;
+const signingKey = (out: string) => /^signing key: (\S+)$/m.exec(out)![1]!;
 
 describe('examples/', () => {
   it('single-gateway: the gateway delivers a device reading to the cloud', async () => {
@@ -80,7 +81,9 @@ describe('examples/', () => {
     };
     const cloudYaml = join(EX, 'single-gateway/cloud.yaml');
     const gwYaml = join(EX, 'single-gateway/gateway.yaml');
-    env.FM_UPLINK_PASSWORD = pw((await fieldmesh(['cloud', 'add-gateway', 'gw-a', '--config', cloudYaml], env)).stdout);
+    const issued = (await fieldmesh(['cloud', 'add-gateway', 'gw-a', '--config', cloudYaml], env)).stdout;
+    env.FM_UPLINK_PASSWORD = pw(issued);
+    env.FM_UPLINK_SIGNING_KEY = signingKey(issued);
     // Without the password the gateway refuses to start, naming the key and the variable.
     const missing = await fieldmesh(['gateway', '--config', gwYaml], { ...env, FM_UPLINK_PASSWORD: '' });
     expect(missing.stderr).toMatch(/FM_ERR_CONFIG_ENV.*uplink\.password.*FM_UPLINK_PASSWORD is not set/s);
@@ -97,7 +100,11 @@ describe('examples/', () => {
     for (const k of ['FM_CLOUD_BROKER_PORT', 'FM_CLOUD_HTTP_PORT', 'FM_MESH_PORT_A', 'FM_MESH_PORT_B', 'FM_MESH_PORT_C'] as const) env[k] = String(await freePort());
     for (const g of ['A', 'B', 'C']) for (const k of ['BROKER', 'HTTP']) env[`FM_GW_${g}_${k}_PORT`] = String(await freePort());
     const cloudYaml = join(EX, 'site-mesh/cloud.yaml');
-    for (const g of ['a', 'b', 'c']) env[`FM_UPLINK_PASSWORD_${g.toUpperCase()}`] = pw((await fieldmesh(['cloud', 'add-gateway', `gw-${g}`, '--config', cloudYaml], env)).stdout);
+    for (const g of ['a', 'b', 'c']) {
+      const issued = (await fieldmesh(['cloud', 'add-gateway', `gw-${g}`, '--config', cloudYaml], env)).stdout;
+      env[`FM_UPLINK_PASSWORD_${g.toUpperCase()}`] = pw(issued);
+      env[`FM_UPLINK_SIGNING_KEY_${g.toUpperCase()}`] = signingKey(issued);
+    }
     const token = /^live token: (\S+)$/m.exec(await start(['cloud', '--config', cloudYaml], env, /^live token: \S+$/m))![1]!;
     await Promise.all(['a', 'b', 'c'].map((g) => start(['gateway', '--config', join(EX, `site-mesh/gw-${g}.yaml`)], env, /^http: /m)));
     await waitFor(async () => {

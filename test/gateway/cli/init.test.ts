@@ -101,7 +101,7 @@ describe('fieldmesh init gateway', () => {
     const r = await run(['init', 'gateway', '--id', 'gw-u', '--uplink', 'mqtt://cloud.example:1884', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('export FM_UPLINK_PASSWORD=');
-    const c = loadGatewayConfig(out, { get: (v) => (v === 'FM_UPLINK_PASSWORD' ? 's3cret' : undefined) });
+    const c = loadGatewayConfig(out, { get: (v) => ({ FM_UPLINK_PASSWORD: 's3cret', FM_UPLINK_SIGNING_KEY: `${'B'.repeat(43)}=` })[v] });
     expect(c.uplink).toMatchObject({ url: 'mqtt://cloud.example:1884', username: 'gw-u', password: 's3cret' });
     expect(readFileSync(out, 'utf8')).not.toContain('s3cret');
     expect(() => loadGatewayConfig(out, { get: () => undefined })).toThrow(/FM_UPLINK_PASSWORD is not set/);
@@ -110,7 +110,7 @@ describe('fieldmesh init gateway', () => {
   it('its commented examples (serial line, uplink, rule) load too once uncommented', () => {
     const tree = gatewayTemplate({ id: 'gw-x', meshKey: KEY });
     const f = file(renderTemplate([], tree, { uncomment: true }));
-    const c = loadGatewayConfig(f, { get: (v) => (v === 'FM_UPLINK_PASSWORD' ? 'pw' : undefined) });
+    const c = loadGatewayConfig(f, { get: (v) => ({ FM_UPLINK_PASSWORD: 'pw', FM_UPLINK_SIGNING_KEY: `${'B'.repeat(43)}=` })[v] });
     expect(c.serial).toHaveLength(1);
     expect(c.uplink).toMatchObject({ url: 'mqtt://cloud.example:1884', password: 'pw' });
     expect(c.rules).toHaveLength(1);
@@ -118,7 +118,7 @@ describe('fieldmesh init gateway', () => {
 
   it('covers every key the loader knows, at every level (so it cannot drift from the schema)', () => {
     const tree = gatewayTemplate({ id: 'gw-x', meshKey: KEY });
-    const env = { get: (v: string) => (v === 'FM_UPLINK_PASSWORD' ? 'pw' : undefined) };
+    const env = { get: (v: string) => ({ FM_UPLINK_PASSWORD: 'pw', FM_UPLINK_SIGNING_KEY: `${'B'.repeat(43)}=` })[v] };
     // A rule's keys depend on its kind; the rules schema has its own tests.
     coverage(tree, renderTemplate([], tree, { uncomment: true }), (f) => loadGatewayConfig(f, env), ['rules.0']);
   });

@@ -20,7 +20,8 @@ what to run next. The file loads as written: \`fieldmesh gateway --config FILE\`
   --mesh-key KEY  the site's cluster key (base64 of 32 bytes) when other gateways already
                   have one; default a new random key
   --uplink URL    the cloud broker (mqtt://HOST:1884): the uplink block is written live, its
-                  password read from \$FM_UPLINK_PASSWORD at start; default commented out
+                  password and signing key read from \$FM_UPLINK_PASSWORD and
+                  \$FM_UPLINK_SIGNING_KEY at start; default commented out
   --force         overwrite an existing file
 
 The file is written mode 0600: it holds the mesh key. Values may be \${VAR}, \${VAR:-default}
@@ -64,7 +65,8 @@ const init: Command = {
     const { loadGatewayConfig } = await import('../../config/gateway-config.js');
     try {
       // The password is the environment's at start; a placeholder lets the file be checked now.
-      loadGatewayConfig(out, { get: (v) => (v === 'FM_UPLINK_PASSWORD' ? (process.env[v] ?? 'checked-at-start') : process.env[v]) });
+      const placeholder: Record<string, string> = { FM_UPLINK_PASSWORD: 'checked-at-start', FM_UPLINK_SIGNING_KEY: `${'A'.repeat(43)}=` };
+      loadGatewayConfig(out, { get: (v) => process.env[v] ?? placeholder[v] });
     } catch (err) {
       const { rmSync } = await import('node:fs');
       rmSync(out, { force: true });
@@ -72,10 +74,10 @@ const init: Command = {
     }
     process.stdout.write(
       `wrote ${out} (gateway ${id}, mode 0600: it holds the mesh key)\n\nnext:\n` +
-        `  1. at the cloud:  fieldmesh cloud add-gateway ${id} --config cloud.yaml   # prints this gateway's uplink password once\n` +
+        `  1. at the cloud:  fieldmesh cloud add-gateway ${id} --config cloud.yaml   # prints this gateway's uplink password and signing key once\n` +
         (typeof flags.uplink === 'string'
-          ? `  2. export FM_UPLINK_PASSWORD=<that password>   (the uplink to ${flags.uplink} reads it at start)\n`
-          : `  2. in ${out}: uncomment the uplink block and set its url (or run init again with --uplink mqtt://CLOUD_HOST:1884); export FM_UPLINK_PASSWORD=<that password>\n`) +
+          ? `  2. export FM_UPLINK_PASSWORD=<that password> FM_UPLINK_SIGNING_KEY=<that signing key>   (the uplink to ${flags.uplink} reads them at start)\n`
+          : `  2. in ${out}: uncomment the uplink block and set its url (or run init again with --uplink mqtt://CLOUD_HOST:1884); export FM_UPLINK_PASSWORD and FM_UPLINK_SIGNING_KEY\n`) +
         `  3. fieldmesh gateway add-device DEVICE_ID --config ${out}   # once per device; prints its password once\n` +
         `  4. fieldmesh gateway --config ${out}\n` +
         `more gateways at this site: fieldmesh init gateway --id OTHER_ID --mesh-key '${meshKey}'\n`,

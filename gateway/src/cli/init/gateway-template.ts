@@ -124,6 +124,7 @@ export function gatewayTemplate(opts: { id: string; meshKey: string; uplinkUrl?:
         { key: 'maxBytesPerSecond', why: 'Cap for metered links; 0 = no cap.', value: 0 },
         { key: 'maxInFlight', why: 'Ceiling of the adaptive send window, in batches.', value: 16 },
         { key: 'stateSeries', why: 'Series ("device/sensor", * = one level) where only the newest unsent value matters.', value: [] },
+        { key: 'signingKey', why: 'The key batches are signed with, printed by `fieldmesh cloud add-gateway <id>` (the cloud stores only what its origin signed); null = <dataDir>/origin-key.json.', value: '${FM_UPLINK_SIGNING_KEY}' },
       ],
     },
     {
