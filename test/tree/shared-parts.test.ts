@@ -54,6 +54,8 @@ describe('source uses the shared parts', () => {
     // took. Throttles that are not log lines (a progress bar, a budget check) have other names.
     const handRolled = /\b(now|monotonic\(\)|Date\.now\(\))\s*-\s*(this\.)?last\w*(Log|Err|Warn|Complain|Fail)\w*\s*[<>]=?/;
     expect(hits(handRolled, (f) => f === 'device-sdk/src/rate-limited-log.ts')).toEqual([]);
+    // `if (n <= 10 || n % 1000 === 0) log.warn(…)`: thinning by count instead of by time.
+    expect(hits(/% [\d_]+ === 0\).*\.(warn|error|info)\(/, () => false)).toEqual([]);
   });
 
   it('builds every error class on CodedError, apart from internal carriers that a catch turns into a coded one', () => {

@@ -110,7 +110,7 @@ export class ExternalCloudBridge {
           sources: { receiver: r.stats, http: () => httpAccess.refused, alerts: alertReceiver.stats, status: () => ({ refused: presence.statusRefused, throttled: presence.statusThrottled }) },
         }),
       }, config.http);
-      if (shared) relay = await PgLiveRelay.start(config.store, origin, live.hub, logger);
+      if (shared) relay = await PgLiveRelay.start(config.store, origin, live.hub, logger, clock);
       const httpPort = await http.listen(config.http.port, config.http.host);
       logger.info({ broker: redact(url), shareGroup: config.broker.shareGroup, httpPort, store: redact(config.store) }, 'cloud bridge started behind an external broker');
       return new ExternalCloudBridge(config, store, receiver, link, http, httpPort, live, relay, logger, alertStore);

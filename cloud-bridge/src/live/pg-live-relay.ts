@@ -1,5 +1,6 @@
 import pg from 'pg';
-import type { Logger } from '@fieldmesh/device-sdk';
+import { systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { BATCH_CHANNEL, fromColumns, type BatchNotice } from '../store/postgres-cloud-store.js';
 import type { LiveHub } from './live-hub.js';
 import type { LiveReading } from './live-event.js';
@@ -24,15 +25,17 @@ export class PgLiveRelay {
     private readonly origin: string,
     private readonly hub: LiveHub,
     private readonly logger: Logger,
+    /** A broken relay fails on every batch: one line per 10 s, with the count in between. */
+    private readonly failures: RateLimitedLog,
   ) {}
 
-  static async start(url: string, origin: string, hub: LiveHub, logger: Logger): Promise<PgLiveRelay> {
+  static async start(url: string, origin: string, hub: LiveHub, logger: Logger, clock: Clock = systemClock): Promise<PgLiveRelay> {
     const listener = new pg.Client({ connectionString: url });
     const pool = new pg.Pool({ connectionString: url, max: 1 });
     pool.on('error', () => {});
     listener.on('error', (err) => logger.warn({ err: err.message }, 'live relay: PostgreSQL listener failed; other bridges\' readings are no longer streamed here'));
     await listener.connect();
-    const relay = new PgLiveRelay(listener, pool, origin, hub, logger);
+    const relay = new PgLiveRelay(listener, pool, origin, hub, logger, new RateLimitedLog(logger, clock, { intervalMs: 10_000, countZero: false }));
     listener.on('notification', (n) => {
       if (n.channel !== BATCH_CHANNEL || !n.payload) return;
       // One at a time, in notification order: a subscriber sees each gateway's batches in commit order.
@@ -62,7 +65,7 @@ export class PgLiveRelay {
       this.hub.readings(notice.gateway, readings);
     } catch (err) {
       this.stats.errors++;
-      if (this.stats.errors <= 3 || this.stats.errors % 1000 === 0) this.logger.warn({ err: (err as Error).message, errors: this.stats.errors }, 'live relay: could not stream another bridge\'s batch');
+      this.failures.warn('relay', { err: (err as Error).message, errors: this.stats.errors }, 'live relay: could not stream another bridge\'s batch');
     }
   }
 

@@ -19,6 +19,7 @@ import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
 import { SENSOR_NAME, type Reading, type ReadingValue } from '../reading.js';
 import { encodeSenml } from '../senml/index.js';
 import { MdnsGatewayDiscovery, StaticGateway, type GatewayDiscovery } from './discovery.js';
@@ -80,6 +81,8 @@ export class DeviceClient extends EventEmitter {
   private readonly opts: DeviceClientOptions;
   private readonly clock: Clock;
   private readonly log: Logger;
+  /** A device sending a bad reading every second must not flood its log: one line per reason per 10 s. */
+  private readonly rejectLog: RateLimitedLog;
   private readonly discovery: GatewayDiscovery;
   private readonly buffer: OfflineBuffer;
   private readonly maxInFlight: number;
@@ -107,6 +110,7 @@ export class DeviceClient extends EventEmitter {
     this.device = opts.device;
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.logger ?? silentLogger).child({ component: 'device-client', device: opts.device });
+    this.rejectLog = new RateLimitedLog(this.log, this.clock, { intervalMs: 10_000, maxKeys: 64, countZero: false });
     const g = opts.gateway;
     this.discovery = typeof g === 'string' ? (g === 'mdns' ? new MdnsGatewayDiscovery() : new StaticGateway(g)) : 'mdns' in g ? new MdnsGatewayDiscovery(g.mdns) : g;
     const b = opts.buffer;
@@ -318,8 +322,7 @@ export class DeviceClient extends EventEmitter {
     } catch {
       notice = { reason: 'unknown', code: 'unknown' };
     }
-    // Only the first few: a device that sends a bad reading every second must not flood the log.
-    if (this.s.gatewayRejected <= 10 || this.s.gatewayRejected % 1000 === 0) this.log.warn({ ...notice, count: this.s.gatewayRejected }, 'gateway refused a message');
+    this.rejectLog.warn(notice.reason.slice(0, 64), { ...notice, count: this.s.gatewayRejected }, 'gateway refused a message');
     this.emit('rejected', notice);
   }
 
