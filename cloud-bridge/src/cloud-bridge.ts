@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from 'aedes';
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
@@ -108,7 +108,8 @@ export class CloudBridge {
         logger,
         throttled,
         1000,
-        new OriginKeys(credentials, config.broker.auth),
+        // With auth: none (a lab) logins are not checked, but keys registered with add-gateway are.
+        new OriginKeys(credentials ?? (existsSync(credentialsFile(config)) ? new GatewayCredentials(credentialsFile(config)) : null), config.broker.auth),
       );
       const ackSender = (gatewayId: string, ack: Parameters<typeof encodeAck>[0]) =>
         new Promise<void>((resolve, reject) =>

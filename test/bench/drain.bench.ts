@@ -13,7 +13,8 @@ import mqttPacket from 'mqtt-packet';
 import type { Reading } from '@fieldmesh/device-sdk';
 import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
 import { Uplink } from '#gateway/uplink/uplink';
-import { encodeBatch } from '@fieldmesh/protocol';
+import { batchSigner, checkBatchSignature, encodeBatch, generateOriginKey, originPublicKey } from '@fieldmesh/protocol';
+import { GatewayCredentials } from '#cloud-bridge/broker/credentials';
 import { MqttUplinkLink, type LinkSession, type UplinkLink } from '#gateway/uplink/uplink-link';
 import type { BenchRow } from './harness.js';
 
@@ -124,7 +125,28 @@ function jsonMessageBytes(r: Reading, gateway: string): number {
   return publish.length + 4;
 }
 
-async function drainOnce(): Promise<{ rate: number; rows: BenchRow[] }> {
+/** Cost of the origin signature on one batch of 5,000 readings of the backlog: sign at the gateway, verify at the cloud. */
+function signatureCost(): { signUs: number; verifyUs: number; bytes: number } {
+  const key = generateOriginKey();
+  const signer = batchSigner(key.signingKey);
+  const pub = originPublicKey(key.publicKey);
+  const readings = (backlog().next().value as Reading[]).slice(0, 5000).map((r: Reading, i: number) => ({ ...r, seq: i + 1 }));
+  const plain = encodeBatch({ gatewayId: 'gw-bench', epoch: '0123456789abcdef', readings });
+  const n = 400;
+  let t = performance.now();
+  let signed = plain;
+  for (let i = 0; i < n; i++) signed = encodeBatch({ gatewayId: 'gw-bench', epoch: '0123456789abcdef', readings }, signer.sign);
+  const signedUs = ((performance.now() - t) * 1000) / n;
+  t = performance.now();
+  for (let i = 0; i < n; i++) encodeBatch({ gatewayId: 'gw-bench', epoch: '0123456789abcdef', readings });
+  const plainUs = ((performance.now() - t) * 1000) / n;
+  t = performance.now();
+  for (let i = 0; i < n; i++) if (checkBatchSignature(signed, pub) !== 'valid') throw new Error('signature does not verify');
+  const verifyUs = ((performance.now() - t) * 1000) / n;
+  return { signUs: signedUs - plainUs, verifyUs, bytes: signed.length - plain.length };
+}
+
+async function drainOnce(signed: boolean): Promise<{ rate: number; rows: BenchRow[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'fm-bench-drain-'));
   try {
     const log = new SqliteReadingLog(join(dir, 'gw.sqlite'));
@@ -139,11 +161,14 @@ async function drainOnce(): Promise<{ rate: number; rows: BenchRow[] }> {
       if (jsonSample.length < 100_000) jsonSample.push(...chunk);
     }
     const fillS = (performance.now() - fillStart) / 1000;
+    // Signed: the cloud has the gateway's public key and verifies every batch (origin-keys.ts).
+    const key = generateOriginKey();
+    if (signed) new GatewayCredentials(join(dir, 'cloud', 'gateways.json')).add('gw-bench', { publicKey: key.publicKey });
     const cloud = await startCloudProcess(dir);
     const mqttLink = new MqttUplinkLink(`mqtt://127.0.0.1:${cloud.port}`);
     let session: LinkSession | null = null;
     const link: UplinkLink = { open: (o, e) => (session = mqttLink.open(o, e)) };
-    const uplink = new Uplink({ gatewayId: 'gw-bench', log, url: `mqtt://127.0.0.1:${cloud.port}`, link, statusIntervalMs: 60_000, batchReadings: BATCH, maxInFlight: WINDOW });
+    const uplink = new Uplink({ gatewayId: 'gw-bench', log, url: `mqtt://127.0.0.1:${cloud.port}`, link, statusIntervalMs: 60_000, batchReadings: BATCH, maxInFlight: WINDOW, ...(signed ? { sign: batchSigner(key.signingKey).sign } : {}) });
     const started = performance.now();
     // Gateway memory while draining (the cloud is another process): flat means no growth with backlog size.
     const rssStart = process.memoryUsage.rss();
@@ -217,21 +242,34 @@ const RUNS = Number(process.env.FM_DRAIN_RUNS ?? 3);
 
 export default async function drainBench(): Promise<BenchRow[]> {
   const runs: Array<{ rate: number; rows: BenchRow[]; load: string }> = [];
+  const unsigned: number[] = [];
+  // Signed and unsigned drains alternate, so load drifts hit both alike.
   for (let i = 0; i < RUNS; i++) {
-    const r = await drainOnce();
+    unsigned.push((await drainOnce(false)).rate);
+    const r = await drainOnce(true);
     runs.push({ ...r, load: readFileSync('/proc/loadavg', 'utf8').split(' ')[0]! });
   }
+  unsigned.sort((a, b) => a - b);
+  const medUnsigned = unsigned[Math.floor(unsigned.length / 2)]!;
+  const cost = signatureCost();
   const rates = runs.map((r) => r.rate).sort((a, b) => a - b);
   const med = rates[Math.floor(rates.length / 2)]!;
   const spread = (rates.at(-1)! - rates[0]!) / med;
   const summary: BenchRow = {
-    name: `drain ${TOTAL.toLocaleString('en')} backlog: median of ${RUNS}`,
+    name: `drain ${TOTAL.toLocaleString('en')} backlog, batches signed: median of ${RUNS}`,
     value: Math.round(med),
     unit: 'readings/s',
     target: '>= 300000',
     met: med >= 300_000,
     anchor: `runs ${runs.map((r) => Math.round(r.rate / 1000) + 'k').join(' ')} (spread ${(spread * 100).toFixed(0)}%), load ${runs.map((r) => r.load).join(' ')}`,
   };
+  const signing: BenchRow[] = [
+    { name: `drain without origin signatures: median of ${RUNS} (runs ${unsigned.map((r) => Math.round(r / 1000) + 'k').join(' ')})`, value: Math.round(medUnsigned), unit: 'readings/s' },
+    { name: 'drain rate change with signatures (signed median / unsigned median - 1)', value: Number((((med - medUnsigned) / medUnsigned) * 100).toFixed(1)), unit: '%', target: '> -5', met: (med - medUnsigned) / medUnsigned > -0.05 },
+    { name: 'origin signature per 5,000-reading batch: sign (encode signed - encode plain)', value: Math.round(cost.signUs), unit: 'µs' },
+    { name: 'origin signature per 5,000-reading batch: verify at the cloud', value: Math.round(cost.verifyUs), unit: 'µs' },
+    { name: 'origin signature bytes per batch', value: cost.bytes, unit: 'B' },
+  ];
   // The other rows are the last run's (wire bytes and memory do not depend on the machine's load).
-  return [summary, ...runs.at(-1)!.rows];
+  return [summary, ...signing, ...runs.at(-1)!.rows];
 }
