@@ -126,24 +126,28 @@ function jsonMessageBytes(r: Reading, gateway: string): number {
 }
 
 /** Cost of the origin signature on one batch of 5,000 readings of the backlog: sign at the gateway, verify at the cloud. */
-function signatureCost(): { signUs: number; verifyUs: number; bytes: number } {
+function signatureCost(): { signUs: number; encodeUs: number; verifyUs: number; bytes: number } {
   const key = generateOriginKey();
   const signer = batchSigner(key.signingKey);
   const pub = originPublicKey(key.publicKey);
   const readings = (backlog().next().value as Reading[]).slice(0, 5000).map((r: Reading, i: number) => ({ ...r, seq: i + 1 }));
   const plain = encodeBatch({ gatewayId: 'gw-bench', epoch: '0123456789abcdef', readings });
-  const n = 400;
-  let t = performance.now();
-  let signed = plain;
-  for (let i = 0; i < n; i++) signed = encodeBatch({ gatewayId: 'gw-bench', epoch: '0123456789abcdef', readings }, signer.sign);
-  const signedUs = ((performance.now() - t) * 1000) / n;
-  t = performance.now();
-  for (let i = 0; i < n; i++) encodeBatch({ gatewayId: 'gw-bench', epoch: '0123456789abcdef', readings });
-  const plainUs = ((performance.now() - t) * 1000) / n;
-  t = performance.now();
-  for (let i = 0; i < n; i++) if (checkBatchSignature(signed, pub) !== 'valid') throw new Error('signature does not verify');
-  const verifyUs = ((performance.now() - t) * 1000) / n;
-  return { signUs: signedUs - plainUs, verifyUs, bytes: signed.length - plain.length };
+  const signed = encodeBatch({ gatewayId: 'gw-bench', epoch: '0123456789abcdef', readings }, signer.sign);
+  // The signature alone (what encodeBatch adds): sign the framed bytes the codec hands it.
+  const framed = plain.subarray(0, plain.length - 4);
+  const n = 2000;
+  const time = (f: () => void): number => {
+    for (let i = 0; i < 200; i++) f(); // warm-up
+    const t = performance.now();
+    for (let i = 0; i < n; i++) f();
+    return ((performance.now() - t) * 1000) / n;
+  };
+  const signUs = time(() => signer.sign(framed));
+  const encodeUs = time(() => encodeBatch({ gatewayId: 'gw-bench', epoch: '0123456789abcdef', readings }));
+  const verifyUs = time(() => {
+    if (checkBatchSignature(signed, pub) !== 'valid') throw new Error('signature does not verify');
+  });
+  return { signUs, encodeUs, verifyUs, bytes: signed.length - plain.length };
 }
 
 async function drainOnce(signed: boolean): Promise<{ rate: number; rows: BenchRow[] }> {
@@ -266,7 +270,7 @@ export default async function drainBench(): Promise<BenchRow[]> {
   const signing: BenchRow[] = [
     { name: `drain without origin signatures: median of ${RUNS} (runs ${unsigned.map((r) => Math.round(r / 1000) + 'k').join(' ')})`, value: Math.round(medUnsigned), unit: 'readings/s' },
     { name: 'drain rate change with signatures (signed median / unsigned median - 1)', value: Number((((med - medUnsigned) / medUnsigned) * 100).toFixed(1)), unit: '%', target: '> -5', met: (med - medUnsigned) / medUnsigned > -0.05 },
-    { name: 'origin signature per 5,000-reading batch: sign (encode signed - encode plain)', value: Math.round(cost.signUs), unit: 'µs' },
+    { name: `origin signature per 5,000-reading batch: sign (encoding the batch takes ${Math.round(cost.encodeUs)} µs)`, value: Math.round(cost.signUs), unit: 'µs' },
     { name: 'origin signature per 5,000-reading batch: verify at the cloud', value: Math.round(cost.verifyUs), unit: 'µs' },
     { name: 'origin signature bytes per batch', value: cost.bytes, unit: 'B' },
   ];

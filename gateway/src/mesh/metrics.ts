@@ -41,7 +41,7 @@ export function emptyMetrics(): MeshMetrics {
     packetsOut: 0,
     bytesIn: 0,
     bytesOut: 0,
-    dropped: { malformed: 0, auth: 0, replay: 0, stale: 0, version: 0, 'wrong-target': 0, 'not-running': 0 },
+    dropped: { malformed: 0, auth: 0, replay: 0, stale: 0, version: 0, reflected: 0, 'wrong-target': 0, 'not-running': 0 },
     stallDeferrals: 0,
     healthScore: 0,
     members: { alive: 0, suspect: 0, dead: 0, left: 0 },

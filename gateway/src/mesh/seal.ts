@@ -31,7 +31,7 @@ const TAG = 16;
  */
 const WINDOW = 4096;
 
-export type DropReason = 'malformed' | 'auth' | 'replay' | 'stale' | 'version';
+export type DropReason = 'malformed' | 'auth' | 'replay' | 'stale' | 'version' | 'reflected';
 
 export type OpenResult = { ok: true; payload: Buffer; sentAt: number } | { ok: false; reason: DropReason };
 
@@ -109,6 +109,11 @@ export class Seal {
     const now = this.opts.clock.now();
     if (this.opts.replayWindowMs > 0 && Math.abs(now - sentAt) > this.opts.replayWindowMs) return { ok: false, reason: 'stale' };
     const session = nonce.readUInt32BE(0);
+    // Our own session id: one of our packets sent back to us (a reflecting peer or a looped
+    // network). Refused before the replay window, so it costs none of it. Two members drawing
+    // the same 32-bit session id is a 2^-32 chance per pair and start; they would refuse each
+    // other until one restarts.
+    if (session === this.session) return { ok: false, reason: 'reflected' };
     const counter = nonce.readUInt32BE(4) * 0x100000000 + nonce.readUInt32BE(8);
     if (!this.admit(session, counter, now)) return { ok: false, reason: 'replay' };
     if (plain[0] !== PROTOCOL_VERSION) return { ok: false, reason: 'version' };

@@ -49,11 +49,12 @@ describe('mesh codec test vectors (FORMAT.md)', () => {
   it('sealed packet matches its vector and opens', () => {
     const s = vectors.sealed;
     const clock = new ManualClock(s.sentAt);
-    const mk = () =>
-      new Seal({ keyring: new KeyRing([s.keyBase64]), label: s.label, clock, random: { next: () => s.session / 2 ** 32 }, replayWindowMs: 60_000 });
-    const sealed = mk().seal(encodeMessage({ type: 'ack', seq: 7 }));
+    const mk = (session: number) =>
+      new Seal({ keyring: new KeyRing([s.keyBase64]), label: s.label, clock, random: { next: () => session / 2 ** 32 }, replayWindowMs: 60_000 });
+    const sealed = mk(s.session).seal(encodeMessage({ type: 'ack', seq: 7 }));
     expect(sealed.toString('hex')).toBe(s.hex);
-    const opened = mk().open(Buffer.from(s.hex, 'hex'));
+    // The receiver is another member (another session id): its own session's packets are reflections.
+    const opened = mk((s.session + 1) % 2 ** 32).open(Buffer.from(s.hex, 'hex'));
     expect(opened.ok && decodePayload(opened.payload)).toEqual([{ type: 'ack', seq: 7 }]);
   });
 });

@@ -24,6 +24,17 @@ function pair(opts: { label?: string; keys?: Buffer[]; otherLabel?: string; othe
 }
 
 describe('mesh envelope', () => {
+  it("refuses a member's own packets sent back to it (reflected), without using its replay window", () => {
+    const { a, b } = pair();
+    for (let i = 0; i < 10; i++) {
+      const sealed = a.seal(payload);
+      expect(a.open(sealed)).toEqual({ ok: false, reason: 'reflected' });
+      expect(b.open(sealed).ok).toBe(true);
+    }
+    // a still accepts b's packets: reflection is told apart by the session, not by the key.
+    expect(a.open(b.seal(payload)).ok).toBe(true);
+  });
+
   it('round-trips with 29 bytes of crypto overhead plus a 7-byte body header', () => {
     const { a, b } = pair();
     const sealed = a.seal(payload);
