@@ -37,7 +37,7 @@ export function gatewayMetrics(src: {
     const families: MetricFamily[] = [
       { name: 'fieldmesh_readings_ingested_total', help: 'Readings durably committed to the reading log.', type: 'counter', samples: [{ value: s.ingested }] },
       { name: 'fieldmesh_ingest_commits_total', help: 'Group-commit transactions.', type: 'counter', samples: [{ value: s.commits }] },
-      { name: 'fieldmesh_ingest_duplicates_total', help: 'Messages acknowledged but not stored again (same device fm_seq).', type: 'counter', samples: [{ value: s.duplicates }] },
+      { name: 'fieldmesh_ingest_duplicates_total', help: 'Messages acknowledged but not stored again (same device fm_seq, or a QoS 2 resend before PUBREL).', type: 'counter', samples: [{ value: s.duplicates }] },
       {
         name: 'fieldmesh_ingest_rejected_total',
         help: 'Input refused, by reason (gateway/src/ingest/INGEST.md).',

@@ -58,6 +58,8 @@ export class IngestBroker {
   private server: Server | null = null;
   private readonly identity = new WeakMap<Client, string>();
   private readonly connectTimers = new WeakMap<object, Timer>();
+  /** QoS 2 packet ids of each client whose readings are being committed now. */
+  private readonly qos2Committing = new WeakMap<Client, Set<number>>();
   private readonly sockets = new Set<Socket>();
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -292,6 +294,43 @@ export class IngestBroker {
     if (device === undefined) return done(new Error('publish before authentication'));
     // The gateway is the store; a device's retained message would only grow broker memory.
     packet.retain = false;
+    if (packet.qos === 2 && packet.messageId !== undefined) return this.qos2Publish(client, device, packet, done);
+    this.commitPublish(device, packet, done);
+  }
+
+  /**
+   * QoS 2 is exactly once [MQTT-4.3.3]: a PUBLISH resent (DUP) with the same packet id before
+   * its PUBREL is the same message. aedes spots the resend only after this hook (it finds the
+   * packet in its incoming store), so without this check the readings were committed twice.
+   * Ids being committed right now, or stored and awaiting PUBREL, are acknowledged again
+   * without storing; aedes frees the id at PUBREL, after which the id may carry a new message.
+   */
+  private qos2Publish(client: Client, device: string, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    const id = packet.messageId!;
+    let pending = this.qos2Committing.get(client);
+    if (pending?.has(id)) return this.qos2Resent(done);
+    // aedes' persistence API (aedes-persistence): resolves when the id is stored, awaiting PUBREL.
+    const store = (this.aedes as unknown as { persistence: { incomingGetPacket(c: Client, p: PublishPacket): Promise<unknown> } }).persistence;
+    store.incomingGetPacket(client, packet).then(
+      () => this.qos2Resent(done),
+      () => {
+        if (!pending) this.qos2Committing.set(client, (pending = new Set()));
+        if (pending.has(id)) return this.qos2Resent(done);
+        pending.add(id);
+        this.commitPublish(device, packet, (err) => {
+          pending!.delete(id);
+          done(err);
+        });
+      },
+    );
+  }
+
+  private qos2Resent(done: (error?: Error | null) => void): void {
+    this.opts.ingest.stats.duplicates++;
+    done();
+  }
+
+  private commitPublish(device: string, packet: PublishPacket, done: (error?: Error | null) => void): void {
     let decoded;
     try {
       decoded = decodePublish(device, packet.topic, packet.payload as Buffer, this.clock.now());
