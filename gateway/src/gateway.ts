@@ -219,8 +219,9 @@ export class Gateway {
 
       // Every batch this gateway makes carries its origin signature (origin-key.ts), whichever
       // path it takes upstream: direct, through a relay, or uploaded by a buddy from a replica.
+      // Its public half is printed by `fieldmesh gateway` (origin key: …) for add-gateway --public-key.
       this.originKey = loadOriginKey(cfg.dataDir, cfg.uplink?.signingKey ?? null);
-      this.print(`origin key: ${this.originKey.publicKey}`);
+      if (this.originKey.source === 'new') this.log.info({ publicKey: this.originKey.publicKey }, 'origin signing key made (register its public key at the cloud: fieldmesh cloud add-gateway ID --public-key KEY)');
 
       // ── Uplink ────────────────────────────────────────────────────────────────────────────
       // Constructed here when `uplink.url` is configured (gateway/src/uplink/uplink.ts); until

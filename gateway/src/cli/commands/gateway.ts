@@ -125,7 +125,7 @@ const gateway: Command = {
       config.broker.auth === 'credentials' && new FileCredentialStore(join(config.dataDir, 'devices.json')).size() === 0
         ? `no device credentials yet: run \`fieldmesh gateway add-device DEVICE_ID ${typeof flags.config === 'string' ? `--config ${flags.config}` : `--data-dir ${config.dataDir}`}\`\n`
         : '';
-    process.stdout.write(`gateway: ${config.id}\ndata: ${config.dataDir}\n${noDevices}broker: mqtt://${config.broker.host}:${started.brokerPort}\nhttp: http://${config.http.host}:${started.httpPort}/\n`);
+    process.stdout.write(`gateway: ${config.id}\ndata: ${config.dataDir}\n${noDevices}broker: mqtt://${config.broker.host}:${started.brokerPort}\nhttp: http://${config.http.host}:${started.httpPort}/\n${gw.originKey ? `origin key: ${gw.originKey.publicKey}\n` : ''}`);
     // SIGHUP (systemd ExecReload): re-read --config; apply what can change live, name the rest.
     let inForce: Readonly<GatewayConfig> = config;
     reload = () => {
