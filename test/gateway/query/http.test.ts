@@ -166,7 +166,10 @@ describe('fieldmesh query and tail (real CLI processes)', () => {
     expect(raw.code).toBe(0);
     const lines = raw.out.trim().split('\n');
     expect(lines).toHaveLength(2000);
-    expect(lines[0]).toBe('2026-01-01T00:00:00.000Z  0 Cel');
+    // Values are right-aligned in one column, whatever their width.
+    expect(lines[0]).toMatch(/^2026-01-01T00:00:00\.000Z +0 Cel$/);
+    expect(lines[1999]).toMatch(/ 99 Cel$/);
+    expect(new Set(lines.map((l) => l.lastIndexOf(' Cel'))).size).toBe(1);
     const stepped = await cli(['query', '--url', url, '--series', 'a/t', '--from', String(T0), '--to', String(T0 + 120_000), '--step', '60000', '--json']);
     expect(stepped.code).toBe(0);
     const body = JSON.parse(stepped.out) as { source: string; points: Array<{ count: number; min: number; max: number }> };
