@@ -264,7 +264,7 @@ export class Gateway {
       this.serial.start();
       this.metrics.register(serialMetrics(this.serial));
       // Modbus RTU lines and TCP endpoints (ingest/modbus/README.md), into the same sink.
-      this.modbus = startGatewayModbus({ config: cfg.modbus, sink: this.ingestPath, http: this.http, metrics: this.metrics, alerts: this.local.alerts, clock: this.clock, logger: this.log });
+      this.modbus = startGatewayModbus({ config: cfg.modbus, sink: this.ingestPath, http: this.http, metrics: this.metrics, alerts: this.local.alerts, clock: this.clock, logger: this.log, broker: this.broker });
 
       this.metrics.register(
         gatewayMetrics({

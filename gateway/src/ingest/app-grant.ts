@@ -11,30 +11,51 @@ import { compilePattern, type SeriesPattern } from '../series/pattern.js';
  */
 export const APP_USER_PREFIX = 'app:';
 export const READING_TOPIC_PREFIX = 'fm/r/';
+/** `fm/w/<device>/<sensor>`: an app's write of a writable Modbus coil or register (`--write`). */
+export const WRITE_TOPIC_PREFIX = 'fm/w/';
+
+/** Where an app hears how its writes went: `fm/a/<app id>/result`. */
+export function appResultTopic(appId: string): string {
+  return `fm/a/${appId}/result`;
+}
 export const APP_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export function appTopic(series: string): string {
   return `${READING_TOPIC_PREFIX}${series}`;
 }
 
+function compileAll(kind: string, texts: readonly string[]): SeriesPattern[] {
+  return texts.map((text) => {
+    const p = compilePattern(text);
+    if (typeof p === 'string') throw new Error(`${kind} pattern ${JSON.stringify(text)}: ${p}`);
+    return p;
+  });
+}
+
 export class AppGrant {
   readonly patterns: readonly SeriesPattern[];
+  private readonly writes: readonly SeriesPattern[];
 
   constructor(
     readonly id: string,
     readonly read: readonly string[],
+    /** Series (Modbus `<device>/<sensor>`) this app may write; none by default. */
+    readonly write: readonly string[] = [],
   ) {
-    this.patterns = read.map((text) => {
-      const p = compilePattern(text);
-      if (typeof p === 'string') throw new Error(`read pattern ${JSON.stringify(text)}: ${p}`);
-      return p;
-    });
+    this.patterns = compileAll('read', read);
+    this.writes = compileAll('write', write);
+  }
+
+  /** Whether this app may write `series` (the register must also be writable in `modbus:`). */
+  mayWrite(series: string): boolean {
+    return this.writes.some((p) => p.matches(series));
   }
 
   /** Whether a SUBSCRIBE filter stays inside what this app may read. */
   allows(filter: string, gatewayId: string): boolean {
     if (filter === 'fm/alerts/#' || filter.startsWith('fm/alerts/')) return true;
     if (filter === availabilityTopic(gatewayId)) return true;
+    if (filter === appResultTopic(this.id)) return true;
     if (!filter.startsWith(READING_TOPIC_PREFIX)) return false;
     const levels = filter.slice(READING_TOPIC_PREFIX.length).split('/');
     return this.patterns.some((p) => covers(p.text, levels));

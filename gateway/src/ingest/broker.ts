@@ -2,16 +2,16 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { silentLogger, systemClock, type Clock, type Logger, type Timer, isDeviceId } from '@fieldmesh/device-sdk';
+import { silentLogger, systemClock, type Clock, type Logger, type Timer, type ReadingValue, isDeviceId } from '@fieldmesh/device-sdk';
 import type { BrokerConfig } from '../config/broker.js';
 import type { CredentialStore } from './credentials.js';
 import { BrokerError, IngestError, type RejectReason } from './errors.js';
 import type { Ingest } from './ingest.js';
 import { GuardedSocket } from '@fieldmesh/protocol';
 import { RejectLog } from './reject-log.js';
-import { APP_ID, APP_USER_PREFIX, AppGrant, availabilityTopic, READING_TOPIC_PREFIX } from './app-grant.js';
+import { APP_ID, APP_USER_PREFIX, AppGrant, appResultTopic, availabilityTopic, READING_TOPIC_PREFIX, WRITE_TOPIC_PREFIX } from './app-grant.js';
 import { ReadingFeed } from './reading-feed.js';
-import { decodePublish, DEVICE_TOPIC_PREFIX, rejectedTopic } from './topic.js';
+import { decodePublish, DEVICE_TOPIC_PREFIX, parseBareValue, rejectedTopic } from './topic.js';
 
 // mqtt-packet, the packet writer under aedes (and mqtt.js), fills a cache of 65,536 two-byte
 // Buffers (every packet id) at its first write: about 6 MiB of heap kept for the process's life,
@@ -241,7 +241,7 @@ export class IngestBroker {
       (ok) => {
         if (!ok) return refuse(CONNACK_BAD_CREDENTIALS, `wrong password for ${username}`);
         try {
-          this.appGrants.set(client, new AppGrant(id, apps.readPatterns(id) ?? []));
+          this.appGrants.set(client, new AppGrant(id, apps.readPatterns(id) ?? [], apps.writePatterns(id) ?? []));
         } catch (err) {
           return refuse(CONNACK_BAD_CREDENTIALS, `app ${id}: ${(err as Error).message}`);
         }
@@ -250,6 +250,40 @@ export class IngestBroker {
       (err: Error) => refuse(CONNACK_BAD_CREDENTIALS, err.message),
     );
   }
+
+  /**
+   * Writes a Modbus coil or register for an app with `--write` rights (INGEST.md §Apps): the
+   * PUBACK comes after the slave answered; the outcome is published on `fm/a/<app>/result`.
+   * Nothing is stored and nothing is forwarded (the publish goes to the refused topic).
+   */
+  private appWrite(grant: AppGrant, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    const series = packet.topic.slice(WRITE_TOPIC_PREFIX.length);
+    packet.retain = false;
+    const report = (body: Record<string, unknown>) => {
+      this.publish(appResultTopic(grant.id), JSON.stringify({ series, messageId: packet.messageId ?? null, ...body }), { qos: 0, retain: false });
+      packet.topic = `${REFUSED_TOPIC_PREFIX}${APP_USER_PREFIX}${grant.id}`;
+      done();
+    };
+    let value;
+    try {
+      value = parseBareValue(packet.payload as Buffer);
+    } catch (err) {
+      return report({ ok: false, code: (err as IngestError).code, reason: (err as Error).message });
+    }
+    this.appWriter!(series, value).then(
+      () => report({ ok: true, value }),
+      (err: Error & { code?: string }) => {
+        this.rejects.note(`login:${APP_USER_PREFIX}${grant.id}`, { series, err: err.message }, 'app write failed');
+        report({ ok: false, code: err.code ?? null, reason: err.message });
+      },
+    );
+  }
+
+  /**
+   * Set by the gateway when Modbus writes exist: writes `value` to the writable register named
+   * `<device>/<sensor>`; rejects with a coded error (denied, out of range, slave failure).
+   */
+  appWriter: ((series: string, value: ReadingValue) => Promise<void>) | null = null;
 
   private forgetApp(client: Client): void {
     if (!this.appClients.delete(client) && !this.appGrants.has(client)) return;
@@ -275,7 +309,9 @@ export class IngestBroker {
 
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
     if (client === null) return done(); // the gateway's own publishes
-    if (this.appGrants.has(client)) {
+    const grant = this.appGrants.get(client);
+    if (grant) {
+      if (packet.topic.startsWith(WRITE_TOPIC_PREFIX) && this.appWriter && grant.mayWrite(packet.topic.slice(WRITE_TOPIC_PREFIX.length))) return this.appWrite(grant, packet, done);
       const heard = this.appPublishTopics.get(packet.topic);
       if (heard && (packet.payload as Buffer).length <= 64) {
         packet.retain = false;

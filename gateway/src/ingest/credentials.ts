@@ -11,9 +11,11 @@ export interface CredentialStore {
    * Replaces (or creates) `device`'s password; returns the new plain password. `read`: for an
    * app credential, the series patterns it may read (app-grant.ts); kept beside the hash.
    */
-  rotate(device: string, read?: readonly string[]): Promise<string>;
+  rotate(device: string, read?: readonly string[], write?: readonly string[]): Promise<string>;
   /** An app credential's read patterns; undefined for a device or an unknown id. */
   readPatterns(id: string): readonly string[] | undefined;
+  /** An app credential's write patterns (Modbus coils and registers); undefined when none. */
+  writePatterns(id: string): readonly string[] | undefined;
   verify(device: string, password: Buffer): Promise<boolean>;
   has(device: string): boolean;
 }
@@ -27,6 +29,7 @@ interface Entry {
   hash: string;
   created: string;
   read?: string[];
+  write?: string[];
 }
 
 interface FileShape {
@@ -118,10 +121,10 @@ export class FileCredentialStore implements CredentialStore {
     this.loadedMtimeMs = statSync(this.file).mtimeMs;
   }
 
-  async rotate(device: string, read?: readonly string[]): Promise<string> {
+  async rotate(device: string, read?: readonly string[], write?: readonly string[]): Promise<string> {
     this.refresh();
     const password = newPassword();
-    this.data.devices[device] = { ...(await entryFor(password)), ...(read ? { read: [...read] } : {}) };
+    this.data.devices[device] = { ...(await entryFor(password)), ...(read ? { read: [...read] } : {}), ...(write && write.length > 0 ? { write: [...write] } : {}) };
     this.save();
     return password;
   }
@@ -129,6 +132,10 @@ export class FileCredentialStore implements CredentialStore {
   readPatterns(id: string): readonly string[] | undefined {
     this.refresh();
     return this.has(id) ? this.data.devices[id]!.read : undefined;
+  }
+
+  writePatterns(id: string): readonly string[] | undefined {
+    return this.has(id) ? this.data.devices[id]!.write : undefined;
   }
 
   has(device: string): boolean {
@@ -174,14 +181,18 @@ export class MemoryCredentialStore implements CredentialStore {
     return created;
   }
 
-  async rotate(device: string, read?: readonly string[]): Promise<string> {
+  async rotate(device: string, read?: readonly string[], write?: readonly string[]): Promise<string> {
     const password = newPassword();
-    this.devices.set(device, { ...(await entryFor(password)), ...(read ? { read: [...read] } : {}) });
+    this.devices.set(device, { ...(await entryFor(password)), ...(read ? { read: [...read] } : {}), ...(write && write.length > 0 ? { write: [...write] } : {}) });
     return password;
   }
 
   readPatterns(id: string): readonly string[] | undefined {
     return this.devices.get(id)?.read;
+  }
+
+  writePatterns(id: string): readonly string[] | undefined {
+    return this.devices.get(id)?.write;
   }
 
   async verify(device: string, password: Buffer): Promise<boolean> {

@@ -13,7 +13,7 @@ import { planReload } from '../config-reload.js';
 
 const help = `usage: fieldmesh gateway [--config FILE] [--log-level LEVEL] [--log-format json|pretty]
        fieldmesh gateway add-device ID (--config FILE | --data-dir DIR) [--rotate]
-       fieldmesh gateway add-app ID --read PATTERNS (--config FILE | --data-dir DIR) [--rotate]
+       fieldmesh gateway add-app ID --read PATTERNS [--write-coils PATTERNS] (--config FILE | --data-dir DIR) [--rotate]
 
 Runs one gateway: the MQTT broker devices publish to, the SQLite reading log, the local HTTP
 API and metrics, and the uplink when uplink.url is configured (store and forward until then).
@@ -73,9 +73,9 @@ const gateway: Command = {
   summary: 'run a gateway (device broker, reading log, HTTP API, uplink)',
   help,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv, { config: 'string', 'data-dir': 'string', 'log-level': 'string', 'log-format': 'string', rotate: 'boolean', read: 'string' });
+    const { flags, rest } = parseFlags(argv, { config: 'string', 'data-dir': 'string', 'log-level': 'string', 'log-format': 'string', rotate: 'boolean', read: 'string', 'write-coils': 'string' });
     if (rest[0] === 'add-app') return addApp(dataDirOf(flags, 'add-app'), rest, flags);
-    if (flags.read !== undefined) throw new UsageError('--read only goes with add-app');
+    if (flags.read !== undefined || flags['write-coils'] !== undefined) throw new UsageError('--read and --write-coils only go with add-app');
     if (rest[0] === 'add-device') {
       const id = rest[1];
       if (rest.length !== 2 || id === undefined) throw new UsageError('add-device needs exactly one device id');

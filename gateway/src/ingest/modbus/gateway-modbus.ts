@@ -22,6 +22,8 @@ export interface GatewayModbusParts {
   alerts: { onEvent(listener: (e: AlertEvent) => void): unknown };
   clock: Clock;
   logger: Logger;
+  /** The device broker: apps with `--write` rights write through `fm/w/<device>/<sensor>` (INGEST.md §Apps). */
+  broker?: { appWriter: ((series: string, value: number | boolean | string) => Promise<void>) | null };
 }
 
 export function startGatewayModbus(p: GatewayModbusParts): ModbusIngest {
@@ -30,6 +32,12 @@ export function startGatewayModbus(p: GatewayModbusParts): ModbusIngest {
   modbus.start();
   p.metrics.register(modbusMetrics(modbus));
   registerModbusRoutes(p.http, () => modbus);
+  if (p.broker) {
+    p.broker.appWriter = (series, value) => {
+      const slash = series.indexOf('/');
+      return modbus.write(series.slice(0, slash), series.slice(slash + 1), value);
+    };
+  }
   if (p.config.actions.length > 0) p.alerts.onEvent(modbusRuleActions(modbus, p.config.actions, p.clock, p.logger));
   return modbus;
 }
