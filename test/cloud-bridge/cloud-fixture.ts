@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, type MqttClient } from 'mqtt';
 import { CloudBridge } from '#cloud-bridge/cloud-bridge';
 import { resolveCloudConfig, type CloudConfig } from '#cloud-bridge/config';
 
@@ -31,4 +32,14 @@ export function labConfig(dataDir: string, over: { auth?: 'none' | 'credentials'
 
 export async function startCloud(config: CloudConfig): Promise<CloudBridge> {
   return CloudBridge.start(config);
+}
+
+/** An MQTT 3.1.1 client logged in as gateway `id` on a lab (auth: none) bridge's broker. */
+export async function connectGateway(port: number, id: string): Promise<MqttClient> {
+  const c = connect(`mqtt://127.0.0.1:${port}`, { clientId: id, reconnectPeriod: 0, protocolVersion: 4 });
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', reject);
+  });
+  return c;
 }

@@ -1,20 +1,11 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type MqttClient } from 'mqtt';
 import type { Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
-import { labConfig, startCloud, tempDir, waitFor } from '../cloud-fixture.js';
+import { connectGateway, labConfig, startCloud, tempDir, waitFor } from '../cloud-fixture.js';
 import { launchBrowser } from './browser.js';
 
-async function gateway(port: number, id: string): Promise<MqttClient> {
-  const c = connect(`mqtt://127.0.0.1:${port}`, { clientId: id, reconnectPeriod: 0, protocolVersion: 4 });
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', reject);
-  });
-  return c;
-}
 
 const alertEvent = (seq: number, type: 'raised' | 'cleared', ts: number) => ({
   v: 1,
@@ -47,8 +38,8 @@ describe('dashboard views in a real browser', () => {
     cleanups.push(tmp.cleanup);
     const cloud: CloudBridge = await startCloud(labConfig(tmp.dir));
     cleanups.push(() => cloud.stop());
-    const gwA = await gateway(cloud.brokerPort, 'gw-a');
-    const gwB = await gateway(cloud.brokerPort, 'gw-b');
+    const gwA = await connectGateway(cloud.brokerPort, 'gw-a');
+    const gwB = await connectGateway(cloud.brokerPort, 'gw-b');
     cleanups.push(() => void gwA.end(true), () => void gwB.end(true));
 
     // A week of boiler temperatures, one a minute, with a spike three days ago; a tank level lately.

@@ -1,11 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect as tcpConnect } from 'node:net';
-import { connect, type MqttClient } from 'mqtt';
+import { connect } from 'mqtt';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
 import { resolveCloudConfig } from '#cloud-bridge/config';
 import { encodeBatch } from '@fieldmesh/protocol';
-import { startCloud, tempDir, waitFor } from '../cloud-fixture.js';
+import { connectGateway, startCloud, tempDir, waitFor } from '../cloud-fixture.js';
 import { makePki, type Pki } from '../../e2e/throwaway-pki.js';
 
 const T0 = 1_767_225_600_000;
@@ -28,14 +28,6 @@ function mosquittoSub(args: string[]): { proc: ChildProcess; out: () => string; 
   return { proc, out: () => out, exited };
 }
 
-async function gateway(port: number, id: string): Promise<MqttClient> {
-  const c = connect(`mqtt://127.0.0.1:${port}`, { clientId: id, reconnectPeriod: 0, protocolVersion: 4 });
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', reject);
-  });
-  return c;
-}
 
 describe('read-only plain MQTT live feed (liveMqtt: TCP and TLS) for mosquitto_sub and friends', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -74,7 +66,7 @@ describe('read-only plain MQTT live feed (liveMqtt: TCP and TLS) for mosquitto_s
       const sub = mosquittoSub(['-p', String(port), ...tlsArgs, '-i', 'grafana-feed', '-u', 'telegraf', '-P', token, '-t', 'fm/live/+/+/+', '-C', '2']);
       closers.push(() => sub.proc.kill('SIGKILL'));
       await waitFor(() => (cloud!.live.metrics().mqtt as { connected: number }).connected === 1, 'mosquitto_sub connected');
-      const gw = await gateway(cloud.brokerPort, 'gw-a');
+      const gw = await connectGateway(cloud.brokerPort, 'gw-a');
       closers.push(() => gw.end(true));
       await gw.publishAsync('fm/g/gw-a/batch', encodeBatch({ gatewayId: 'gw-a', epoch: 'e1', readings: [{ seq: 1, series: 'dev1/temp', ts: T0, value: 20.5, unit: 'Cel' }, { seq: 2, series: 'dev1/hum', ts: T0, value: 40 }] }), { qos: 1 });
       expect(await sub.exited).toBe(0);

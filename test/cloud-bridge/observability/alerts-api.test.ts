@@ -1,8 +1,7 @@
-import { connect, type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
-import { labConfig, startCloud, tempDir, waitFor } from '../cloud-fixture.js';
+import { connectGateway, labConfig, startCloud, tempDir, waitFor } from '../cloud-fixture.js';
 
 const event = (seq: number, type: 'raised' | 'cleared', alertId: number, ts: number, over: Record<string, unknown> = {}) => ({
   v: 1,
@@ -19,14 +18,6 @@ const event = (seq: number, type: 'raised' | 'cleared', alertId: number, ts: num
   ...over,
 });
 
-async function gateway(port: number, id: string): Promise<MqttClient> {
-  const c = connect(`mqtt://127.0.0.1:${port}`, { clientId: id, reconnectPeriod: 0, protocolVersion: 4 });
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', reject);
-  });
-  return c;
-}
 
 describe('cloud /api/alerts and acknowledgements', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -44,7 +35,7 @@ describe('cloud /api/alerts and acknowledgements', () => {
     // Every cloud route but /healthz takes the token (http-access.ts).
     const auth = { headers: { authorization: `Bearer ${token}` } };
     const base = () => `http://127.0.0.1:${cloud!.httpPort}`;
-    const gw = await gateway(cloud.brokerPort, 'gw-a');
+    const gw = await connectGateway(cloud.brokerPort, 'gw-a');
     cleanups.push(() => void gw.end(true));
     const t0 = Date.now() - 60_000;
     await gw.publishAsync('fm/g/gw-a/alerts', JSON.stringify({ v: 1, epoch: 'e1', events: [event(1, 'raised', 1, t0), event(2, 'raised', 2, t0 + 1000, { rule: 'tank-low', series: 'tank/level', condition: 'low', severity: 'warning' }), event(3, 'cleared', 1, t0 + 2000)] }), { qos: 1 });
@@ -106,7 +97,7 @@ describe('cloud /api/alerts and acknowledgements', () => {
     expect(after.history.find((e) => e.seq === 2)!.ack).toEqual(acked.ack);
 
     // A re-flashed gateway (new epoch) starts a new alert log: the old open alert is no longer open.
-    const gw2 = await gateway(cloud.brokerPort, 'gw-a');
+    const gw2 = await connectGateway(cloud.brokerPort, 'gw-a');
     cleanups.push(() => void gw2.end(true));
     await gw2.publishAsync('fm/g/gw-a/alerts', JSON.stringify({ v: 1, epoch: 'e2', events: [event(1, 'raised', 1, Date.now(), { series: 'boiler/pressure' })] }), { qos: 1 });
     await waitFor(() => cloud!.alerts.list('gw-a').length === 4, 'the new epoch\'s alert stored');

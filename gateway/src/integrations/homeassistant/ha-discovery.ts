@@ -37,7 +37,10 @@ export function deviceConfigTopic(prefix: string, nodeId: string): string {
   return `${prefix}/device/${nodeId}/config`;
 }
 
-const ORIGIN = (sw: string) => ({ name: 'fieldmesh', sw });
+/** What every config shares at its root: the origin, the components, and the gateway's availability for all of them. */
+function shared(cmps: Record<string, unknown>, topics: HaTopics, sw: string): Record<string, unknown> {
+  return { o: { name: 'fieldmesh', sw }, cmps, availability_topic: topics.availability, payload_available: 'online', payload_not_available: 'offline', qos: 0 };
+}
 
 function component(gateway: string, s: KnownSeries, topics: HaTopics): Record<string, unknown> {
   const slash = s.series.indexOf('/');
@@ -68,12 +71,7 @@ export function deviceConfig(gateway: string, device: string, series: readonly K
   for (const s of retired) cmps[objectId(s.series.slice(s.series.indexOf('/') + 1))] = { p: s.kind === 'boolean' ? 'binary_sensor' : 'sensor' };
   return {
     dev: { ids: [objectId('fieldmesh', gateway, device)], name: device, mf: 'fieldmesh', mdl: 'fieldmesh device', via_device: objectId('fieldmesh', gateway) },
-    o: ORIGIN(sw),
-    cmps,
-    availability_topic: topics.availability,
-    payload_available: 'online',
-    payload_not_available: 'offline',
-    qos: 0,
+    ...shared(cmps, topics, sw),
   };
 }
 
@@ -85,11 +83,6 @@ export function gatewayConfig(gateway: string, ruleIds: readonly string[], topic
   }
   return {
     dev: { ids: [objectId('fieldmesh', gateway)], name: `fieldmesh ${gateway}`, mf: 'fieldmesh', mdl: 'fieldmesh gateway', sw_version: sw },
-    o: ORIGIN(sw),
-    cmps,
-    availability_topic: topics.availability,
-    payload_available: 'online',
-    payload_not_available: 'offline',
-    qos: 0,
+    ...shared(cmps, topics, sw),
   };
 }
