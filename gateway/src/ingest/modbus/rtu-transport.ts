@@ -6,13 +6,13 @@
  */
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import type { SerialLinkOpener } from '../serial/serial-link.js';
-import { ModbusFaultError, type ModbusFault } from './errors.js';
+import { ModbusFaultError } from './errors.js';
 import { LinkKeeper, type LinkBackoff } from './link-keeper.js';
 import { waitUntil } from './line-timing.js';
 import { autoDirection, type DirectionControl } from './direction.js';
 import { decodeResponse, encodeRequest, type ModbusRequest, type ReadResult } from './pdu.js';
 import { charTimeMs, decodeRtuResponse, encodeRtuFrame, interFrameGapMs, MAX_RTU_FRAME } from './rtu-frame.js';
-import type { ModbusTransport, TransportStats } from './transport.js';
+import { QueuedTransport, type Job } from './queued-transport.js';
 
 export interface RtuTransportOptions {
   path: string;
@@ -26,18 +26,8 @@ export interface RtuTransportOptions {
   preciseTiming: boolean;
 }
 
-interface Job {
-  unit: number;
-  req: ModbusRequest;
-  timeoutMs: number;
-  resolve(r: ReadResult): void;
-  reject(e: Error): void;
-}
-
-export class RtuTransport implements ModbusTransport {
-  readonly name: string;
-  private readonly keeper: LinkKeeper;
-  private readonly queue: Job[] = [];
+export class RtuTransport extends QueuedTransport {
+  protected readonly keeper: LinkKeeper;
   private running = false;
   private rx: Uint8Array[] = [];
   private rxBytes = 0;
@@ -51,31 +41,18 @@ export class RtuTransport implements ModbusTransport {
   /** Unit of the last transaction, to blame bytes that arrive outside one. */
   private lastUnit = -1;
   private inTransaction = false;
-  private transactions = 0;
   private readonly gapMs: number;
   private readonly direction: DirectionControl;
-  private readonly stray: ((unit: number, fault: ModbusFault) => void)[] = [];
-  private readonly upListeners: (() => void)[] = [];
 
   constructor(private readonly opts: RtuTransportOptions) {
-    this.name = `rtu:${opts.path}`;
+    super(`rtu:${opts.path}`);
     this.gapMs = interFrameGapMs(opts.baud);
     this.direction = opts.direction ?? autoDirection;
     this.keeper = new LinkKeeper(this.name, opts.path, opts.baud, opts, {
       data: (chunk) => this.received(chunk),
-      up: () => {
-        for (const l of this.upListeners) l();
-      },
+      up: () => this.linkUp(),
       down: () => this.onRx?.(),
     });
-  }
-
-  get up(): boolean {
-    return this.keeper.state === 'up';
-  }
-
-  start(): void {
-    this.keeper.start();
   }
 
   async stop(): Promise<void> {
@@ -83,29 +60,11 @@ export class RtuTransport implements ModbusTransport {
     // A job waiting out the gap (its timer may never fire on a stopped clock) fails now too.
     this.taken?.reject(new ModbusFaultError('link_down', `${this.name} stopped`));
     await this.keeper.stop();
-    for (const j of this.queue.splice(0)) j.reject(new ModbusFaultError('link_down', `${this.name} stopped`));
+    this.rejectQueued();
   }
 
-  onStrayFault(listener: (unit: number, fault: ModbusFault) => void): void {
-    this.stray.push(listener);
-  }
-
-  onUp(listener: () => void): void {
-    this.upListeners.push(listener);
-  }
-
-  transact(unit: number, req: ModbusRequest, timeoutMs: number): Promise<ReadResult> {
-    if (this.keeper.state !== 'up') return Promise.reject(new ModbusFaultError('link_down', `${this.name} is ${this.keeper.state}`));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ unit, req, timeoutMs, resolve, reject });
-      if (!this.running) void this.drain();
-    });
-  }
-
-  stats(): TransportStats {
-    const st: TransportStats = { name: this.name, state: this.keeper.state, ...this.keeper.counts, transactions: this.transactions, queued: this.queue.length };
-    if (this.keeper.lastError) st.lastError = { ...this.keeper.lastError };
-    return st;
+  protected kick(): void {
+    if (!this.running) void this.drain();
   }
 
   private received(chunk: Uint8Array): void {
@@ -128,7 +87,7 @@ export class RtuTransport implements ModbusTransport {
         const job = this.queue.shift()!;
         this.taken = job;
         if (this.keeper.state !== 'up') {
-          job.reject(new ModbusFaultError('link_down', `${this.name} is ${this.keeper.state}`));
+          job.reject(this.linkDown());
           continue;
         }
         try {

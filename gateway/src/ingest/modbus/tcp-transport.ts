@@ -9,11 +9,11 @@
  */
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import type { SerialLinkOpener } from '../serial/serial-link.js';
-import { ModbusFaultError, type ModbusFault } from './errors.js';
+import { ModbusFaultError } from './errors.js';
 import { LinkKeeper, type LinkBackoff } from './link-keeper.js';
-import { decodeResponse, encodeRequest, type ModbusRequest, type ReadResult } from './pdu.js';
+import { decodeResponse, encodeRequest } from './pdu.js';
 import { encodeTcpFrame, TcpFrameSplitter, type TcpFrame } from './tcp-frame.js';
-import type { ModbusTransport, TransportStats } from './transport.js';
+import { QueuedTransport, type Job } from './queued-transport.js';
 
 const DEAD_AFTER = 3;
 
@@ -26,35 +26,25 @@ export interface TcpTransportOptions {
   backoff: LinkBackoff;
 }
 
-interface Job {
-  unit: number;
-  req: ModbusRequest;
-  timeoutMs: number;
-  resolve(r: ReadResult): void;
-  reject(e: Error): void;
+function tcpAddress(opts: TcpTransportOptions): string {
+  return opts.host.includes(':') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
 }
 
-export class TcpTransport implements ModbusTransport {
-  readonly name: string;
-  private readonly keeper: LinkKeeper;
+export class TcpTransport extends QueuedTransport {
+  protected readonly keeper: LinkKeeper;
   private readonly splitter = new TcpFrameSplitter();
-  private readonly queue: Job[] = [];
   private current?: { job: Job; tid: number; onFrame(f: TcpFrame): void; fail(e: Error): void };
   private nextTid = 1;
   private silentInRow = 0;
-  private transactions = 0;
-  private readonly stray: ((unit: number, fault: ModbusFault) => void)[] = [];
-  private readonly upListeners: (() => void)[] = [];
 
   constructor(opts: TcpTransportOptions) {
-    const address = opts.host.includes(':') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
-    this.name = `tcp:${address}`;
-    this.keeper = new LinkKeeper(this.name, address, 0, opts, {
+    super(`tcp:${tcpAddress(opts)}`);
+    this.keeper = new LinkKeeper(this.name, tcpAddress(opts), 0, opts, {
       data: (chunk) => this.received(chunk),
       up: () => {
         this.splitter.reset();
         this.silentInRow = 0;
-        for (const l of this.upListeners) l();
+        this.linkUp();
       },
       down: () => this.current?.fail(new ModbusFaultError('link_down', `${this.name} closed during a transaction`)),
     });
@@ -63,40 +53,14 @@ export class TcpTransport implements ModbusTransport {
 
   private readonly clock: Clock;
 
-  get up(): boolean {
-    return this.keeper.state === 'up';
-  }
-
-  start(): void {
-    this.keeper.start();
-  }
-
   async stop(): Promise<void> {
     await this.keeper.stop();
     this.current?.fail(new ModbusFaultError('link_down', `${this.name} stopped`));
-    for (const j of this.queue.splice(0)) j.reject(new ModbusFaultError('link_down', `${this.name} stopped`));
+    this.rejectQueued();
   }
 
-  onStrayFault(listener: (unit: number, fault: ModbusFault) => void): void {
-    this.stray.push(listener);
-  }
-
-  onUp(listener: () => void): void {
-    this.upListeners.push(listener);
-  }
-
-  transact(unit: number, req: ModbusRequest, timeoutMs: number): Promise<ReadResult> {
-    if (this.keeper.state !== 'up') return Promise.reject(new ModbusFaultError('link_down', `${this.name} is ${this.keeper.state}`));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ unit, req, timeoutMs, resolve, reject });
-      if (!this.current) this.next();
-    });
-  }
-
-  stats(): TransportStats {
-    const st: TransportStats = { name: this.name, state: this.keeper.state, ...this.keeper.counts, transactions: this.transactions, queued: this.queue.length };
-    if (this.keeper.lastError) st.lastError = { ...this.keeper.lastError };
-    return st;
+  protected kick(): void {
+    if (!this.current) this.next();
   }
 
   private received(chunk: Uint8Array): void {
@@ -116,7 +80,7 @@ export class TcpTransport implements ModbusTransport {
     if (!job) return;
     const link = this.keeper.link;
     if (this.keeper.state !== 'up' || !link) {
-      job.reject(new ModbusFaultError('link_down', `${this.name} is ${this.keeper.state}`));
+      job.reject(this.linkDown());
       return this.next();
     }
     const tid = this.nextTid;
