@@ -56,6 +56,28 @@ export function codedErrorClass<C extends string>(name: string, catalog: ErrorCa
   };
 }
 
+/**
+ * Like codedErrorClass, for errors about one config key or parameter: `new XError(code, key,
+ * detail)` reads `key: detail (FM_ERR_…: how to solve)`, and keeps `key`, `detail` and `solve`
+ * for callers that show them apart (a config check listing every bad key).
+ */
+export function keyedErrorClass<C extends string>(name: string, catalog: ErrorCatalog<C>) {
+  return class extends CodedError<C> {
+    readonly solve: string;
+    constructor(
+      code: C,
+      /** The config path or parameter, e.g. `rules[2].hysteresis`. */
+      readonly key: string,
+      /** What is wrong with the value, without the key. */
+      readonly detail: string,
+    ) {
+      super(code, catalog, `${key}: ${detail}`);
+      this.name = name;
+      this.solve = this.how;
+    }
+  };
+}
+
 /** One component's catalog, as docs/ERRORS.md lists it. */
 export interface ComponentErrors {
   /** Package and folder, e.g. `gateway/store`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CodedError, codedErrorClass, codedMessage } from '@fieldmesh/device-sdk/coded-error';
+import { CodedError, codedErrorClass, codedMessage, keyedErrorClass } from '@fieldmesh/device-sdk/coded-error';
 
 const CATALOG = {
   FM_ERR_TEST_A: { meaning: 'a went wrong', howToSolve: 'Do A.' },
@@ -34,6 +34,15 @@ describe('coded errors', () => {
     }
     expect(new Keyed('FM_ERR_TEST_A', 'broker.port', 'bad').message).toBe('broker.port: bad (FM_ERR_TEST_A: Do A.)');
     expect(codedMessage('FM_ERR_TEST_A', 'bad', 'Do A.')).toBe('bad (FM_ERR_TEST_A: Do A.)');
+  });
+
+  it('binds a catalog for errors about one key: key first in the message, key, detail and solve kept apart', () => {
+    class KeyError extends keyedErrorClass('KeyError', CATALOG) {}
+    const err = new KeyError('FM_ERR_TEST_A', 'rules[2].hysteresis', 'must be >= 0');
+    expect(err).toBeInstanceOf(CodedError);
+    expect(err.name).toBe('KeyError');
+    expect(err.message).toBe('rules[2].hysteresis: must be >= 0 (FM_ERR_TEST_A: Do A.)');
+    expect([err.key, err.detail, err.solve]).toEqual(['rules[2].hysteresis', 'must be >= 0', 'Do A.']);
   });
 
   it('keeps the classes of two components apart', () => {

@@ -1,4 +1,4 @@
-import { CodedError } from '@fieldmesh/device-sdk/coded-error';
+import { CodedError, codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
 
 /**
  * Error catalog of the ingest path: why a device's input was refused. Nothing of a refused input
@@ -115,9 +115,4 @@ export const BROKER_ERRORS = {
 
 export type BrokerErrorCode = keyof typeof BROKER_ERRORS;
 
-export class BrokerError extends CodedError<BrokerErrorCode> {
-  constructor(code: BrokerErrorCode, detail: string) {
-    super(code, BROKER_ERRORS, detail);
-    this.name = 'BrokerError';
-  }
-}
+export class BrokerError extends codedErrorClass('BrokerError', BROKER_ERRORS) {}

@@ -1,4 +1,4 @@
-import { CodedError } from '@fieldmesh/device-sdk/coded-error';
+import { keyedErrorClass } from '@fieldmesh/device-sdk/coded-error';
 
 /**
  * Error catalog of the local query API. Each becomes an HTTP 400 with `{ error: code, reason: message,
@@ -73,15 +73,9 @@ export const QUERY_ERRORS = {
 
 export type QueryErrorCode = keyof typeof QUERY_ERRORS;
 
-export class QueryError extends CodedError<QueryErrorCode> {
-  readonly solve: string;
-  constructor(
-    code: QueryErrorCode,
-    readonly param: string,
-    detail: string,
-  ) {
-    super(code, QUERY_ERRORS, `${param}: ${detail}`);
-    this.name = 'QueryError';
-    this.solve = this.how;
+export class QueryError extends keyedErrorClass('QueryError', QUERY_ERRORS) {
+  /** The query parameter at fault, as the 400 answer names it. */
+  get param(): string {
+    return this.key;
   }
 }

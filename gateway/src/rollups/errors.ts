@@ -1,4 +1,4 @@
-import { CodedError } from '@fieldmesh/device-sdk/coded-error';
+import { keyedErrorClass } from '@fieldmesh/device-sdk/coded-error';
 
 /** Error catalog of the rollups component: its config section refused at start or on reload. */
 export const ROLLUP_ERRORS = {
@@ -23,16 +23,4 @@ export const ROLLUP_ERRORS = {
 export type RollupErrorCode = keyof typeof ROLLUP_ERRORS;
 
 /** A rollups config that cannot be used. `key` is the config path, e.g. `rollups.hour.retention`. */
-export class RollupError extends CodedError<RollupErrorCode> {
-  readonly solve: string;
-  constructor(
-    code: RollupErrorCode,
-    readonly key: string,
-    /** What is wrong with the value, without the key. */
-    readonly detail: string,
-  ) {
-    super(code, ROLLUP_ERRORS, `${key}: ${detail}`);
-    this.name = 'RollupError';
-    this.solve = this.how;
-  }
-}
+export class RollupError extends keyedErrorClass('RollupError', ROLLUP_ERRORS) {}

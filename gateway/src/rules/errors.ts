@@ -1,4 +1,4 @@
-import { CodedError } from '@fieldmesh/device-sdk/coded-error';
+import { keyedErrorClass } from '@fieldmesh/device-sdk/coded-error';
 
 /**
  * Error catalog of the rules engine. Codes are stable: code branches on `code`, never on text.
@@ -58,16 +58,4 @@ export const RULE_ERRORS = {
 export type RuleErrorCode = keyof typeof RULE_ERRORS;
 
 /** A rule list that cannot be used. `key` is the config path, e.g. `rules[2].hysteresis`. */
-export class RuleError extends CodedError<RuleErrorCode> {
-  readonly solve: string;
-  constructor(
-    code: RuleErrorCode,
-    readonly key: string,
-    /** What is wrong with the value, without the key. */
-    readonly detail: string,
-  ) {
-    super(code, RULE_ERRORS, `${key}: ${detail}`);
-    this.name = 'RuleError';
-    this.solve = this.how;
-  }
-}
+export class RuleError extends keyedErrorClass('RuleError', RULE_ERRORS) {}

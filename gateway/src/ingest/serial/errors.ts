@@ -1,4 +1,4 @@
-import { CodedError } from '@fieldmesh/device-sdk/coded-error';
+import { codedErrorClass } from '@fieldmesh/device-sdk/coded-error';
 
 /**
  * Error catalog of serial ingest. Port problems at run time never throw out
@@ -38,12 +38,7 @@ export const serialErrors = {
 
 export type SerialErrorCode = keyof typeof serialErrors;
 
-export class SerialIngestError extends CodedError<SerialErrorCode> {
-  constructor(code: SerialErrorCode, detail: string) {
-    super(code, serialErrors, detail);
-    this.name = 'SerialIngestError';
-  }
-}
+export class SerialIngestError extends codedErrorClass('SerialIngestError', serialErrors) {}
 
 /**
  * Maps an open() failure to a code. node-serialport (bindings-cpp) gives no errno on open errors,
