@@ -4,6 +4,7 @@ import { loadCloudBridge, type CloudBridgeModule } from '../cloud-bridge-package
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { checkLogLevel, logFormat, programLogger } from '../log-output.js';
 import { planReload } from '../config-reload.js';
+import { untilSignal } from '../signals.js';
 import type { Logger } from '@fieldmesh/device-sdk';
 
 const help = `usage: fieldmesh cloud [--config FILE] [--log-level LEVEL] [--log-format json|pretty]
@@ -49,21 +50,6 @@ function config(cb: CloudBridgeModule, flags: Record<string, string | boolean>):
 /** The live token exists in clear only at the first start (only its hash is kept): print it then. */
 function liveTokenLines(token: string | null, host: string, port: number): string {
   return token === null ? '' : `live token: ${token}\n(shown once; the dashboard: http://${host}:${port}/?token=${token})\n`;
-}
-
-/** Resolves at SIGINT/SIGTERM; SIGHUP calls `onHup` (instead of killing the process, its default). */
-function untilSignal(onHup: () => void): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      process.off('SIGHUP', onHup);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    process.on('SIGHUP', onHup);
-  });
 }
 
 /**

@@ -10,6 +10,7 @@ import { addApp, addAppHelp } from './add-app.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { checkLogLevel, logFormat, programLogger } from '../log-output.js';
 import { planReload } from '../config-reload.js';
+import { untilSignal } from '../signals.js';
 
 const help = `usage: fieldmesh gateway [--config FILE] [--log-level LEVEL] [--log-format json|pretty]
        fieldmesh gateway add-device ID (--config FILE | --data-dir DIR) [--rotate]
@@ -108,18 +109,7 @@ const gateway: Command = {
     // Stop handlers are in place before the ready lines: a supervisor may send SIGTERM as soon as
     // it reads them, and that must stop the gateway cleanly, not kill it mid-commit.
     let reload = () => {};
-    const onHup = () => reload();
-    process.on('SIGHUP', onHup);
-    const stopped = new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        process.off('SIGHUP', onHup);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    const stopped = untilSignal(() => reload());
     // One write, so a reader that waits for the http line has every line before it.
     const noDevices =
       config.broker.auth === 'credentials' && new FileCredentialStore(join(config.dataDir, 'devices.json')).size() === 0
