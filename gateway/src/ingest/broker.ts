@@ -81,8 +81,16 @@ export class IngestBroker {
     this.log = (opts.logger ?? silentLogger).child({ component: 'broker' });
     this.rejects = new RejectLog(this.log, this.clock, opts.rejectLogIntervalMs ?? 60_000);
     this.feed = new ReadingFeed(
-      // deliver0 is aedes' per-client QoS 0 write (lib/client.js), what its emitter calls per subscriber.
-      (client, topic, payload) => (client as unknown as { deliver0(p: PublishPacket, cb: () => void): void }).deliver0({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false } as PublishPacket, () => {}),
+      // One QoS 0 PUBLISH, encoded once, written whole to each app's connection: a QoS 0 packet
+      // has no id or state in the session, so it may go beside aedes' own writes (each of them
+      // is a whole packet too).
+      (clients, topic, payload) => {
+        const packet = mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false });
+        for (const c of clients) {
+          const conn = (c as Client).conn as unknown as GuardedSocket;
+          if (!conn.destroyed && conn.writable) conn.write(packet);
+        }
+      },
       () => this.cutSlowApps(),
     );
   }

@@ -13,8 +13,8 @@ export function topicMatches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-/** Writes one message to one app's connection (the broker's per-client QoS 0 delivery). */
-export type FeedDelivery = (client: object, topic: string, payload: string) => void;
+/** Writes one message to the connections of these apps (QoS 0). */
+export type FeedDelivery = (clients: readonly object[], topic: string, payload: string) => void;
 
 /** Series whose subscribers are kept; past this the cache starts over (memory stays flat). */
 const MATCH_CACHE_MAX = 10_000;
@@ -28,7 +28,8 @@ const MATCH_CACHE_MAX = 10_000;
  * Written to each subscribed app's connection directly, not through the broker's shared publish
  * path: there, one app that stops reading holds deliveries of the shared emitter while it waits
  * for its socket to drain, and so stalls the devices' publishes too. Here a stalled app only
- * grows its own connection's queue, which the broker measures and cuts (maxAppQueueBytes).
+ * grows its own connection's queue, which the broker measures and cuts (maxAppQueueBytes), and
+ * the packet is encoded once for all its subscribers.
  * Built only for series some app subscribed to: with no app, one comparison per commit.
  */
 export class ReadingFeed {
@@ -94,11 +95,7 @@ export class ReadingFeed {
       }
       list.push(r.unit === undefined ? { ts: r.ts, value: r.value } : { ts: r.ts, value: r.value, unit: r.unit });
     }
-    for (const [series, list] of bySeries) {
-      const topic = appTopic(series);
-      const payload = JSON.stringify(list);
-      for (const client of this.subscribersOf(series)) this.deliver(client, topic, payload);
-    }
+    for (const [series, list] of bySeries) this.deliver(this.subscribersOf(series), appTopic(series), JSON.stringify(list));
     this.published += bySeries.size;
     if (bySeries.size > 0) this.afterPublish();
   }
