@@ -9,9 +9,10 @@ import { BrokerError, IngestError, type RejectReason } from './errors.js';
 import type { Ingest } from './ingest.js';
 import { GuardedSocket } from '@fieldmesh/protocol';
 import { RejectLog } from './reject-log.js';
-import { APP_ID, APP_USER_PREFIX, AppGrant, appResultTopic, availabilityTopic, READING_TOPIC_PREFIX, WRITE_TOPIC_PREFIX } from './app-grant.js';
+import { APP_ID, APP_USER_PREFIX, AppGrant, availabilityTopic, READING_TOPIC_PREFIX, WRITE_TOPIC_PREFIX } from './app-grant.js';
 import { ReadingFeed } from './reading-feed.js';
-import { decodePublish, DEVICE_TOPIC_PREFIX, parseBareValue, rejectedTopic } from './topic.js';
+import { handleAppWrite } from './app-write.js';
+import { decodePublish, DEVICE_TOPIC_PREFIX, rejectedTopic } from './topic.js';
 
 // mqtt-packet, the packet writer under aedes (and mqtt.js), fills a cache of 65,536 two-byte
 // Buffers (every packet id) at its first write: about 6 MiB of heap kept for the process's life,
@@ -265,26 +266,9 @@ export class IngestBroker {
    * Nothing is stored and nothing is forwarded (the publish goes to the refused topic).
    */
   private appWrite(grant: AppGrant, packet: PublishPacket, done: (error?: Error | null) => void): void {
-    const series = packet.topic.slice(WRITE_TOPIC_PREFIX.length);
-    packet.retain = false;
-    const report = (body: Record<string, unknown>) => {
-      this.publish(appResultTopic(grant.id), JSON.stringify({ series, messageId: packet.messageId ?? null, ...body }), { qos: 0, retain: false });
-      packet.topic = `${REFUSED_TOPIC_PREFIX}${APP_USER_PREFIX}${grant.id}`;
-      done();
-    };
-    let value;
-    try {
-      value = parseBareValue(packet.payload as Buffer);
-    } catch (err) {
-      return report({ ok: false, code: (err as IngestError).code, reason: (err as Error).message });
-    }
-    this.appWriter!(series, value).then(
-      () => report({ ok: true, value }),
-      (err: Error & { code?: string }) => {
-        this.rejects.note(`login:${APP_USER_PREFIX}${grant.id}`, { series, err: err.message }, 'app write failed');
-        report({ ok: false, code: err.code ?? null, reason: err.message });
-      },
-    );
+    const publish = (topic: string, payload: string) => this.publish(topic, payload, { qos: 0, retain: false });
+    const refusedTopic = `${REFUSED_TOPIC_PREFIX}${APP_USER_PREFIX}${grant.id}`;
+    handleAppWrite({ writer: this.appWriter!, publish, note: (key, detail, message) => this.rejects.note(key, detail, message), refusedTopic }, grant, packet, done);
   }
 
   /**
