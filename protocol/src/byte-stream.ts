@@ -1,27 +1,16 @@
+import { ByteReader as SharedByteReader } from '@fieldmesh/device-sdk/byte-reader';
 import { ProtocolError } from './errors.js';
 
 /** The tree's one growable writer (device-sdk/src/byte-writer.ts) carries the batch format's encodings. */
 export { ByteWriter } from '@fieldmesh/device-sdk/byte-writer';
 
-/** Bounds-checked reader: every overrun is FM_ERR_BATCH_TRUNCATED, never a RangeError. */
-export class ByteReader {
-  pos = 0;
+/** The tree's reader plus the batch format's varints and strings: every overrun is FM_ERR_BATCH_TRUNCATED. */
+export class ByteReader extends SharedByteReader {
   constructor(
-    private readonly buf: Buffer,
+    buf: Buffer,
     private readonly what: string,
-  ) {}
-
-  get remaining(): number {
-    return this.buf.length - this.pos;
-  }
-
-  private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new ProtocolError('FM_ERR_BATCH_TRUNCATED', `${this.what} ends early`);
-  }
-
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++]!;
+  ) {
+    super(buf, () => new ProtocolError('FM_ERR_BATCH_TRUNCATED', `${what} ends early`));
   }
 
   uvarint(): number {
@@ -42,20 +31,6 @@ export class ByteReader {
   svarint(): number {
     const z = this.uvarint();
     return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
-  }
-
-  u32(): number {
-    this.need(4);
-    const v = this.buf.readUInt32BE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  bytes(n: number): Buffer {
-    this.need(n);
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
   }
 
   text(maxBytes: number): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ByteWriter } from '@fieldmesh/device-sdk/byte-writer';
+import { ByteReader } from '@fieldmesh/device-sdk/byte-reader';
 
 describe('ByteWriter', () => {
   it('writes big-endian fields and LEB128 varints, growing past its first buffer', () => {
@@ -28,5 +29,15 @@ describe('ByteWriter', () => {
     expect(() => w.u8(0)).toThrow('need 5');
     const v = new ByteWriter({ maxBytes: 3 }).u8(0);
     expect(() => v.uvarint(2 ** 21)).toThrow(RangeError);
+  });
+});
+
+describe('ByteReader', () => {
+  it('reads back what ByteWriter wrote, and an overrun is the format\'s own error, not a RangeError', () => {
+    const buf = new ByteWriter().u8(7).u16(0x0102).u32(0xfffffffe).u48(2 ** 40 + 5).bytes(Buffer.from('ab')).copy();
+    const r = new ByteReader(buf, (need, at, length) => new SyntaxError(`need ${need} at ${at} of ${length}`));
+    expect([r.u8(), r.u16(), r.u32(), r.u48(), r.bytes(2).toString()]).toEqual([7, 0x0102, 0xfffffffe, 2 ** 40 + 5, 'ab']);
+    expect(r.remaining).toBe(0);
+    expect(() => r.u16()).toThrow(new SyntaxError(`need 2 at ${buf.length} of ${buf.length}`));
   });
 });

@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net';
+import { ByteReader as SharedByteReader } from '@fieldmesh/device-sdk/byte-reader';
 import { ByteWriter } from '@fieldmesh/device-sdk/byte-writer';
 import { parseAddress } from './address.js';
 
@@ -38,49 +39,10 @@ export class MeshWriter extends ByteWriter {
   }
 }
 
-export class ByteReader {
-  pos = 0;
-  constructor(private readonly buf: Buffer) {}
-
-  get remaining(): number {
-    return this.buf.length - this.pos;
-  }
-
-  private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new CodecError(`truncated: need ${n} bytes at ${this.pos} of ${this.buf.length}`);
-  }
-
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++]!;
-  }
-
-  u16(): number {
-    this.need(2);
-    const v = this.buf.readUInt16BE(this.pos);
-    this.pos += 2;
-    return v;
-  }
-
-  u32(): number {
-    this.need(4);
-    const v = this.buf.readUInt32BE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  u48(): number {
-    this.need(6);
-    const v = this.buf.readUIntBE(this.pos, 6);
-    this.pos += 6;
-    return v;
-  }
-
-  bytes(n: number): Buffer {
-    this.need(n);
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
+/** The mesh's reader: the tree's ByteReader plus u8-length strings and addresses; overruns are CodecErrors. */
+export class ByteReader extends SharedByteReader {
+  constructor(buf: Buffer) {
+    super(buf, (n, at, length) => new CodecError(`truncated: need ${n} bytes at ${at} of ${length}`));
   }
 
   str8(): string {
