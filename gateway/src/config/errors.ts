@@ -11,8 +11,8 @@ export const CONFIG_ERRORS = {
     howToSolve: 'Point --config at the gateway YAML itself; move bulk data (device lists, rules) out of generated configs or trim them.',
   },
   FM_ERR_CONFIG_DATA_DIR: {
-    meaning: 'dataDir is not a directory the gateway can create and write (it is a file, or permission is denied).',
-    howToSolve: 'Set dataDir to a writable directory (it is created if missing), remove the file in its way, or give the gateway\'s user write access (chown/chmod).',
+    meaning: 'dataDir is not a directory the gateway can create and write (it is a file, permission is denied, or it is on a read-only file system).',
+    howToSolve: 'Set dataDir to a writable directory (it is created if missing), remove the file in its way, give the gateway\'s user write access (chown/chmod), or remount a read-only file system read-write.',
   },
   FM_ERR_CONFIG_YAML: {
     meaning: 'The config file is not valid YAML.',
