@@ -1,7 +1,8 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { FLAG_SIGNED, SIGNATURE_BYTES, type BatchSign } from './batch-codec.js';
 import { ProtocolError } from './errors.js';
+import { ed25519PrivateKey, ed25519PublicKey, generateEd25519, rawKey32, rawPublicKeyB64 } from './ed25519-keys.js';
 
 /**
  * Origin signatures on uplink batches (FORMAT.md §3.1): the origin gateway signs every batch it
@@ -15,10 +16,6 @@ import { ProtocolError } from './errors.js';
 /** Signed bytes are this context string, then the frame up to the signature (domain separation). */
 const CONTEXT = Buffer.from('fieldmesh batch signature v1\0', 'ascii');
 
-// DER prefixes that turn the 32 raw bytes into PKCS#8 / SPKI (RFC 8410 §7 and §4).
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
 export interface OriginKeyPair {
   /** base64 of the 32-byte seed: the gateway's `uplink.signingKey`; secret. */
   signingKey: string;
@@ -27,27 +24,24 @@ export interface OriginKeyPair {
 }
 
 function raw32(b64: string, what: string): Buffer {
-  const bytes = /^[A-Za-z0-9+/_-]{42,44}={0,2}$/.test(b64) ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
-  if (bytes.length !== 32) throw new ProtocolError('FM_ERR_BATCH_KEY', `${what} is not base64 of 32 bytes`);
+  const bytes = rawKey32(b64);
+  if (!bytes) throw new ProtocolError('FM_ERR_BATCH_KEY', `${what} is not base64 of 32 bytes`);
   return bytes;
 }
 
 export function generateOriginKey(): OriginKeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const seed = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_PREFIX.length);
-  const point = publicKey.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
-  return { signingKey: seed.toString('base64'), publicKey: point.toString('base64') };
+  const { seed, publicKey } = generateEd25519();
+  return { signingKey: seed, publicKey };
 }
 
 export function originPublicKey(b64: string): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw32(b64, 'public key')]), format: 'der', type: 'spki' });
+  return ed25519PublicKey(raw32(b64, 'public key'));
 }
 
 /** The signer an origin passes to encodeBatch, and its public key (base64) to register. */
 export function batchSigner(signingKey: string): { sign: BatchSign; publicKey: string } {
-  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw32(signingKey, 'signing key')]), format: 'der', type: 'pkcs8' });
-  const point = createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
-  return { sign: (framed) => sign(null, Buffer.concat([CONTEXT, framed]), key), publicKey: point.toString('base64') };
+  const key = ed25519PrivateKey(raw32(signingKey, 'signing key'));
+  return { sign: (framed) => sign(null, Buffer.concat([CONTEXT, framed]), key), publicKey: rawPublicKeyB64(key) };
 }
 
 export type SignatureCheck = 'valid' | 'unsigned' | 'invalid';

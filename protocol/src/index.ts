@@ -11,3 +11,7 @@ export * from './uplink-messages.js';
 export * from './relay-topics.js';
 export * from './mqtt-packet-guard.js';
 export * from './batch-signature.js';
+export * from './ed25519-keys.js';
+export * from './release-version.js';
+export * from './fleet-artifact.js';
+export * from './fleet-messages.js';
