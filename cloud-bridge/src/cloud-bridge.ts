@@ -18,6 +18,7 @@ import { TopicRouter } from './bridge/topic-router.js';
 import { uplinkHandlers } from './bridge/uplink-handlers.js';
 import { isPostgresStore, type CloudConfig } from './config.js';
 import { dashboardRoutes } from './dashboard/dashboard-assets.js';
+import { FleetService } from './fleet/fleet-service.js';
 import { cloudObservability } from './http/cloud-observability.js';
 import { CloudHttpApi } from './http/http-api.js';
 import { HttpAccess } from './http/http-access.js';
@@ -58,6 +59,8 @@ export class CloudBridge {
     /** Alert events from the gateways' priority lane (`<dataDir>/alerts.sqlite`). */
     readonly alerts: SqliteAlertStore,
     readonly alertReceiver: AlertReceiver,
+    /** Releases, config revisions, desired and reported state, rollouts: cloud-bridge/src/fleet/FLEET-CLOUD.md. */
+    readonly fleet: FleetService,
   ) {}
 
   static async start(config: CloudConfig, opts: { logger?: Logger; clock?: Clock; store?: CloudStore } = {}): Promise<CloudBridge> {
@@ -76,6 +79,7 @@ export class CloudBridge {
     let alertStore: SqliteAlertStore | undefined;
     let guards: { broker: ConnectionGuard; viewers: ConnectionGuard } | undefined;
     let httpAccess: HttpAccess | undefined;
+    let fleet: FleetService | undefined;
     try {
       mkdirSync(config.dataDir, { recursive: true });
       alertStore = new SqliteAlertStore(join(config.dataDir, 'alerts.sqlite'));
@@ -117,6 +121,17 @@ export class CloudBridge {
         );
       const alertReceiver = new AlertReceiver(alertStore, ackSender, clock, throttled, (gw, e) => liveApi.alertMessage(gw, Buffer.from(JSON.stringify(e))));
       const presence = new GatewayPresence(store, clock, throttled);
+      const fleetService = (fleet = FleetService.open({
+        dataDir: config.dataDir,
+        clock,
+        logger,
+        throttled,
+        channel: {
+          publishRetained: (topic, payload) =>
+            new Promise<void>((resolve, reject) => aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: true, dup: false }, (err) => (err ? reject(err) : resolve()))),
+        },
+      }));
+      await fleetService.start();
       // Connections per gateway: a takeover (same gateway reconnecting) must not read as offline.
       const live = new Map<string, number>();
       // The newest connection of each gateway: a will from an older one that was taken over is stale.
@@ -138,7 +153,7 @@ export class CloudBridge {
         if (newest.get(id) === client) newest.delete(id);
         if (n <= 0) void report(presence.disconnected(id));
       });
-      const router = new TopicRouter(uplinkHandlers({ receiver, alertReceiver, presence, live: liveApi, relayed, logger }));
+      const router = new TopicRouter(uplinkHandlers({ receiver, alertReceiver, presence, live: liveApi, relayed, fleet: fleetService, logger }));
       aedes.on('publish', (packet, client) => {
         // Publishes of the broker itself (acks) have no client.
         if (client === null) return;
@@ -163,7 +178,7 @@ export class CloudBridge {
         }),
       }, config.http);
       const httpPort = await http.listen(config.http.port, config.http.host);
-      const bridge = new CloudBridge(config, store, broker, receiver, access, http, broker.port, httpPort, logger, liveApi, alertStore, alertReceiver);
+      const bridge = new CloudBridge(config, store, broker, receiver, access, http, broker.port, httpPort, logger, liveApi, alertStore, alertReceiver, fleetService);
       logger.info({ brokerPort: bridge.brokerPort, httpPort, auth: config.broker.auth, store: redact(config.store) }, 'cloud bridge started');
       return bridge;
     } catch (err) {
@@ -171,6 +186,7 @@ export class CloudBridge {
       alertStore?.close();
       await http?.close();
       await broker?.close();
+      fleet?.close();
       await store.close();
       throw err;
     }
@@ -183,6 +199,7 @@ export class CloudBridge {
     await this.receiver.idle();
     await this.store.close();
     this.alerts.close();
+    this.fleet.close();
     this.logger.info({}, 'cloud bridge stopped');
   }
 }

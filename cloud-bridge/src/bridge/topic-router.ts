@@ -1,7 +1,7 @@
 import { parseRelayTopic, parseUplinkTopic } from '@fieldmesh/protocol';
 
 /** The kinds of message a gateway publishes to the cloud (protocol/FORMAT.md §1, relay topics). */
-export type UplinkMessageKind = 'batch' | 'relayBatch' | 'status' | 'alert' | 'alerts';
+export type UplinkMessageKind = 'batch' | 'relayBatch' | 'status' | 'alert' | 'alerts' | 'fleetReported';
 
 /**
  * One handler per kind of message, as aedes has one handler per packet type. A root leaves out
@@ -19,7 +19,11 @@ export interface UplinkHandlers {
   alert?(gatewayId: string, payload: Buffer): void;
   /** `fm/g/<gateway>/alerts`: the priority lane, committed and acked. */
   alerts?(gatewayId: string, payload: Buffer): void;
+  /** `fm/g/<gateway>/fleet/reported`: the gateway's fleet state (cloud-bridge/src/fleet/FLEET-CLOUD.md). */
+  fleetReported?(gatewayId: string, payload: Buffer): void;
 }
+
+const FLEET_REPORTED = /^fm\/g\/([^/]+)\/fleet\/reported$/;
 
 export interface UplinkRoute {
   kind: UplinkMessageKind;
@@ -31,6 +35,8 @@ export interface UplinkRoute {
 
 /** The route of a topic, or null for a topic no gateway publishes on. */
 export function routeOf(topic: string): UplinkRoute | null {
+  const fleet = FLEET_REPORTED.exec(topic);
+  if (fleet) return { kind: 'fleetReported', gatewayId: fleet[1]!, publisherId: fleet[1]! };
   const r = parseRelayTopic(topic);
   if (r) return r.kind === 'batch' ? { kind: 'relayBatch', gatewayId: r.originId, publisherId: r.relayId } : null;
   const t = parseUplinkTopic(topic);
@@ -90,6 +96,10 @@ export class TopicRouter {
       case 'alerts':
         if (!h.alerts) return null;
         h.alerts(route.gatewayId, payload);
+        break;
+      case 'fleetReported':
+        if (!h.fleetReported) return null;
+        h.fleetReported(route.gatewayId, payload);
         break;
     }
     return route.kind;

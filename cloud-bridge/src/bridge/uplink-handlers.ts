@@ -11,6 +11,8 @@ export interface UplinkParts {
   live: { alertMessage(gatewayId: string, payload: Buffer): void };
   /** Which path each gateway's batches came by; only a root that takes relayed batches has it. */
   relayed?: Pick<RelayedDelivery, 'direct' | 'relayed'>;
+  /** Fleet reported state; only a root that publishes desired state (the embedded broker) has it. */
+  fleet?: { reported(gatewayId: string, payload: Buffer): void };
   logger: Logger;
 }
 
@@ -36,5 +38,6 @@ export function uplinkHandlers(p: UplinkParts): UplinkHandlers {
       void Promise.resolve(p.presence.status(gatewayId, payload, connectedNow)).catch((err: Error) => p.logger.error({ err: err.message }, 'presence update failed')),
     alert: (gatewayId, payload) => p.live.alertMessage(gatewayId, payload),
     alerts: (gatewayId, payload) => void p.alertReceiver.receive(gatewayId, payload),
+    ...(p.fleet ? { fleetReported: (gatewayId: string, payload: Buffer) => p.fleet!.reported(gatewayId, payload) } : {}),
   };
 }

@@ -1,6 +1,6 @@
 import type { Client, PublishPacket, Subscription } from 'aedes';
 import { isDeviceId } from '@fieldmesh/device-sdk';
-import { parseUplinkTopic, uplinkTopics, parseRelayTopic, relayTopics } from '@fieldmesh/protocol';
+import { fleetTopics, parseUplinkTopic, uplinkTopics, parseRelayTopic, relayTopics } from '@fieldmesh/protocol';
 import { certificateIdentity } from './broker-tls.js';
 import type { GatewayCredentials } from './credentials.js';
 
@@ -35,7 +35,9 @@ export interface AccessStats {
  * Who a connected client is and what it may do (aedes' authenticate / authorizePublish /
  * authorizeSubscribe hooks). With credentials, a gateway is its username; with `auth: none`
  * (a lab), its MQTT client id. Either way it publishes only under `fm/g/<its id>/` and
- * subscribes only to its own ack topic.
+ * subscribes only to its own ack topic. Fleet (cloud-bridge/src/fleet/FLEET-CLOUD.md): it
+ * publishes its own `fleet/reported` and subscribes to its own `fleet/desired`; no client ever
+ * publishes a desired topic (the bridge publishes them itself, without a client).
  */
 export class GatewayAccess {
   readonly stats: AccessStats = { authFailures: 0, clientIdRefused: 0, publishDenied: 0, subscribeDenied: 0 };
@@ -100,6 +102,7 @@ export class GatewayAccess {
     const id = this.identity.get(client);
     const t = parseUplinkTopic(packet.topic);
     if (id !== undefined && t && t.gatewayId === id && GATEWAY_PUBLISHES.has(t.kind)) return done(null);
+    if (id !== undefined && packet.topic === fleetTopics.reported(id)) return done(null);
     if (id !== undefined && this.mayRelay(id, packet.topic)) return done(null);
     this.stats.publishDenied++;
     this.onDenied('publish', client, `${id ?? '?'} may not publish on ${packet.topic}`);
@@ -109,6 +112,7 @@ export class GatewayAccess {
   readonly authorizeSubscribe = (client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void => {
     const id = this.identity.get(client);
     if (id !== undefined && sub.topic === uplinkTopics.ack(id)) return done(null, sub);
+    if (id !== undefined && sub.topic === fleetTopics.desired(id)) return done(null, sub);
     // A relay's acks for the origins it carries (gateway/src/relay/RELAY.md §4).
     if (id !== undefined && sub.topic === relayTopics.ackFilter(id)) return done(null, sub);
     this.stats.subscribeDenied++;
