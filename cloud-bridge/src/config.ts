@@ -87,6 +87,18 @@ export interface CloudConfig {
    * password, as on `/mqtt`. Unset (default): no such listener. `host` defaults to `http.host`.
    */
   liveMqtt?: { port: number; host: string; tls?: { cert: string; key: string } };
+  /** Fleet operations: releases, config revisions, rollouts (cloud-bridge/src/fleet/FLEET-CLOUD.md). */
+  fleet: {
+    /**
+     * Release public keys (base64 of raw 32-byte Ed25519 keys, as in the key file of `fieldmesh
+     * fleet keygen`). When set, an uploaded release, config or rollback envelope must be signed
+     * by one of them (an early refusal; gateways check again with their own list). Default none:
+     * envelopes are checked for shape only. The cloud never holds a signing key.
+     */
+    releaseKeys: readonly string[];
+    /** Largest release bundle an upload may be, bytes. Default 268435456 (256 MiB). */
+    maxBundleBytes: number;
+  };
   /** Directory for the credentials file and, by default, the database. Default ./cloud-data. */
   dataDir: string;
   /**
@@ -99,15 +111,17 @@ export interface CloudConfig {
 export const CLOUD_DEFAULTS = {
   broker: { port: 1884, host: '127.0.0.1', auth: 'credentials', maxPacketBytes: 8 * 1024 * 1024, maxConnections: 1000, connectTimeoutMs: 10_000, preAuthMaxBytes: 4096, packetTimeoutMs: 120_000, shareGroup: 'fieldmesh' },
   http: { port: 8080, host: '127.0.0.1', allowedHosts: [] as readonly string[], headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
+  fleet: { releaseKeys: [] as readonly string[], maxBundleBytes: 256 * 1024 * 1024 },
   dataDir: './cloud-data',
 } as const;
 
-type Shape = { [key: string]: 'port' | 'host' | 'string' | 'strings' | 'positive' | 'boolean' | { enum: readonly string[] } | Shape };
+type Shape = { [key: string]: 'port' | 'host' | 'string' | 'strings' | 'keys' | 'positive' | 'boolean' | { enum: readonly string[] } | Shape };
 
 const SHAPE: Shape = {
   broker: { port: 'port', host: 'host', auth: { enum: ['credentials', 'none'] }, maxPacketBytes: 'positive', maxConnections: 'positive', connectTimeoutMs: 'positive', preAuthMaxBytes: 'positive', packetTimeoutMs: 'positive', url: 'string', username: 'string', password: 'string', shareGroup: 'string', tls: { cert: 'string', key: 'string', ca: 'string', requireClientCert: 'boolean' } },
   http: { port: 'port', host: 'host', allowedHosts: 'strings', headersTimeoutMs: 'positive', requestTimeoutMs: 'positive' },
   liveMqtt: { port: 'port', host: 'host', tls: { cert: 'string', key: 'string' } },
+  fleet: { releaseKeys: 'keys', maxBundleBytes: 'positive' },
   dataDir: 'string',
   store: 'string',
 };
@@ -128,6 +142,9 @@ function check(value: unknown, shape: Shape, path: string): void {
       if (!Number.isInteger(v) || (v as number) < 1) bad(at, `must be a positive integer, got ${JSON.stringify(v)}`);
     } else if (rule === 'strings') {
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && /^[A-Za-z0-9.-]{1,253}$/.test(x))) bad(at, `must be a list of host names, got ${JSON.stringify(v).slice(0, 120)}`);
+    } else if (rule === 'keys') {
+      const isKey = (x: unknown) => typeof x === 'string' && /^[A-Za-z0-9+/]{43}=$/.test(x) && Buffer.from(x, 'base64').length === 32;
+      if (!Array.isArray(v) || !v.every(isKey)) bad(at, `must be a list of Ed25519 public keys (base64 of 32 bytes, the publicKey of a \`fieldmesh fleet keygen\` key file), got ${JSON.stringify(v).slice(0, 120)}`);
     } else if (rule === 'boolean') {
       if (typeof v !== 'boolean') bad(at, `must be true or false, got ${JSON.stringify(v)}`);
     } else if (rule === 'host' || rule === 'string') {
@@ -148,11 +165,12 @@ export function isPostgresStore(store: string): boolean {
 /** Validates a parsed config object (every key optional) and returns the frozen full config. */
 export function resolveCloudConfig(input: unknown = {}, baseDir = process.cwd()): CloudConfig {
   check(input ?? {}, SHAPE, '');
-  const raw = (input ?? {}) as { broker?: Partial<CloudConfig['broker']>; http?: Partial<CloudConfig['http']>; liveMqtt?: Partial<NonNullable<CloudConfig['liveMqtt']>>; dataDir?: string; store?: string };
+  const raw = (input ?? {}) as { broker?: Partial<CloudConfig['broker']>; http?: Partial<CloudConfig['http']>; liveMqtt?: Partial<NonNullable<CloudConfig['liveMqtt']>>; fleet?: Partial<CloudConfig['fleet']>; dataDir?: string; store?: string };
   const dataDir = resolve(baseDir, raw.dataDir ?? CLOUD_DEFAULTS.dataDir);
   const config: CloudConfig = {
     broker: { ...CLOUD_DEFAULTS.broker, ...raw.broker },
     http: { ...CLOUD_DEFAULTS.http, ...raw.http },
+    fleet: { ...CLOUD_DEFAULTS.fleet, ...raw.fleet },
     dataDir,
     store: raw.store === undefined ? join(dataDir, 'cloud.sqlite') : isPostgresStore(raw.store) ? raw.store : resolve(baseDir, raw.store),
   };

@@ -24,12 +24,22 @@ describe('cloud config', () => {
   });
 
   it('names the bad key and the fix', () => {
-    expect(failure({ brokr: {} })).toMatch(/^brokr: unknown key; known keys here: broker, http, liveMqtt, dataDir, store/);
+    expect(failure({ brokr: {} })).toMatch(/^brokr: unknown key; known keys here: broker, http, liveMqtt, fleet, dataDir, store/);
     expect(failure({ broker: { port: 70000 } })).toMatch(/^broker\.port: must be an integer port 0\.\.65535/);
     expect(failure({ broker: { auth: 'anonymous' } })).toMatch(/^broker\.auth: must be one of credentials \| none/);
     expect(failure({ http: 'x' })).toMatch(/^http: must be a mapping/);
     expect(failure({ store: 'postgres://a b' })).toMatch(/^store: is not a valid postgres:\/\/ URL/);
     expect(resolveCloudConfig({ store: 'postgres://fm:pw@db:5432/x' }).store).toBe('postgres://fm:pw@db:5432/x');
+  });
+
+  it('fleet: release keys must be Ed25519 public keys, the bundle cap a positive integer', () => {
+    const key = Buffer.alloc(32, 9).toString('base64');
+    expect(resolveCloudConfig({}, '/srv').fleet).toEqual({ releaseKeys: [], maxBundleBytes: 256 * 1024 * 1024 });
+    expect(resolveCloudConfig({ fleet: { releaseKeys: [key], maxBundleBytes: 1024 } }, '/srv').fleet).toEqual({ releaseKeys: [key], maxBundleBytes: 1024 });
+    expect(failure({ fleet: { releaseKeys: 'abc' } })).toMatch(/^fleet\.releaseKeys: must be a list of Ed25519 public keys/);
+    expect(failure({ fleet: { releaseKeys: [Buffer.alloc(31).toString('base64')] } })).toMatch(/^fleet\.releaseKeys: must be a list/);
+    expect(failure({ fleet: { maxBundleBytes: 0 } })).toMatch(/^fleet\.maxBundleBytes: must be a positive integer/);
+    expect(failure({ fleet: { signingKey: key } })).toMatch(/^fleet\.signingKey: unknown key; known keys here: releaseKeys, maxBundleBytes/);
   });
 
   it('loads YAML with paths relative to the file', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { relayTopics, uplinkTopics } from '@fieldmesh/protocol';
+import { fleetTopics, relayTopics, uplinkTopics } from '@fieldmesh/protocol';
 import { routeOf, TopicRouter, type UplinkHandlers } from '#cloud-bridge/bridge/topic-router';
 import { uplinkHandlers } from '#cloud-bridge/bridge/uplink-handlers';
 
@@ -15,6 +15,7 @@ function recording(): { calls: string[]; handlers: Required<UplinkHandlers> } {
       status: (gw, p, connectedNow) => calls.push(`status ${gw} ${p.toString()} ${connectedNow}`),
       alert: (gw, p) => calls.push(`alert ${gw} ${p.toString()}`),
       alerts: (gw, p) => calls.push(`alerts ${gw} ${p.toString()}`),
+      fleetReported: (gw, p) => calls.push(`fleetReported ${gw} ${p.toString()}`),
     },
   };
 }
@@ -30,10 +31,11 @@ describe('TopicRouter: one handler per message kind', () => {
     expect(router.dispatch(uplinkTopics.status('gw-a'), b('3'))).toBe('status');
     expect(router.dispatch('fm/g/gw-a/alert', b('4'))).toBe('alert');
     expect(router.dispatch(uplinkTopics.alerts('gw-a'), b('5'))).toBe('alerts');
-    for (const t of [uplinkTopics.ack('gw-a'), relayTopics.ack('gw-b', 'gw-a'), 'fm/g/gw-a/other', 'fm/g//batch', 'fm/d/dev/senml', 'fm/g/gw-a/batch/x', '']) {
+    expect(router.dispatch(fleetTopics.reported('gw-a'), b('6'))).toBe('fleetReported');
+    for (const t of [fleetTopics.desired('gw-a'), 'fm/g/gw-a/fleet/reported/x', 'fm/g/gw-a/fleet', uplinkTopics.ack('gw-a'), relayTopics.ack('gw-b', 'gw-a'), 'fm/g/gw-a/other', 'fm/g//batch', 'fm/d/dev/senml', 'fm/g/gw-a/batch/x', '']) {
       expect(router.dispatch(t, b('x')), t).toBeNull();
     }
-    expect(calls).toEqual(['batch gw-a 1', 'relayBatch gw-a via gw-b 2', 'status gw-a 3 false', 'alert gw-a 4', 'alerts gw-a 5']);
+    expect(calls).toEqual(['batch gw-a 1', 'relayBatch gw-a via gw-b 2', 'status gw-a 3 false', 'alert gw-a 4', 'alerts gw-a 5', 'fleetReported gw-a 6']);
   });
 
   it('with a publisher (embedded broker), takes a message only from the gateway its topic names', () => {
@@ -45,6 +47,7 @@ describe('TopicRouter: one handler per message kind', () => {
     expect(router.dispatch(relayTopics.batch('gw-b', 'gw-a'), b('2'), { gatewayId: 'gw-a', newerConnection: false })).toBeNull();
     expect(router.dispatch(relayTopics.batch('gw-b', 'gw-a'), b('2'), { gatewayId: 'gw-b', newerConnection: false })).toBe('relayBatch');
     expect(router.dispatch(uplinkTopics.status('gw-a'), b('3'), { gatewayId: 'gw-a', newerConnection: true })).toBe('status');
+    expect(router.dispatch(fleetTopics.reported('gw-a'), b('4'), { gatewayId: 'gw-b', newerConnection: false })).toBeNull();
     expect(calls).toEqual(['relayBatch gw-a via gw-b 2', 'status gw-a 3 true']);
   });
 

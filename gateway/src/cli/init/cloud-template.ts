@@ -59,6 +59,14 @@ export function cloudTemplate(d: CloudBridgeModule['CLOUD_DEFAULTS']): TemplateK
         { key: 'tls', why: 'PEM certificate and key for mqtts.', keys: [{ key: 'cert', why: 'PEM certificate (chain).', value: 'tls/live.crt' }, { key: 'key', why: 'Its PEM key.', value: 'tls/live.key' }] },
       ],
     },
+    {
+      key: 'fleet',
+      why: 'Fleet operations: signed releases and config revisions delivered as desired state (cloud-bridge/src/fleet/FLEET-CLOUD.md).',
+      keys: [
+        { key: 'releaseKeys', why: 'Public keys (publicKey of `fieldmesh fleet keygen`) uploads must be signed by; empty: shape checked only, the gateways check signatures.', value: d.fleet.releaseKeys },
+        { key: 'maxBundleBytes', why: 'Largest release bundle an upload may be (bytes).', value: d.fleet.maxBundleBytes },
+      ],
+    },
     { key: 'dataDir', why: 'Gateway credentials, the live token\'s hash and (by default) the SQLite store. Relative to this file.', value: d.dataDir },
     { key: 'store', why: 'Default <dataDir>/cloud.sqlite. A postgres:// URL lets several bridges share one database.', value: '${FM_PG_URL:-postgres://fieldmesh@127.0.0.1:5432/fieldmesh}', example: true },
   ];
