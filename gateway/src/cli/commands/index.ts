@@ -13,6 +13,7 @@ export const commands: Array<Pick<Command, 'name' | 'summary'> & { load: () => P
   { name: 'tail', summary: 'stream live readings and alerts from a running gateway', load: async () => (await import('./tail.js')).default },
   { name: 'demo', summary: 'run a complete local demo: cloud bridge, gateways, simulated devices (npm start)', load: async () => (await import('./demo.js')).default },
   { name: 'cloud', summary: 'run the cloud bridge (uplink receiver, storage, HTTP API)', load: async () => (await import('./cloud.js')).default },
+  { name: 'fleet', summary: 'signed releases and config revisions for many gateways: keys, desired state, waves', load: async () => (await import('./fleet.js')).default },
   { name: 'image', summary: 'write a customised Raspberry Pi OS image for a gateway', load: async () => (await import('./image.js')).default },
   { name: 'flash', summary: 'write an image to an SD card (or file) and verify it by reading back', load: async () => (await import('./flash.js')).default },
 ];

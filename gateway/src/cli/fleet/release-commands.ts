@@ -1,0 +1,68 @@
+import { isReleaseVersion, signArtifact, type RollbackBody } from '@fieldmesh/protocol';
+import { parseFlags, UsageError } from '../command.js';
+import { bytes } from '../human-format.js';
+import { FleetCloudClient } from './fleet-cloud-client.js';
+import { highestRollbackOrder } from './fleet-numbering.js';
+import { readReleaseKeyFile } from './release-key-file.js';
+import { readBundle, releaseBody } from './release-bundle.js';
+import { intFlag, targetFromFlags } from './fleet-target.js';
+import { CONNECTION_FLAGS, noteFlag, setDesired, TARGET_FLAGS, type FleetIo } from './desired-change.js';
+
+export function releaseVersionArg(rest: string[], what: string): string {
+  if (rest.length === 0) throw new UsageError(`${what} needs the version, e.g. ${what} 1.2.0`);
+  if (rest.length > 1) throw new UsageError(`unexpected argument ${rest[1]}`);
+  const v = rest[0]!;
+  if (!isReleaseVersion(v)) throw new UsageError(`version ${JSON.stringify(v)} is not MAJOR.MINOR.PATCH (numbers only, e.g. 1.2.0)`);
+  return v;
+}
+
+/**
+ * `set-version V --bundle F --key K (--gateway|--group|--all)`: everything is checked locally
+ * first (key file, bundle manifest, version), then the bundle is uploaded, then its signed
+ * release envelope (the cloud checks sha256 and size against the upload), then desired is set.
+ * A failure part way leaves nothing desired that is not fully stored at the cloud.
+ */
+export async function setVersion(argv: string[], io: FleetIo): Promise<number> {
+  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, ...TARGET_FLAGS, bundle: 'string', key: 'string' });
+  const version = releaseVersionArg(rest, 'set-version');
+  if (typeof flags.bundle !== 'string') throw new UsageError('--bundle FILE is required: the fieldmesh-bundle-<version>.tgz made by npm run bundle');
+  if (typeof flags.key !== 'string') throw new UsageError('--key FILE is required: the release key file written by fieldmesh fleet keygen');
+  const target = targetFromFlags(flags);
+  const cloud = FleetCloudClient.fromFlags(flags, io.env);
+  const key = readReleaseKeyFile(flags.key, (l) => io.err(l + '\n'));
+  const bundle = await readBundle(flags.bundle, version);
+  const envelope = signArtifact(releaseBody(bundle, io.clock), key);
+  const path = `/api/fleet/releases/${encodeURIComponent(version)}`;
+  await cloud.putFile(`${path}/bundle`, flags.bundle, bundle.bytes, 'application/gzip');
+  if (!flags.json) io.out(`uploaded  bundle ${version}: ${bytes(bundle.bytes)}, sha256 ${bundle.sha256}, commit ${bundle.commit}, ${bundle.machine}, node ABI ${bundle.nodeAbi}\n`);
+  await cloud.putJson(path, envelope);
+  if (!flags.json) io.out(`signed    release ${version} with key ${key.keyId}\n`);
+  await setDesired(cloud, io, flags.json === true, target, { version }, `version ${version}`);
+  return 0;
+}
+
+/**
+ * `rollback --version V [--config-revision N] --key K (…)`: gateways never go down on their own
+ * (`downgrade`, `old-revision`); a signed rollback order permits exactly this version/revision.
+ * Its order must exceed every order the gateways used, hence highest known + 1 (or --order).
+ */
+export async function rollback(argv: string[], io: FleetIo): Promise<number> {
+  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, ...TARGET_FLAGS, version: 'string', 'config-revision': 'string', key: 'string', order: 'string', note: 'string' });
+  if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
+  const version = flags.version === undefined ? undefined : releaseVersionArg([String(flags.version)], 'rollback --version');
+  const configRevision = intFlag(flags, 'config-revision', 1, 2 ** 31);
+  if (version === undefined && configRevision === undefined) throw new UsageError('rollback needs --version V (a release to go back to) and/or --config-revision N');
+  if (typeof flags.key !== 'string') throw new UsageError('--key FILE is required: the release key file written by fieldmesh fleet keygen');
+  const target = targetFromFlags(flags);
+  const cloud = FleetCloudClient.fromFlags(flags, io.env);
+  const key = readReleaseKeyFile(flags.key, (l) => io.err(l + '\n'));
+  const text = noteFlag(flags);
+  let order = intFlag(flags, 'order', 1, 2 ** 31);
+  if (order === undefined) order = highestRollbackOrder((await cloud.get('/api/fleet')).json) + 1;
+  const body: RollbackBody = { kind: 'rollback', order, createdAt: new Date(io.clock.now()).toISOString(), ...(version ? { version } : {}), ...(configRevision !== undefined ? { configRevision } : {}), ...(text ? { note: text } : {}) };
+  const envelope = signArtifact(body, key);
+  if (!flags.json) io.out(`signed    rollback order ${order} with key ${key.keyId}\n`);
+  const what = [version ? `version ${version}` : '', configRevision !== undefined ? `config rev ${configRevision}` : ''].filter(Boolean).join(', ');
+  await setDesired(cloud, io, flags.json === true, target, { ...(version ? { version } : {}), ...(configRevision !== undefined ? { configRevision } : {}), rollback: envelope }, `rollback to ${what} (order ${order})`);
+  return 0;
+}

@@ -1,0 +1,89 @@
+import { parseFlags, UsageError } from '../command.js';
+import { CONNECTION_FLAGS, type FleetIo } from './desired-change.js';
+import { FleetCloudClient } from './fleet-cloud-client.js';
+import { fleetStatusText, historyText, rolloutLine, type FleetRolloutView, type FleetView } from './fleet-status-view.js';
+import { intFlag } from './fleet-target.js';
+import { releaseVersionArg } from './release-commands.js';
+
+const ROLLOUT_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+function noArguments(rest: string[]): void {
+  if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
+}
+
+/** `status [--json]`: every gateway's running and desired state, and the rollouts. */
+export async function fleetStatus(argv: string[], io: FleetIo): Promise<number> {
+  const { flags, rest } = parseFlags(argv, CONNECTION_FLAGS);
+  noArguments(rest);
+  const cloud = FleetCloudClient.fromFlags(flags, io.env);
+  const answer = await cloud.get('/api/fleet');
+  if (flags.json) io.out(answer.text + '\n');
+  else io.out(fleetStatusText((answer.json ?? {}) as FleetView, cloud.base.origin));
+  return 0;
+}
+
+/** `rollout (--version V | --config-revision N) [--group T] [--canary P] [--waves N] [--max-failure P] [--wave-timeout S]`. */
+export async function startRollout(argv: string[], io: FleetIo): Promise<number> {
+  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, version: 'string', 'config-revision': 'string', group: 'string', canary: 'string', waves: 'string', 'max-failure': 'string', 'wave-timeout': 'string' });
+  noArguments(rest);
+  const configRevision = intFlag(flags, 'config-revision', 1, 2 ** 31);
+  if ((flags.version === undefined) === (configRevision === undefined)) throw new UsageError('rollout needs exactly one of --version V or --config-revision N');
+  const version = flags.version === undefined ? undefined : releaseVersionArg([String(flags.version)], 'rollout --version');
+  if (flags.group !== undefined && !ROLLOUT_ID.test(String(flags.group))) throw new UsageError(`--group ${JSON.stringify(flags.group)} is not a tag (letters, digits, . _ -)`);
+  const body: Record<string, unknown> = {
+    ...(version ? { version } : { configRevision }),
+    ...(flags.group !== undefined ? { group: flags.group } : {}),
+  };
+  const numbers: Array<[string, string, number, number]> = [
+    ['canary', 'canaryPercent', 0, 100],
+    ['waves', 'waves', 1, 1000],
+    ['max-failure', 'maxFailurePercent', 0, 100],
+    ['wave-timeout', 'waveTimeoutSec', 1, 7 * 86_400],
+  ];
+  for (const [flag, field, min, max] of numbers) {
+    const n = intFlag(flags, flag, min, max);
+    if (n !== undefined) body[field] = n;
+  }
+  const cloud = FleetCloudClient.fromFlags(flags, io.env);
+  const answer = await cloud.postJson('/api/fleet/rollouts', body);
+  if (flags.json) io.out(answer.text + '\n');
+  else {
+    const r = answer.json as { rollout?: FleetRolloutView } & FleetRolloutView;
+    const rollout = r?.rollout ?? r;
+    io.out(`rollout   started ${rolloutLine(rollout)}\n          follow it with fieldmesh fleet status; pause with fieldmesh fleet pause ${rollout?.id ?? 'ID'}\n`);
+  }
+  return 0;
+}
+
+/** `pause ID` / `resume ID`. */
+export async function pauseOrResume(action: 'pause' | 'resume', argv: string[], io: FleetIo): Promise<number> {
+  const { flags, rest } = parseFlags(argv, CONNECTION_FLAGS);
+  if (rest.length !== 1) throw new UsageError(`${action} needs one rollout id (fieldmesh fleet status lists them)`);
+  const id = rest[0]!;
+  if (!ROLLOUT_ID.test(id)) throw new UsageError(`rollout id ${JSON.stringify(id)} is not one (letters, digits, . _ -)`);
+  const cloud = FleetCloudClient.fromFlags(flags, io.env);
+  const answer = await cloud.postJson(`/api/fleet/rollouts/${encodeURIComponent(id)}/${action}`, {});
+  if (flags.json) io.out(answer.text + '\n');
+  else {
+    const r = answer.json as { rollout?: FleetRolloutView } & FleetRolloutView;
+    const rollout = r?.rollout ?? r;
+    io.out(`rollout   ${action === 'pause' ? 'paused' : 'resumed'}: ${rollout && rollout.id !== undefined ? rolloutLine(rollout) : id}\n`);
+  }
+  return 0;
+}
+
+/** `history [--gateway ID]`. */
+export async function fleetHistory(argv: string[], io: FleetIo): Promise<number> {
+  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, gateway: 'string' });
+  noArguments(rest);
+  const cloud = FleetCloudClient.fromFlags(flags, io.env);
+  const query = typeof flags.gateway === 'string' ? `?gateway=${encodeURIComponent(flags.gateway)}` : '';
+  const answer = await cloud.get(`/api/fleet/history${query}`);
+  if (flags.json) io.out(answer.text + '\n');
+  else {
+    const j = answer.json as { history?: Array<Record<string, unknown>>; events?: Array<Record<string, unknown>> } | unknown[];
+    const events = Array.isArray(j) ? (j as Array<Record<string, unknown>>) : (j?.history ?? j?.events ?? []);
+    io.out(historyText(events, io.clock.now()));
+  }
+  return 0;
+}

@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '#device-sdk/clock';
+import { generateReleaseKey, signArtifact, verifyArtifact, type ReleaseBody } from '#protocol/index';
+import { readConfigSections } from '#gateway/cli/fleet/config-revision-file';
+import { highestConfigRevision, highestRollbackOrder } from '#gateway/cli/fleet/fleet-numbering';
+import { readBundle, releaseBody } from '#gateway/cli/fleet/release-bundle';
+import { readReleaseKeyFile } from '#gateway/cli/fleet/release-key-file';
+import { tempDir } from '../../../cloud-bridge/cloud-fixture.js';
+import { makeBundle, manifestOf, runCli } from './fleet-cli-run.js';
+
+const tmp = tempDir('fm-fleet-local-');
+afterAll(() => tmp.cleanup());
+const dir = tmp.dir;
+
+const codeOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    return `${(err as { code?: string }).code}: ${(err as Error).message}`;
+  }
+  return 'no error';
+};
+
+describe('fleet keygen (real CLI)', () => {
+  it('writes a 0600 key file, prints keyId, public key and the releaseKeys line, and never overwrites it', async () => {
+    const r = await runCli(['fleet', 'keygen', '--out', 'release.key'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const file = join(dir, 'release.key');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const key = readReleaseKeyFile(file);
+    expect(r.stdout).toContain(`keyId     ${key.keyId}`);
+    expect(r.stdout).toContain(`releaseKeys: ["${key.publicKey}"]`);
+    // What it signs verifies against the printed public key, and only that one.
+    const body: ReleaseBody = { kind: 'release', version: '1.2.0', sha256: 'a'.repeat(64), bytes: 10, commit: 'c1', machine: 'x86_64', nodeAbi: '115', createdAt: new Date(0).toISOString() };
+    expect(verifyArtifact(signArtifact(body, key), 'release', [key.publicKey]).ok).toBe(true);
+    expect(verifyArtifact(signArtifact(body, key), 'release', [generateReleaseKey().publicKey])).toMatchObject({ ok: false, reason: 'wrong-key' });
+
+    const before = readFileSync(file, 'utf8');
+    const again = await runCli(['fleet', 'keygen', '--out', 'release.key'], dir);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('FM_ERR_CLI_FLEET_KEY_EXISTS');
+    expect(again.stderr).toContain('--out release.key already exists');
+    expect(readFileSync(file, 'utf8')).toBe(before);
+
+    const noOut = await runCli(['fleet', 'keygen'], dir);
+    expect(noOut.code).toBe(2);
+    expect(noOut.stderr).toContain('--out FILE');
+  });
+});
+
+describe('release key files', () => {
+  it('refuses what is not a matching release key, naming --key and the problem', () => {
+    const good = generateReleaseKey();
+    const other = generateReleaseKey();
+    const write = (name: string, content: string): string => {
+      const p = join(dir, name);
+      writeFileSync(p, content, { mode: 0o600 });
+      return p;
+    };
+    expect(codeOf(() => readReleaseKeyFile(write('notjson.key', 'signingKey=abc')))).toMatch(/FM_ERR_CLI_FLEET_KEY_FILE: --key .*notjson.key is not JSON/);
+    expect(codeOf(() => readReleaseKeyFile(write('origin.key', JSON.stringify({ signingKey: good.signingKey, publicKey: good.publicKey }))))).toMatch(/not a fieldmesh release key file/);
+    expect(codeOf(() => readReleaseKeyFile(write('mixed.key', JSON.stringify({ ...good, signingKey: other.signingKey }))))).toMatch(/signingKey does not belong to publicKey/);
+    expect(codeOf(() => readReleaseKeyFile(write('keyid.key', JSON.stringify({ ...good, keyId: other.keyId }))))).toMatch(/keyId .* is not the id of its publicKey/);
+    expect(codeOf(() => readReleaseKeyFile(write('short.key', JSON.stringify({ ...good, publicKey: 'AAAA' }))))).toMatch(/"publicKey" is not base64 of 32 bytes/);
+    expect(codeOf(() => readReleaseKeyFile(write('huge.key', ' '.repeat(100_000))))).toMatch(/is 100000 bytes, not a release key file/);
+    expect(codeOf(() => readReleaseKeyFile(join(dir, 'missing.key')))).toMatch(/cannot be read: ENOENT/);
+    mkdirSync(join(dir, 'adir.key'));
+    expect(codeOf(() => readReleaseKeyFile(join(dir, 'adir.key')))).toMatch(/is not a file/);
+
+    const open = write('open.key', JSON.stringify(good));
+    chmodSync(open, 0o644);
+    const warnings: string[] = [];
+    expect(readReleaseKeyFile(open, (l) => warnings.push(l)).keyId).toBe(good.keyId);
+    expect(warnings.join()).toMatch(/can be read by other users \(mode 644\); chmod 600/);
+  });
+});
+
+describe('bundles (real .tgz made with tar)', () => {
+  it('reads the manifest, hashes the tarball, and refuses a version mismatch, no manifest, a non-tarball and hostile fields', async () => {
+    const tgz = makeBundle(dir, 'b120', manifestOf('1.2.0'));
+    const facts = await readBundle(tgz, '1.2.0');
+    const raw = readFileSync(tgz);
+    expect(facts).toEqual({ version: '1.2.0', commit: 'a1b2c3d4e5f6', machine: 'x86_64', nodeAbi: '115', sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length });
+    const body = releaseBody(facts, new ManualClock(Date.UTC(2026, 0, 2)));
+    expect(body).toMatchObject({ kind: 'release', createdAt: '2026-01-02T00:00:00.000Z', sha256: facts.sha256 });
+
+    await expect(readBundle(tgz, '1.3.0')).rejects.toThrow(/b120.tgz is version 1.2.0, not 1.3.0/);
+    await expect(readBundle(makeBundle(dir, 'nomanifest', null), '1.2.0')).rejects.toThrow(/cannot read fieldmesh\/bundle-manifest.json from it/);
+    writeFileSync(join(dir, 'plain.tgz'), 'not a gzip at all');
+    await expect(readBundle(join(dir, 'plain.tgz'), '1.2.0')).rejects.toThrow(/FM_ERR_CLI_FLEET_BUNDLE/);
+    await expect(readBundle(makeBundle(dir, 'hostile', manifestOf('1.2.0', { commit: 'x; rm -rf /' })), '1.2.0')).rejects.toThrow(/"commit" is "x; rm -rf \/", not a short token/);
+    await expect(readBundle(makeBundle(dir, 'badver', manifestOf('1.2'), ''), '1.2.0')).rejects.toThrow(/manifest version "1.2" is not MAJOR.MINOR.PATCH/);
+    await expect(readBundle(makeBundle(dir, 'nocommit', manifestOf('1.2.0', { commit: undefined })), '1.2.0')).rejects.toThrow(/has no "commit"/);
+    // A manifest far too big is not read into memory.
+    await expect(readBundle(makeBundle(dir, 'bigmanifest', manifestOf('1.2.0', { native: Array.from({ length: 20_000 }, (_, i) => `n${i}.node`) })), '1.2.0')).rejects.toThrow(/is over 65536 bytes/);
+  });
+});
+
+describe('config revision files', () => {
+  it('takes top-level sections; refuses id, gatewayId, dataDir, fleet, non-mappings, alias bombs and oversize', () => {
+    const write = (name: string, text: string): string => {
+      const p = join(dir, name);
+      writeFileSync(p, text);
+      return p;
+    };
+    expect(readConfigSections(write('ok.yaml', 'rules:\n  - { name: hot, series: boiler/temp, high: 80 }\nstorage:\n  budgetBytes: 1000000\n'))).toEqual({
+      rules: [{ name: 'hot', series: 'boiler/temp', high: 80 }],
+      storage: { budgetBytes: 1000000 },
+    });
+    for (const section of ['id', 'gatewayId', 'dataDir', 'fleet']) {
+      expect(codeOf(() => readConfigSections(write(`${section}.yaml`, `${section}: x\nrules: []\n`)))).toMatch(new RegExp(`FM_ERR_CLI_FLEET_CONFIG_FILE: --file .* sets ${section}: a revision may not set id, gatewayId, dataDir, fleet`));
+    }
+    expect(codeOf(() => readConfigSections(write('list.yaml', '- rules\n')))).toMatch(/must be a YAML mapping .* not a list/);
+    expect(codeOf(() => readConfigSections(write('empty.yaml', '')))).toMatch(/must be a YAML mapping/);
+    expect(codeOf(() => readConfigSections(write('broken.yaml', 'rules: [\n')))).toMatch(/is not valid YAML/);
+    expect(codeOf(() => readConfigSections(write('dup.yaml', 'rules: []\nrules: []\n')))).toMatch(/is not valid YAML/);
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`)].join('\n');
+    expect(codeOf(() => readConfigSections(write('bomb.yaml', bomb + '\n')))).toMatch(/Excessive alias count.*FM_ERR_CLI_FLEET_CONFIG_FILE/);
+    const big = `rules:\n${Array.from({ length: 2000 }, (_, i) => `  - { name: r${i}, series: s/${i}, high: ${i} }`).join('\n')}\n`;
+    expect(codeOf(() => readConfigSections(write('big.yaml', big)))).toMatch(/bytes as JSON; a revision is at most/);
+  });
+});
+
+describe('next revision and rollback order', () => {
+  it('are one above the highest the cloud shows anywhere in its answer', () => {
+    const fleet = {
+      gateways: [
+        { id: 'a', running: { version: '1.1.0', configRevision: 4 }, desired: { configRevision: 6, rollback: { body: { kind: 'rollback', order: 3, version: '1.0.0' } } } },
+        { id: 'b', running: { configRevision: null }, update: { kind: 'config', target: 9, outcome: 'rolled-back' } },
+      ],
+      rollouts: [{ id: 'r1', configRevision: 7 }],
+    };
+    expect(highestConfigRevision(fleet)).toBe(9);
+    expect(highestRollbackOrder(fleet)).toBe(3);
+    expect(highestConfigRevision({})).toBe(0);
+    expect(highestRollbackOrder(null)).toBe(0);
+  });
+});
+
+describe('fleet usage errors (real CLI)', () => {
+  it('names the flag and the fix, exit 2; an unreachable cloud is exit 1', async () => {
+    const tgz = makeBundle(dir, 'cli120', manifestOf('1.2.0'));
+    await runCli(['fleet', 'keygen', '--out', 'cli.key'], dir);
+    const env = { FM_FLEET_TOKEN: 'not-checked-before-local-errors', FM_CLOUD_URL: 'http://127.0.0.1:9' };
+    const cases: Array<[string[], RegExp]> = [
+      [['fleet'], /a subcommand is needed: keygen, status/],
+      [['fleet', 'launch'], /unknown subcommand 'launch'/],
+      [['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--key', 'cli.key'], /say whom it is for: --gateway ID, --group TAG or --all/],
+      [['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--key', 'cli.key', '--gateway', 'gw-a', '--all'], /--gateway and --all cannot be combined/],
+      [['fleet', 'set-version', '1.2', '--bundle', tgz, '--key', 'cli.key', '--all'], /version "1.2" is not MAJOR.MINOR.PATCH/],
+      [['fleet', 'set-version', '1.2.0', '--key', 'cli.key', '--all'], /--bundle FILE is required/],
+      [['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--all'], /--key FILE is required/],
+      [['fleet', 'set-version', '1.3.0', '--bundle', tgz, '--key', 'cli.key', '--all'], /--bundle .*cli120.tgz is version 1.2.0, not 1.3.0: pass the bundle of 1.3.0, or set-version 1.2.0 \(FM_ERR_CLI_FLEET_BUNDLE/],
+      [['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--key', tgz, '--all'], /--key .*cli120.tgz is not JSON \(FM_ERR_CLI_FLEET_KEY_FILE/],
+      [['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--key', 'cli.key', '--gateway', 'gw/#'], /--gateway "gw\/#" is not a gateway id/],
+      [['fleet', 'set-config', '--key', 'cli.key', '--all'], /--file F.yaml is required/],
+      [['fleet', 'set-config', '--file', 'x.yaml', '--key', 'cli.key', '--all', '--revision', '-3'], /--revision -3 must be a whole number/],
+      [['fleet', 'rollout'], /exactly one of --version V or --config-revision N/],
+      [['fleet', 'rollout', '--version', '1.2.0', '--canary', '150'], /--canary 150 must be a whole number from 0 to 100/],
+      [['fleet', 'pause'], /pause needs one rollout id/],
+      [['fleet', 'rollback', '--key', 'cli.key', '--all'], /rollback needs --version V/],
+      [['fleet', 'status', '--verbose'], /unknown option --verbose/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = await runCli(args, dir, env);
+      expect(r.stderr, args.join(' ')).toMatch(msg);
+      expect(r.code, args.join(' ')).toBe(2);
+    }
+    const noToken = await runCli(['fleet', 'status', '--url', 'http://127.0.0.1:9'], dir);
+    expect(noToken.code).toBe(2);
+    expect(noToken.stderr).toMatch(/no token: pass --token TOKEN or set FM_FLEET_TOKEN/);
+
+    // A port that was just closed: connection refused, said as such, exit 1.
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    const port = (s.address() as { port: number }).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    const down = await runCli(['fleet', 'status', '--url', `http://127.0.0.1:${port}`, '--token', 't'], dir);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(new RegExp(`GET http://127.0.0.1:${port}/api/fleet: ECONNREFUSED \\(FM_ERR_CLI_FLEET_UNREACHABLE: Check --url`));
+  });
+});
