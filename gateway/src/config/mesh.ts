@@ -94,6 +94,11 @@ export const checkMesh: Check<MeshConfig> = (v, path) => {
   // Tuning is checked against the chosen preset (probeTimeoutMs must stay below probeIntervalMs).
   const problem = tuningProblem(c.preset, c.tuning);
   if (problem) throw new ConfigError(problem.unknown ? 'FM_ERR_CONFIG_UNKNOWN_KEY' : 'FM_ERR_CONFIG_RANGE', `${path}.tuning.${problem.key}`, problem.detail);
+  // An IPv4 socket cannot send to an IPv6 address: such a seed would never be contacted, silently.
+  if (!c.bind.includes(':')) {
+    const i = c.seeds.findIndex((s) => s.startsWith('['));
+    if (i !== -1) throw new ConfigError('FM_ERR_CONFIG_RANGE', `${path}.seeds[${i}]`, `${c.seeds[i]} is IPv6 but mesh.bind ${c.bind} is IPv4; give the seed's IPv4 address or set mesh.bind to "::" (both families)`);
+  }
   return c;
 };
 

@@ -146,12 +146,14 @@ export class Mesh {
    */
   private resolveSeeds(node: MeshNode, names: string[]): void {
     const pending = new Set(names);
+    const ipv4Only = !this.opts.section.bind.includes(':');
     const attempt = () => {
       for (const name of [...pending]) {
         const colon = name.lastIndexOf(':');
         const host = name.slice(0, colon);
         const port = Number(name.slice(colon + 1));
-        lookup(host, { all: true })
+        // An IPv4 socket reaches only IPv4 addresses ("localhost" may resolve to ::1 first).
+        lookup(host, { all: true, ...(ipv4Only ? { family: 4 } : {}) })
           .then((addrs) => {
             pending.delete(name);
             node.join(addrs.map((a) => formatAddress({ host: a.address, port })));

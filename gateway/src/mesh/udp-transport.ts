@@ -46,6 +46,8 @@ export class UdpTransport implements Transport {
   private constructor(
     private readonly socket: Socket,
     readonly address: string,
+    private readonly ipv6: boolean,
+    private readonly limited: RateLimitedLog,
   ) {}
 
   static async create(opts: UdpTransportOptions): Promise<UdpTransport> {
@@ -64,9 +66,9 @@ export class UdpTransport implements Transport {
     const wildcard = bound.address === '0.0.0.0' || bound.address === '::';
     const advertise = opts.advertise ?? formatAddress({ host: wildcard ? wildcardAdvertiseHost() : bound.address, port: bound.port });
     parseAddress(advertise);
-    const t = new UdpTransport(socket, advertise);
     // A flapping interface must not flood the log: one line per 10 s, with the count in between.
     const limited = new RateLimitedLog(logger, opts.clock ?? systemClock, { intervalMs: 10_000, countZero: false });
+    const t = new UdpTransport(socket, advertise, isIPv6(bindHost), limited);
     socket.on('error', (err) => {
       t.sendErrors++;
       limited.warn('socket', { component: 'mesh', err: err.message }, 'UDP socket error');
@@ -90,9 +92,23 @@ export class UdpTransport implements Transport {
       this.sendErrors++;
       return;
     }
+    let host = hp.host;
+    if (this.ipv6 && !host.includes(':')) {
+      // An IPv6 socket reaches IPv4 peers only by their mapped address (dual stack); given the
+      // plain IPv4 form, send(2) fails with EINVAL and the peer (a seed) is never contacted.
+      host = `::ffff:${host}`;
+    } else if (!this.ipv6 && host.includes(':')) {
+      this.sendErrors++;
+      this.limited.warn('family', { component: 'mesh', to }, 'mesh peer has an IPv6 address but mesh.bind is IPv4: it cannot be reached (bind "::" to reach both)');
+      return;
+    }
     this.inFlight++;
-    this.socket.send(packet, hp.port, hp.host, (err) => {
-      if (err) this.sendErrors++;
+    this.socket.send(packet, hp.port, host, (err) => {
+      if (err) {
+        this.sendErrors++;
+        // Counted and logged: a peer that is silently never sent to looks like a dead network.
+        this.limited.warn('send', { component: 'mesh', to, err: err.message }, 'mesh datagram not sent');
+      }
       if (--this.inFlight === 0) this.drained?.();
     });
   }

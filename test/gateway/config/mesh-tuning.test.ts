@@ -63,7 +63,9 @@ describe('mesh.tuning: the mesh section parsed in one place', () => {
     expect(refusal({ key, seeds: ['10.0.0.2:70000'] })).toEqual({ code: 'FM_ERR_CONFIG_RANGE', path: 'mesh.seeds[0]' });
     expect(refusal({ key, advertise: '300.1.1.1:7946' })).toEqual({ code: 'FM_ERR_CONFIG_RANGE', path: 'mesh.advertise' });
     expect(refusal({ key, advertise: 'gw.local:7946' })).toEqual({ code: 'FM_ERR_CONFIG_RANGE', path: 'mesh.advertise' });
-    expect(parseMeshConfig({ key, seeds: ['gw-b.local:7946', '[::1]:7946'], advertise: '[::1]:7946' }).seeds).toHaveLength(2);
+    expect(parseMeshConfig({ key, seeds: ['gw-b.local:7946', '[::1]:7946'], bind: '::', advertise: '[::1]:7946' }).seeds).toHaveLength(2);
+    // An IPv4 socket (the default bind) could never send to it.
+    expect(refusal({ key, seeds: ['gw-b.local:7946', '[::1]:7946'] })).toEqual({ code: 'FM_ERR_CONFIG_RANGE', path: 'mesh.seeds[1]' });
   });
 
   it('a running mesh probes at the configured interval', async () => {

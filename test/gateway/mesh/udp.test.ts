@@ -74,6 +74,26 @@ describe('mesh over real UDP on loopback', () => {
     expect(() => section(key, ['not a seed'])).toThrow(/mesh\.seeds\[0\]/);
   });
 
+  it('seeds of the other address family: an IPv6 socket reaches an IPv4 seed; an IPv6 seed for an IPv4 bind is refused at config', async () => {
+    const key = randomBytes(32).toString('base64');
+    const seed = createSocket('udp4');
+    const got: string[] = [];
+    seed.on('message', (_m, r) => got.push(r.address));
+    await new Promise<void>((r) => seed.bind(0, '127.0.0.1', r));
+    try {
+      // Bound to "::" (both families), given the seed's plain IPv4 form: the join must leave.
+      const a = new Mesh({ id: 'dual', section: section(key, [`127.0.0.1:${seed.address().port}`], { bind: '::' }) });
+      meshes.push(a);
+      await a.start();
+      await waitFor(() => got.length > 0, 'the dual-stack member contacted its IPv4 seed');
+      expect(got[0]).toBe('127.0.0.1');
+    } finally {
+      seed.close();
+    }
+    expect(() => section(key, ['[::1]:7946'])).toThrow(/mesh\.seeds\[0\]: \[::1\]:7946 is IPv6 but mesh\.bind 127\.0\.0\.1 is IPv4; .*"::"/);
+    expect(() => section(key, ['[::1]:7946'], { bind: '::' })).not.toThrow();
+  });
+
   it('drops and counts unencrypted, wrong-key and other-label packets; never mixes two meshes', async () => {
     const key = randomBytes(32).toString('base64');
     const a = new Mesh({ id: 'a', section: section(key, [], { label: 'site-a' }) });
