@@ -11,8 +11,8 @@ export const STORE_ERRORS = {
     howToSolve: 'Put dataDir on a local filesystem that supports WAL (not a network share).',
   },
   FM_ERR_STORE_SCHEMA: {
-    meaning: 'The database was written by a newer fieldmesh (schema version above what this build knows).',
-    howToSolve: 'Upgrade fieldmesh, or point dataDir at a fresh directory.',
+    meaning: 'The database was migrated by a newer fieldmesh to a schema this build cannot use: a non-additive migration raised its compat version above what this build knows (or a migration is wrongly declared additive).',
+    howToSolve: 'Roll forward: run a fieldmesh release that knows the schema version the message names, or later. The reading log is left as it was; there is no down-migration, so do not delete it to make an older release start.',
   },
   FM_ERR_STORE_CLOSED: {
     meaning: 'The reading log was used after close().',

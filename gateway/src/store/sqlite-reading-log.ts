@@ -12,7 +12,7 @@ import type { LossCount, LossReason } from './loss-ledger.js';
 import { checkReading, DEVICE_SEQ_WINDOW, type Backlog, type DeviceSeqMark, type LoggedReading, type QuarantineStats, type ReadingLog } from './reading-log.js';
 import { ReadingLogMeta } from './reading-log-meta.js';
 import { readSalvageReport } from './salvage-report.js';
-import { ensureIncrementalVacuum, migrate, SCHEMA_VERSION } from './schema.js';
+import { checkSchemaCompat, ensureIncrementalVacuum, migrate } from './schema.js';
 import { SeriesCatalog } from './series-catalog.js';
 import { JOURNAL_SIZE_LIMIT, SqliteBudgetTools } from './sqlite-budget-tools.js';
 import { SqliteLossLedger } from './sqlite-loss-ledger.js';
@@ -67,10 +67,8 @@ export class SqliteReadingLog implements ReadingLog {
       fail: (kind, message) => new StoreError(kind === 'open' ? 'FM_ERR_STORE_OPEN' : 'FM_ERR_STORE_DURABILITY', message),
     }));
     try {
-      const found = db.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get('schema_version')
-        ? ((db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0)
-        : 0;
-      if (found > SCHEMA_VERSION) throw new StoreError('FM_ERR_STORE_SCHEMA', `${file} has schema version ${found}, this build knows ${SCHEMA_VERSION}`);
+      // Before anything is written: a newer log is opened only when its compat version allows.
+      checkSchemaCompat(db, file);
       ensureIncrementalVacuum(db);
       db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
       this.openedAtVersion = migrate(db);

@@ -224,12 +224,14 @@ describe('SqliteReadingLog on a real file', () => {
     b.close();
   });
 
-  it('refuses a database from a newer schema with FM_ERR_STORE_SCHEMA', async () => {
+  it('refuses a database from a newer, incompatible schema with FM_ERR_STORE_SCHEMA', async () => {
     const file = tempFile();
     new SqliteReadingLog(file).close();
     const Database = (await import('better-sqlite3')).default;
     const raw = new Database(file);
+    // A newer build's non-additive migration 99: its compat version is 99 (schema-compat.test.ts has the rule).
     raw.prepare('INSERT INTO schema_version (version) VALUES (99)').run();
+    raw.prepare('UPDATE schema_compat SET version = 99').run();
     raw.close();
     expect(() => new SqliteReadingLog(file)).toThrow(expect.objectContaining({ code: 'FM_ERR_STORE_SCHEMA' }));
   });
