@@ -18,6 +18,7 @@ import { checkUplink, type UplinkConfig } from './uplink.js';
 import { checkRules, type RuleConfig } from './rules.js';
 import { checkRollups, rollupsDefaults, type RollupsConfig } from './rollups.js';
 import { checkStorage, storageDefaults, type StorageConfig } from './storage.js';
+import { checkFleet, type FleetConfig } from './fleet.js';
 
 /** The whole gateway config (a name scripts rely on: keys are only ever added). Every key is optional; see each section. */
 export interface GatewayConfig {
@@ -47,6 +48,8 @@ export interface GatewayConfig {
   storage: StorageConfig;
   /** Local integrations: Home Assistant discovery (config/integrations.ts). Default off. */
   integrations: IntegrationsConfig;
+  /** Fleet operations: signed releases and config revisions from the cloud (config/fleet.ts). null (default): off. */
+  fleet: FleetConfig | null;
 }
 
 /** A gateway id from the host name: lower case, unsafe characters as `-`, at most 64. */
@@ -71,6 +74,7 @@ export const gatewayDefaults: Omit<GatewayConfig, 'id'> = {
   rollups: rollupsDefaults,
   storage: storageDefaults,
   integrations: integrationsDefaults,
+  fleet: null,
 };
 
 const checkGateway: Check<GatewayConfig> = (v, path) =>
@@ -91,6 +95,7 @@ const checkGateway: Check<GatewayConfig> = (v, path) =>
       rollups: checkRollups,
       storage: checkStorage,
       integrations: checkIntegrations,
+      fleet: nullable(checkFleet),
     },
     { ...gatewayDefaults, id: idFromHostname() },
   )(v, path);
@@ -104,6 +109,11 @@ export function parseGatewayConfig(input: unknown, baseDir = process.cwd()): Rea
   config.dataDir = resolve(baseDir, config.dataDir);
   // The uplink's TLS files are anchored like dataDir (the config file's directory).
   if (config.uplink) for (const k of ['ca', 'cert', 'key'] as const) if (config.uplink[k] !== null) config.uplink[k] = resolve(baseDir, config.uplink[k]);
+  if (config.fleet) {
+    // Desired state arrives over the uplink and bundles download with its credential.
+    if (config.uplink === null) throw new ConfigError('FM_ERR_CONFIG_RANGE', 'fleet', 'fleet operations need the uplink: set uplink.url (or remove the fleet section)');
+    config.fleet.releasesDir = resolve(baseDir, config.fleet.releasesDir);
+  }
   return deepFreeze(config);
 }
 
@@ -134,12 +144,26 @@ export function gatewayDataDir(file: string, env: ConfigEnv = processConfigEnv()
   return resolve(dirname(resolve(file)), dataDir);
 }
 
+/** A config file as read, before validation: overlays (fleet/config-overlay.ts) replace its top-level sections. */
+export interface GatewayConfigSource {
+  /** The parsed YAML, `${VAR}`s substituted ({} without a file). */
+  data: unknown;
+  /** Anchors relative paths: the config file's directory. */
+  baseDir: string;
+}
+
 /**
  * Loads `file` (YAML, `${VAR}` substituted from `env`: device-sdk/src/config-env.ts), or the
  * embedded defaults when `file` is undefined. Throws ConfigError.
  */
 export function loadGatewayConfig(file?: string, env: ConfigEnv = processConfigEnv()): Readonly<GatewayConfig> {
-  if (file === undefined) return parseGatewayConfig({});
+  const src = readGatewayConfigSource(file, env);
+  return parseGatewayConfig(src.data, src.baseDir);
+}
+
+/** Reads and parses `file` without validating it. Throws ConfigError. */
+export function readGatewayConfigSource(file?: string, env: ConfigEnv = processConfigEnv()): GatewayConfigSource {
+  if (file === undefined) return { data: {}, baseDir: process.cwd() };
   let text: string;
   try {
     const st = statSync(file);
@@ -169,5 +193,5 @@ export function loadGatewayConfig(file?: string, env: ConfigEnv = processConfigE
   } catch (err) {
     throw new ConfigError('FM_ERR_CONFIG_YAML', '', `${file}: ${(err as Error).message}`);
   }
-  return parseGatewayConfig(data, dirname(resolve(file)));
+  return { data, baseDir: dirname(resolve(file)) };
 }

@@ -6,5 +6,6 @@ export type { MeshConfig } from './mesh.js';
 export type { SerialConfig } from './serial.js';
 export type { ModbusConfig, RtuLineConfig, TcpEndpointConfig, SlaveConfig, RegisterSpec } from './modbus.js';
 export type { UplinkConfig } from './uplink.js';
+export type { FleetConfig } from './fleet.js';
 export type { RuleConfig } from './rules.js';
 export { ConfigError, CONFIG_ERRORS, type ConfigErrorCode } from './errors.js';

@@ -73,6 +73,20 @@ export class MemoryUplinkLink implements UplinkLink {
     queueMicrotask(() => s.events.down());
   }
 
+  /**
+   * The far end publishes on `topic` (say, a retained desired state): delivered when the live
+   * session subscribed to it. Returns whether it was delivered.
+   */
+  deliver(topic: string, payload: Buffer | string): boolean {
+    const s = this.live;
+    if (!s || !s.alive || !(this.lastOpen?.topics ?? []).includes(topic)) return false;
+    const body = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+    queueMicrotask(() => {
+      if (s.alive) s.events.message?.(topic, body);
+    });
+    return true;
+  }
+
   /** Publishes on a topic, as a filter. */
   on(topic: string): LinkMessage[] {
     return this.published.filter((m) => m.topic === topic);

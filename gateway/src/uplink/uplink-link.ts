@@ -10,6 +10,8 @@ export interface LinkEvents {
   down(): void;
   /** A message on the ack topic. */
   ack(payload: Buffer): void;
+  /** A message on one of `topics` (LinkOpenOptions). */
+  message?(topic: string, payload: Buffer): void;
 }
 
 export interface LinkOpenOptions {
@@ -17,6 +19,11 @@ export interface LinkOpenOptions {
   username?: string;
   password?: string;
   ackTopic: string;
+  /**
+   * Further topics to subscribe at QoS 1 once up (the fleet's desired state); their messages come
+   * as `message`. A refused subscription is an `error`, not fatal: readings still flow.
+   */
+  topics?: readonly string[];
   /** The last will, published by the broker when the session dies uncleanly. */
   will: { topic: string; payload: Buffer; qos: 1; retain: boolean };
 }
@@ -97,10 +104,18 @@ export class MqttUplinkLink implements UplinkLink {
             return;
           }
           events.up();
+          const topics = opts.topics ?? [];
+          if (topics.length === 0) return;
+          c.subscribe([...topics], { qos: 1 }, (e, g) => {
+            if (over || (!e && g?.every((s) => s.qos !== 128))) return;
+            events.error(Object.assign(new Error(`subscription to ${topics.join(', ')} refused: ${e?.message ?? 'SUBACK 0x80'}`), { code: 'SUBACK' }));
+          });
         });
       });
-      c.on('message', (_topic, payload) => {
-        if (!over) events.ack(payload);
+      c.on('message', (topic, payload) => {
+        if (over) return;
+        if (topic === opts.ackTopic) events.ack(payload);
+        else events.message?.(topic, payload);
       });
       c.on('error', (err) => {
         if (!over) events.error(err as Error & { code?: string | number });

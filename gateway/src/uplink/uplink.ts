@@ -56,6 +56,10 @@ export class Uplink {
   private pumping = false;
   private readonly stateSeries: StateSeries;
   private readonly counts = { bytesSent: 0, connects: 0 };
+  /** Topics beyond the ack topic (the fleet's desired state) and who reads them. */
+  private readonly subscriptions = new Map<string, (payload: Buffer) => void>();
+  /** The newest retained message per topic of `publishRetained`, sent again on every connect. */
+  private readonly retained = new Map<string, string>();
 
   constructor(opts: UplinkOptions) {
     const { o, stateSeries } = resolveUplinkOptions(opts);
@@ -106,6 +110,30 @@ export class Uplink {
           pump: () => this.pump(),
         })
       : null;
+  }
+
+  /** Reads `topic` too while connected (call before start). Its messages may be hostile: `onMessage` must bound and check them. */
+  subscribe(topic: string, onMessage: (payload: Buffer) => void): void {
+    this.subscriptions.set(topic, onMessage);
+  }
+
+  /**
+   * Publishes a retained message (QoS 1) now if online, and again after every reconnect, so the
+   * newest one reaches the broker whatever the link did meanwhile. Resolves on PUBACK (true), or
+   * false when offline or after `timeoutMs` without one.
+   */
+  publishRetained(topic: string, payload: string, timeoutMs = 2000): Promise<boolean> {
+    this.retained.set(topic, payload);
+    const client = this.client;
+    if (this.state !== 'online' || !client?.connected) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const t = this.clock.setTimeout(() => resolve(false), timeoutMs);
+      t.unref?.();
+      client.publish(topic, payload, { qos: 1, retain: true }, () => {
+        this.clock.clearTimeout(t);
+        resolve(true);
+      });
+    });
   }
 
   start(): void {
@@ -203,6 +231,7 @@ export class Uplink {
         ...(this.o.username !== undefined ? { username: this.o.username } : {}),
         ...(this.o.password !== undefined ? { password: this.o.password } : {}),
         ackTopic: uplinkTopics.ack(this.o.gatewayId),
+        ...(this.subscriptions.size > 0 ? { topics: [...this.subscriptions.keys()] } : {}),
         will: { topic: uplinkTopics.status(this.o.gatewayId), payload: Buffer.from(JSON.stringify({ v: 1, online: false, epoch: this.o.log.epoch })), qos: 1, retain: true },
       },
       {
@@ -217,6 +246,9 @@ export class Uplink {
         },
         ack: (payload) => {
           if (current()) this.onAck(payload);
+        },
+        message: (topic, payload) => {
+          if (current()) this.subscriptions.get(topic)?.(payload);
         },
       },
     );
@@ -248,6 +280,7 @@ export class Uplink {
     this.alertLane?.reset();
     this.bulk.rewind();
     this.publishStatus(client);
+    for (const [topic, payload] of this.retained) client.publish(topic, payload, { qos: 1, retain: true });
     this.pump();
   }
 

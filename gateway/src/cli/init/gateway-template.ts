@@ -1,4 +1,5 @@
 import { gatewayDefaults } from '../../config/gateway-config.js';
+import { fleetDefaults } from '../../config/fleet.js';
 import type { TemplateKey } from './config-template.js';
 
 const d = gatewayDefaults;
@@ -180,6 +181,19 @@ export function gatewayTemplate(opts: { id: string; meshKey: string; uplinkUrl?:
             { key: 'retireAfterMs', why: 'A series silent this long is removed from Home Assistant (7 days); 0 = never.', value: d.integrations.homeassistant.retireAfterMs },
           ],
         },
+      ],
+    },
+    {
+      key: 'fleet',
+      why: 'Signed releases and config revisions from the cloud, installed side by side with automatic rollback (gateway/src/fleet/FLEET-AGENT.md). Needs uplink.',
+      example: true,
+      keys: [
+        { key: 'releaseKeys', why: 'Public keys (base64) releases and configs must be signed with: the publicKey of `fieldmesh fleet keygen`. Several while a key is rotated.', value: ['REPLACEwithTHEpublicKEYfromFLEETkeygenXXXX0='] },
+        { key: 'tags', why: 'Group tags reported to the cloud; rollouts target groups by them.', value: fleetDefaults.tags },
+        { key: 'cloudUrl', why: "The cloud's HTTP API (https://host:port), where release bundles are downloaded with the uplink credential; null = configs only.", value: 'https://cloud.example:8443' },
+        { key: 'releasesDir', why: 'Releases unpacked side by side (<version>/ and the current link the launcher starts).', value: fleetDefaults.releasesDir },
+        { key: 'confirmDeadlineSec', why: 'A new release or config must prove healthy this many seconds after its start, else it is rolled back (at least 5).', value: fleetDefaults.confirmDeadlineSec },
+        { key: 'maxAttempts', why: 'Starts a new release or config gets to confirm before it is rolled back.', value: fleetDefaults.maxAttempts },
       ],
     },
   ];
