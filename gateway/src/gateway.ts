@@ -36,6 +36,8 @@ import { loadOriginKey, type OriginKey } from './uplink/origin-key.js';
 import { prepareDataDir } from './config/data-dir.js';
 import { relayMetricFamilies } from './relay/relay-metrics.js';
 import { relayMetaTags } from './relay/relay-peers.js';
+import { createGatewayFleet, type GatewayFleetDeps } from './gateway-fleet.js';
+import type { FleetAgent } from './fleet/fleet-agent.js';
 
 /** What the composition root needs of an uplink (gateway/src/uplink/uplink.ts `Uplink` fits). */
 export interface GatewayUplink {
@@ -60,6 +62,8 @@ export interface GatewayDeps {
    * single-machine demos pass { interface: '127.0.0.1', bind: '0.0.0.0' } to stay on loopback.
    */
   mdnsSocket?: { interface?: string; bind?: string };
+  /** How the command started it, for the fleet agent (gateway-fleet.ts); used only with `fleet:`. */
+  fleet?: GatewayFleetDeps;
 }
 
 export interface StartedGateway {
@@ -99,6 +103,11 @@ export class Gateway {
   private readonly print: (line: string) => void;
   private startedAt = 0;
   private running = false;
+  private fleet: FleetAgent | null = null;
+  private readonly fleetDeps: GatewayFleetDeps;
+  private requestExit: (code: number) => void = () => {};
+  /** Resolves with an exit code when the gateway asks to be stopped and restarted (a fleet switch: 75). */
+  readonly exitRequest = new Promise<number>((resolve) => (this.requestExit = resolve));
 
   constructor(
     readonly config: Readonly<GatewayConfig>,
@@ -110,6 +119,7 @@ export class Gateway {
     this.http = new HttpApi(this.log);
     this.readBoardModel = deps.readBoardModel ?? readDeviceTreeModel;
     this.mdnsSocket = deps.mdnsSocket;
+    this.fleetDeps = deps.fleet ?? {};
   }
 
   /** The board profile in use (hardware/src/boards), known once started. */
@@ -240,6 +250,9 @@ export class Gateway {
       });
       this.uplink = uplink;
       if (uplink) this.metrics.register(uplinkDrainMetrics(() => uplink.stats()));
+      // Fleet operations (fleet/FLEET-AGENT.md), when `fleet:` is configured: reads its desired topic on the uplink's session.
+      const probe = { readingLogOpen: () => this.readingLog?.lastSeq() !== undefined, uplinkOnline: () => uplink?.stats().state === 'online', ingestWorking: () => (this.ingestPath?.stats.ingested ?? 0) > 0 || (this.broker?.port ?? 0) > 0 };
+      this.fleet = createGatewayFleet({ config: cfg, uplink, fleet: this.fleetDeps, probe, metrics: this.metrics, restart: (code) => this.requestExit(code), clock: this.clock, logger: this.log });
 
       this.broker = new IngestBroker({
         config: cfg.broker,
@@ -301,6 +314,7 @@ export class Gateway {
 
       this.startedAt = this.clock.monotonic();
       this.running = true;
+      this.fleet?.start();
       this.log.info({ brokerPort: this.broker.port, httpPort: this.http.port, epoch: this.readingLog.epoch }, 'gateway started');
       return { brokerPort: this.broker.port, httpPort: this.http.port, newCredentials };
     } catch (err) {
@@ -327,6 +341,7 @@ export class Gateway {
     this.meshMember = null;
     await this.relay?.stop();
     this.relay = null;
+    this.fleet?.stop();
     await this.uplink?.stop();
     this.uplink = null;
     await this.http.close();

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isDeviceId } from '@fieldmesh/device-sdk';
-import { gatewayDataDir, loadGatewayConfig, type GatewayConfig } from '../../config/gateway-config.js';
+import { gatewayDataDir, parseGatewayConfig, readGatewayConfigSource, type GatewayConfig } from '../../config/gateway-config.js';
+import { loadOverlay } from '../../fleet/config-overlay.js';
 import { exposedSecrets } from '../../config/secret-permissions.js';
 import { FileCredentialStore } from '../../ingest/credentials.js';
 import { Gateway } from '../../gateway.js';
@@ -12,7 +13,7 @@ import { checkLogLevel, logFormat, programLogger } from '../log-output.js';
 import { planReload } from '../config-reload.js';
 import { untilSignal } from '../signals.js';
 
-const help = `usage: fieldmesh gateway [--config FILE] [--log-level LEVEL] [--log-format json|pretty]
+const help = `usage: fieldmesh gateway [--config FILE [--config-overlay FILE]] [--log-level LEVEL] [--log-format json|pretty]
        fieldmesh gateway add-device ID (--config FILE | --data-dir DIR) [--rotate]
        fieldmesh gateway add-app ID --read PATTERNS [--write-coils PATTERNS] (--config FILE | --data-dir DIR) [--rotate]
 
@@ -28,6 +29,10 @@ stdout (username = device id). Once listening it prints:
   broker: mqtt://HOST:PORT
   http: http://HOST:PORT/
 Logs go to stderr: JSON lines (pino), or for a person --log-format pretty (or FM_LOG=pretty).
+--config-overlay FILE: a signed config revision (fleet, gateway/src/fleet/FLEET-AGENT.md) whose
+sections replace those of --config; checked against fleet.releaseKeys of --config at every start.
+With \`fleet:\` configured it exits 75 after switching to a new release or revision (its launcher
+starts that one on trial).
 SIGINT/SIGTERM stop it cleanly. SIGHUP re-reads --config: \`rules:\` and \`logLevel\` apply at
 once (alert state of kept rules survives); every other changed key is named in the log as
 needing a restart.
@@ -74,7 +79,7 @@ const gateway: Command = {
   summary: 'run a gateway (device broker, reading log, HTTP API, uplink)',
   help,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv, { config: 'string', 'data-dir': 'string', 'log-level': 'string', 'log-format': 'string', rotate: 'boolean', read: 'string', 'write-coils': 'string' });
+    const { flags, rest } = parseFlags(argv, { config: 'string', 'config-overlay': 'string', 'data-dir': 'string', 'log-level': 'string', 'log-format': 'string', rotate: 'boolean', read: 'string', 'write-coils': 'string' });
     if (rest[0] === 'add-app') return addApp(dataDirOf(flags, 'add-app'), rest, flags);
     if (flags.read !== undefined || flags['write-coils'] !== undefined) throw new UsageError('--read and --write-coils only go with add-app');
     if (rest[0] === 'add-device') {
@@ -95,16 +100,32 @@ const gateway: Command = {
     if (flags.rotate) throw new UsageError('--rotate only goes with add-device');
     if (flags['data-dir'] !== undefined) throw new UsageError('--data-dir only goes with add-device (set dataDir in the config file)');
     const format = logFormat(flags['log-format']);
-    const config = loadGatewayConfig(typeof flags.config === 'string' ? flags.config : undefined);
+    const overlayFile = typeof flags['config-overlay'] === 'string' ? flags['config-overlay'] : null;
+    if (overlayFile !== null && typeof flags.config !== 'string') throw new UsageError('--config-overlay goes with --config (the base config it overlays)');
+    const source = readGatewayConfigSource(typeof flags.config === 'string' ? flags.config : undefined);
+    const base = parseGatewayConfig(source.data, source.baseDir);
     const fixedLevel = typeof flags['log-level'] === 'string' ? checkLogLevel(flags['log-level']) : null;
-    const logger = programLogger({ level: fixedLevel ?? config.logLevel, format });
+    const logger = programLogger({ level: fixedLevel ?? base.logLevel, format });
+    let config = base;
+    let configRevision: number | null = null;
+    if (overlayFile !== null) {
+      try {
+        ({ config, revision: configRevision } = loadOverlay(overlayFile, source, base));
+      } catch (err) {
+        // On trial the new revision must work or be rolled back; in steady state the gateway
+        // runs on its base config rather than not at all (its fleet agent can then be reached).
+        if (process.env.FM_FLEET_TRIAL === '1') throw err;
+        logger.error({ code: (err as { code?: string }).code, err: (err as Error).message }, 'config overlay refused; running on the base config');
+      }
+      if (fixedLevel === null) logger.setLevel(config.logLevel);
+    }
     if (typeof flags.config === 'string') {
       const exposed = exposedSecrets(flags.config, config, readFileSync(flags.config, 'utf8'));
       if (exposed.length > 0) {
         logger.warn({ file: flags.config, keys: exposed, fix: `chmod 600 ${flags.config}, or move them into \${VAR}s` }, 'config file holding secrets is readable by other users');
       }
     }
-    const gw = new Gateway(config, { logger });
+    const gw = new Gateway(config, { logger, fleet: { source, configRevision } });
     const started = await gw.start();
     // Stop handlers are in place before the ready lines: a supervisor may send SIGTERM as soon as
     // it reads them, and that must stop the gateway cleanly, not kill it mid-commit.
@@ -122,7 +143,9 @@ const gateway: Command = {
       if (typeof flags.config !== 'string') return logger.warn({}, 'SIGHUP: no --config file to reload');
       let next: Readonly<GatewayConfig>;
       try {
-        next = loadGatewayConfig(flags.config);
+        const src = readGatewayConfigSource(flags.config);
+        const b = parseGatewayConfig(src.data, src.baseDir);
+        next = overlayFile !== null && configRevision !== null ? loadOverlay(overlayFile, src, b).config : b;
       } catch (err) {
         const e = err as { code?: string; message?: string };
         return logger.error({ code: e.code, err: e.message }, 'config reload refused; the config in force stays');
@@ -143,11 +166,12 @@ const gateway: Command = {
     // pings from this event loop, so a hung loop gets the gateway restarted.
     const notifier = ServiceNotifier.fromEnv(process.env, { logger });
     await notifier?.ready(`gateway ${config.id} running`).catch((err: Error) => logger.warn({ err: err.message }, 'sd_notify READY failed'));
-    await stopped;
+    // A fleet switch asks for exit 75 (the launcher then starts the new release or revision).
+    const code = await Promise.race([stopped.then(() => 0), gw.exitRequest]);
     await notifier?.stopping().catch(() => {});
     await gw.stop();
-    logger.info({}, 'gateway stopped');
-    return 0;
+    logger.info({ exitCode: code }, 'gateway stopped');
+    return code;
   },
 };
 

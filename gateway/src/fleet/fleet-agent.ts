@@ -1,0 +1,373 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
+import type { Clock, Logger } from '@fieldmesh/device-sdk';
+import { MAX_DESIRED_BYTES, parseDesired, type DesiredState, type RefusalReason, type ReportedUpdate } from '@fieldmesh/protocol';
+import type { FleetConfig } from '../config/fleet.js';
+import { readMemory, writeMemory, type AgentMemory } from './agent-memory.js';
+import type { HttpGet } from './bundle-fetch.js';
+import { judgeDesired, type Plan, type Refusal } from './desired-judgement.js';
+import { writeFileDurably } from './durable-file.js';
+import { FleetError } from './errors.js';
+import { FleetCounters } from './fleet-metrics.js';
+import { configFile, fleetPaths, type FleetPaths } from './fleet-paths.js';
+import { installRelease } from './release-install.js';
+import { ReportedStateBook } from './reported-state.js';
+import { readJournal, writeJournal, type SwitchJournal } from './switch-journal.js';
+import { completeSwitch, performSwitch } from './switch-steps.js';
+import { TrialConfirmation, type TrialProbe } from './trial-confirmation.js';
+
+/** How the agent talks over the uplink: the desired topic in, the retained reported state out. */
+export interface FleetChannel {
+  online(): boolean;
+  /** Publishes the retained reported state; resolves on PUBACK (true) or false (offline, timeout). */
+  publishReported(payload: string): Promise<boolean>;
+}
+
+export interface FleetAgentDeps {
+  gatewayId: string;
+  fleet: Readonly<FleetConfig>;
+  dataDir: string;
+  channel: FleetChannel;
+  /** What runs now: the release version and the config revision of the overlay (null: base only). */
+  running: { version: string; configRevision: number | null; releaseDir: string | null };
+  /** The real config validator on base + sections (config-overlay.ts configChecker). */
+  checkConfig(sections: Record<string, unknown>): string | null;
+  /** HTTP Basic with the uplink credential, for bundle downloads. */
+  authorization: string | null;
+  /** Started by the launcher to prove itself (FM_FLEET_TRIAL=1). */
+  trial: boolean;
+  probe: TrialProbe;
+  /** systemd watchdog ping interval, ms (0: none). */
+  watchdogMs: number;
+  machine: string;
+  nodeAbi: string;
+  /** Stop the gateway gracefully and exit with `code` (75: the launcher starts the new release). */
+  restart(code: number): void;
+  clock: Clock;
+  logger: Logger;
+  get?: HttpGet;
+  /** Delay before a failed download is tried again, doubling up to 16×. Default 30 s. */
+  retryMs?: number;
+}
+
+/** Exit code asking the launcher to start what the journal names (sysexits EX_TEMPFAIL). */
+export const RESTART_INTO_NEW = 75;
+
+/**
+ * The fleet agent (FLEET-AGENT.md): reads the retained desired state, refuses what is not signed
+ * by a release key or would go backwards, and otherwise installs the one release or config
+ * revision asked for side by side, switches, and exits 75 so the launcher starts it on trial. A
+ * trial start confirms itself here once healthy. One job at a time; a newer desired state waits
+ * for it (and cuts a download it makes pointless).
+ */
+export class FleetAgent {
+  readonly counters = new FleetCounters();
+  readonly paths: FleetPaths;
+  private memory: AgentMemory;
+  private readonly report: ReportedStateBook;
+  private readonly log: Logger;
+  private readonly limited: RateLimitedLog;
+  private latest: DesiredState | null = null;
+  private working = false;
+  private again = false;
+  /** Not acting on desired state: before start, on trial until confirmed, or a journal left for the launcher. */
+  private paused = true;
+  private stopped = false;
+  private abort: AbortController | null = null;
+  private job: string | null = null;
+  private retryTimer: unknown = null;
+  private retries = 0;
+  private trialCheck: TrialConfirmation | null = null;
+
+  constructor(private readonly d: FleetAgentDeps) {
+    this.paths = fleetPaths(d.fleet.releasesDir, d.dataDir);
+    this.log = d.logger.child({ component: 'fleet' });
+    this.limited = new RateLimitedLog(this.log, d.clock, { intervalMs: 60_000, countZero: false });
+    try {
+      for (const dir of [this.paths.stateDir, this.paths.downloadsDir, this.paths.configDir]) mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw new FleetError('FM_ERR_FLEET_STATE', `${this.paths.stateDir}: ${(err as Error).message}`);
+    }
+    const { memory, problem } = readMemory(this.paths.agentFile);
+    if (problem) this.log.error({ file: this.paths.agentFile, problem }, 'fleet agent memory unreadable; starting with an empty one');
+    this.memory = memory;
+    this.report = new ReportedStateBook({ gatewayId: d.gatewayId, tags: d.fleet.tags, running: { version: d.running.version, configRevision: d.running.configRevision }, refused: () => this.memory.refused, now: () => d.clock.now() });
+    this.report.desiredSerial = memory.lastSerial > 0 ? memory.lastSerial : null;
+  }
+
+  /** Reads the journal left by the last start (or the launcher) and acts on it; then reports. */
+  start(): void {
+    this.paused = false;
+    const j = readJournal(this.paths.journal);
+    if (j !== null && 'corrupt' in j) this.log.error({ file: this.paths.journal, problem: j.corrupt }, 'switch journal unreadable; left for the launcher, fleet updates paused');
+    if (j !== null && 'corrupt' in j) this.paused = true;
+    else if (j !== null) this.resume(j);
+    void this.publish();
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort(new Error('gateway stopping'));
+    this.trialCheck?.stop();
+    if (this.retryTimer !== null) this.d.clock.clearTimeout(this.retryTimer as never);
+    this.retryTimer = null;
+  }
+
+  /** A message on the desired topic. Never throws: whatever arrives is judged, counted, reported. */
+  onDesired(payload: Buffer): void {
+    try {
+      if (payload.length === 0) return; // a cleared retained message: nothing desired
+      const p = payload.length > MAX_DESIRED_BYTES ? { ok: false as const, why: `${payload.length} bytes, over ${MAX_DESIRED_BYTES}` } : parseDesired(payload);
+      if (!p.ok || p.value.gateway !== this.d.gatewayId) {
+        const why = p.ok ? `desired state for gateway ${JSON.stringify(p.value.gateway)}` : `desired state: ${p.why}`;
+        this.counters.malformedDesired++;
+        this.recordRefusals([{ kind: 'release', target: '-', reason: 'malformed', why }]);
+        void this.publish();
+        return;
+      }
+      this.latest = p.value;
+      // A download for a release the cloud no longer wants is cut at once.
+      const wants = (p.value.release as { body?: { version?: unknown } } | undefined)?.body?.version;
+      if (this.job !== null && this.job !== `release ${String(wants)}`) this.abort?.abort(new Error('superseded by a newer desired state'));
+      this.retries = 0;
+      this.kick();
+    } catch (err) {
+      this.limited.error('desired', { err: (err as Error).message }, 'desired state handling failed');
+    }
+  }
+
+  /** The reported state as it would be published now (tests, /api/status). */
+  reported(): string {
+    return this.report.encode();
+  }
+
+  private resume(j: SwitchJournal): void {
+    if (j.step === 'rolled-back') {
+      // Reported once: the target is remembered as failed and the journal removed.
+      this.remember((m) => (j.kind === 'release' ? m.failed.push(j.target) : m.failedConfig.push(Number(j.target))));
+      this.report.set({ kind: j.kind, target: this.target(j), step: 'trial', outcome: 'rolled-back', reason: j.reason ?? 'rolled back by the launcher' });
+      this.log.warn({ kind: j.kind, target: j.target, previous: j.previous, reason: j.reason }, 'fleet: the switch was rolled back; it is not tried again');
+      rmSync(this.paths.journal, { force: true });
+      return;
+    }
+    if (j.step === 'confirmed') {
+      this.report.set({ kind: j.kind, target: this.target(j), step: 'confirm', outcome: 'adopted' });
+      // The launcher of a trial reads `confirmed`; only a later, steady start removes it.
+      if (!this.d.trial) rmSync(this.paths.journal, { force: true });
+      return;
+    }
+    if (j.step === 'switch') {
+      // Killed between the journal and the restart: finish the switch and restart into it.
+      this.log.info({ kind: j.kind, target: j.target }, 'fleet: finishing an interrupted switch');
+      completeSwitch(this.paths, j);
+      this.report.set({ kind: j.kind, target: this.target(j), step: 'switch', outcome: 'in-progress' });
+      this.paused = true;
+      void this.publish().then(() => this.d.restart(RESTART_INTO_NEW));
+      return;
+    }
+    this.paused = true;
+    this.report.set({ kind: j.kind, target: this.target(j), step: 'trial', outcome: 'in-progress' });
+    if (!this.d.trial) {
+      this.log.warn({ kind: j.kind, target: j.target }, 'fleet: switch journal in trial but not started by the launcher on trial (FM_FLEET_TRIAL=1); fleet updates paused');
+      return;
+    }
+    this.trialCheck = new TrialConfirmation({
+      clock: this.d.clock,
+      watchdogMs: this.d.watchdogMs,
+      uplinkWasUp: j.uplinkWasUp,
+      probe: this.d.probe,
+      onConfirmed: () => this.confirm(j),
+    });
+    this.trialCheck.start();
+  }
+
+  private confirm(j: SwitchJournal): void {
+    if (this.stopped) return;
+    const now = readJournal(this.paths.journal);
+    // The launcher may have given up meanwhile (its deadline): its word stands.
+    if (now === null || 'corrupt' in now || now.step !== 'trial' || now.target !== j.target) return;
+    writeJournal(this.paths.journal, { ...now, step: 'confirmed' });
+    this.report.set({ kind: j.kind, target: this.target(j), step: 'confirm', outcome: 'adopted' });
+    this.log.info({ kind: j.kind, target: j.target }, `fleet: ${j.kind} ${j.target} confirmed healthy`);
+    this.paused = false;
+    void this.publish();
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.working) {
+      this.again = true;
+      return;
+    }
+    if (this.paused || this.stopped || this.latest === null) return;
+    this.working = true;
+    void this.work().finally(() => {
+      this.working = false;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async work(): Promise<void> {
+    const desired = this.latest!;
+    try {
+      if (desired.serial !== this.memory.lastSerial) this.remember((m) => (m.lastSerial = desired.serial));
+      this.report.desiredSerial = desired.serial;
+      const { plans, refusals } = this.judge(desired);
+      this.recordRefusals(refusals);
+      const plan = plans[0];
+      if (plan === undefined) return void (await this.publish());
+      if (plan.kind === 'release') await this.release(plan);
+      else await this.config(plan);
+    } catch (err) {
+      // Disk full, a state dir gone read-only: reported, retried later, never a crash.
+      this.limited.error('work', { err: (err as Error).message }, 'fleet update failed');
+      this.report.set({ kind: 'release', target: '-', step: 'fetch', outcome: 'refused', reason: (err as Error).message });
+      await this.publish();
+      this.scheduleRetry();
+    }
+  }
+
+  private judge(desired: DesiredState) {
+    return judgeDesired(desired, {
+      releaseKeys: this.d.fleet.releaseKeys,
+      running: this.d.running,
+      memory: this.memory,
+      machine: this.d.machine,
+      nodeAbi: this.d.nodeAbi,
+      checkConfig: this.d.checkConfig,
+    });
+  }
+
+  private async release(plan: Extract<Plan, { kind: 'release' }>): Promise<void> {
+    const v = plan.body.version;
+    if (this.d.fleet.cloudUrl === null) {
+      return this.refuseUpdate('release', v, 'fetch', 'fetch-failed', 'fleet.cloudUrl is not set: nowhere to download bundles from', false);
+    }
+    this.job = `release ${v}`;
+    this.abort = new AbortController();
+    let moved = 0;
+    const update = (step: ReportedUpdate['step']) => {
+      this.report.set({ kind: 'release', target: v, step, outcome: 'in-progress', bytes: moved });
+      void this.publish();
+    };
+    try {
+      const r = await installRelease({
+        paths: this.paths,
+        body: plan.body,
+        url: this.d.fleet.cloudUrl + plan.bundlePath,
+        authorization: this.d.authorization,
+        runningDir: this.d.running.releaseDir,
+        signal: this.abort.signal,
+        ...(this.d.get ? { get: this.d.get } : {}),
+        step: update,
+        progress: (n) => {
+          this.counters.downloadedBytes += n - moved;
+          moved = n;
+        },
+      });
+      if (this.stopped) return;
+      if (!r.ok) {
+        if (this.abort.signal.aborted) return; // superseded: the next job says what is wanted now
+        if (!r.retry) this.remember((m) => m.failed.push(v));
+        return this.refuseUpdate('release', v, r.step, r.reason, r.why, r.retry, moved);
+      }
+      this.log.info({ version: v, bytes: moved, resumedFrom: r.resumedFrom }, `fleet: release ${v} fetched and unpacked`);
+      if (!this.stillWanted(plan)) return;
+      await this.switchTo(plan, { kind: 'release', target: v, previous: this.d.running.version }, moved);
+    } finally {
+      this.job = null;
+      this.abort = null;
+    }
+  }
+
+  private async config(plan: Extract<Plan, { kind: 'config' }>): Promise<void> {
+    const rev = plan.body.revision;
+    writeFileDurably(configFile(this.paths, rev), JSON.stringify(plan.envelope) + '\n');
+    await this.switchTo(plan, { kind: 'config', target: String(rev), previous: this.d.running.configRevision === null ? 'base' : String(this.d.running.configRevision) });
+  }
+
+  /** Journal, link, journal, report, restart: FLEET-AGENT.md "Switch". */
+  private async switchTo(plan: Plan, what: Pick<SwitchJournal, 'kind' | 'target' | 'previous'>, bytes?: number): Promise<void> {
+    if (plan.rollbackOrder !== null) this.remember((m) => (m.rollbackOrder = Math.max(m.rollbackOrder, plan.rollbackOrder!)));
+    const journal: SwitchJournal = {
+      ...what,
+      step: 'switch',
+      attempts: 0,
+      maxAttempts: this.d.fleet.maxAttempts,
+      deadlineSec: this.d.fleet.confirmDeadlineSec,
+      uplinkWasUp: this.d.channel.online(),
+      serial: this.latest?.serial ?? 0,
+    };
+    performSwitch(this.paths, journal);
+    this.counters.switches++;
+    this.paused = true;
+    this.report.set({ kind: what.kind, target: this.target(journal), step: 'switch', outcome: 'in-progress', ...(bytes !== undefined ? { bytes } : {}) });
+    this.log.info({ kind: what.kind, target: what.target, previous: what.previous }, `fleet: switched to ${what.kind} ${what.target}; restarting into it`);
+    await this.publish();
+    this.d.restart(RESTART_INTO_NEW);
+  }
+
+  /** The plan is still what the newest desired state asks for (it may have changed during a download). */
+  private stillWanted(plan: Plan): boolean {
+    if (this.latest === null) return false;
+    const next = this.judge(this.latest).plans[0];
+    return next !== undefined && next.kind === plan.kind && (next.kind === 'release' ? next.body.version === (plan as typeof next).body.version : next.body.revision === (plan as typeof next).body.revision);
+  }
+
+  private async refuseUpdate(kind: 'release' | 'config', target: string, step: ReportedUpdate['step'], reason: RefusalReason, why: string, retry: boolean, bytes?: number): Promise<void> {
+    this.recordRefusals([{ kind, target, reason, why }]);
+    this.report.set({ kind, target: kind === 'config' ? Number(target) : target, step, outcome: 'refused', reason: why, ...(bytes !== undefined ? { bytes } : {}) });
+    await this.publish();
+    if (retry) this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer !== null || this.stopped) return;
+    const delay = (this.d.retryMs ?? 30_000) * 2 ** Math.min(this.retries++, 4);
+    const t = this.d.clock.setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, delay);
+    (t as { unref?: () => void }).unref?.();
+    this.retryTimer = t;
+  }
+
+  /** Counts and keeps refusals; one already in the list (the same desired state again) is not counted twice. */
+  private recordRefusals(list: Refusal[]): void {
+    const fresh = list.filter((r) => !this.memory.refused.some((x) => x.kind === r.kind && x.target === r.target && x.reason === r.reason));
+    if (fresh.length === 0) return;
+    const at = new Date(this.d.clock.now()).toISOString();
+    for (const r of fresh) {
+      this.counters.refuse(r.reason);
+      this.limited.warn(`refused:${r.reason}`, { kind: r.kind, target: r.target, reason: r.reason, why: r.why }, `fleet: refused ${r.kind} ${r.target}: ${r.reason}`);
+    }
+    this.remember((m) => m.refused.push(...fresh.map((r) => ({ kind: r.kind, target: r.target, reason: r.reason, at, why: r.why.slice(0, 400) }))));
+  }
+
+  private remember(change: (m: AgentMemory) => unknown): void {
+    change(this.memory);
+    try {
+      writeMemory(this.paths.agentFile, this.memory);
+    } catch (err) {
+      this.limited.error('memory', { file: this.paths.agentFile, err: (err as Error).message }, 'fleet agent memory not written');
+    }
+  }
+
+  private target(j: Pick<SwitchJournal, 'kind' | 'target'>): string | number {
+    return j.kind === 'config' ? Number(j.target) : j.target;
+  }
+
+  private async publish(): Promise<void> {
+    let payload: string;
+    try {
+      payload = this.report.encode();
+    } catch (err) {
+      return void this.limited.error('report', { err: (err as Error).message }, 'fleet reported state not encodable');
+    }
+    await this.d.channel.publishReported(payload).catch(() => false);
+  }
+}
