@@ -14,6 +14,7 @@ import { serialErrors } from '../../gateway/src/ingest/serial/errors.js';
 import { meshErrors } from '../../gateway/src/mesh/errors.js';
 import { QUERY_ERRORS } from '../../gateway/src/query/errors.js';
 import { relayErrors } from '../../gateway/src/relay/errors.js';
+import { fleetErrors } from '../../gateway/src/fleet/errors.js';
 import { ROLLUP_ERRORS } from '../../gateway/src/rollups/errors.js';
 import { RULE_ERRORS } from '../../gateway/src/rules/errors.js';
 import { STORE_ERRORS } from '../../gateway/src/store/errors.js';
@@ -49,6 +50,7 @@ export const ERROR_CATALOGS: readonly ComponentErrors[] = [
   { component: 'gateway/uplink', reportedBy: 'UplinkError', catalog: uplinkErrors },
   { component: 'gateway/mesh', reportedBy: 'MeshError', catalog: meshErrors },
   { component: 'gateway/relay', reportedBy: 'RelayError; refusals and close reasons on relay connections', catalog: relayErrors },
+  { component: 'gateway/fleet', reportedBy: 'FleetError; refusals of desired state are reported upstream and counted, never thrown', catalog: fleetErrors },
   { component: 'gateway/cli', reportedBy: 'CliError, on stderr with a non-zero exit', catalog: cliErrors },
   { component: 'cloud-bridge', reportedBy: 'CloudError; nacks carry the code', catalog: CLOUD_ERRORS },
   { component: 'cloud-bridge/http', reportedBy: 'CloudHttpError; HTTP bodies `{ error, code }`', catalog: CLOUD_HTTP_ERRORS },

@@ -292,7 +292,11 @@ export class FleetAgent {
 
   /** Journal, link, journal, report, restart: FLEET-AGENT.md "Switch". */
   private async switchTo(plan: Plan, what: Pick<SwitchJournal, 'kind' | 'target' | 'previous'>, bytes?: number): Promise<void> {
-    if (plan.rollbackOrder !== null) this.remember((m) => (m.rollbackOrder = Math.max(m.rollbackOrder, plan.rollbackOrder!)));
+    // The order is used up by this switch; earlier refusals of this target are history now.
+    this.remember((m) => {
+      if (plan.rollbackOrder !== null) m.rollbackOrder = Math.max(m.rollbackOrder, plan.rollbackOrder);
+      m.refused = m.refused.filter((x) => !(x.kind === what.kind && x.target === what.target));
+    });
     const journal: SwitchJournal = {
       ...what,
       step: 'switch',
