@@ -121,8 +121,14 @@ export class CloudBridge {
         );
       const alertReceiver = new AlertReceiver(alertStore, ackSender, clock, throttled, (gw, e) => liveApi.alertMessage(gw, Buffer.from(JSON.stringify(e))));
       const presence = new GatewayPresence(store, clock, throttled);
+      // Connections per gateway: a takeover (same gateway reconnecting) must not read as offline.
+      const live = new Map<string, number>();
       const fleetService = (fleet = FleetService.open({
         dataDir: config.dataDir,
+        config: config.fleet,
+        liveTokens: liveApi.tokens,
+        credentials,
+        online: (id) => live.has(id),
         clock,
         logger,
         throttled,
@@ -132,8 +138,6 @@ export class CloudBridge {
         },
       }));
       await fleetService.start();
-      // Connections per gateway: a takeover (same gateway reconnecting) must not read as offline.
-      const live = new Map<string, number>();
       // The newest connection of each gateway: a will from an older one that was taken over is stale.
       const newest = new Map<string, Client>();
       const report = (p: Promise<void>) => p.catch((err: Error) => logger.error({ err: err.message }, 'presence update failed'));
@@ -165,7 +169,8 @@ export class CloudBridge {
       httpAccess = new HttpAccess(liveApi.tokens, new HostAllowlist(config.http.allowedHosts));
       const httpGuard = httpAccess;
       http = new CloudHttpApi(relayed.annotate(store), httpAccess, {
-        metrics: () => ({ receiver: { ...receiver.stats }, access: { ...access.stats }, refusedConnections: { broker: { ...guards!.broker.refused }, mqttWs: { ...guards!.viewers.refused } }, refusedHttp: { ...httpGuard.refused }, statusRefused: presence.statusRefused, statusThrottled: presence.statusThrottled, connected: live.size, live: liveApi.metrics() }),
+        fleet: (req, res, url) => fleetService.parts!.routes.handle(req, res, url),
+        metrics: () => ({ fleet: fleetService.metrics(), receiver: { ...receiver.stats }, access: { ...access.stats }, refusedConnections: { broker: { ...guards!.broker.refused }, mqttWs: { ...guards!.viewers.refused } }, refusedHttp: { ...httpGuard.refused }, statusRefused: presence.statusRefused, statusThrottled: presence.statusThrottled, connected: live.size, live: liveApi.metrics() }),
         upgrade: liveApi.server.upgrade,
         page: dashboardRoutes(store),
         ...cloudObservability({

@@ -69,6 +69,10 @@ export const CLOUD_ERRORS = {
     meaning: 'An alerts message (fm/g/<gateway>/alerts) is not valid (FORMAT.md §9): refused with a nack naming the field.',
     howToSolve: 'A gateway skips events refused repeatedly (counted as alertsSkipped); check the gateway version.',
   },
+  FM_ERR_CLOUD_ADMIN_TOKENS: {
+    meaning: 'The fleet admin token file (<dataDir>/fleet-admin-tokens.json) is malformed, or a token name is not 1-64 of [A-Za-z0-9_.@-].',
+    howToSolve: 'Restore the file from backup, or remove it and issue new tokens with `fieldmesh cloud add-admin-token NAME`.',
+  },
   FM_ERR_CLOUD_STORE: {
     meaning: 'A batch could not be committed to the cloud store (database down, disk full, constraint failure). It is not the batch\'s fault: no nack is sent, and the gateway resends after its ack timeout.',
     howToSolve: 'Check the cloud log for the store error and the database (SQLite file disk, or the PostgreSQL server); batches are stored once the store works again.',

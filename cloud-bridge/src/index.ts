@@ -4,6 +4,7 @@
 export { CloudBridge, credentialsFile } from './cloud-bridge.js';
 export { ExternalCloudBridge } from './external-broker/external-cloud-bridge.js';
 export { GatewayCredentials } from './broker/credentials.js';
+export { FleetAdminTokens, fleetAdminTokensFile } from './fleet/admin-tokens.js';
 export { CLOUD_DEFAULTS, cloudDataDir, loadCloudConfig, resolveCloudConfig, type CloudConfig } from './config.js';
 export { CLOUD_ERRORS, CloudError, type CloudErrorCode } from './errors.js';
 export type { CloudStore, CommitResult, GatewayRecord, ReadingQuery, SeriesInfo, StoredReading } from './store/cloud-store.js';

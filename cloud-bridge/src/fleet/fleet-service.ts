@@ -2,7 +2,13 @@ import { join } from 'node:path';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import type { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { ReportedState } from '@fieldmesh/protocol';
+import type { CloudConfig } from '../config.js';
+import { FleetAdminTokens, fleetAdminTokensFile } from './admin-tokens.js';
 import { DesiredPublisher, type DesiredChannel } from './desired-publisher.js';
+import { FleetAccess, type CredentialCheck } from './fleet-access.js';
+import { FleetRoutes } from './fleet-routes.js';
+import { ReleaseLibrary } from './release-library.js';
+import { RolloutRunner } from './rollout-runner.js';
 import { scopeOf, type DesiredEntry, type DesiredTarget, type FleetStore, type StoredDesired } from './fleet-store.js';
 import { ReportedIntake } from './reported-intake.js';
 import { SqliteFleetStore } from './sqlite-fleet-store.js';
@@ -14,10 +20,18 @@ export function fleetStoreFile(dataDir: string): string {
 /** Someone who wants to hear of every accepted report (the rollout runner). */
 export type ReportListener = (gateway: string, reported: ReportedState) => void;
 
+export interface FleetParts {
+  library: ReleaseLibrary;
+  rollouts: RolloutRunner;
+  routes: FleetRoutes;
+  adminTokens: FleetAdminTokens;
+}
+
 /**
- * The fleet component wired: store, desired publisher, reported intake. The bridge's root
- * hands it reported messages and a channel to publish desired ones on; the HTTP routes and the
- * rollout runner change desired entries through `setDesired`.
+ * The fleet component wired: store, desired publisher, reported intake, and (with `open`) the
+ * release library, rollout runner and HTTP routes. The bridge's root hands it reported messages
+ * and a channel to publish desired ones on; routes and rollouts change desired entries through
+ * `setDesired`.
  */
 export class FleetService {
   readonly publisher: DesiredPublisher;
@@ -45,13 +59,43 @@ export class FleetService {
     });
   }
 
-  static open(opts: { dataDir: string; channel: DesiredChannel; clock: Clock; logger: Logger; throttled: RateLimitedLog }): FleetService {
-    return new FleetService(new SqliteFleetStore(fleetStoreFile(opts.dataDir)), opts.channel, opts.clock, opts.logger.child({ component: 'fleet' }), opts.throttled);
+  parts: FleetParts | null = null;
+
+  static open(opts: {
+    dataDir: string;
+    config: CloudConfig['fleet'];
+    channel: DesiredChannel;
+    clock: Clock;
+    logger: Logger;
+    throttled: RateLimitedLog;
+    liveTokens: { verify(token: string | null | undefined): boolean };
+    /** The broker's gateway credentials; null with `auth: none` (a lab: any gateway id downloads). */
+    credentials: CredentialCheck | null;
+    online: (id: string) => boolean;
+  }): FleetService {
+    const logger = opts.logger.child({ component: 'fleet' });
+    const fleet = new FleetService(new SqliteFleetStore(fleetStoreFile(opts.dataDir)), opts.channel, opts.clock, logger, opts.throttled);
+    try {
+      const library = new ReleaseLibrary(join(opts.dataDir, 'fleet'), fleet.store, opts.config.releaseKeys, opts.config.maxBundleBytes, opts.clock);
+      const rollouts = new RolloutRunner(fleet, opts.clock, logger);
+      const adminTokens = new FleetAdminTokens(fleetAdminTokensFile(opts.dataDir));
+      const access = new FleetAccess(adminTokens, opts.liveTokens, opts.credentials, opts.clock);
+      fleet.parts = { library, rollouts, adminTokens, routes: new FleetRoutes(fleet, library, rollouts, access, opts.online) };
+    } catch (err) {
+      fleet.close();
+      throw err;
+    }
+    return fleet;
   }
 
-  /** Puts the stored desired messages back on the broker (its retained messages do not survive a restart). */
+  /** Puts the stored desired messages back on the broker (its retained messages do not survive a restart), and resumes a rollout. */
   async start(): Promise<void> {
     await this.publisher.republishAll();
+    await this.parts?.rollouts.start();
+  }
+
+  metrics(): Record<string, unknown> {
+    return { intake: { ...this.intake.stats }, published: this.publisher.published, publishFailed: this.publisher.failed, refusedHttp: { ...this.parts?.routes.refused }, bundleBytesSent: this.parts?.routes.bundleBytesSent ?? 0 };
   }
 
   onReport(l: ReportListener): void {
@@ -86,6 +130,7 @@ export class FleetService {
   }
 
   close(): void {
+    this.parts?.rollouts.close();
     this.store.close();
   }
 }

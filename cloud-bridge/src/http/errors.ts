@@ -14,6 +14,18 @@ export const CLOUD_HTTP_ERRORS = {
     meaning: 'The request carries no valid live token (HTTP 401).',
     howToSolve: 'Send the token as ?token=, Authorization: Bearer or the dashboard cookie; the bridge prints the dashboard URL with a token at its first start.',
   },
+  FM_ERR_CLOUD_HTTP_FORBIDDEN: {
+    meaning: 'The token is valid but may not do this (HTTP 403): fleet writes need a fleet admin token, a live token or a gateway credential only reads.',
+    howToSolve: 'Send a fleet admin token (`fieldmesh cloud add-admin-token NAME`) as Authorization: Bearer.',
+  },
+  FM_ERR_CLOUD_HTTP_CONFLICT: {
+    meaning: 'The request contradicts what the cloud holds (HTTP 409): a release or config revision already stored with other content, an envelope before its bundle, a rollout while another runs.',
+    howToSolve: 'Published versions and revisions are immutable: use a new version or revision number; upload the bundle before its envelope; pause or let the running rollout finish.',
+  },
+  FM_ERR_CLOUD_HTTP_RANGE: {
+    meaning: 'The Range header is not one range `bytes=N-` or `bytes=N-M` within the file (HTTP 416).',
+    howToSolve: 'Resume from a byte offset below the file size (Content-Range carries it: bytes */SIZE), or ask without Range for the whole file.',
+  },
   FM_ERR_CLOUD_HTTP_NOT_FOUND: {
     meaning: 'No route has this path, or the thing asked for does not exist (HTTP 404).',
     howToSolve: 'Check the path against cloud-bridge/src/http/HTTP.md, and the ids (gateway, epoch, alertId) against /api/alerts.',
@@ -46,10 +58,13 @@ export type CloudHttpErrorCode = keyof typeof CLOUD_HTTP_ERRORS;
 const BY_STATUS = {
   400: 'FM_ERR_CLOUD_HTTP_BAD_REQUEST',
   401: 'FM_ERR_CLOUD_HTTP_UNAUTHORIZED',
+  403: 'FM_ERR_CLOUD_HTTP_FORBIDDEN',
   404: 'FM_ERR_CLOUD_HTTP_NOT_FOUND',
   405: 'FM_ERR_CLOUD_HTTP_METHOD',
+  409: 'FM_ERR_CLOUD_HTTP_CONFLICT',
   413: 'FM_ERR_CLOUD_HTTP_TOO_LARGE',
   415: 'FM_ERR_CLOUD_HTTP_MEDIA_TYPE',
+  416: 'FM_ERR_CLOUD_HTTP_RANGE',
   421: 'FM_ERR_CLOUD_HTTP_HOST',
   500: 'FM_ERR_CLOUD_HTTP_INTERNAL',
 } as const satisfies Record<number, CloudHttpErrorCode>;

@@ -110,6 +110,11 @@ export class CloudHttpApi {
       upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
       /** Pages and static assets (the dashboard); null falls through to the API routes. */
       page?: (path: string) => Promise<StaticResponse | null>;
+      /**
+       * `/api/fleet…` (cloud-bridge/src/fleet/FLEET-CLOUD.md): past the Host check, these routes
+       * decide who may call them (admin tokens, live tokens, a gateway's credential for bundles).
+       */
+      fleet?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
       /** `GET /metrics`: the Prometheus text; without it the route is 404. */
       prometheus?: () => Promise<string>;
       /** `/api/alerts` and `POST /api/alerts/ack`; without it those routes are 404. */
@@ -166,6 +171,10 @@ export class CloudHttpApi {
     } catch {
       this.access.badRequest();
       return refuse(res, new CloudHttpError(400, 'request target is not a path'));
+    }
+    if (this.extra.fleet && (url.pathname === '/api/fleet' || url.pathname.startsWith('/api/fleet/'))) {
+      if (!this.access.hostAllowed(req)) return refuse(res, new CloudHttpError(421, `Host ${JSON.stringify((req.headers.host ?? '').slice(0, 80))} is not a name this server answers to (add it to http.allowedHosts)`));
+      return this.extra.fleet(req, res, url);
     }
     const allowed = this.access.decide(req, url);
     if (!allowed.ok) {

@@ -9,6 +9,7 @@ import type { Logger } from '@fieldmesh/device-sdk';
 
 const help = `usage: fieldmesh cloud [--config FILE] [--log-level LEVEL] [--log-format json|pretty]
        fieldmesh cloud add-gateway ID (--config FILE | --data-dir DIR) [--rotate] [--public-key KEY]
+       fieldmesh cloud add-admin-token NAME (--config FILE | --data-dir DIR)
 
 Runs the cloud bridge: an MQTT broker for gateways' uplinks, batch decoding, durable idempotent
 storage in SQLite, acks, and HTTP (GET /api/gateways, /api/series, /api/readings, and / ).
@@ -28,6 +29,11 @@ add-gateway ID   issues credentials for gateway ID and prints its password once 
                  the gateway's uplink.signingKey. --rotate replaces an existing password and
                  key. A running bridge picks the change up at the gateway's next login (password)
                  and next batch (key).
+
+add-admin-token NAME   issues a fleet admin token and prints it once (only its hash is kept, in
+                 <dataDir>/fleet-admin-tokens.json; NAME again replaces that token). Fleet writes
+                 (uploads, desired state, rollouts: \`fieldmesh fleet\`) need one as Authorization:
+                 Bearer; live tokens only read. A running bridge takes it at once.
 
 Config (YAML, every key optional, unknown keys refused, values may be \${VAR}):
   broker: { port: 1884, host: 127.0.0.1, auth: credentials | none, maxPacketBytes: 8388608,
@@ -80,18 +86,25 @@ const cloud: Command = {
     const { flags, rest } = parseFlags(argv, { config: 'string', 'data-dir': 'string', rotate: 'boolean', 'public-key': 'string', 'log-level': 'string', 'log-format': 'string' });
     const cb = await loadCloudBridge();
     const { CloudBridge, ExternalCloudBridge, GatewayCredentials, credentialsFile } = cb;
-    if (rest[0] === 'add-gateway') {
-      if (rest.length !== 2) throw new UsageError('add-gateway needs exactly one gateway id');
-      let file: string;
+    /** The data dir of the bridge a secret is issued for: only dataDir is read, not the store's or broker's secrets. */
+    const dataDirOf = (what: string, file: string): string => {
       if (typeof flags['data-dir'] === 'string') {
         if (typeof flags.config === 'string') throw new UsageError('give --config or --data-dir, not both');
-        file = credentialsFile(cb.resolveCloudConfig({ dataDir: resolve(flags['data-dir']) }));
-      } else if (typeof flags.config === 'string') {
-        // Only dataDir is read: issuing a password must not need the store's or broker's secrets.
-        file = credentialsFile(cb.resolveCloudConfig({ dataDir: cb.cloudDataDir(flags.config) }));
-      } else {
-        throw new UsageError("add-gateway needs --config FILE (the bridge's config; its dataDir holds gateways.json) or --data-dir DIR (a bridge without --config uses ./cloud-data)");
+        return cb.resolveCloudConfig({ dataDir: resolve(flags['data-dir']) }).dataDir;
       }
+      if (typeof flags.config === 'string') return cb.resolveCloudConfig({ dataDir: cb.cloudDataDir(flags.config) }).dataDir;
+      throw new UsageError(`${what} needs --config FILE (the bridge's config; its dataDir holds ${file}) or --data-dir DIR (a bridge without --config uses ./cloud-data)`);
+    };
+    if (rest[0] === 'add-admin-token') {
+      if (rest.length !== 2) throw new UsageError('add-admin-token needs exactly one token name');
+      const file = cb.fleetAdminTokensFile(dataDirOf('add-admin-token', 'fleet-admin-tokens.json'));
+      const token = new cb.FleetAdminTokens(file).issue(rest[1]!, Date.now());
+      process.stdout.write(`admin token: ${token}\nname: ${rest[1]}\nfile: ${file}\n(shown once; give it to \`fieldmesh fleet\` as --token or FM_FLEET_TOKEN)\n`);
+      return 0;
+    }
+    if (rest[0] === 'add-gateway') {
+      if (rest.length !== 2) throw new UsageError('add-gateway needs exactly one gateway id');
+      const file = credentialsFile(cb.resolveCloudConfig({ dataDir: dataDirOf('add-gateway', 'gateways.json') }));
       const publicKey = typeof flags['public-key'] === 'string' ? flags['public-key'] : undefined;
       const issued = new GatewayCredentials(file).enrol(rest[1]!, { rotate: flags.rotate === true, ...(publicKey !== undefined ? { publicKey } : {}) });
       process.stdout.write(

@@ -1,0 +1,195 @@
+import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
+import { CloudHttpError } from '../http/errors.js';
+import { effectiveEntry } from './effective-desired.js';
+import type { FleetService } from './fleet-service.js';
+import type { DesiredEntry, RolloutPlan, StoredRollout } from './fleet-store.js';
+import { memberOutcome, overCutoff, planWaves, tally } from './rollout-waves.js';
+
+/**
+ * Runs rollouts (FLEET-CLOUD.md, "Rollouts"): one wave at a time, each member's own desired
+ * entry set to the target; the next wave starts when every member of this one adopted or failed
+ * (rolled back, refused, or no answer within waveTimeoutSec). A wave whose failure share is over
+ * maxFailurePercent stops the rollout: no later wave is touched. A failed member's desired goes
+ * back to what it runs. One rollout is active (running or paused) at a time. All changes run
+ * one after another (a queue), and each is stored before the next, so a restart resumes.
+ */
+export class RolloutRunner {
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: Timer | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly fleet: FleetService,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    fleet.onReport(() => void this.serial(() => this.evaluate()));
+  }
+
+  /** Resumes an active rollout after a restart. */
+  start(): Promise<void> {
+    return this.serial(() => this.evaluate());
+  }
+
+  active(): StoredRollout | null {
+    return this.fleet.store.rollouts(5).find((r) => r.state === 'running' || r.state === 'paused') ?? null;
+  }
+
+  create(plan: RolloutPlan, by: string): Promise<StoredRollout> {
+    return this.serial(async () => {
+      const current = this.active();
+      if (current) throw new CloudHttpError(409, `rollout ${current.id} is ${current.state}; let it finish (or pause it and start the new one after it stops)`);
+      const store = this.fleet.store;
+      if (plan.version !== undefined && !store.release(plan.version)) throw new CloudHttpError(404, `no release ${plan.version}`);
+      if (plan.configRevision !== undefined && !store.config(plan.configRevision)) throw new CloudHttpError(404, `no config revision ${plan.configRevision}`);
+      const ids = store.gateways().filter((g) => g.reported !== null && (plan.group === undefined || g.tags.includes(plan.group))).map((g) => g.id);
+      if (ids.length === 0) throw new CloudHttpError(409, plan.group === undefined ? 'no gateway has reported yet' : `no reporting gateway is tagged ${plan.group}`);
+      const now = this.clock.now();
+      const waves = planWaves(ids, plan).map((w) => w.map((gateway) => ({ gateway, outcome: 'pending' as const })));
+      const r = store.createRollout({ plan, state: 'running', waves, wave: -1, waveStartedAt: null, stopReason: null, createdAt: now, updatedAt: now, by });
+      this.event(r, 'created', { gateways: ids.length, waves: waves.map((w) => w.length) });
+      await this.evaluate();
+      return store.rollout(r.id)!;
+    });
+  }
+
+  pause(id: number, by: string): Promise<StoredRollout> {
+    return this.serial(async () => {
+      const r = this.get(id);
+      if (r.state !== 'running') throw new CloudHttpError(409, `rollout ${id} is ${r.state}, not running`);
+      this.save({ ...r, state: 'paused' }, 'paused', { by });
+      return this.get(id);
+    });
+  }
+
+  resume(id: number, by: string): Promise<StoredRollout> {
+    return this.serial(async () => {
+      const r = this.get(id);
+      if (r.state !== 'paused') throw new CloudHttpError(409, `rollout ${id} is ${r.state}, not paused`);
+      this.save({ ...r, state: 'running' }, 'resumed', { by });
+      await this.evaluate();
+      return this.get(id);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private get(id: number): StoredRollout {
+    const r = this.fleet.store.rollout(id);
+    if (!r) throw new CloudHttpError(404, `no rollout ${id}`);
+    return r;
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
+    this.queue = run.catch((err: Error) => {
+      if (!(err instanceof CloudHttpError)) this.logger.error({ err: err.message }, 'rollout step failed');
+    });
+    return run;
+  }
+
+  /** Takes in the members' reports, fails the overdue, and moves the active rollout on. */
+  private async evaluate(): Promise<void> {
+    if (this.closed) return;
+    let r = this.active();
+    if (!r) return;
+    const store = this.fleet.store;
+    const now = this.clock.now();
+    if (r.wave >= 0) {
+      const overdue = r.waveStartedAt !== null && now - r.waveStartedAt >= r.plan.waveTimeoutSec * 1000;
+      const members = r.waves[r.wave]!;
+      const next = members.map((m) => {
+        if (m.outcome !== 'pending') return m;
+        const o = memberOutcome(r!.plan, store.gateway(m.gateway)?.reported ?? null);
+        if (o.outcome === 'pending' && overdue) return { ...m, outcome: 'failed' as const, reason: `no answer within ${r!.plan.waveTimeoutSec} s` };
+        return o.outcome === 'pending' ? m : { ...m, outcome: o.outcome, ...(o.reason ? { reason: o.reason } : {}) };
+      });
+      const failedNow = next.filter((m, i) => m.outcome === 'failed' && members[i]!.outcome === 'pending').map((m) => m.gateway);
+      if (next.some((m, i) => m !== members[i])) {
+        const waves = r.waves.map((w, i) => (i === r!.wave ? next : w));
+        r = { ...r, waves };
+        this.save(r, null);
+      }
+      for (const gw of failedNow) await this.backToRunning(r, gw);
+      const t = tally(next);
+      if (t.pending > 0) return this.arm(r);
+      if (overCutoff(t, r.plan.maxFailurePercent)) {
+        const why = next.filter((m) => m.outcome === 'failed').map((m) => `${m.gateway} ${m.reason ?? 'failed'}`).join('; ');
+        const reason = `wave ${r.wave}${r.wave === 0 ? ' (canary)' : ''}: ${t.failed} of ${t.size} failed (${Math.round((t.failed * 100) / t.size)}%), over maxFailurePercent ${r.plan.maxFailurePercent}%: ${why}`.slice(0, 2000);
+        this.disarm();
+        return this.save({ ...r, state: 'stopped', stopReason: reason }, 'stopped', { wave: r.wave, reason });
+      }
+      if (r.wave === r.waves.length - 1) {
+        this.disarm();
+        return this.save({ ...r, state: 'done' }, 'done', { progress: tally(r.waves.flat()) });
+      }
+    }
+    if (r.state !== 'running') return this.disarm();
+    await this.startWave(r, r.wave + 1);
+  }
+
+  private async startWave(r: StoredRollout, index: number): Promise<void> {
+    const started = { ...r, wave: index, waveStartedAt: this.clock.now() };
+    this.save(started, 'wave-started', { wave: index, members: r.waves[index]!.map((m) => m.gateway) });
+    const store = this.fleet.store;
+    for (const m of r.waves[index]!) {
+      const g = store.gateway(m.gateway);
+      const current = effectiveEntry(store.allDesired(), m.gateway, g?.tags ?? []);
+      const entry: DesiredEntry = {
+        ...(current?.version !== undefined ? { version: current.version } : {}),
+        ...(current?.configRevision !== undefined ? { configRevision: current.configRevision } : {}),
+        ...(r.plan.version !== undefined ? { version: r.plan.version } : { configRevision: r.plan.configRevision! }),
+      };
+      await this.fleet.setDesired({ gateway: m.gateway }, entry, `rollout:${r.id}`);
+    }
+    // Members that already run the target count at once; the rest report.
+    await this.evaluate();
+  }
+
+  /** A failed member's own entry goes back to what it runs (its release, when the cloud holds it; else "keep"). */
+  private async backToRunning(r: StoredRollout, gateway: string): Promise<void> {
+    const store = this.fleet.store;
+    const g = store.gateway(gateway);
+    const running = g?.reported?.running;
+    const current = store.desired(`gateway:${gateway}`);
+    const entry: DesiredEntry = {};
+    if (r.plan.version !== undefined) {
+      if (running && store.release(running.version)) entry.version = running.version;
+      if (current?.configRevision !== undefined) entry.configRevision = current.configRevision;
+    } else {
+      if (current?.version !== undefined) entry.version = current.version;
+      if (running?.configRevision != null && store.config(running.configRevision)) entry.configRevision = running.configRevision;
+    }
+    await this.fleet.setDesired({ gateway }, entry, `rollout:${r.id}`);
+  }
+
+  private arm(r: StoredRollout): void {
+    this.disarm();
+    if (r.waveStartedAt === null || this.closed) return;
+    const left = Math.max(0, r.waveStartedAt + r.plan.waveTimeoutSec * 1000 - this.clock.now());
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      void this.serial(() => this.evaluate());
+    }, left + 1);
+    this.timer.unref?.();
+  }
+
+  private disarm(): void {
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private save(r: StoredRollout, transition: string | null, detail: Record<string, unknown> = {}): void {
+    const next = { ...r, updatedAt: this.clock.now() };
+    this.fleet.store.saveRollout(next);
+    if (transition) this.event(next, transition, detail);
+  }
+
+  private event(r: StoredRollout, transition: string, detail: Record<string, unknown>): void {
+    this.fleet.store.addEvent({ at: this.clock.now(), gateway: null, kind: 'rollout', detail: { id: r.id, transition, ...detail } });
+  }
+}
