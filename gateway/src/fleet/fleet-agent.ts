@@ -122,7 +122,7 @@ export class FleetAgent {
       if (!p.ok || p.value.gateway !== this.d.gatewayId) {
         const why = p.ok ? `desired state for gateway ${JSON.stringify(p.value.gateway)}` : `desired state: ${p.why}`;
         this.counters.malformedDesired++;
-        this.recordRefusals([{ kind: 'release', target: '-', reason: 'malformed', why }]);
+        this.recordRefusals([{ kind: 'release', target: '-', reason: 'malformed', why }], true);
         void this.publish();
         return;
       }
@@ -340,16 +340,27 @@ export class FleetAgent {
     this.retryTimer = t;
   }
 
-  /** Counts and keeps refusals; one already in the list (the same desired state again) is not counted twice. */
-  private recordRefusals(list: Refusal[]): void {
-    const fresh = list.filter((r) => !this.memory.refused.some((x) => x.kind === r.kind && x.target === r.target && x.reason === r.reason));
+  /**
+   * Counts and keeps refusals. One already in the list (the same retained desired state again,
+   * after a reconnect) is not counted twice, unless `everyTime`: a message that is no desired
+   * state at all counts each time it arrives.
+   */
+  private recordRefusals(list: Refusal[], everyTime = false): void {
+    const known = (r: Refusal) => this.memory.refused.findIndex((x) => x.kind === r.kind && x.target === r.target && x.reason === r.reason);
+    const fresh = list.filter((r) => everyTime || known(r) === -1);
     if (fresh.length === 0) return;
     const at = new Date(this.d.clock.now()).toISOString();
     for (const r of fresh) {
       this.counters.refuse(r.reason);
       this.limited.warn(`refused:${r.reason}`, { kind: r.kind, target: r.target, reason: r.reason, why: r.why }, `fleet: refused ${r.kind} ${r.target}: ${r.reason}`);
     }
-    this.remember((m) => m.refused.push(...fresh.map((r) => ({ kind: r.kind, target: r.target, reason: r.reason, at, why: r.why.slice(0, 400) }))));
+    this.remember((m) => {
+      for (const r of fresh) {
+        const i = known(r);
+        if (i !== -1) m.refused.splice(i, 1);
+        m.refused.push({ kind: r.kind, target: r.target, reason: r.reason, at, why: r.why.slice(0, 400) });
+      }
+    });
   }
 
   private remember(change: (m: AgentMemory) => unknown): void {
