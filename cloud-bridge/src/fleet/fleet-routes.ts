@@ -186,7 +186,8 @@ export class FleetRoutes {
     const limit = num('limit', MAX_HISTORY) ?? 100;
     const before = num('before', Number.MAX_SAFE_INTEGER);
     const events = this.fleet.store.history({ limit, ...(gateway !== undefined ? { gateway } : {}), ...(before !== undefined ? { before } : {}) });
-    return { events, next: events.length === limit ? events.at(-1)!.id : null };
+    // Flat events, newest first: `{ id, at, gateway, kind, …what happened }`; `next` pages to older ones as `before`.
+    return { events: events.map((e) => ({ ...e.detail, id: e.id, at: e.at, gateway: e.gateway, kind: e.kind })), next: events.length === limit ? events.at(-1)!.id : null };
   }
 
   private async setDesired(body: unknown, by: string): Promise<Record<string, unknown>> {

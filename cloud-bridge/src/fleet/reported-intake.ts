@@ -70,12 +70,12 @@ export class ReportedIntake {
     const u = r.update;
     const p = prev?.update;
     if (u && u.outcome !== 'in-progress' && !(p && p.kind === u.kind && p.target === u.target && p.outcome === u.outcome && p.at === u.at)) {
-      this.store.addEvent({ at, gateway, kind: 'update', detail: { kind: u.kind, target: u.target, outcome: u.outcome, step: u.step, ...(u.reason !== undefined ? { reason: u.reason } : {}), running: r.running } });
+      this.store.addEvent({ at, gateway, kind: 'update', detail: { artifact: u.kind, target: u.target, outcome: u.outcome, step: u.step, ...(u.reason !== undefined ? { reason: u.reason } : {}), running: r.running } });
     }
     const known = new Set((prev?.refused ?? []).map((x) => `${x.kind}|${x.target}|${x.reason}|${x.at}`));
     for (const x of r.refused) {
       if (known.has(`${x.kind}|${x.target}|${x.reason}|${x.at}`)) continue;
-      this.store.addEvent({ at, gateway, kind: 'refused', detail: { kind: x.kind, target: x.target, reason: x.reason, why: x.why } });
+      this.store.addEvent({ at, gateway, kind: 'refused', detail: { artifact: x.kind, target: x.target, reason: x.reason, why: x.why } });
     }
   }
 

@@ -190,6 +190,6 @@ export class RolloutRunner {
   }
 
   private event(r: StoredRollout, transition: string, detail: Record<string, unknown>): void {
-    this.fleet.store.addEvent({ at: this.clock.now(), gateway: null, kind: 'rollout', detail: { id: r.id, transition, ...detail } });
+    this.fleet.store.addEvent({ at: this.clock.now(), gateway: null, kind: 'rollout', detail: { rollout: r.id, event: transition, ...(r.plan.version !== undefined ? { version: r.plan.version } : { configRevision: r.plan.configRevision }), ...detail } });
   }
 }

@@ -73,7 +73,7 @@ export function rolloutView(r: StoredRollout): Record<string, unknown> {
     wave: r.wave,
     waveCount: r.waves.length,
     waveStartedAt: r.waveStartedAt,
-    progress: { total: all.size, adopted: all.adopted, failed: all.failed, pending: all.pending, reached: r.waves.slice(0, r.wave + 1).flat().length },
+    progress: { wave: r.wave, waves: r.waves.length, total: all.size, adopted: all.adopted, failed: all.failed, pending: all.pending, reached: r.waves.slice(0, r.wave + 1).flat().length },
     stopReason: r.stopReason,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,

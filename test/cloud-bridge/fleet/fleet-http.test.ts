@@ -136,7 +136,7 @@ describe('fleet HTTP routes: uploads, downloads with Range, who may do what, hos
     expect(refused().unauthorized - before.unauthorized).toBe(2);
     expect((await call(port, 'PUT', '/api/fleet/desired', { headers: json(admin), body: desired })).status).toBe(200);
     const hist = (await call(port, 'GET', '/api/fleet/history', { headers: bearer(viewer) })).json();
-    expect((hist.events as Array<{ kind: string; detail: { by?: string } }>).find((e) => e.kind === 'desired-set')?.detail.by).toBe('ops');
+    expect((hist.events as Array<{ kind: string; by?: string }>).find((e) => e.kind === 'desired-set')?.by).toBe('ops');
   });
 
   it('oversized bundles (declared or streamed) are 413 and leave no file; an empty or broken one counts for nothing', async () => {
