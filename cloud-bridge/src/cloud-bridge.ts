@@ -179,7 +179,7 @@ export class CloudBridge {
           alerts: alertStore,
           live: liveApi,
           clock,
-          sources: { receiver: receiver.stats, alerts: alertReceiver.stats, access: access.stats, connectionRefusals: () => ({ broker: guards!.broker.refused, mqttWs: guards!.viewers.refused }), http: () => httpGuard.refused, connected: () => live.size, status: () => ({ refused: presence.statusRefused, throttled: presence.statusThrottled }) },
+          sources: { fleet: () => fleetService.prometheusSource(), receiver: receiver.stats, alerts: alertReceiver.stats, access: access.stats, connectionRefusals: () => ({ broker: guards!.broker.refused, mqttWs: guards!.viewers.refused }), http: () => httpGuard.refused, connected: () => live.size, status: () => ({ refused: presence.statusRefused, throttled: presence.statusThrottled }) },
         }),
       }, config.http);
       const httpPort = await http.listen(config.http.port, config.http.host);

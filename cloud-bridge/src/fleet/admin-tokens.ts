@@ -26,7 +26,8 @@ export function fleetAdminTokensFile(dataDir: string): string {
  */
 export class FleetAdminTokens {
   private entries: TokenEntry[] = [];
-  private loadedMtime = -1;
+  /** mtime and inode of the file read last: a rewrite renames a new file in, so the inode changes even within one mtime tick. */
+  private loaded = '';
 
   constructor(readonly file: string) {
     this.reloadIfChanged();
@@ -35,11 +36,12 @@ export class FleetAdminTokens {
   private reloadIfChanged(): void {
     if (!existsSync(this.file)) {
       this.entries = [];
-      this.loadedMtime = -1;
+      this.loaded = '';
       return;
     }
-    const mtime = statSync(this.file).mtimeMs;
-    if (mtime === this.loadedMtime) return;
+    const st = statSync(this.file);
+    const stamp = `${st.mtimeMs}:${st.ino}`;
+    if (stamp === this.loaded) return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(readFileSync(this.file, 'utf8'));
@@ -51,7 +53,7 @@ export class FleetAdminTokens {
       throw new CloudError('FM_ERR_CLOUD_ADMIN_TOKENS', `${this.file}: expected {"v":1,"tokens":[{"name","sha256","created"}]}`);
     }
     this.entries = list as TokenEntry[];
-    this.loadedMtime = mtime;
+    this.loaded = stamp;
   }
 
   names(): string[] {
@@ -69,7 +71,8 @@ export class FleetAdminTokens {
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify({ v: 1, tokens: this.entries }, null, 2) + '\n', { mode: 0o600 });
     renameSync(tmp, this.file);
-    this.loadedMtime = statSync(this.file).mtimeMs;
+    const st = statSync(this.file);
+    this.loaded = `${st.mtimeMs}:${st.ino}`;
     return token;
   }
 

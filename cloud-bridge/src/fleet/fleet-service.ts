@@ -94,6 +94,11 @@ export class FleetService {
     await this.parts?.rollouts.start();
   }
 
+  /** The figures `/metrics` exposes (http/cloud-metrics.ts). */
+  prometheusSource(): { reportedRefused: number; reportedThrottled: number; refusedHttp: Record<string, number>; published: number; bundleBytesSent: number } {
+    return { reportedRefused: this.intake.stats.refused, reportedThrottled: this.intake.stats.throttled, refusedHttp: { ...this.parts?.routes.refused }, published: this.publisher.published, bundleBytesSent: this.parts?.routes.bundleBytesSent ?? 0 };
+  }
+
   metrics(): Record<string, unknown> {
     return { intake: { ...this.intake.stats }, published: this.publisher.published, publishFailed: this.publisher.failed, refusedHttp: { ...this.parts?.routes.refused }, bundleBytesSent: this.parts?.routes.bundleBytesSent ?? 0 };
   }

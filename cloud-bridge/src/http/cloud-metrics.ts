@@ -21,6 +21,8 @@ export interface CloudMetricSources {
   http?: () => Record<string, number>;
   /** Embedded broker only: gateways with a live broker connection. */
   connected?: () => number;
+  /** Embedded broker only: fleet operations (fleet/FLEET-CLOUD.md). */
+  fleet?: () => { reportedRefused: number; reportedThrottled: number; refusedHttp: Record<string, number>; published: number; bundleBytesSent: number };
   live: () => { hub: LiveHubStats; server: LiveServerStats; alertsRefused: number; mqtt: { connected: number; authFailures: number; publishDenied: number; subscribeDenied: number } | null };
   storeLatency: Histogram;
 }
@@ -53,6 +55,12 @@ export function cloudMetrics(src: CloudMetricSources): () => MetricFamily[] {
       for (const [reason, n] of Object.entries(guards.mqttWs)) refuse('live_mqtt_connection', reason, n);
     }
     for (const [reason, n] of Object.entries(src.http?.() ?? {})) refuse('http', reason, n);
+    const fleet = src.fleet?.();
+    if (fleet) {
+      refuse('fleet_reported', 'malformed', fleet.reportedRefused);
+      refuse('fleet_reported', 'throttled', fleet.reportedThrottled);
+      for (const [reason, n] of Object.entries(fleet.refusedHttp)) refuse('fleet_http', reason, n);
+    }
     refuse('status', 'malformed', status.refused);
     refuse('alerts', 'malformed', src.alerts.refused);
     refuse('alert', 'malformed', live.alertsRefused);
@@ -72,10 +80,16 @@ export function cloudMetrics(src: CloudMetricSources): () => MetricFamily[] {
       gauge('fieldmesh_cloud_batches_queued', 'Batches waiting for their commit.', r.queued),
       counter('fieldmesh_cloud_readings_committed_total', 'Readings newly stored.', r.readingsStored),
       counter('fieldmesh_cloud_readings_duplicate_total', 'Readings received again (a resent batch) and not stored twice.', r.readingsDuplicate),
-      { name: 'fieldmesh_cloud_refused_total', help: 'Input refused, by kind (batch, connection, publish, subscribe, http, status, alerts, alert, live, live_mqtt, live_mqtt_connection) and reason (an FM_ERR code for batches).', type: 'counter', samples: refused },
+      { name: 'fieldmesh_cloud_refused_total', help: 'Input refused, by kind (batch, connection, publish, subscribe, http, status, alerts, alert, live, live_mqtt, live_mqtt_connection, fleet_reported, fleet_http) and reason (an FM_ERR code for batches).', type: 'counter', samples: refused },
       counter('fieldmesh_cloud_status_throttled_total', 'Gateway status messages not stored because they came faster than one a second.', status.throttled),
       counter('fieldmesh_cloud_alert_events_stored_total', 'Alert events stored from the gateways\' priority lane.', src.alerts.stored),
       counter('fieldmesh_cloud_alert_events_duplicate_total', 'Alert events received again and not stored twice.', src.alerts.duplicates),
+      ...(fleet
+        ? [
+            counter('fieldmesh_cloud_fleet_desired_published_total', 'Desired-state messages published to gateways (new serials, and republished at start).', fleet.published),
+            counter('fieldmesh_cloud_fleet_bundle_bytes_sent_total', 'Release bundle bytes sent to downloads (ranges count what they carried).', fleet.bundleBytesSent),
+          ]
+        : []),
       ...(src.connected ? [gauge('fieldmesh_cloud_gateways_connected', 'Gateways with a live connection to the broker.', src.connected())] : []),
       gauge('fieldmesh_cloud_live_subscribers', 'Connected live subscribers (WebSocket /live).', live.server.subscribers),
       ...(live.mqtt ? [gauge('fieldmesh_cloud_live_mqtt_subscribers', 'Connected MQTT-over-WebSocket live clients.', live.mqtt.connected)] : []),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateReleaseKey, signArtifact } from '@fieldmesh/protocol';
 import { GatewayCredentials } from '#cloud-bridge/broker/credentials';
+import { promtoolCheck, sample } from '../observability/promtool.js';
 import { releaseBody, startFleetCloud, type FleetCloud } from './fleet-fixture.js';
 
 interface Answer {
@@ -233,6 +234,11 @@ describe('fleet HTTP routes: uploads, downloads with Range, who may do what, hos
     expect((await call(port, 'GET', '/api/fleet/history?limit=100000', { headers: bearer(viewer) })).status).toBe(400);
     const m = (await call(port, 'GET', '/api/metrics', { headers: bearer(viewer) })).json() as { fleet: { refusedHttp: Record<string, number> } };
     expect(m.fleet.refusedHttp.bad_request).toBeGreaterThanOrEqual(8);
+    const prom = (await call(port, 'GET', '/metrics', { headers: bearer(viewer) })).body.toString();
+    expect(promtoolCheck(prom).output).toBe('');
+    expect(sample(prom, 'fieldmesh_cloud_refused_total{kind="fleet_http",reason="bad_request"}')).toBe(m.fleet.refusedHttp.bad_request);
+    expect(sample(prom, 'fieldmesh_cloud_refused_total{kind="fleet_http",reason="range"}')).toBe(8);
+    expect(sample(prom, 'fieldmesh_cloud_fleet_bundle_bytes_sent_total')).toBeGreaterThan(bundleA.length);
     expect((await call(port, 'GET', '/healthz')).status).toBe(200);
   });
 });
