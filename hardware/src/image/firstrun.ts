@@ -1,4 +1,5 @@
 import type { ProvisioningInput } from './provisioning.js';
+import { renderReleaseInstall } from './fleet/install.js';
 import type { ServiceLayout } from './service/unit.js';
 
 /** POSIX single quoting; values are validated already, this is the second fence. */
@@ -14,7 +15,9 @@ function sh(s: string): string {
  *
  * Bundle layout it expects (npm run bundle): fieldmesh-bundle.tgz with one top directory holding
  * package.json, node_modules/, gateway/, device-sdk/, hardware/, cloud-bridge/ and
- * bundle-manifest.json (platform, arch and Node ABI the native modules were built for).
+ * bundle-manifest.json (version, platform, arch and Node ABI the native modules were built for).
+ * It is unpacked as the first of the side-by-side releases (fleet/install.ts); the unit starts
+ * the launcher (fleet/launcher.ts), which this script installs from the boot partition.
  */
 export function renderFirstrun(p: ProvisioningInput, layout: ServiceLayout, opts: { hasNodeRuntime: boolean }): string {
   const boot = p.bootMount;
@@ -93,8 +96,10 @@ else
   echo "ERROR: no Node.js >= 20: re-make the image with --node node-v20-linux-arm64.tar.xz"; fail=1
 fi
 
-# --- fieldmesh bundle
-mkdir -p "$APP_DIR" && tar -xzf "$FM/fieldmesh-bundle.tgz" -C "$APP_DIR" --strip-components=1 --no-same-owner || fail=1
+# --- fieldmesh bundle: the first release, and the launcher that starts releases
+${renderReleaseInstall(layout)}
+fm_install_first_release "$FM/fieldmesh-bundle.tgz" || fail=1
+fm_install_launcher "$FM/fieldmesh-launch" || fail=1
 if [ -x "$RUNTIME_DIR/bin/node" ] && [ -f "$APP_DIR/bundle-manifest.json" ]; then
   WANT="$(uname -m)/$("$RUNTIME_DIR/bin/node" -p process.versions.modules)"
   HAVE=$("$RUNTIME_DIR/bin/node" -p "const m=require('$APP_DIR/bundle-manifest.json'); m.machine+'/'+m.nodeAbi")
@@ -118,6 +123,8 @@ install -d -m 750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR"
 # Same file name as the gateway's FileCredentialStore (Gateway: <dataDir>/devices.json).
 install -m 600 -o "$SERVICE_USER" -g "$SERVICE_USER" "$FM/device-credentials.json" "$DATA_DIR/devices.json"
 install -m 600 -o root -g root "$FM/identity.json" "$CONFIG_DIR/identity.json"
+# The gateway unpacks and switches later releases itself (ReadWritePaths= in the unit).
+fm_own_releases "$SERVICE_USER" || fail=1
 # V8 flags sized for this board's memory budget (hardware/src/boards/v8-flags.ts), put on node's
 # command line by the unit (EnvironmentFile=, $FM_V8_FLAGS): without them V8 sizes its heap from
 # the RAM as if it had it all.

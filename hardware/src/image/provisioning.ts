@@ -2,6 +2,8 @@ import { createHash, pbkdf2Sync } from 'node:crypto';
 import { ImageError } from './errors.js';
 import type { GatewayIdentity } from './identity.js';
 import { renderFirstrun } from './firstrun.js';
+import { renderLauncher } from './fleet/launcher.js';
+import { isReleasePublicKey } from './fleet/release-key.js';
 import { DEFAULT_SERVICE_LAYOUT, renderServiceUnit, renderSysusers, type ServiceLayout } from './service/unit.js';
 
 /** What the person making the image chooses (everything else is generated). */
@@ -18,6 +20,8 @@ export interface ProvisioningInput {
   meshSeeds?: string[];
   /** Where the boot partition is mounted on the booted system: /boot/firmware since Bookworm. */
   bootMount: string;
+  /** Release public keys (base64, 32 bytes) the gateway accepts fleet releases and configs from. */
+  releaseKeys?: string[];
 }
 
 const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/u;
@@ -49,6 +53,7 @@ export function validateProvisioning(p: ProvisioningInput): void {
   }
   if (p.uplinkUrl !== undefined && !URL_RE.test(p.uplinkUrl)) bad('uplink-url', p.uplinkUrl, 'use mqtt://host:port or mqtts://host:port');
   for (const s of p.meshSeeds ?? []) if (!SEED.test(s)) bad('seed', s, 'use host:port');
+  for (const k of p.releaseKeys ?? []) if (!isReleasePublicKey(k)) bad('release-key', k.slice(0, 60), 'give the publicKey of `fieldmesh fleet keygen` (base64 of 32 bytes)');
   if (!/^\/[a-z/]{1,40}$/u.test(p.bootMount)) bad('boot-mount', p.bootMount, 'use /boot/firmware (Bookworm and later) or /boot');
 }
 
@@ -78,6 +83,7 @@ export function renderGatewayConfig(p: ProvisioningInput, id: GatewayIdentity, l
     'http: { port: 8081 }',
     `mesh: { port: 7946, mdns: true, seeds: [${(p.meshSeeds ?? []).map(q).join(', ')}], key: ${q(id.clusterKey)} }`,
   ];
+  if (p.releaseKeys && p.releaseKeys.length > 0) lines.push(`fleet: { releaseKeys: [${p.releaseKeys.map(q).join(', ')}] }`);
   if (p.uplinkUrl) lines.push(`uplink: { url: ${q(p.uplinkUrl)}, username: ${q(id.uplink.username)}, password: ${q(id.uplink.password)} }`);
   return lines.join('\n') + '\n';
 }
@@ -142,6 +148,7 @@ export function renderProvisioningFiles(
   put(`${PROVISION_DIR}/device-credentials.json`, renderDeviceCredentials(id));
   put(`${PROVISION_DIR}/fieldmesh.service`, renderServiceUnit(layout));
   put(`${PROVISION_DIR}/fieldmesh.sysusers`, renderSysusers(layout));
+  put(`${PROVISION_DIR}/fieldmesh-launch`, renderLauncher(layout));
   if (p.sshKeys.length > 0) put(`${PROVISION_DIR}/authorized_keys`, p.sshKeys.map((k) => k.trim()).join('\n') + '\n');
   const wifi = renderWifiKeyfile(p, id);
   if (wifi) put(`${PROVISION_DIR}/wifi.nmconnection`, wifi);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { editCmdline, editConfigTxt } from '#hardware/image/boot-files';
 import { generateIdentity } from '@fieldmesh/hardware/image/identity';
 import { renderProvisioningFiles, type ProvisioningInput } from '#hardware/image/provisioning';
+import { renderLauncher } from '#hardware/image/fleet/launcher';
 import { PI_CMDLINE, PI_CONFIG } from './synthetic-image.js';
 
 /**
@@ -62,7 +63,7 @@ describe.runIf(canSandbox)('firstrun.sh on a sandboxed root', () => {
     mkdirSync(join(stage, 'hardware/src/boards'), { recursive: true });
     writeFileSync(join(stage, 'hardware/src/boards/v8-flags.js'), transformSync(readFileSync(join(repo, 'hardware/src/boards/v8-flags.ts'), 'utf8'), { loader: 'ts', format: 'esm' }).code);
     writeFileSync(join(stage, 'hardware/src/boards/index.js'), "export { v8HeapFlags } from './v8-flags.js';\nexport const detectBoard = () => ({ memoryBudgetMb: 128 });\n");
-    writeFileSync(join(stage, 'bundle-manifest.json'), JSON.stringify({ machine: machine(), nodeAbi: process.versions.modules }));
+    writeFileSync(join(stage, 'bundle-manifest.json'), JSON.stringify({ format: 1, name: 'fieldmesh', version: '1.4.2', machine: machine(), nodeAbi: process.versions.modules }));
     execFileSync('tar', ['-czf', join(t, 'boot/fieldmesh/fieldmesh-bundle.tgz'), '-C', join(t, 'stage'), 'fieldmesh']);
 
     const inner = `set -eu
@@ -94,6 +95,11 @@ echo "identity=$(stat -c '%U:%G %a' /etc/fieldmesh/identity.json)"
 echo "wifi=$(stat -c '%a' /etc/NetworkManager/system-connections/fieldmesh-wifi.nmconnection)"
 echo "enabled=$(readlink /etc/systemd/system/multi-user.target.wants/fieldmesh.service)"
 echo "app=$(/opt/fieldmesh/runtime/bin/node /opt/fieldmesh/app/gateway/bin/fieldmesh.js)"
+echo "current=$(readlink /opt/fieldmesh/releases/current)"
+echo "applink=$(readlink /opt/fieldmesh/app)"
+echo "releases=$(stat -c '%U' /opt/fieldmesh/releases /opt/fieldmesh/releases/1.4.2 | tr '\\n' ' ')"
+echo "launcher=$(stat -c '%U %a' /opt/fieldmesh/bin/fieldmesh-launch)"
+echo "execstart=$(grep '^ExecStart=' /etc/systemd/system/fieldmesh.service)"
 echo "nodeenv=$(cat /etc/fieldmesh/node.env)"
 `;
     const r = spawnSync('unshare', ['-m', 'bash', '-c', inner], { encoding: 'utf8', timeout: 120_000 });
@@ -140,6 +146,15 @@ echo "nodeenv=$(cat /etc/fieldmesh/node.env)"
     expect(readFileSync(join(t, 'etc/fieldmesh/gateway.yaml'), 'utf8')).toContain(identity.clusterKey);
     expect(JSON.parse(readFileSync(join(t, 'varlib/fieldmesh/devices.json'), 'utf8')).devices.d1.hash).toBe(identity.devices[0]!.hash);
     expect(out.app).toBe('fieldmesh bundle ok');
+  });
+
+  it('lays the bundle out as the first side-by-side release, started by the launcher', () => {
+    expect(out.current).toBe('1.4.2');
+    expect(out.applink).toBe('releases/current');
+    expect(out.releases!.trim()).toBe('fieldmesh fieldmesh');
+    expect(out.launcher).toBe('root 755');
+    expect(out.execstart).toBe('ExecStart=/opt/fieldmesh/bin/fieldmesh-launch');
+    expect(readFileSync(join(t, 'opt/fieldmesh/bin/fieldmesh-launch'), 'utf8')).toBe(renderLauncher());
   });
 
   it('writes V8 heap flags sized for the board where the unit reads them', () => {

@@ -27,21 +27,21 @@ describe('systemd unit', () => {
     expect(readFileSync(join(repo, 'hardware/systemd/fieldmesh.sysusers'), 'utf8')).toBe(renderSysusers());
   });
 
-  it('restarts on failure, has a watchdog, runs unprivileged with only the data dir writable', () => {
+  it('restarts always (exit 75 = into the new release), has a watchdog, runs unprivileged with only the data dir and releases writable', () => {
     const d = unitDirectives(renderServiceUnit());
     expect(d.get('Type')).toEqual(['notify']);
     expect(d.get('NotifyAccess')).toEqual(['all']);
-    expect(d.get('Restart')).toEqual(['on-failure']);
+    expect(d.get('Restart')).toEqual(['always']);
     expect(Number(d.get('WatchdogSec')![0])).toBeGreaterThanOrEqual(2);
     expect(d.get('User')).toEqual(['fieldmesh']);
     expect(d.get('SupplementaryGroups')).toEqual(['dialout']);
     expect(d.get('ProtectSystem')).toEqual(['strict']);
     expect(d.get('StateDirectory')).toEqual(['fieldmesh']);
-    expect(d.get('ReadWritePaths')).toEqual(['/var/lib/fieldmesh']);
+    expect(d.get('ReadWritePaths')).toEqual(['/var/lib/fieldmesh /opt/fieldmesh/releases']);
     expect(d.get('StandardOutput')).toEqual(['journal']);
     expect(d.get('StandardError')).toEqual(['journal']);
     expect(d.get('NoNewPrivileges')).toEqual(['true']);
-    expect(d.get('ExecStart')![0]).toContain('gateway --config /etc/fieldmesh/gateway.yaml');
+    expect(d.get('ExecStart')).toEqual(['/opt/fieldmesh/bin/fieldmesh-launch']);
     expect(d.get('MemoryDenyWriteExecute')).toBeUndefined();
     expect(d.get('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
     expect(renderSysusers()).toMatch(/^m fieldmesh dialout$/mu);
@@ -62,15 +62,15 @@ describe('systemd unit', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fm-unit-'));
     try {
       const good = join(dir, 'fieldmesh.service');
-      writeFileSync(good, renderServiceUnit({ nodePath: process.execPath }));
+      writeFileSync(good, renderServiceUnit({ launcherPath: '/bin/sh' }));
       const ok = spawnSync('systemd-analyze', ['verify', good], { encoding: 'utf8' });
       expect(ok.stderr).toBe('');
       expect(ok.status).toBe(0);
       const bad = join(dir, 'broken.service');
-      writeFileSync(bad, renderServiceUnit({ nodePath: join(dir, 'no-such-node') }));
+      writeFileSync(bad, renderServiceUnit({ launcherPath: join(dir, 'no-such-launcher') }));
       const ko = spawnSync('systemd-analyze', ['verify', bad], { encoding: 'utf8' });
       expect(ko.status).not.toBe(0);
-      expect(ko.stderr).toContain('no-such-node');
+      expect(ko.stderr).toContain('no-such-launcher');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

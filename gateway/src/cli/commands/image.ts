@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { customiseImageFile, readImageIdentity, writeSecretsFile } from '@fieldmesh/hardware/image/customise';
 import { isClusterKey, loadOrCreateSite, type SiteKey } from '@fieldmesh/hardware/image/identity';
+import { readReleasePublicKey } from '@fieldmesh/hardware/image/release-key';
 import { parseFlags, UsageError, type Command } from '../command.js';
 
 const FLAGS = {
@@ -26,6 +27,7 @@ const FLAGS = {
   devices: 'string',
   'boot-mount': 'string',
   secrets: 'string',
+  'release-key': 'string',
   'new-identity': 'boolean',
 } as const;
 
@@ -56,6 +58,10 @@ options:
                         every gateway of one site made with the same file shares the mesh key
   --site-key BASE64     the site's cluster key directly (32 bytes, base64)
   --devices A,B         device credential user names; default device-1
+  --release-key K,K     release public keys the gateway accepts fleet releases and config
+                        revisions from (fleet.releaseKeys): each the base64 publicKey, or the
+                        file \`fieldmesh fleet keygen --out FILE\` wrote (only its public key
+                        goes on the card)
   --boot-mount PATH     boot partition mount point on the Pi; default /boot/firmware
   --secrets FILE        where to write new secrets (mode 0600); default OUT.secrets.json
   --new-identity        make a new identity even if --out already has one
@@ -110,6 +116,8 @@ export const command: Command = {
     // Without --hostname, a re-run keeps the name the image was made with (idempotence).
     const previous = str('hostname') === undefined ? await readImageIdentity(out) : undefined;
     const hostname = str('hostname') ?? previous?.hostname ?? `fm-${randomBytes(3).toString('hex')}`;
+    const releaseKeys: string[] = [];
+    for (const k of list(flags['release-key'])) releaseKeys.push(await readReleasePublicKey(k));
     const result = await customiseImageFile({
       source,
       out,
@@ -129,6 +137,7 @@ export const command: Command = {
         uplinkUrl: str('uplink-url'),
         meshSeeds: list(flags.seeds),
         bootMount: str('boot-mount') ?? '/boot/firmware',
+        releaseKeys: releaseKeys.length > 0 ? [...new Set(releaseKeys)] : undefined,
       },
     });
     const secrets = str('secrets') ?? `${out}.secrets.json`;

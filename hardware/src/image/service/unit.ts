@@ -11,8 +11,15 @@ import { posix } from 'node:path';
 export interface ServiceLayout {
   /** The node binary (Node.js >= 20). First boot links it here; see firstrun.sh. */
   nodePath: string;
-  /** The unpacked bundle (package.json, node_modules, gateway/, device-sdk/, hardware/). */
+  /**
+   * The running release: a link to `<releasesDir>/current`, kept so the path from before
+   * releases were side by side still works.
+   */
   appDir: string;
+  /** Unpacked bundles side by side, `<version>/`, and the link `current` to the running one. */
+  releasesDir: string;
+  /** The launcher (hardware/src/image/fleet/launcher.ts), from the image, never from a release. */
+  launcherPath: string;
   /** The gateway config written by `fieldmesh image`. */
   configPath: string;
   /** The service user; created by systemd-sysusers from fieldmesh.sysusers. */
@@ -30,6 +37,8 @@ export interface ServiceLayout {
 export const DEFAULT_SERVICE_LAYOUT: Readonly<ServiceLayout> = Object.freeze({
   nodePath: '/opt/fieldmesh/runtime/bin/node',
   appDir: '/opt/fieldmesh/app',
+  releasesDir: '/opt/fieldmesh/releases',
+  launcherPath: '/opt/fieldmesh/bin/fieldmesh-launch',
   configPath: '/etc/fieldmesh/gateway.yaml',
   user: 'fieldmesh',
   stateDirectory: 'fieldmesh',
@@ -65,18 +74,22 @@ Type=notify
 # Node has no unix datagram sockets, so the pings are sent by systemd-notify, a child process.
 NotifyAccess=all
 WatchdogSec=${l.watchdogSec}
-Restart=on-failure
+# always: exit code 75 means "start me again into the release just switched to" (the launcher).
+Restart=always
 RestartSec=5
 TimeoutStartSec=120
 TimeoutStopSec=30
-# $FM_V8_FLAGS (from node.env below) splits into node's V8 flags; unset, it is no argument at all.
-ExecStart=${l.nodePath} $FM_V8_FLAGS ${l.appDir}/gateway/bin/fieldmesh.js gateway --config ${l.configPath}
+# The launcher (from the image, not from a release) runs ${l.nodePath} on
+# ${l.releasesDir}/current/gateway/bin/fieldmesh.js gateway --config ${l.configPath},
+# or trials a release just switched to and rolls it back unless it confirms.
+ExecStart=${l.launcherPath}
 # SIGHUP re-reads the config's rules: section without a restart (fieldmesh gateway --help).
 ExecReload=/bin/kill -HUP $MAINPID
 WorkingDirectory=/var/lib/${l.stateDirectory}
 Environment=NODE_ENV=production
 # FM_V8_FLAGS: V8 flags sized for the board (semi-space, old space, lite mode), written by first
-# boot from the board profile; optional, so a hand-installed gateway runs on V8's defaults.
+# boot from the board profile, put on node's command line by the launcher; optional, so a
+# hand-installed gateway runs on V8's defaults.
 EnvironmentFile=-${posix.dirname(l.configPath)}/node.env
 
 User=${l.user}
@@ -84,11 +97,12 @@ Group=${l.user}
 # Serial sensors: /dev/serial0, /dev/ttyUSB*, /dev/ttyACM* are group dialout.
 SupplementaryGroups=dialout
 
-# The whole file system is read-only except the state directory (the reading log lives there).
+# The whole file system is read-only except the state directory (the reading log and the
+# switch journal live there) and the releases, which the gateway unpacks and switches itself.
 ProtectSystem=strict
 StateDirectory=${l.stateDirectory}
 StateDirectoryMode=0750
-ReadWritePaths=/var/lib/${l.stateDirectory}
+ReadWritePaths=/var/lib/${l.stateDirectory} ${l.releasesDir}
 ProtectHome=true
 PrivateTmp=true
 NoNewPrivileges=true
