@@ -30,11 +30,12 @@ const b = JSON.parse(readFileSync(new URL('../../behaviour.json', import.meta.ur
 const root = process.env.FM_ROOT ?? '';
 const journal = root + '/var/lib/fieldmesh/fleet/switch.state';
 const trial = process.env.FM_FLEET_TRIAL ?? null;
-appendFileSync(root + '/var/lib/fieldmesh/starts.log', JSON.stringify({ version: b.version, pid: process.pid, ppid: process.ppid, trial, watchdogPid: process.env.WATCHDOG_PID ?? null, argv: process.argv.slice(2), execArgv: process.execArgv, at: Date.now() }) + '\\n');
 const keep = setInterval(() => {}, 1 << 30);
 if (b.mode === 'stubborn') process.on('SIGTERM', () => {});
 else process.on('SIGTERM', () => { clearInterval(keep); process.exit(0); });
 process.on('SIGHUP', () => appendFileSync(root + '/var/lib/fieldmesh/hup.log', b.version + '\\n'));
+// Logged once the handlers are in place: a test may signal it as soon as it sees the line.
+appendFileSync(root + '/var/lib/fieldmesh/starts.log', JSON.stringify({ version: b.version, pid: process.pid, ppid: process.ppid, trial, watchdogPid: process.env.WATCHDOG_PID ?? null, argv: process.argv.slice(2), execArgv: process.execArgv, at: Date.now() }) + '\\n');
 if (b.mode === 'crash') process.exit(3);
 if (b.mode === 'early') setTimeout(() => process.exit(0), 300);
 if (b.mode === 'good' && trial === '1') {
