@@ -18,8 +18,9 @@ its fleet.releaseKeys, installs side by side and rolls back by itself when the n
                            public key, keyId and the fleet.releaseKeys line for gateway.yaml
   status [--json]          every gateway: tags, online, running version / config revision,
                            desired, last outcome and reason; rollouts with wave progress
-  set-version V --bundle F.tgz --key K  TARGET
-                           upload a bundle (npm run bundle), sign its release envelope, set it desired
+  set-version V --bundle F.tgz --key K  (TARGET | --upload-only)
+                           upload a bundle (npm run bundle), sign its release envelope, set it
+                           desired for TARGET (--upload-only: store it for a later rollout)
   set-config --file F.yaml --key K [--revision N] [--note TEXT]  TARGET
                            sign the file's top-level sections as config revision N (default: one
                            above the highest the cloud knows) and set it desired

@@ -47,6 +47,16 @@ export class FleetCloudClient {
     return this.request('GET', path);
   }
 
+  /** GET that answers null for a 404 (the thing is not there yet) instead of refusing. */
+  async getIfThere(path: string): Promise<CloudAnswer | null> {
+    try {
+      return await this.request('GET', path);
+    } catch (err) {
+      if (err instanceof CliError && err.code === 'FM_ERR_CLI_FLEET_REFUSED' && / answered 404:/.test(err.message)) return null;
+      throw err;
+    }
+  }
+
   putJson(path: string, body: unknown): Promise<CloudAnswer> {
     return this.request('PUT', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   }
@@ -61,7 +71,7 @@ export class FleetCloudClient {
    */
   putFile(path: string, file: string, bytes: number, contentType: string): Promise<CloudAnswer> {
     const body = Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>;
-    return this.request('PUT', path, { body, headers: { 'content-type': contentType, 'content-length': String(bytes) }, timeoutMs: JSON_TIMEOUT_MS + (bytes / 65_536) * 1000 });
+    return this.request('PUT', path, { body, headers: { 'content-type': contentType, 'content-length': String(bytes) }, timeoutMs: JSON_TIMEOUT_MS + Math.ceil((bytes / 65_536) * 1000) });
   }
 
   private async request(method: string, path: string, opts: { body?: string | ReadableStream<Uint8Array>; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<CloudAnswer> {

@@ -11,21 +11,18 @@ export interface FleetGatewayView {
   refused?: Array<{ kind?: string; target?: string | number; reason?: string; why?: string; at?: string }>;
 }
 
+/** A rollout as GET /api/fleet lists it: its plan, state, the wave started last (0-based, -1: none) and tallies. */
 export interface FleetRolloutView {
-  id: string | number;
-  version?: string | null;
-  configRevision?: number | null;
-  group?: string | null;
-  state?: string;
-  paused?: boolean;
-  stopReason?: string | null;
-  reason?: string | null;
+  id: number;
+  state?: 'running' | 'paused' | 'stopped' | 'done';
+  version?: string;
+  configRevision?: number;
+  group?: string;
   wave?: number;
-  waves?: number | Array<{ gateways?: string[] }>;
-  adopted?: number;
-  failed?: number;
-  pending?: number;
-  progress?: { wave?: number; waves?: number; adopted?: number; failed?: number; pending?: number };
+  waveCount?: number;
+  progress?: { total?: number; adopted?: number; failed?: number; pending?: number; reached?: number };
+  stopReason?: string | null;
+  waves?: Array<{ index: number; canary?: boolean; size?: number; adopted?: number; failed?: number; pending?: number; members?: Array<{ gateway: string; outcome: string; reason?: string }> }>;
 }
 
 export interface FleetView {
@@ -76,16 +73,33 @@ export function gatewayTable(gateways: FleetGatewayView[]): string {
   return table([['GATEWAY', 'TAGS', 'STATE', 'RUNNING', 'DESIRED', 'LAST OUTCOME'], ...rows]);
 }
 
-/** `wave 2 of 4, 5 adopted, 1 failed, 14 pending` and the state (running, paused, stopped: why, done). */
+/**
+ * Where a rollout is, numbered as the cloud numbers waves (and its stop reasons): wave 0 is the
+ * canary, waves 1..N follow (N = --waves, fewer when there are too few gateways).
+ */
+export function waveText(index: number | undefined, waveCount: number | undefined): string {
+  const after = Math.max(0, (waveCount ?? 1) - 1);
+  if (typeof index !== 'number' || index < 0) return 'no wave started';
+  if (index === 0) return `canary wave, ${after} wave${after === 1 ? '' : 's'} after it`;
+  return `wave ${index} of ${after}`;
+}
+
+/** `rollout 3  version 1.2.0 to group north: stopped (why); wave 2 of 4, 5 adopted, 1 failed, 14 pending`. */
 export function rolloutLine(r: FleetRolloutView): string {
-  const p = r.progress ?? r;
-  const waves = typeof p.waves === 'number' ? p.waves : Array.isArray(r.waves) ? r.waves.length : undefined;
   const target = r.version ? `version ${r.version}` : r.configRevision != null ? `config rev ${r.configRevision}` : '?';
   const scope = r.group ? `group ${r.group}` : 'all gateways';
-  const state = r.paused && r.state !== 'paused' ? `${dash(r.state)}, paused` : dash(r.state);
-  const why = r.stopReason ?? r.reason;
-  const wave = typeof p.wave === 'number' ? `wave ${p.wave} of ${dash(waves)}` : `${dash(waves)} waves`;
-  return `${dash(r.id)}  ${target} to ${scope}: ${state}${why ? ` (${clip(why, 200)})` : ''}; ${wave}, ${count(p.adopted ?? 0)} adopted, ${count(p.failed ?? 0)} failed, ${count(p.pending ?? 0)} pending`;
+  const why = r.stopReason ? ` (${clip(r.stopReason, 200)})` : '';
+  const wave = waveText(r.wave, r.waveCount);
+  const p = r.progress ?? {};
+  return `rollout ${dash(r.id)}  ${target} to ${scope}: ${dash(r.state)}${why}; ${wave}, ${count(p.adopted ?? 0)} adopted, ${count(p.failed ?? 0)} failed, ${count(p.pending ?? 0)} pending`;
+}
+
+/** The failed members of a rollout with their reasons, indented under its line. */
+function failedMembers(r: FleetRolloutView): string[] {
+  const failed = (r.waves ?? []).flatMap((w) => (w.members ?? []).filter((m) => m.outcome === 'failed'));
+  const lines = failed.slice(0, 20).map((m) => `          failed ${clip(m.gateway, 64)}: ${clip(m.reason ?? '?', 150)}`);
+  if (failed.length > 20) lines.push(`          … ${failed.length - 20} more failed (--json for all)`);
+  return lines;
 }
 
 export function fleetStatusText(view: FleetView, origin: string): string {
@@ -94,19 +108,26 @@ export function fleetStatusText(view: FleetView, origin: string): string {
   const out = [`fleet     ${origin}: ${gateways.length} gateways (${online} online)`];
   out.push(gateways.length === 0 ? 'no gateway has reported fleet state yet (gateways report once their `fleet:` config section is set)' : gatewayTable(gateways).trimEnd());
   const rollouts = view.rollouts ?? [];
-  if (rollouts.length > 0) out.push('', 'ROLLOUTS', ...rollouts.map(rolloutLine));
+  if (rollouts.length > 0) out.push('', ...rollouts.flatMap((r) => [rolloutLine(r), ...failedMembers(r)]));
   return out.join('\n') + '\n';
 }
 
-/** One history event per line, oldest first (GET /api/fleet/history). */
+/** `version=1.2.0 outcome=rolled-back reason=…`: a history event's details, short values first. */
+function detailText(d: unknown): string {
+  if (!d || typeof d !== 'object') return '-';
+  return Object.entries(d as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v)))
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`)
+    .join(' ') || '-';
+}
+
+/** One history event per line, as the cloud lists them (GET /api/fleet/history: `{ at, gateway, kind, detail }`). */
 export function historyText(events: Array<Record<string, unknown>>, now: number): string {
   if (events.length === 0) return 'no fleet history yet\n';
   const rows = events.map((e) => {
     const at = typeof e.at === 'number' ? e.at : typeof e.at === 'string' ? Date.parse(e.at) : NaN;
     const when = Number.isFinite(at) ? `${new Date(at).toISOString()} (${duration((now - at) / 1000)} ago)` : '-';
-    const what = [e.kind, e.event, e.outcome].filter((x) => typeof x === 'string').join(' ');
-    const detail = [e.target ?? e.version ?? e.configRevision, e.reason ?? e.why ?? e.note].filter((x) => x !== undefined && x !== null).join(': ');
-    return [when, clip(dash(e.gateway ?? e.rollout), 64), clip(what || '-', 40), clip(detail || '-', 100)];
+    return [when, clip(dash(e.gateway), 64), clip(dash(e.kind), 40), clip(detailText(e.detail), 120)];
   });
   return table([['AT', 'GATEWAY', 'EVENT', 'DETAIL'], ...rows]);
 }

@@ -1,5 +1,6 @@
 import { isReleaseVersion, signArtifact, type RollbackBody } from '@fieldmesh/protocol';
 import { parseFlags, UsageError } from '../command.js';
+import { CliError } from '../errors.js';
 import { bytes } from '../human-format.js';
 import { FleetCloudClient } from './fleet-cloud-client.js';
 import { highestRollbackOrder } from './fleet-numbering.js';
@@ -17,27 +18,38 @@ export function releaseVersionArg(rest: string[], what: string): string {
 }
 
 /**
- * `set-version V --bundle F --key K (--gateway|--group|--all)`: everything is checked locally
+ * `set-version V --bundle F --key K (--gateway|--group|--all|--upload-only)`: everything is checked locally
  * first (key file, bundle manifest, version), then the bundle is uploaded, then its signed
  * release envelope (the cloud checks sha256 and size against the upload), then desired is set.
  * A failure part way leaves nothing desired that is not fully stored at the cloud.
  */
 export async function setVersion(argv: string[], io: FleetIo): Promise<number> {
-  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, ...TARGET_FLAGS, bundle: 'string', key: 'string' });
+  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, ...TARGET_FLAGS, bundle: 'string', key: 'string', 'upload-only': 'boolean' });
   const version = releaseVersionArg(rest, 'set-version');
   if (typeof flags.bundle !== 'string') throw new UsageError('--bundle FILE is required: the fieldmesh-bundle-<version>.tgz made by npm run bundle');
   if (typeof flags.key !== 'string') throw new UsageError('--key FILE is required: the release key file written by fieldmesh fleet keygen');
-  const target = targetFromFlags(flags);
+  // --upload-only stores the release for a later `rollout`; otherwise it is set desired at once.
+  const target = flags['upload-only'] ? null : targetFromFlags(flags);
+  if (flags['upload-only'] && (flags.gateway !== undefined || flags.group !== undefined || flags.all !== undefined)) throw new UsageError('--upload-only sets nothing desired: drop --gateway/--group/--all, or drop --upload-only');
   const cloud = FleetCloudClient.fromFlags(flags, io.env);
   const key = readReleaseKeyFile(flags.key, (l) => io.err(l + '\n'));
   const bundle = await readBundle(flags.bundle, version);
-  const envelope = signArtifact(releaseBody(bundle, io.clock), key);
   const path = `/api/fleet/releases/${encodeURIComponent(version)}`;
-  await cloud.putFile(`${path}/bundle`, flags.bundle, bundle.bytes, 'application/gzip');
-  if (!flags.json) io.out(`uploaded  bundle ${version}: ${bytes(bundle.bytes)}, sha256 ${bundle.sha256}, commit ${bundle.commit}, ${bundle.machine}, node ABI ${bundle.nodeAbi}\n`);
-  await cloud.putJson(path, envelope);
-  if (!flags.json) io.out(`signed    release ${version} with key ${key.keyId}\n`);
-  await setDesired(cloud, io, flags.json === true, target, { version }, `version ${version}`);
+  // A version is published once: setting it desired again (another group) reuses what is stored.
+  const stored = (await cloud.getIfThere(path))?.json as { body?: { sha256?: string } } | undefined;
+  if (stored?.body?.sha256 === bundle.sha256) {
+    if (!flags.json) io.out(`stored    release ${version} is already at the cloud (same sha256 ${bundle.sha256}); not uploaded again\n`);
+  } else if (stored) {
+    throw new CliError('FM_ERR_CLI_FLEET_REFUSED', `release ${version} is already published at the cloud for another bundle (sha256 ${String(stored.body?.sha256)}, this one ${bundle.sha256}); a version never changes: bump the version and bundle again`);
+  } else {
+    const envelope = signArtifact(releaseBody(bundle, io.clock), key);
+    await cloud.putFile(`${path}/bundle`, flags.bundle, bundle.bytes, 'application/gzip');
+    if (!flags.json) io.out(`uploaded  bundle ${version}: ${bytes(bundle.bytes)}, sha256 ${bundle.sha256}, commit ${bundle.commit}, ${bundle.machine}, node ABI ${bundle.nodeAbi}\n`);
+    await cloud.putJson(path, envelope);
+    if (!flags.json) io.out(`signed    release ${version} with key ${key.keyId}\n`);
+  }
+  if (target) await setDesired(cloud, io, flags.json === true, target, { version }, `version ${version}`);
+  else if (!flags.json) io.out(`stored    release ${version}; nothing set desired (fieldmesh fleet rollout --version ${version}, or set-version with a target)\n`);
   return 0;
 }
 
@@ -58,7 +70,7 @@ export async function rollback(argv: string[], io: FleetIo): Promise<number> {
   const key = readReleaseKeyFile(flags.key, (l) => io.err(l + '\n'));
   const text = noteFlag(flags);
   let order = intFlag(flags, 'order', 1, 2 ** 31);
-  if (order === undefined) order = highestRollbackOrder((await cloud.get('/api/fleet')).json) + 1;
+  if (order === undefined) order = highestRollbackOrder((await cloud.get('/api/fleet')).json, (await cloud.get('/api/fleet/history?limit=1000')).json) + 1;
   const body: RollbackBody = { kind: 'rollback', order, createdAt: new Date(io.clock.now()).toISOString(), ...(version ? { version } : {}), ...(configRevision !== undefined ? { configRevision } : {}), ...(text ? { note: text } : {}) };
   const envelope = signArtifact(body, key);
   if (!flags.json) io.out(`signed    rollback order ${order} with key ${key.keyId}\n`);

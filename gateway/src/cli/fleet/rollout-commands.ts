@@ -5,7 +5,8 @@ import { fleetStatusText, historyText, rolloutLine, type FleetRolloutView, type 
 import { intFlag } from './fleet-target.js';
 import { releaseVersionArg } from './release-commands.js';
 
-const ROLLOUT_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const ROLLOUT_ID = /^[1-9]\d{0,14}$/;
+const TAG = /^[A-Za-z0-9._-]{1,64}$/;
 
 function noArguments(rest: string[]): void {
   if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
@@ -29,14 +30,14 @@ export async function startRollout(argv: string[], io: FleetIo): Promise<number>
   const configRevision = intFlag(flags, 'config-revision', 1, 2 ** 31);
   if ((flags.version === undefined) === (configRevision === undefined)) throw new UsageError('rollout needs exactly one of --version V or --config-revision N');
   const version = flags.version === undefined ? undefined : releaseVersionArg([String(flags.version)], 'rollout --version');
-  if (flags.group !== undefined && !ROLLOUT_ID.test(String(flags.group))) throw new UsageError(`--group ${JSON.stringify(flags.group)} is not a tag (letters, digits, . _ -)`);
+  if (flags.group !== undefined && !TAG.test(String(flags.group))) throw new UsageError(`--group ${JSON.stringify(flags.group)} is not a tag (letters, digits, . _ -)`);
   const body: Record<string, unknown> = {
     ...(version ? { version } : { configRevision }),
     ...(flags.group !== undefined ? { group: flags.group } : {}),
   };
   const numbers: Array<[string, string, number, number]> = [
     ['canary', 'canaryPercent', 0, 100],
-    ['waves', 'waves', 1, 1000],
+    ['waves', 'waves', 1, 100],
     ['max-failure', 'maxFailurePercent', 0, 100],
     ['wave-timeout', 'waveTimeoutSec', 1, 7 * 86_400],
   ];
@@ -48,9 +49,8 @@ export async function startRollout(argv: string[], io: FleetIo): Promise<number>
   const answer = await cloud.postJson('/api/fleet/rollouts', body);
   if (flags.json) io.out(answer.text + '\n');
   else {
-    const r = answer.json as { rollout?: FleetRolloutView } & FleetRolloutView;
-    const rollout = r?.rollout ?? r;
-    io.out(`rollout   started ${rolloutLine(rollout)}\n          follow it with fieldmesh fleet status; pause with fieldmesh fleet pause ${rollout?.id ?? 'ID'}\n`);
+    const rollout = answer.json as FleetRolloutView;
+    io.out(`${rolloutLine(rollout)}\nfollow it with fieldmesh fleet status; hold it with fieldmesh fleet pause ${rollout.id}\n`);
   }
   return 0;
 }
@@ -60,14 +60,12 @@ export async function pauseOrResume(action: 'pause' | 'resume', argv: string[], 
   const { flags, rest } = parseFlags(argv, CONNECTION_FLAGS);
   if (rest.length !== 1) throw new UsageError(`${action} needs one rollout id (fieldmesh fleet status lists them)`);
   const id = rest[0]!;
-  if (!ROLLOUT_ID.test(id)) throw new UsageError(`rollout id ${JSON.stringify(id)} is not one (letters, digits, . _ -)`);
+  if (!ROLLOUT_ID.test(id)) throw new UsageError(`rollout id ${JSON.stringify(id)} is not one: a number, as fieldmesh fleet status lists them`);
   const cloud = FleetCloudClient.fromFlags(flags, io.env);
   const answer = await cloud.postJson(`/api/fleet/rollouts/${encodeURIComponent(id)}/${action}`, {});
   if (flags.json) io.out(answer.text + '\n');
   else {
-    const r = answer.json as { rollout?: FleetRolloutView } & FleetRolloutView;
-    const rollout = r?.rollout ?? r;
-    io.out(`rollout   ${action === 'pause' ? 'paused' : 'resumed'}: ${rollout && rollout.id !== undefined ? rolloutLine(rollout) : id}\n`);
+    io.out(rolloutLine(answer.json as FleetRolloutView) + '\n');
   }
   return 0;
 }
@@ -81,9 +79,9 @@ export async function fleetHistory(argv: string[], io: FleetIo): Promise<number>
   const answer = await cloud.get(`/api/fleet/history${query}`);
   if (flags.json) io.out(answer.text + '\n');
   else {
-    const j = answer.json as { history?: Array<Record<string, unknown>>; events?: Array<Record<string, unknown>> } | unknown[];
-    const events = Array.isArray(j) ? (j as Array<Record<string, unknown>>) : (j?.history ?? j?.events ?? []);
-    io.out(historyText(events, io.clock.now()));
+    const events = (answer.json as { events?: Array<Record<string, unknown>> } | undefined)?.events ?? [];
+    // The cloud lists newest first; a history reads oldest first, the newest at the prompt.
+    io.out(historyText(events.slice().reverse(), io.clock.now()));
   }
   return 0;
 }
