@@ -86,6 +86,20 @@ describe('fleet desired/reported over the cloud broker', () => {
     expect(seen.filter((d) => d.serial === 999)).toEqual([]);
   });
 
+  it('a flood of reports from one gateway is throttled (at most 20 stored a second), repeats are not stored again', async () => {
+    const b = await client('gw-b');
+    const stats = cloud.bridge.fleet.intake.stats;
+    const before = { ...stats };
+    const one = encodeReported(report('gw-b', { at: '2026-12-01T00:00:00.000Z' }));
+    for (let i = 0; i < 5; i++) b.publish(fleetTopics.reported('gw-b'), one, { qos: 0 });
+    for (let i = 0; i < 300; i++) b.publish(fleetTopics.reported('gw-b'), encodeReported(report('gw-b', { at: new Date(Date.UTC(2026, 11, 1, 0, 0, 0, i + 1)).toISOString() })), { qos: 0 });
+    await waitFor(() => stats.accepted + stats.repeats + stats.throttled - before.accepted - before.repeats - before.throttled >= 305, 'all 305 reports taken in');
+    expect(stats.repeats - before.repeats).toBe(4);
+    expect(stats.throttled - before.throttled).toBeGreaterThan(200);
+    expect(stats.accepted - before.accepted).toBeLessThan(100);
+    expect(cloud.bridge.fleet.store.gateway('gw-b')!.reported!.gateway).toBe('gw-b');
+  });
+
   it('effective desired: own entry, else newest group among the reported tags, else all; serial + 1 on each change only', async () => {
     const fleet = cloud.bridge.fleet;
     const c = await client('gw-c');
