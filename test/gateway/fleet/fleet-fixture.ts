@@ -141,7 +141,7 @@ export function described(file: string): ServedBundle {
 /** One tar entry as a hostile bundle would carry it (written by hand: `tar` itself would refuse or rewrite it). */
 export interface RawEntry {
   name: string;
-  type?: '0' | '2' | '5';
+  type?: '0' | '2' | '5' | 'x' | 'L' | '3';
   link?: string;
   data?: string;
 }
