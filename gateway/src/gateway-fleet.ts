@@ -42,7 +42,12 @@ export function createGatewayFleet(deps: {
   logger: Logger;
 }): FleetAgent | null {
   const { config: cfg, uplink } = deps;
-  if (cfg.fleet === null || uplink === null || cfg.uplink === null) return null;
+  if (cfg.fleet === null) return null;
+  if (uplink === null || cfg.uplink === null) {
+    // An image may carry release keys before it knows its cloud: nothing can arrive until then.
+    deps.logger.warn({}, 'fleet is configured but uplink is not: no desired state can arrive until uplink.url is set');
+    return null;
+  }
   const env = deps.fleet.env ?? process.env;
   const running = deps.fleet.running ?? (() => {
     const r = runningRelease();

@@ -109,11 +109,7 @@ export function parseGatewayConfig(input: unknown, baseDir = process.cwd()): Rea
   config.dataDir = resolve(baseDir, config.dataDir);
   // The uplink's TLS files are anchored like dataDir (the config file's directory).
   if (config.uplink) for (const k of ['ca', 'cert', 'key'] as const) if (config.uplink[k] !== null) config.uplink[k] = resolve(baseDir, config.uplink[k]);
-  if (config.fleet) {
-    // Desired state arrives over the uplink and bundles download with its credential.
-    if (config.uplink === null) throw new ConfigError('FM_ERR_CONFIG_RANGE', 'fleet', 'fleet operations need the uplink: set uplink.url (or remove the fleet section)');
-    config.fleet.releasesDir = resolve(baseDir, config.fleet.releasesDir);
-  }
+  if (config.fleet) config.fleet.releasesDir = resolve(baseDir, config.fleet.releasesDir);
   return deepFreeze(config);
 }
 

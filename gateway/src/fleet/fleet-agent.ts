@@ -50,6 +50,9 @@ export interface FleetAgentDeps {
   retryMs?: number;
 }
 
+/** How long a confirmed trial waits before acting on desired state: several of the launcher's 1 s polls. */
+export const LAUNCHER_SEES_CONFIRMED_MS = 5000;
+
 /** Exit code asking the launcher to start what the journal names (sysexits EX_TEMPFAIL). */
 export const RESTART_INTO_NEW = 75;
 
@@ -190,9 +193,14 @@ export class FleetAgent {
     writeJournal(this.paths.journal, { ...now, step: 'confirmed' });
     this.report.set({ kind: j.kind, target: this.target(j), step: 'confirm', outcome: 'adopted' });
     this.log.info({ kind: j.kind, target: j.target }, `fleet: ${j.kind} ${j.target} confirmed healthy`);
-    this.paused = false;
     void this.publish();
-    this.kick();
+    // The launcher polls the journal each second: a next switch rewriting it before the launcher
+    // read `confirmed` would look like this trial failing, and roll back what just confirmed.
+    const t = this.d.clock.setTimeout(() => {
+      this.paused = false;
+      this.kick();
+    }, LAUNCHER_SEES_CONFIRMED_MS);
+    (t as { unref?: () => void }).unref?.();
   }
 
   private kick(): void {

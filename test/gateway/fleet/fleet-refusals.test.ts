@@ -133,7 +133,7 @@ describe('fleet agent refuses', () => {
     await expectRefused({ config: signed(configBody(4, { dataDir: '/tmp/elsewhere' })) }, 'config', '4', 'section-not-allowed', /dataDir/);
     await expectRefused({ config: signed(configBody(5, { fleet: { releaseKeys: [OTHER_KEY.publicKey] } })) }, 'config', '5', 'section-not-allowed', /fleet/);
     await expectRefused({ config: signed(configBody(6, { broker: { port: 'not a port' } })) }, 'config', '6', 'invalid-config', /broker\.port/);
-    await expectRefused({ config: signed(configBody(7, { uplink: null })) }, 'config', '7', 'invalid-config', /uplink/);
+    await expectRefused({ config: signed(configBody(7, { rules: [{ id: 'r', kind: 'nonsense', series: 'a/b' }] })) }, 'config', '7', 'invalid-config', /rules/);
   });
 
   it('desired states that are none: oversized, not JSON, for another gateway (counted each time)', async () => {

@@ -111,8 +111,12 @@ describe('fleet agent on trial', () => {
       try {
         await waitFor(() => g.gw.status().uplink && (g.gw.status().uplink as { state: string }).state === 'online', 'uplink online');
         expect(http.requests).toHaveLength(0);
-        await waitFor(() => journal(r).includes('step=confirmed') || journal(r).includes('target=1.3.0'), 'confirmed', 15_000);
-        await waitFor(() => g.exitCode() === 75, 'then the newer release switched to', 15_000);
+        await waitFor(() => journal(r).includes('step=confirmed'), 'confirmed', 15_000);
+        const confirmedAt = Date.now();
+        // The launcher must read `confirmed` before a next switch rewrites the journal.
+        await waitFor(() => g.exitCode() === 75, 'then the newer release switched to', 20_000);
+        expect(Date.now() - confirmedAt).toBeGreaterThanOrEqual(4000);
+        expect(http.requests.length).toBeGreaterThan(0);
         expect(journal(r)).toContain('target=1.3.0\nprevious=1.2.0\nstep=trial\n');
       } finally {
         await g.stop();
