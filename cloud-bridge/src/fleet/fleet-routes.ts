@@ -6,7 +6,7 @@ import { sendBundle } from './bundle-download.js';
 import type { FleetAccess, FleetCaller } from './fleet-access.js';
 import type { FleetService } from './fleet-service.js';
 import { fleetStatus } from './fleet-status.js';
-import type { DesiredEntry, DesiredTarget, RolloutPlan } from './fleet-store.js';
+import { scopeOf, type DesiredEntry, type DesiredTarget, type RolloutPlan } from './fleet-store.js';
 import type { ReleaseLibrary } from './release-library.js';
 import type { RolloutRunner } from './rollout-runner.js';
 import { rolloutView } from './rollout-waves.js';
@@ -192,8 +192,12 @@ export class FleetRoutes {
 
   private async setDesired(body: unknown, by: string): Promise<Record<string, unknown>> {
     if (!isObject(body)) throw bad('the body must be {"target":…, "version"?, "configRevision"?, "rollback"?}');
-    only(body, ['target', 'version', 'configRevision', 'rollback'], 'desired');
+    only(body, ['target', 'version', 'configRevision', 'rollback', 'clear'], 'desired');
     const target = parseTarget(body.target);
+    if (body.clear !== undefined) {
+      if (body.clear !== true || Object.keys(body).length !== 2) throw bad('clear is true, alone with target: it removes that entry');
+      return { scope: scopeOf(target), cleared: true, changed: await this.fleet.clearDesired(target, by) };
+    }
     const entry: DesiredEntry = {};
     const store = this.fleet.store;
     if (body.version !== undefined) {

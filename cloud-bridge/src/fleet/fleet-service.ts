@@ -134,6 +134,14 @@ export class FleetService {
     return { entry: stored, changed };
   }
 
+  /** Removes an entry (a gateway then follows its groups or `all` again); returns the gateways whose desired state changed. */
+  async clearDesired(target: DesiredTarget, by: string): Promise<string[]> {
+    const scope = scopeOf(target);
+    if (!this.store.deleteDesired(scope)) return [];
+    this.store.addEvent({ at: this.clock.now(), gateway: 'gateway' in target ? target.gateway : null, kind: 'desired-cleared', detail: { scope, by } });
+    return this.publisher.refresh('gateway' in target ? [target.gateway] : undefined);
+  }
+
   close(): void {
     this.parts?.rollouts.close();
     this.store.close();

@@ -119,6 +119,8 @@ export interface FleetStore {
 
   setDesired(scope: string, entry: DesiredEntry, at: number, by: string): StoredDesired;
   desired(scope: string): StoredDesired | null;
+  /** Removes an entry; whether there was one. */
+  deleteDesired(scope: string): boolean;
   allDesired(): StoredDesired[];
 
   gateway(id: string): FleetGateway | null;

@@ -125,7 +125,8 @@ export class RolloutRunner {
       }
       if (r.wave === r.waves.length - 1) {
         this.disarm();
-        return this.save({ ...r, state: 'done' }, 'done', { progress: tally(r.waves.flat()) });
+        this.save({ ...r, state: 'done' }, 'done', { progress: tally(r.waves.flat()) });
+        return this.handOver(r);
       }
     }
     if (r.state !== 'running') return this.disarm();
@@ -148,6 +149,32 @@ export class RolloutRunner {
     }
     // Members that already run the target count at once; the rest report.
     await this.evaluate();
+  }
+
+  /**
+   * A finished rollout hands the target to its scope's entry (the group's, or `all`) and drops the
+   * own entries it set on the members that adopted, where the scope entry then gives them the
+   * same: so the fleet follows its groups again, and gateways that report later get the target.
+   * A member whose groups would give it something else keeps its own entry.
+   */
+  private async handOver(r: StoredRollout): Promise<void> {
+    const store = this.fleet.store;
+    const scope = r.plan.group !== undefined ? { group: r.plan.group } : { all: true as const };
+    const current = store.desired(r.plan.group !== undefined ? `group:${r.plan.group}` : 'all');
+    const entry: DesiredEntry = {
+      ...(current?.version !== undefined ? { version: current.version } : {}),
+      ...(current?.configRevision !== undefined ? { configRevision: current.configRevision } : {}),
+      ...(r.plan.version !== undefined ? { version: r.plan.version } : { configRevision: r.plan.configRevision! }),
+    };
+    await this.fleet.setDesired(scope, entry, `rollout:${r.id}`);
+    const by = `rollout:${r.id}`;
+    for (const m of r.waves.flat()) {
+      if (m.outcome !== 'adopted') continue;
+      const own = store.desired(`gateway:${m.gateway}`);
+      if (!own || own.by !== by) continue;
+      const without = effectiveEntry(store.allDesired().filter((e) => e.scope !== own.scope), m.gateway, store.gateway(m.gateway)?.tags ?? []);
+      if (without?.version === own.version && without?.configRevision === own.configRevision && without?.rollback === undefined && own.rollback === undefined) await this.fleet.clearDesired({ gateway: m.gateway }, by);
+    }
   }
 
   /** A failed member's own entry goes back to what it runs (its release, when the cloud holds it; else "keep"). */

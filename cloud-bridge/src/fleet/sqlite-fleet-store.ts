@@ -101,6 +101,10 @@ export class SqliteFleetStore implements FleetStore {
     return r ? toDesired(r) : null;
   }
 
+  deleteDesired(scope: string): boolean {
+    return this.db.prepare('DELETE FROM desired WHERE scope = ?').run(scope).changes > 0;
+  }
+
   allDesired(): StoredDesired[] {
     return (this.db.prepare('SELECT * FROM desired ORDER BY rev DESC').all() as Row[]).map(toDesired);
   }

@@ -223,6 +223,12 @@ describe('fleet HTTP routes: uploads, downloads with Range, who may do what, hos
     expect((await put(JSON.stringify({ target: { all: true }, configRevision: 99 }))).status).toBe(404);
     expect((await put(JSON.stringify({ target: { all: true }, rollback: { body: { kind: 'rollback' } } }))).json().error).toMatch(/rollback envelope is refused/);
     expect((await put('[1,2]')).status).toBe(400);
+    expect((await put(JSON.stringify({ target: { gateway: 'gw-a' }, clear: true, version: '1.2.0' }))).status).toBe(400);
+    expect((await put(JSON.stringify({ target: { gateway: 'gw-a' }, clear: 'yes' }))).status).toBe(400);
+    expect((await put(JSON.stringify({ target: { gateway: 'gw-a' }, version: '1.2.0' }))).status).toBe(200);
+    expect(cloud.bridge.fleet.store.desired('gateway:gw-a')).not.toBeNull();
+    expect((await put(JSON.stringify({ target: { gateway: 'gw-a' }, clear: true }))).json()).toMatchObject({ scope: 'gateway:gw-a', cleared: true });
+    expect(cloud.bridge.fleet.store.desired('gateway:gw-a')).toBeNull();
     const post = (body: string) => call(port, 'POST', '/api/fleet/rollouts', { headers: json(admin), body });
     expect((await post(JSON.stringify({ version: '1.2.0', configRevision: 3 }))).status).toBe(400);
     expect((await post(JSON.stringify({ version: '1.2.0', canaryPercent: 101 }))).status).toBe(400);

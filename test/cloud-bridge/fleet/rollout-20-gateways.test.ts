@@ -65,6 +65,9 @@ describe('rollout over 20 simulated gateways (real broker, real credentials, rea
     expect(history.filter((e) => e.kind === 'rollout').map((e) => e.event).reverse()).toEqual(['created', 'wave-started', 'stopped']);
     expect(history.filter((e) => e.kind === 'update' && e.outcome === 'rolled-back').map((e) => e.gateway).sort()).toEqual([...failing].sort());
     expect(c.bridge.fleet.intake.stats.refused).toBe(0);
+    // A stopped rollout hands nothing over: the reached gateways keep their own entries, `all` stays.
+    expect(c.bridge.fleet.store.desired('all')!.version).toBe('1.0.0');
+    expect(c.bridge.fleet.store.allDesired().filter((e) => e.scope.startsWith('gateway:')).length).toBe(10);
   });
 
   it('all good: the rollout reaches all 20 gateways wave by wave and ends done', async () => {
@@ -82,6 +85,10 @@ describe('rollout over 20 simulated gateways (real broker, real credentials, rea
     // Wave order held: no gateway of a later wave got 1.1.0 before the previous wave adopted it.
     const waveStarts = c.bridge.fleet.store.history({ limit: 1000 }).filter((e) => e.kind === 'rollout' && e.detail.event === 'wave-started').map((e) => e.detail.wave);
     expect(waveStarts.reverse()).toEqual([0, 1, 2, 3]);
+    // Done: the target moves to the `all` entry and the members' own entries go, so the fleet follows its groups again.
+    await waitFor(() => c.bridge.fleet.store.allDesired().every((e) => e.scope === 'all'), 'own entries handed over');
+    expect(c.bridge.fleet.store.desired('all')).toMatchObject({ version: '1.1.0', by: `rollout:${r.id}` });
+    expect(gateways.every((g) => g.desired.at(-1)?.release?.body.version === '1.1.0')).toBe(true);
     console.log(`[figure] rollout of 1.1.0 over 20 gateways in 4 waves (real broker, MQTT, HTTP): ${ms.toFixed(0)} ms`);
   });
 });
