@@ -110,8 +110,9 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
   const log = opts.log ?? (() => {});
   const ref = opts.ref ?? 'HEAD';
   const root = opts.repoRoot;
-  const rootPkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { name: string; version: string; workspaces: string[]; engines?: object; license?: string; type?: string };
-  const commit = (await exec('git', ['-C', root, 'rev-parse', ref])).stdout.trim();
+  const commit = (await exec('git', ['-C', root, 'rev-parse', `${ref}^{commit}`])).stdout.trim();
+  // The commit's own manifest (its version, its workspaces), not the working tree's.
+  const rootPkg = JSON.parse((await exec('git', ['-C', root, 'show', `${commit}:package.json`], { maxBuffer: 1 << 24 })).stdout) as { name: string; version: string; workspaces: string[]; engines?: object; license?: string; type?: string };
   const commitTime = (await exec('git', ['-C', root, 'show', '-s', '--format=%ct', commit])).stdout.trim();
 
   const work = await mkdtemp(join(tmpdir(), 'fm-bundle-'));
