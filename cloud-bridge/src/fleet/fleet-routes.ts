@@ -83,7 +83,11 @@ export class FleetRoutes {
       const caller = await this.access.caller(req, url);
       await this.route(req, res, url, caller);
     } catch (err) {
-      if (!(err instanceof CloudHttpError)) throw err;
+      if (!(err instanceof CloudHttpError)) {
+        // Past the head (a bundle streaming) a 500 cannot be sent: the connection goes.
+        if (res.headersSent) return void res.destroy();
+        throw err;
+      }
       const reason = BY_STATUS[err.status];
       if (reason) this.refused[reason]++;
       if (res.headersSent) return void res.destroy();

@@ -48,7 +48,7 @@ export class FleetService {
     this.publisher = new DesiredPublisher(store, channel, clock, logger);
     this.intake = new ReportedIntake(store, clock, throttled, (gw, r, tagsChanged) => {
       // A new gateway, or one whose groups changed, may now have another effective entry.
-      if (tagsChanged) void this.publisher.refresh([gw]);
+      if (tagsChanged) this.publisher.refresh([gw]).catch((err: Error) => this.logger.error({ gateway: gw, err: err.message }, 'desired state not recomputed'));
       for (const l of this.listeners) {
         try {
           l(gw, r);

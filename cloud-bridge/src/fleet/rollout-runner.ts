@@ -23,7 +23,8 @@ export class RolloutRunner {
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
-    fleet.onReport(() => void this.serial(() => this.evaluate()));
+    // Failures are logged by the queue (serial); a report must never become an unhandled rejection.
+    fleet.onReport(() => this.serial(() => this.evaluate()).catch(() => {}));
   }
 
   /** Resumes an active rollout after a restart. */
@@ -200,7 +201,7 @@ export class RolloutRunner {
     const left = Math.max(0, r.waveStartedAt + r.plan.waveTimeoutSec * 1000 - this.clock.now());
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;
-      void this.serial(() => this.evaluate());
+      this.serial(() => this.evaluate()).catch(() => {});
     }, left + 1);
     this.timer.unref?.();
   }
