@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import { MAX_DESIRED_BYTES, parseDesired, type DesiredState, type RefusalReason, type ReportedUpdate } from '@fieldmesh/protocol';
@@ -11,6 +11,7 @@ import { FleetError } from './errors.js';
 import { FleetCounters } from './fleet-metrics.js';
 import { configFile, fleetPaths, type FleetPaths } from './fleet-paths.js';
 import { installRelease } from './release-install.js';
+import { pruneReleases } from './release-pruning.js';
 import { ReportedStateBook } from './reported-state.js';
 import { readJournal, writeJournal, type SwitchJournal } from './switch-journal.js';
 import { completeSwitch, performSwitch } from './switch-steps.js';
@@ -81,6 +82,8 @@ export class FleetAgent {
   private retryTimer: unknown = null;
   private retries = 0;
   private trialCheck: TrialConfirmation | null = null;
+  /** Bundles (version:sha256) that came with the wrong hash, by the desired serial that named them: not fetched again until the cloud changes something. */
+  private readonly badBundles = new Map<string, number>();
 
   constructor(private readonly d: FleetAgentDeps) {
     this.paths = fleetPaths(d.fleet.releasesDir, d.dataDir);
@@ -102,8 +105,7 @@ export class FleetAgent {
   start(): void {
     this.paused = false;
     const j = readJournal(this.paths.journal);
-    if (j !== null && 'corrupt' in j) this.log.error({ file: this.paths.journal, problem: j.corrupt }, 'switch journal unreadable; left for the launcher, fleet updates paused');
-    if (j !== null && 'corrupt' in j) this.paused = true;
+    if (j !== null && 'corrupt' in j) this.corruptJournal(j.corrupt);
     else if (j !== null) this.resume(j);
     void this.publish();
     this.kick();
@@ -143,6 +145,22 @@ export class FleetAgent {
   /** The reported state as it would be published now (tests, /api/status). */
   reported(): string {
     return this.report.encode();
+  }
+
+  /**
+   * The launcher treats a journal it cannot read as none and starts `current` steadily; a steady
+   * start does the same and moves it aside (kept for a person). A trial start cannot have one
+   * (the launcher wrote it just now), so there the agent only stays out of the way.
+   */
+  private corruptJournal(problem: string): void {
+    this.log.error({ file: this.paths.journal, problem }, `switch journal unreadable${this.d.trial ? '; fleet updates paused' : '; moved aside to switch.state.corrupt'}`);
+    if (this.d.trial) return void (this.paused = true);
+    try {
+      renameSync(this.paths.journal, `${this.paths.journal}.corrupt`);
+    } catch (err) {
+      this.paused = true;
+      this.log.error({ err: (err as Error).message }, 'switch journal not moved aside; fleet updates paused');
+    }
   }
 
   private resume(j: SwitchJournal): void {
@@ -191,6 +209,10 @@ export class FleetAgent {
     // The launcher may have given up meanwhile (its deadline): its word stands.
     if (now === null || 'corrupt' in now || now.step !== 'trial' || now.target !== j.target) return;
     writeJournal(this.paths.journal, { ...now, step: 'confirmed' });
+    if (j.kind === 'release') {
+      const removed = pruneReleases(this.paths.releasesDir, [j.target, j.previous]);
+      if (removed.length > 0) this.log.info({ removed }, 'fleet: older releases removed');
+    }
     this.report.set({ kind: j.kind, target: this.target(j), step: 'confirm', outcome: 'adopted' });
     this.log.info({ kind: j.kind, target: j.target }, `fleet: ${j.kind} ${j.target} confirmed healthy`);
     void this.publish();
@@ -255,6 +277,8 @@ export class FleetAgent {
     if (this.d.fleet.cloudUrl === null) {
       return this.refuseUpdate('release', v, 'fetch', 'fetch-failed', 'fleet.cloudUrl is not set: nowhere to download bundles from', false);
     }
+    const bundleKey = `${v}:${plan.body.sha256}`;
+    if (this.badBundles.get(bundleKey) === this.latest?.serial) return void (await this.publish());
     this.job = `release ${v}`;
     this.abort = new AbortController();
     let moved = 0;
@@ -280,7 +304,8 @@ export class FleetAgent {
       if (this.stopped) return;
       if (!r.ok) {
         if (this.abort.signal.aborted) return; // superseded: the next job says what is wanted now
-        if (!r.retry) this.remember((m) => m.failed.push(v));
+        if (r.reason === 'hash-mismatch') this.badBundles.set(bundleKey, this.latest?.serial ?? 0);
+        else if (!r.retry) this.remember((m) => m.failed.push(v));
         return this.refuseUpdate('release', v, r.step, r.reason, r.why, r.retry, moved);
       }
       this.log.info({ version: v, bytes: moved, resumedFrom: r.resumedFrom }, `fleet: release ${v} fetched and unpacked`);

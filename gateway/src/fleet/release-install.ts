@@ -3,6 +3,7 @@ import type { RefusalReason, ReleaseBody } from '@fieldmesh/protocol';
 import { fetchBundle, type HttpGet } from './bundle-fetch.js';
 import { bundleFile, bundlePart, partialDir, releaseDir, type FleetPaths } from './fleet-paths.js';
 import { isUnpacked, unpackRelease } from './release-unpack.js';
+import { roomProblem } from './release-pruning.js';
 
 export type InstallStep = 'fetch' | 'verify' | 'unpack';
 
@@ -34,6 +35,8 @@ export async function installRelease(o: InstallOptions): Promise<InstallResult> 
   const v = o.body.version;
   if (await isUnpacked(releaseDir(o.paths, v), o.body)) return { ok: true, moved: 0, resumedFrom: o.body.bytes };
   o.step('fetch');
+  const room = roomProblem([o.paths.downloadsDir, o.paths.releasesDir], o.body.bytes);
+  if (room !== null) return { ok: false, step: 'fetch', reason: 'fetch-failed', why: room, moved: 0, retry: true };
   const got = await fetchBundle({
     url: o.url,
     authorization: o.authorization,

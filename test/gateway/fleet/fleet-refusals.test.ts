@@ -105,7 +105,15 @@ describe('fleet agent refuses', () => {
   it('a bundle whose hash is not the signed one', async () => {
     const b = bundle();
     http.serve('1.6.0', b);
-    await expectRefused(desiredRelease(GW, 0, releaseBody('1.6.0', { ...b, sha256: 'ab'.repeat(32) })), 'release', '1.6.0', 'hash-mismatch');
+    const d = desiredRelease(GW, 0, releaseBody('1.6.0', { ...b, sha256: 'ab'.repeat(32) }));
+    await expectRefused(d, 'release', '1.6.0', 'hash-mismatch');
+    // The same desired state again (a reconnect redelivers it): not downloaded again.
+    const fetches = http.requests.length;
+    const reports = cloud.reported(GW).length;
+    await cloud.publishDesired(GW, Buffer.from(JSON.stringify({ ...d, serial })));
+    await waitFor(() => cloud.reported(GW).length > reports, 'the redelivery judged');
+    expect(http.requests.length).toBe(fetches);
+    expect(refusedCount('hash-mismatch')).toBe(1);
   });
 
   it('a signed bundle that is no tarball, or has ../ entries, absolute paths or a symlink out of the release', async () => {

@@ -4,7 +4,7 @@
  * when it was before the switch, else ingest working. A rolled-back journal is reported once,
  * remembered, and its target never tried again.
  */
-import { existsSync, mkdirSync, readFileSync, symlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,9 @@ describe('fleet agent on trial', () => {
   it('with the uplink up before: confirms once the loop ran 2 s, the log is open and the uplink connected; reports adopted', async () => {
     const gw = 'gw-trial-up';
     const r = trialRoot('up', true);
+    // Older releases from earlier updates, and a half-unpacked one: pruned once confirmed.
+    for (const old of ['1.0.0', '0.9.0', '1.0.1.partial']) mkdirSync(join(r.releasesDir, old, 'gateway'), { recursive: true });
+    mkdirSync(join(r.releasesDir, 'not-a-release'));
     const started = Date.now();
     const g = await startFleetGateway(r, { gw, brokerUrl: cloud.url, cloudUrl: null, running: '1.2.0', env: { FM_FLEET_TRIAL: '1' } });
     try {
@@ -55,6 +58,7 @@ describe('fleet agent on trial', () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
       // Only the step changed: the launcher's counters stay as it wrote them.
       expect(journal(r)).toBe('kind=release\ntarget=1.2.0\nprevious=1.1.0\nstep=confirmed\nattempts=1\nmaxAttempts=2\ndeadlineSec=120\nuplinkWasUp=1\nserial=9\n');
+      expect(readdirSync(r.releasesDir).sort()).toEqual(['1.1.0', '1.2.0', 'current', 'not-a-release']);
       const last = await waitFor(() => cloud.last(gw)?.update?.outcome === 'adopted' && cloud.last(gw), 'adopted reported');
       expect(last.update).toMatchObject({ kind: 'release', target: '1.2.0', step: 'confirm', outcome: 'adopted' });
       expect(last.running.version).toBe('1.2.0');
@@ -118,6 +122,30 @@ describe('fleet agent on trial', () => {
         expect(Date.now() - confirmedAt).toBeGreaterThanOrEqual(4000);
         expect(http.requests.length).toBeGreaterThan(0);
         expect(journal(r)).toContain('target=1.3.0\nprevious=1.2.0\nstep=trial\n');
+      } finally {
+        await g.stop();
+      }
+    } finally {
+      await http.close();
+    }
+  });
+});
+
+describe('an unreadable journal', () => {
+  it('at a steady start is moved aside (as the launcher ignores it) and updates go on', async () => {
+    const gw = 'gw-corrupt';
+    const http = await startBundleServer({ user: gw, password: GW_PASSWORD });
+    try {
+      const r = layRoot(join(dir, 'corrupt'), '1.1.0');
+      writeFileSync(join(r.stateDir, 'switch.state'), 'kind=release\ntarget=../../etc\nstep=what\n');
+      const b = buildBundle(dir, '1.2.0');
+      http.serve('1.2.0', b);
+      await cloud.publishDesired(gw, desiredRelease(gw, 60, releaseBody('1.2.0', b)));
+      const g = await startFleetGateway(r, { gw, brokerUrl: cloud.url, cloudUrl: http.url });
+      try {
+        await waitFor(() => g.exitCode() === 75, 'the update went on', 15_000);
+        expect(readFileSync(join(r.stateDir, 'switch.state.corrupt'), 'utf8')).toContain('step=what');
+        expect(journal(r)).toContain('target=1.2.0\nprevious=1.1.0\nstep=trial\n');
       } finally {
         await g.stop();
       }
