@@ -20,6 +20,7 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/assets/dashboard-alerts.js': { file: join(here, 'dashboard-alerts.js'), type: 'text/javascript; charset=utf-8' },
   '/assets/dashboard-range.js': { file: join(here, 'dashboard-range.js'), type: 'text/javascript; charset=utf-8' },
   '/assets/dashboard-gateway.js': { file: join(here, 'dashboard-gateway.js'), type: 'text/javascript; charset=utf-8' },
+  '/assets/dashboard-fleet-updates.js': { file: join(here, 'dashboard-fleet-updates.js'), type: 'text/javascript; charset=utf-8' },
   '/assets/dashboard.css': { file: join(here, 'dashboard.css'), type: 'text/css; charset=utf-8' },
 };
 

@@ -35,6 +35,10 @@ export function renderDashboardPage(gateways: GatewayRecord[], seriesNames: Arra
 <tbody id="fleet-rows">
 ${rows || '<tr class="empty"><td colspan="8">no gateway yet</td></tr>'}
 </tbody></table></section>
+<section id="fleet-updates"><h2>Updates <span id="fleet-updates-summary" class="hint">loading…</span></h2>
+<ol id="rollouts"><li class="empty">no rollout</li></ol>
+<table><thead><tr><th>gateway</th><th>tags</th><th>state</th><th>running (version · config)</th><th>desired</th><th>last update</th></tr></thead>
+<tbody id="fleet-update-rows"><tr class="empty"><td colspan="6">loading…</td></tr></tbody></table></section>
 <section id="gateway-detail" hidden><h2><span id="gateway-detail-title">Gateway</span> <button type="button" id="gateway-detail-close" title="back to the whole fleet">×</button></h2><div id="gateway-detail-body"></div></section>
 <section id="alerts-section"><h2>Open alerts <span id="alerts-open-count" class="pill">0</span></h2><ol id="alerts-open"><li class="empty">no open alert</li></ol>
 <h2>Alert events</h2><ol id="alerts"><li class="empty">no alert yet</li></ol></section>
@@ -44,12 +48,13 @@ ${rows || '<tr class="empty"><td colspan="8">no gateway yet</td></tr>'}
 <div id="charts"></div>
 <noscript><ul>${series}</ul></noscript></section>
 </main>
-<footer>JSON: <a href="/api/gateways">/api/gateways</a>, <a href="/api/series">/api/series</a>, <a href="/api/alerts">/api/alerts</a>, /api/readings?gateway=&amp;series=&amp;from=&amp;to=[&amp;step=] · <a href="/metrics">/metrics</a> · live: /live (WebSocket), /mqtt (MQTT over WebSocket)</footer>
+<footer>JSON: <a href="/api/gateways">/api/gateways</a>, <a href="/api/series">/api/series</a>, <a href="/api/alerts">/api/alerts</a>, <a href="/api/fleet">/api/fleet</a>, /api/readings?gateway=&amp;series=&amp;from=&amp;to=[&amp;step=] · <a href="/metrics">/metrics</a> · live: /live (WebSocket), /mqtt (MQTT over WebSocket)</footer>
 <script src="/assets/uPlot.iife.min.js"></script>
 <script src="/assets/dashboard.js"></script>
 <script src="/assets/dashboard-alerts.js"></script>
 <script src="/assets/dashboard-range.js"></script>
 <script src="/assets/dashboard-gateway.js"></script>
+<script src="/assets/dashboard-fleet-updates.js"></script>
 </body></html>
 `;
 }

@@ -6,7 +6,7 @@ import { setConfig } from '../fleet/config-command.js';
 import type { FleetIo } from '../fleet/desired-change.js';
 import { rollback, setVersion } from '../fleet/release-commands.js';
 import { writeReleaseKeyFile } from '../fleet/release-key-file.js';
-import { fleetHistory, fleetStatus, pauseOrResume, startRollout } from '../fleet/rollout-commands.js';
+import { clearDesired, fleetHistory, fleetStatus, pauseOrResume, startRollout } from '../fleet/rollout-commands.js';
 
 const help = `usage: fieldmesh fleet <subcommand> [options]
 
@@ -29,6 +29,7 @@ its fleet.releaseKeys, installs side by side and rolls back by itself when the n
                            roll out in waves: a canary wave, then N waves; stops past the failure share
   pause ID | resume ID     hold or continue a rollout
   history [--gateway ID]   what was desired, adopted, rolled back or refused, and why
+  clear TARGET             remove that desired entry (its gateways follow their groups or --all)
   rollback --version V [--config-revision N] --key K [--order N] [--note TEXT]  TARGET
                            explicit downgrade: a signed rollback order (order = highest known + 1)
 
@@ -79,6 +80,7 @@ const SUBCOMMANDS: Record<string, (argv: string[], io: FleetIo) => Promise<numbe
   pause: (argv, io) => pauseOrResume('pause', argv, io),
   resume: (argv, io) => pauseOrResume('resume', argv, io),
   history: fleetHistory,
+  clear: clearDesired,
   rollback,
 };
 

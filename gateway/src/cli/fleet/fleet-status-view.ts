@@ -91,7 +91,10 @@ export function rolloutLine(r: FleetRolloutView): string {
   const why = r.stopReason ? ` (${clip(r.stopReason, 200)})` : '';
   const wave = waveText(r.wave, r.waveCount);
   const p = r.progress ?? {};
-  return `rollout ${dash(r.id)}  ${target} to ${scope}: ${dash(r.state)}${why}; ${wave}, ${count(p.adopted ?? 0)} adopted, ${count(p.failed ?? 0)} failed, ${count(p.pending ?? 0)} pending`;
+  // `pending` counts every member without an outcome; those in waves not started are told apart.
+  const later = Math.max(0, (p.total ?? 0) - (p.reached ?? 0));
+  const laterText = later > 0 ? `, ${count(later)} ${r.state === 'stopped' ? 'not reached' : 'in later waves'}` : '';
+  return `rollout ${dash(r.id)}  ${target} to ${scope}: ${dash(r.state)}${why}; ${wave}, ${count(p.adopted ?? 0)} adopted, ${count(p.failed ?? 0)} failed, ${count(Math.max(0, (p.pending ?? 0) - later))} pending${laterText}`;
 }
 
 /** The failed members of a rollout with their reasons, indented under its line. */
@@ -121,13 +124,16 @@ function detailText(d: unknown): string {
     .join(' ') || '-';
 }
 
-/** One history event per line, as the cloud lists them (GET /api/fleet/history: `{ at, gateway, kind, detail }`). */
+/** Event fields that have their own column. */
+const EVENT_COLUMNS = new Set(['id', 'at', 'gateway', 'kind']);
+
+/** One history event per line, as the cloud lists them (GET /api/fleet/history: `{ id, at, gateway, kind, …what happened }`). */
 export function historyText(events: Array<Record<string, unknown>>, now: number): string {
   if (events.length === 0) return 'no fleet history yet\n';
   const rows = events.map((e) => {
     const at = typeof e.at === 'number' ? e.at : typeof e.at === 'string' ? Date.parse(e.at) : NaN;
     const when = Number.isFinite(at) ? `${new Date(at).toISOString()} (${duration((now - at) / 1000)} ago)` : '-';
-    return [when, clip(dash(e.gateway), 64), clip(dash(e.kind), 40), clip(detailText(e.detail), 120)];
+    return [when, clip(dash(e.gateway), 64), clip(dash(e.kind), 40), clip(detailText(Object.fromEntries(Object.entries(e).filter(([k]) => !EVENT_COLUMNS.has(k)))), 120)];
   });
   return table([['AT', 'GATEWAY', 'EVENT', 'DETAIL'], ...rows]);
 }

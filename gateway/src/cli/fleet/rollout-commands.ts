@@ -1,8 +1,8 @@
 import { parseFlags, UsageError } from '../command.js';
-import { CONNECTION_FLAGS, type FleetIo } from './desired-change.js';
+import { CONNECTION_FLAGS, TARGET_FLAGS, type FleetIo } from './desired-change.js';
 import { FleetCloudClient } from './fleet-cloud-client.js';
 import { fleetStatusText, historyText, rolloutLine, type FleetRolloutView, type FleetView } from './fleet-status-view.js';
-import { intFlag } from './fleet-target.js';
+import { describeTarget, intFlag, targetFromFlags } from './fleet-target.js';
 import { releaseVersionArg } from './release-commands.js';
 
 const ROLLOUT_ID = /^[1-9]\d{0,14}$/;
@@ -82,6 +82,24 @@ export async function fleetHistory(argv: string[], io: FleetIo): Promise<number>
     const events = (answer.json as { events?: Array<Record<string, unknown>> } | undefined)?.events ?? [];
     // The cloud lists newest first; a history reads oldest first, the newest at the prompt.
     io.out(historyText(events.slice().reverse(), io.clock.now()));
+  }
+  return 0;
+}
+
+/**
+ * `clear TARGET`: removes that desired entry, so a gateway follows its groups or `all` again
+ * (after a stopped rollout its reached members keep the own entries it set).
+ */
+export async function clearDesired(argv: string[], io: FleetIo): Promise<number> {
+  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, ...TARGET_FLAGS });
+  noArguments(rest);
+  const target = targetFromFlags(flags);
+  const cloud = FleetCloudClient.fromFlags(flags, io.env);
+  const answer = await cloud.putJson('/api/fleet/desired', { target, clear: true });
+  if (flags.json) io.out(answer.text + '\n');
+  else {
+    const changed = (answer.json as { changed?: string[] } | undefined)?.changed ?? [];
+    io.out(`cleared   the desired entry for ${describeTarget(target)}; ${changed.length} gateway${changed.length === 1 ? '' : 's'} now follow${changed.length === 1 ? 's' : ''} another entry${changed.length ? ` (${changed.slice(0, 10).join(', ')}${changed.length > 10 ? ', …' : ''})` : ''}\n`);
   }
   return 0;
 }

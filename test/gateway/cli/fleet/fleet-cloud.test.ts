@@ -102,7 +102,7 @@ describe('fleet CLI against a real cloud bridge', () => {
     expect(south.stdout).toMatch(/^rollout 1  version 1\.2\.0 to group south: (running|stopped)/m);
     await waitFor(async () => (await fleetJson()).rollouts.find((x) => x.id === 1)?.state === 'stopped', 'rollout 1 stopped');
     const st = await fleet(['status']);
-    expect(st.stdout).toMatch(/^rollout 1  version 1\.2\.0 to group south: stopped \(wave 0 \(canary\): 1 of 1 failed .*\); canary wave, 1 wave after it, 0 adopted, 1 failed, 1 pending$/m);
+    expect(st.stdout).toMatch(/^rollout 1  version 1\.2\.0 to group south: stopped \(wave 0 \(canary\): 1 of 1 failed .*\); canary wave, 1 wave after it, 0 adopted, 1 failed, 0 pending, 1 not reached$/m);
     expect(st.stdout).toMatch(/^ {10}failed gw-c: rolled-back: exited with code 1 before confirming$/m);
     expect(st.stdout).toMatch(/^gw-c\s+south\s+online\s+1\.1\.0 \/ base\s+\S.*rolled-back 1\.2\.0: exited with code 1 before confirming$/m);
     expect(gw['gw-d']!.versionsSeen()).toEqual([]); // the wave after the canary was never touched
@@ -137,6 +137,12 @@ describe('fleet CLI against a real cloud bridge', () => {
     const d = await waitFor(() => lastDesired('gw-d')?.config?.body.revision === 2 && lastDesired('gw-d'), 'gw-d desired revision 2');
     const check = verifyArtifact<ConfigBody>(d.config, 'config', [cloud.key.publicKey]);
     expect(check.ok && check.body.sections).toEqual({ rules: [{ name: 'hot', series: 'boiler/temp', high: 85 }] });
+
+    // Cleared, gw-d follows nothing again: its desired state no longer names a config.
+    const cleared = await fleet(['clear', '--gateway', 'gw-d']);
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect(cleared.stdout).toBe('cleared   the desired entry for gateway gw-d; 1 gateway now follows another entry (gw-d)\n');
+    await waitFor(() => lastDesired('gw-d')?.config === undefined, 'gw-d desired without config');
 
     writeFileSync(join(dir, 'fixed.yaml'), 'dataDir: /tmp/elsewhere\n');
     const fixed = await fleet(['set-config', '--file', 'fixed.yaml', '--key', 'release.key', '--all']);
@@ -175,13 +181,13 @@ describe('fleet CLI against a real cloud bridge', () => {
     expect(h.stdout).toMatch(/^AT\s+GATEWAY\s+EVENT\s+DETAIL$/m);
     expect(h.stdout).toMatch(/gw-a\s+desired-set\s+scope=gateway:gw-a by=ops version=1\.2\.0/);
     expect(h.stdout).toMatch(/gw-a\s+desired-set\s+.*version=1\.1\.0 rollbackOrder=2/);
-    expect(h.stdout).toMatch(/gw-a\s+update\s+kind=release target=1\.2\.0 outcome=adopted/);
+    expect(h.stdout).toMatch(/gw-a\s+update\s+artifact=release target=1\.2\.0 outcome=adopted step=confirm/);
     // Oldest first: the first version set comes before the second rollback, which gw-a then adopted.
     const lines = h.stdout.trim().split('\n');
     const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
     expect(at(/desired-set .*version=1\.2\.0$/)).toBeGreaterThan(0);
     expect(at(/desired-set .*version=1\.2\.0$/)).toBeLessThan(at(/rollbackOrder=2/));
     expect(at(/rollbackOrder=2/)).toBeLessThan(lines.length - 1);
-    expect(lines.at(-1)).toMatch(/update\s+kind=release target=1\.1\.0 outcome=adopted/);
+    expect(lines.at(-1)).toMatch(/update\s+artifact=release target=1\.1\.0 outcome=adopted/);
   });
 });
