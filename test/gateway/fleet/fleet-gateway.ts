@@ -31,21 +31,21 @@ export function layRoot(root: string, running = '1.1.0'): FleetRoot {
 }
 
 /** The base config as the gateway command would read it from gateway.yaml. */
-export function baseConfigData(r: FleetRoot, o: { gw: string; brokerUrl: string; cloudUrl: string | null; extraFleet?: Record<string, unknown> }): Record<string, unknown> {
+export function baseConfigData(r: FleetRoot, o: { gw: string; brokerUrl: string; cloudUrl: string | null; extraFleet?: Record<string, unknown>; password?: string; releaseKeys?: string[] }): Record<string, unknown> {
   return {
     id: o.gw,
     dataDir: r.dataDir,
     logLevel: 'silent',
     broker: { port: 0, host: '127.0.0.1', auth: 'none' },
     http: { port: 0, host: '127.0.0.1' },
-    uplink: { url: o.brokerUrl, password: GW_PASSWORD },
-    fleet: { releaseKeys: [KEY.publicKey], tags: ['north'], cloudUrl: o.cloudUrl, releasesDir: r.releasesDir, ...o.extraFleet },
+    uplink: { url: o.brokerUrl, password: o.password ?? GW_PASSWORD },
+    fleet: { releaseKeys: o.releaseKeys ?? [KEY.publicKey], tags: ['north'], cloudUrl: o.cloudUrl, releasesDir: r.releasesDir, ...o.extraFleet },
   };
 }
 
 export async function startFleetGateway(
   r: FleetRoot,
-  o: { gw: string; brokerUrl: string; cloudUrl: string | null; running?: string; configRevision?: number | null; env?: Record<string, string>; machine?: string; extraFleet?: Record<string, unknown>; retryMs?: number },
+  o: { gw: string; brokerUrl: string; cloudUrl: string | null; password?: string; releaseKeys?: string[]; running?: string; configRevision?: number | null; env?: Record<string, string>; machine?: string; extraFleet?: Record<string, unknown>; retryMs?: number },
 ) {
   const data = baseConfigData(r, o);
   const source: GatewayConfigSource = { data, baseDir: r.root };
