@@ -112,7 +112,8 @@ export class FleetRoutes {
     if (caller.kind === 'gateway') throw new CloudHttpError(403, 'a gateway credential only downloads release bundles');
     if (!read && caller.kind !== 'admin') throw new CloudHttpError(403, 'changing the fleet needs a fleet admin token as Authorization: Bearer (`fieldmesh cloud add-admin-token NAME`)');
     const by = caller.kind === 'admin' ? caller.name : 'viewer';
-    const key = `${method} ${parts.length === 0 ? '' : parts[0]}${parts.length > 1 ? `/${parts.length}` : ''}`;
+    // HEAD is answered as GET (node:http sends no body for it).
+    const key = `${method === 'HEAD' ? 'GET' : method} ${parts.length === 0 ? '' : parts[0]}${parts.length > 1 ? `/${parts.length}` : ''}`;
     switch (key) {
       case 'GET ':
         return send(res, 200, fleetStatus(this.fleet.store, this.online));

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, silentLogger } from '@fieldmesh/device-sdk';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
-import { encodeReported, generateReleaseKey, parseDesired, type ReportedState } from '@fieldmesh/protocol';
+import { encodeReported, generateReleaseKey, parseDesired, signArtifact, type ReportedState } from '@fieldmesh/protocol';
 import { FleetService } from '#cloud-bridge/fleet/fleet-service';
 import { RolloutRunner } from '#cloud-bridge/fleet/rollout-runner';
 import { memberOutcome, overCutoff, planWaves } from '#cloud-bridge/fleet/rollout-waves';
@@ -104,6 +104,30 @@ describe('rollout runner (ManualClock, SQLite store, recorded desired messages)'
     await w.settle();
     expect(w.store.rollout(r.id)!.state).toBe('done');
     await expect(w.runner.resume(r.id, 'ops')).rejects.toMatchObject({ status: 409 });
+  });
+
+  it('a config revision rolls out the same way, and a finished rollout hands it to the all entry, release entry kept', async () => {
+    const w = setUp(3);
+    const key = generateReleaseKey();
+    w.store.putConfig({ revision: 7, envelope: signArtifact({ kind: 'config', revision: 7, sections: { rules: [] }, createdAt: '2026-12-01T00:00:00.000Z' }, key), addedAt: 0 });
+    await w.fleet.setDesired({ all: true }, { version: '1.0.0' }, 'ops');
+    const r = await w.runner.create({ configRevision: 7, canaryPercent: 34, waves: 1, maxFailurePercent: 50, waveTimeoutSec: 60 }, 'ops');
+    expect(w.store.desired('gateway:gw-0')).toMatchObject({ version: '1.0.0', configRevision: 7 });
+    const onRev7 = { running: { version: '1.0.0', configRevision: 7 } };
+    w.say('gw-0', onRev7);
+    w.say('gw-1', { update: { kind: 'config', target: 7, step: 'confirm', outcome: 'refused', reason: 'invalid-config', at: 'x' } });
+    await w.settle();
+    expect(w.store.rollout(r.id)!.wave).toBe(1);
+    w.say('gw-2', onRev7);
+    await w.settle();
+    const done = w.store.rollout(r.id)!;
+    expect(done.state).toBe('done');
+    expect(done.waves.flat().map((m) => m.outcome)).toEqual(['adopted', 'failed', 'adopted']);
+    expect(w.store.desired('all')).toMatchObject({ version: '1.0.0', configRevision: 7 });
+    // Adopted members follow `all` again; the failed one keeps its own entry, back on what it runs.
+    expect(w.store.allDesired().map((e) => e.scope).sort()).toEqual(['all', 'gateway:gw-1']);
+    expect(w.store.desired('gateway:gw-1')).toMatchObject({ version: '1.0.0' });
+    expect(w.store.desired('gateway:gw-1')!.configRevision).toBeUndefined();
   });
 
   it('a gateway already on the target counts at once; a restart resumes the active rollout with its timer', async () => {
