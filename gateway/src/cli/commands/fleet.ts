@@ -36,8 +36,8 @@ its fleet.releaseKeys, installs side by side and rolls back by itself when the n
 TARGET is exactly one of --gateway ID, --group TAG (a gateway's fleet.tags), --all.
 Every subcommand but keygen takes:
   --url URL      the cloud bridge's HTTP address (default FM_CLOUD_URL, else http://127.0.0.1:8080)
-  --token TOKEN  a fleet admin token of the cloud (or FM_FLEET_TOKEN); status and history also
-                 take a live token
+  --token TOKEN  a fleet admin token (or FM_FLEET_TOKEN), issued on the cloud host by
+                 fieldmesh cloud add-admin-token NAME; status and history also take a live token
   --json         print the cloud's raw JSON answers
 Exit code 2 for a usage error or a bad local file (key, bundle, config), 1 when the cloud cannot be
 reached or refuses (its JSON error is shown).
