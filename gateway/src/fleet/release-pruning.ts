@@ -1,4 +1,4 @@
-import { readdirSync, rmSync, statfsSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isReleaseVersion } from '@fieldmesh/protocol';
 
@@ -19,7 +19,14 @@ export function pruneReleases(releasesDir: string, keep: readonly string[]): str
   for (const name of names) {
     const version = name.endsWith('.partial') ? name.slice(0, -'.partial'.length) : name;
     if (!isReleaseVersion(version) || (keep.includes(version) && name === version)) continue;
-    rmSync(join(releasesDir, name), { recursive: true, force: true });
+    // Renamed to `.partial` first: a kill halfway through the removal leaves a tree no start
+    // mistakes for an installed release (partial trees are always thrown away).
+    const partial = join(releasesDir, `${version}.partial`);
+    if (name === version) {
+      rmSync(partial, { recursive: true, force: true });
+      renameSync(join(releasesDir, name), partial);
+    }
+    rmSync(partial, { recursive: true, force: true });
     removed.push(name);
   }
   return removed;

@@ -29,7 +29,9 @@ export async function unpackRelease(o: { tgz: string; dir: string; partial: stri
   if ((await manifestProblem(o.dir, o.body)) === null) return null;
   // A broken tree at the target is replaced, never the one running.
   if (o.protect !== null && resolve(o.dir) === resolve(o.protect)) return `${o.dir} is the running release`;
-  await rm(o.dir, { recursive: true, force: true });
+  // Through `.partial`, so a kill during the removal never leaves a half tree under the release's name.
+  await rm(o.partial, { recursive: true, force: true });
+  await rename(o.dir, o.partial).catch(() => {});
   await rm(o.partial, { recursive: true, force: true });
   const bad = await tarProblem(o.tgz, BUNDLE_ROOT);
   if (bad !== null) return bad;

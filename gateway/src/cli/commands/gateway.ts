@@ -56,6 +56,8 @@ Config (YAML, every key optional, unknown keys refused, values may be \${VAR}): 
   rollups: { minute: { retention }, hour: { retention }, flushInterval }
   storage: { budgetBytes (0: from free disk), policy: downsample | drop-oldest | reject-new,
              checkIntervalMs, lowWaterPercent } (gateway/src/store/STORAGE.md)
+  fleet: { releaseKeys, tags, cloudUrl, releasesDir, confirmDeadlineSec, maxAttempts }
+         (signed releases and config revisions: gateway/src/fleet/FLEET-AGENT.md)
 See gateway/src/config/*.ts for units and defaults, gateway/src/ingest/INGEST.md for topics.
 `;
 
