@@ -45,11 +45,20 @@ export class DesiredPublisher {
       const body = JSON.stringify(desiredMessage(this.store, entries, id, g.tags));
       if (body === g.published) continue;
       const serial = g.serial + 1;
-      this.store.savePublished(id, serial, body);
       const msg = { ...(JSON.parse(body) as object), serial };
+      let payload: Buffer;
+      try {
+        payload = encodeDesired(msg as Parameters<typeof encodeDesired>[0]);
+      } catch (err) {
+        // Over 64 KiB (artifacts are bounded well below; a backstop): kept unpublished, loudly.
+        this.failed++;
+        this.logger.error({ gateway: id, err: (err as Error).message }, 'desired state not published');
+        continue;
+      }
+      this.store.savePublished(id, serial, body);
       this.store.addEvent({ at: this.clock.now(), gateway: id, kind: 'desired', detail: summary(msg) });
       changed.push(id);
-      await this.send(id, msg);
+      await this.send(id, payload);
     }
     return changed;
   }
@@ -63,13 +72,18 @@ export class DesiredPublisher {
   private async republishNow(): Promise<void> {
     for (const g of this.store.gateways()) {
       if (g.published === null) continue;
-      await this.send(g.id, { ...(JSON.parse(g.published) as object), serial: g.serial });
+      try {
+        await this.send(g.id, encodeDesired({ ...(JSON.parse(g.published) as object), serial: g.serial } as Parameters<typeof encodeDesired>[0]));
+      } catch (err) {
+        this.failed++;
+        this.logger.error({ gateway: g.id, err: (err as Error).message }, 'desired state not republished');
+      }
     }
   }
 
-  private async send(id: string, msg: object): Promise<void> {
+  private async send(id: string, payload: Buffer): Promise<void> {
     try {
-      await this.channel.publishRetained(fleetTopics.desired(id), encodeDesired(msg as Parameters<typeof encodeDesired>[0]));
+      await this.channel.publishRetained(fleetTopics.desired(id), payload);
       this.published++;
     } catch (err) {
       // The stored message stays; the next refresh or start publishes it again.

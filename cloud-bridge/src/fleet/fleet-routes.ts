@@ -74,10 +74,6 @@ export class FleetRoutes {
     private readonly online: (id: string) => boolean,
   ) {}
 
-  static claims(path: string): boolean {
-    return path === '/api/fleet' || path.startsWith('/api/fleet/');
-  }
-
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     try {
       const caller = await this.access.caller(req, url);
