@@ -104,9 +104,15 @@ export class FleetAgent {
   /** Reads the journal left by the last start (or the launcher) and acts on it; then reports. */
   start(): void {
     this.paused = false;
-    const j = readJournal(this.paths.journal);
-    if (j !== null && 'corrupt' in j) this.corruptJournal(j.corrupt);
-    else if (j !== null) this.resume(j);
+    try {
+      const j = readJournal(this.paths.journal);
+      if (j !== null && 'corrupt' in j) this.corruptJournal(j.corrupt);
+      else if (j !== null) this.resume(j);
+    } catch (err) {
+      // A state directory gone read-only must not stop the gateway: it runs, fleet waits.
+      this.paused = true;
+      this.log.error({ err: (err as Error).message, dir: this.paths.stateDir }, 'fleet: the switch journal could not be acted on; fleet updates paused');
+    }
     void this.publish();
     this.kick();
   }
@@ -191,6 +197,12 @@ export class FleetAgent {
     this.report.set({ kind: j.kind, target: this.target(j), step: 'trial', outcome: 'in-progress' });
     if (!this.d.trial) {
       this.log.warn({ kind: j.kind, target: j.target }, 'fleet: switch journal in trial but not started by the launcher on trial (FM_FLEET_TRIAL=1); fleet updates paused');
+      return;
+    }
+    const runs = j.kind === 'release' ? this.d.running.version : String(this.d.running.configRevision);
+    if (runs !== j.target) {
+      // Confirming would vouch for something that is not what runs; the launcher's deadline decides.
+      this.log.error({ kind: j.kind, target: j.target, running: runs }, `fleet: on trial of ${j.kind} ${j.target} but running ${runs}; not confirming`);
       return;
     }
     this.trialCheck = new TrialConfirmation({

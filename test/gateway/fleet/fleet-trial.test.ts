@@ -88,6 +88,19 @@ describe('fleet agent on trial', () => {
     }
   });
 
+  it('does not vouch for what it does not run: a trial of 1.2.0 in a gateway running 1.1.0 never confirms', async () => {
+    const gw = 'gw-trial-other';
+    const r = trialRoot('other', true);
+    const g = await startFleetGateway(r, { gw, brokerUrl: cloud.url, cloudUrl: null, running: '1.1.0', env: { FM_FLEET_TRIAL: '1' } });
+    try {
+      await waitFor(() => g.gw.status().uplink && (g.gw.status().uplink as { state: string }).state === 'online', 'uplink online');
+      await new Promise((res) => setTimeout(res, 3000));
+      expect(journal(r)).toContain('step=trial');
+    } finally {
+      await g.stop();
+    }
+  });
+
   it('with the uplink down before: ingest working suffices, the uplink may stay away', async () => {
     const gw = 'gw-trial-down';
     const r = trialRoot('down', false);
