@@ -52,9 +52,9 @@ function desiredCell(g: FleetGatewayView): string {
 /** The last update's outcome with its target and reason: `rolled-back 1.3.0: not healthy within 120s`. */
 function outcomeCell(g: FleetGatewayView): string {
   const u = g.update;
-  const refused = g.refused?.[0];
-  if (!u && !refused) return '-';
-  if (u) {
+  const refused = list<NonNullable<FleetGatewayView['refused']>[number]>(g.refused)[0];
+  if ((!u || typeof u !== 'object') && !refused) return '-';
+  if (u && typeof u === 'object') {
     const what = `${dash(u.outcome)} ${u.kind === 'config' ? 'rev ' : ''}${dash(u.target)}`;
     const step = u.outcome === 'in-progress' && u.step ? ` (${u.step})` : '';
     return `${what}${step}${u.reason ? `: ${u.reason}` : ''}`;
@@ -62,14 +62,22 @@ function outcomeCell(g: FleetGatewayView): string {
   return `refused ${dash(refused!.kind)} ${dash(refused!.target)}: ${dash(refused!.reason)}`;
 }
 
+/**
+ * What a gateway reports is hostile input printed to an operator's terminal: control characters
+ * (an ESC sequence could rewrite the screen or the title), C1 controls and bidirectional
+ * overrides (which reorder what is shown) become spaces.
+ */
+const printable = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ');
+
 /** Keeps a table row on one screen line: hostile or long reasons are cut, never wrapped. */
-const clip = (s: string, n: number): string => (s.length > n ? s.slice(0, n - 1) + '…' : s).replace(/[\u0000-\u001f\u007f]/g, ' ');
+const clip = (s: string, n: number): string => printable(s.length > n ? s.slice(0, n - 1) + '…' : s);
+const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
 export function gatewayTable(gateways: FleetGatewayView[]): string {
   const rows = gateways
     .slice()
     .sort((a, b) => String(a.id).localeCompare(String(b.id)))
-    .map((g) => [clip(String(g.id), 64), clip((g.tags ?? []).join(',') || '-', 40), g.online ? 'online' : 'offline', versionAndRevision(g.running), desiredCell(g), clip(outcomeCell(g), 90)]);
+    .map((g) => [clip(String(g.id), 64), clip(list<string>(g.tags).join(',') || '-', 40), g.online === true ? 'online' : 'offline', clip(versionAndRevision(g.running), 40), clip(desiredCell(g), 40), clip(outcomeCell(g), 90)]);
   return table([['GATEWAY', 'TAGS', 'STATE', 'RUNNING', 'DESIRED', 'LAST OUTCOME'], ...rows]);
 }
 
@@ -94,23 +102,23 @@ export function rolloutLine(r: FleetRolloutView): string {
   // `pending` counts every member without an outcome; those in waves not started are told apart.
   const later = Math.max(0, (p.total ?? 0) - (p.reached ?? 0));
   const laterText = later > 0 ? `, ${count(later)} ${r.state === 'stopped' ? 'not reached' : 'in later waves'}` : '';
-  return `rollout ${dash(r.id)}  ${target} to ${scope}: ${dash(r.state)}${why}; ${wave}, ${count(p.adopted ?? 0)} adopted, ${count(p.failed ?? 0)} failed, ${count(Math.max(0, (p.pending ?? 0) - later))} pending${laterText}`;
+  return printable(`rollout ${dash(r.id)}  ${target} to ${scope}: ${dash(r.state)}${why}; ${wave}, ${count(p.adopted ?? 0)} adopted, ${count(p.failed ?? 0)} failed, ${count(Math.max(0, (p.pending ?? 0) - later))} pending${laterText}`);
 }
 
 /** The failed members of a rollout with their reasons, indented under its line. */
 function failedMembers(r: FleetRolloutView): string[] {
-  const failed = (r.waves ?? []).flatMap((w) => (w.members ?? []).filter((m) => m.outcome === 'failed'));
-  const lines = failed.slice(0, 20).map((m) => `          failed ${clip(m.gateway, 64)}: ${clip(m.reason ?? '?', 150)}`);
+  const failed = list<NonNullable<FleetRolloutView['waves']>[number]>(r.waves).flatMap((w) => list<{ gateway: string; outcome: string; reason?: string }>(w?.members).filter((m) => m?.outcome === 'failed'));
+  const lines = failed.slice(0, 20).map((m) => `          failed ${clip(String(m.gateway), 64)}: ${clip(String(m.reason ?? '?'), 150)}`);
   if (failed.length > 20) lines.push(`          … ${failed.length - 20} more failed (--json for all)`);
   return lines;
 }
 
 export function fleetStatusText(view: FleetView, origin: string): string {
-  const gateways = view.gateways ?? [];
+  const gateways = list<FleetGatewayView>(view?.gateways).filter((g) => g && typeof g === 'object');
   const online = gateways.filter((g) => g.online).length;
   const out = [`fleet     ${origin}: ${gateways.length} gateways (${online} online)`];
   out.push(gateways.length === 0 ? 'no gateway has reported fleet state yet (gateways report once their `fleet:` config section is set)' : gatewayTable(gateways).trimEnd());
-  const rollouts = view.rollouts ?? [];
+  const rollouts = list<FleetRolloutView>(view?.rollouts).filter((r) => r && typeof r === 'object');
   if (rollouts.length > 0) out.push('', ...rollouts.flatMap((r) => [rolloutLine(r), ...failedMembers(r)]));
   return out.join('\n') + '\n';
 }
@@ -128,11 +136,13 @@ function detailText(d: unknown): string {
 const EVENT_COLUMNS = new Set(['id', 'at', 'gateway', 'kind']);
 
 /** One history event per line, as the cloud lists them (GET /api/fleet/history: `{ id, at, gateway, kind, …what happened }`). */
-export function historyText(events: Array<Record<string, unknown>>, now: number): string {
+export function historyText(answer: unknown, now: number): string {
+  const events = list<Record<string, unknown>>(answer).filter((e) => e && typeof e === 'object');
   if (events.length === 0) return 'no fleet history yet\n';
   const rows = events.map((e) => {
     const at = typeof e.at === 'number' ? e.at : typeof e.at === 'string' ? Date.parse(e.at) : NaN;
-    const when = Number.isFinite(at) ? `${new Date(at).toISOString()} (${duration((now - at) / 1000)} ago)` : '-';
+    // Date's range is ±8.64e15 ms; a hostile or broken time outside it is shown as unknown.
+    const when = Number.isFinite(at) && Math.abs(at) <= 8.64e15 ? `${new Date(at).toISOString()} (${duration((now - at) / 1000)} ago)` : '-';
     return [when, clip(dash(e.gateway), 64), clip(dash(e.kind), 40), clip(detailText(Object.fromEntries(Object.entries(e).filter(([k]) => !EVENT_COLUMNS.has(k)))), 120)];
   });
   return table([['AT', 'GATEWAY', 'EVENT', 'DETAIL'], ...rows]);

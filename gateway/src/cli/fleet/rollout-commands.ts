@@ -79,9 +79,9 @@ export async function fleetHistory(argv: string[], io: FleetIo): Promise<number>
   const answer = await cloud.get(`/api/fleet/history${query}`);
   if (flags.json) io.out(answer.text + '\n');
   else {
-    const events = (answer.json as { events?: Array<Record<string, unknown>> } | undefined)?.events ?? [];
+    const events = (answer.json as { events?: unknown } | undefined)?.events;
     // The cloud lists newest first; a history reads oldest first, the newest at the prompt.
-    io.out(historyText(events.slice().reverse(), io.clock.now()));
+    io.out(historyText(Array.isArray(events) ? events.slice().reverse() : [], io.clock.now()));
   }
   return 0;
 }

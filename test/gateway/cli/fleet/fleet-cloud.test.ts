@@ -13,7 +13,7 @@ import { makeBundle, manifestOf, runCli, type CliResult } from './fleet-cli-run.
  * signs reaches the gateways' desired state and verifies with the release key; the cloud's
  * refusals come back as exit 1 with its JSON error.
  */
-describe('fleet CLI against a real cloud bridge', () => {
+describe('fleet CLI against a real cloud bridge', { timeout: 150_000 }, () => {
   const tmp = tempDir('fm-fleet-cli-');
   const dir = tmp.dir;
   let cloud: FleetCloud;

@@ -7,6 +7,7 @@ import { ManualClock } from '#device-sdk/clock';
 import { generateReleaseKey, signArtifact, verifyArtifact, type ReleaseBody } from '#protocol/index';
 import { readConfigSections } from '#gateway/cli/fleet/config-revision-file';
 import { highestConfigRevision, highestRollbackOrder } from '#gateway/cli/fleet/fleet-numbering';
+import { fleetStatusText, historyText, type FleetView } from '#gateway/cli/fleet/fleet-status-view';
 import { readBundle, releaseBody } from '#gateway/cli/fleet/release-bundle';
 import { readReleaseKeyFile } from '#gateway/cli/fleet/release-key-file';
 import { tempDir } from '../../../cloud-bridge/cloud-fixture.js';
@@ -142,7 +143,7 @@ describe('next revision and rollback order', () => {
 });
 
 describe('fleet usage errors (real CLI)', () => {
-  it('names the flag and the fix, exit 2; an unreachable cloud is exit 1', async () => {
+  it('names the flag and the fix, exit 2; an unreachable cloud is exit 1', { timeout: 180_000 }, async () => {
     const tgz = makeBundle(dir, 'cli120', manifestOf('1.2.0'));
     await runCli(['fleet', 'keygen', '--out', 'cli.key'], dir);
     const env = { FM_FLEET_TOKEN: 'not-checked-before-local-errors', FM_CLOUD_URL: 'http://127.0.0.1:9' };
@@ -165,10 +166,14 @@ describe('fleet usage errors (real CLI)', () => {
       [['fleet', 'rollback', '--key', 'cli.key', '--all'], /rollback needs --version V/],
       [['fleet', 'status', '--verbose'], /unknown option --verbose/],
     ];
-    for (const [args, msg] of cases) {
-      const r = await runCli(args, dir, env);
-      expect(r.stderr, args.join(' ')).toMatch(msg);
-      expect(r.code, args.join(' ')).toBe(2);
+    // Four processes at a time: each is a whole CLI start (tsx), seconds apiece on a busy machine.
+    for (let i = 0; i < cases.length; i += 4) {
+      const batch = cases.slice(i, i + 4);
+      const results = await Promise.all(batch.map(([args]) => runCli(args, dir, env)));
+      batch.forEach(([args, msg], j) => {
+        expect(results[j]!.stderr, args.join(' ')).toMatch(msg);
+        expect(results[j]!.code, args.join(' ')).toBe(2);
+      });
     }
     const noToken = await runCli(['fleet', 'status', '--url', 'http://127.0.0.1:9'], dir);
     expect(noToken.code).toBe(2);
@@ -182,5 +187,33 @@ describe('fleet usage errors (real CLI)', () => {
     const down = await runCli(['fleet', 'status', '--url', `http://127.0.0.1:${port}`, '--token', 't'], dir);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(new RegExp(`GET http://127.0.0.1:${port}/api/fleet: ECONNREFUSED \\(FM_ERR_CLI_FLEET_UNREACHABLE: Check --url`));
+  });
+});
+
+describe('fleet status and history text from a hostile or broken cloud answer', () => {
+  it('control characters, C1 and bidi overrides become spaces; wrong shapes print what they can, never throw', () => {
+    const esc = '\u001b]0;owned\u0007\u001b[2J';
+    const text = fleetStatusText(
+      {
+        gateways: [
+          { id: 'gw-a', tags: ['north'], online: true, running: { version: `1.1.0${esc}`, configRevision: 2 }, desired: { version: '1.2.0' }, update: { kind: 'release', target: '1.2.0', outcome: 'rolled-back', reason: `boom${esc}\u202egnp.exe\u009b31m` }, refused: [] },
+          { id: 'gw-b', tags: 'not-a-list' as unknown as string[], online: 'yes' as unknown as boolean, running: null, desired: null, update: 'junk' as unknown as null, refused: 'junk' as unknown as [] },
+        ],
+        rollouts: [{ id: 4, state: 'stopped', version: '1.2.0', wave: 0, waveCount: 3, progress: { total: 10, reached: 1, adopted: 0, failed: 1, pending: 9 }, stopReason: `x${esc}`, waves: [{ index: 0, members: [{ gateway: 'gw-a', outcome: 'failed', reason: `r${esc}` }, null as unknown as { gateway: string; outcome: string }] }] }],
+      },
+      'http://cloud',
+    );
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(text).toMatch(/^gw-a\s+north\s+online\s+1\.1\.0 .*\/ rev 2\s+1\.2\.0 \/ rev 2\s+rolled-back 1\.2\.0: boom .*gnp\.exe/m);
+    expect(text).toMatch(/^gw-b\s+-\s+offline\s+-\s+\(none\)\s+-$/m);
+    expect(text).toMatch(/^rollout 4  version 1\.2\.0 to all gateways: stopped \(x .*\); canary wave, 2 waves after it, 0 adopted, 1 failed, 0 pending, 9 not reached$/m);
+    expect(text).toMatch(/^ {10}failed gw-a: r /m);
+    expect(fleetStatusText({ gateways: 'nope', rollouts: 7 } as unknown as FleetView, 'http://cloud')).toMatch(/0 gateways \(0 online\)/);
+
+    const h = historyText([{ at: 1e300, gateway: 'gw-a', kind: `desired${esc}`, version: '1.2.0' }, 'junk', null, { at: Date.UTC(2026, 0, 1), gateway: null, kind: 'release-added', version: '1.2.0', by: 'ops' }], Date.UTC(2026, 0, 1, 0, 1));
+    expect(h).not.toMatch(/\u001b/);
+    expect(h).toMatch(/^-\s+gw-a\s+desired .*version=1\.2\.0$/m);
+    expect(h).toMatch(/^2026-01-01T00:00:00\.000Z \(1 min ago\)\s+-\s+release-added\s+version=1\.2\.0 by=ops$/m);
+    expect(historyText('junk', 0)).toBe('no fleet history yet\n');
   });
 });
