@@ -77,7 +77,7 @@ export class FleetService {
     const fleet = new FleetService(new SqliteFleetStore(fleetStoreFile(opts.dataDir)), opts.channel, opts.clock, logger, opts.throttled);
     try {
       const library = new ReleaseLibrary(join(opts.dataDir, 'fleet'), fleet.store, opts.config.releaseKeys, opts.config.maxBundleBytes, opts.clock);
-      const rollouts = new RolloutRunner(fleet, opts.clock, logger);
+      const rollouts = new RolloutRunner(fleet, opts.clock, logger, opts.online);
       const adminTokens = new FleetAdminTokens(fleetAdminTokensFile(opts.dataDir));
       const access = new FleetAccess(adminTokens, opts.liveTokens, opts.credentials, opts.clock);
       fleet.parts = { library, rollouts, adminTokens, routes: new FleetRoutes(fleet, library, rollouts, access, opts.online) };

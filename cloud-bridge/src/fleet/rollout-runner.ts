@@ -22,6 +22,8 @@ export class RolloutRunner {
     private readonly fleet: FleetService,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Whether a gateway is connected now: a rollout starts over connected gateways only. */
+    private readonly online: (gateway: string) => boolean = () => true,
   ) {
     // Failures are logged by the queue (serial); a report must never become an unhandled rejection.
     fleet.onReport(() => this.serial(() => this.evaluate()).catch(() => {}));
@@ -43,12 +45,14 @@ export class RolloutRunner {
       const store = this.fleet.store;
       if (plan.version !== undefined && !store.release(plan.version)) throw new CloudHttpError(404, `no release ${plan.version}`);
       if (plan.configRevision !== undefined && !store.config(plan.configRevision)) throw new CloudHttpError(404, `no config revision ${plan.configRevision}`);
-      const ids = store.gateways().filter((g) => g.reported !== null && (plan.group === undefined || g.tags.includes(plan.group))).map((g) => g.id);
-      if (ids.length === 0) throw new CloudHttpError(409, plan.group === undefined ? 'no gateway has reported yet' : `no reporting gateway is tagged ${plan.group}`);
+      // Gateways offline now would only time out and count as failures; they get the target
+      // when they are back, from the group or all entry the finished rollout hands it to.
+      const ids = store.gateways().filter((g) => g.reported !== null && this.online(g.id) && (plan.group === undefined || g.tags.includes(plan.group))).map((g) => g.id);
+      if (ids.length === 0) throw new CloudHttpError(409, plan.group === undefined ? 'no connected gateway has reported' : `no connected, reporting gateway is tagged ${plan.group}`);
       const now = this.clock.now();
       const waves = planWaves(ids, plan).map((w) => w.map((gateway) => ({ gateway, outcome: 'pending' as const })));
       const r = store.createRollout({ plan, state: 'running', waves, wave: -1, waveStartedAt: null, stopReason: null, createdAt: now, updatedAt: now, by });
-      this.event(r, 'created', { gateways: ids.length, waves: waves.map((w) => w.length) });
+      this.event(r, 'created', { gateways: ids.length, waves: waves.map((w) => w.length), offline: store.gateways().filter((g) => g.reported !== null && !this.online(g.id) && (plan.group === undefined || g.tags.includes(plan.group))).map((g) => g.id).slice(0, 100) });
       await this.evaluate();
       return store.rollout(r.id)!;
     });

@@ -91,4 +91,23 @@ describe('rollout over 20 simulated gateways (real broker, real credentials, rea
     expect(gateways.every((g) => g.desired.at(-1)?.release?.body.version === '1.1.0')).toBe(true);
     console.log(`[figure] rollout of 1.1.0 over 20 gateways in 4 waves (real broker, MQTT, HTTP): ${ms.toFixed(0)} ms`);
   });
+
+  it('a gateway offline at the start is left out of the waves, and gets the version from the hand-over when it is back', async () => {
+    const { cloud: c, api } = await setUp(() => 'adopted');
+    const away = gateways.pop()!;
+    await away.close();
+    await waitFor(async () => ((await api('GET', '/api/fleet')).json.gateways as Array<{ id: string; online: boolean }>).find((g) => g.id === away.id)?.online === false, `${away.id} offline`);
+    const created = await api('POST', '/api/fleet/rollouts', { version: '1.1.0', canaryPercent: 10, waves: 3, maxFailurePercent: 20, waveTimeoutSec: 60 });
+    expect(created.status).toBe(201);
+    const id = created.json.id as number;
+    await waitFor(() => c.bridge.fleet.store.rollout(id)?.state === 'done', 'rollout done');
+    const r = c.bridge.fleet.store.rollout(id)!;
+    expect(r.waves.map((w) => w.length)).toEqual([2, 6, 6, 5]);
+    expect(r.waves.flat().map((m) => m.gateway)).not.toContain(away.id);
+    const createdEvent = c.bridge.fleet.store.history({ limit: 1000 }).find((e) => e.kind === 'rollout' && e.detail.event === 'created')!;
+    expect(createdEvent.detail.offline).toEqual([away.id]);
+    const back = await SimulatedGateway.connect(c.bridge.brokerPort, away.id, c.passwords[away.id]!);
+    gateways.push(back);
+    await waitFor(() => back.running === '1.1.0', 'the gateway that was away adopts 1.1.0 when back');
+  });
 });
