@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { stringify } from 'yaml';
 import { signArtifact, type ReleaseBody, type ReleaseKeyFile } from '@fieldmesh/protocol';
 import { startFleetCloud, type FleetCloud } from '../cloud-bridge/fleet/fleet-fixture.js';
@@ -19,7 +20,8 @@ export interface Answer {
   json<T = unknown>(): T;
 }
 
-export async function call(cloud: FleetCloud, method: string, path: string, opts: { token?: string; body?: Buffer | string; json?: unknown } = {}): Promise<Answer> {
+/** One HTTP exchange on its own connection (no keep-alive socket to race a server's close). */
+export function call(cloud: FleetCloud, method: string, path: string, opts: { token?: string; body?: Buffer | string; json?: unknown } = {}): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: Buffer | string | undefined = opts.body;
@@ -27,9 +29,20 @@ export async function call(cloud: FleetCloud, method: string, path: string, opts
     headers['content-type'] = 'application/json';
     body = JSON.stringify(opts.json);
   }
-  const res = await fetch(`http://127.0.0.1:${cloud.bridge.httpPort}${path}`, { method, headers, body });
-  const text = await res.text();
-  return { status: res.status, text, json: <T>() => JSON.parse(text) as T };
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: cloud.bridge.httpPort, method, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, text, json: <T>() => JSON.parse(text) as T });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 export function adminToken(cloud: FleetCloud): string {

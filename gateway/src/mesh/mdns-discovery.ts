@@ -7,6 +7,7 @@ import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { formatAddress } from './address.js';
 import { PROTOCOL_VERSION } from './codec.js';
 import type { DiscoveredPeer, Discovery } from './discovery.js';
+import { loadBonjour } from '../lazy-packages.js';
 
 /** DNS-SD service type: `_fieldmesh._udp.local`. */
 export const SERVICE_TYPE = 'fieldmesh';
@@ -120,7 +121,7 @@ export class MdnsDiscovery implements Discovery {
     // Multicast trouble repeats on every packet: one line a minute, with the count in between.
     const limited = new RateLimitedLog(this.logger, this.opts.clock, { intervalMs: 60_000, countZero: false });
     // Loaded here, not at the top: a gateway with `mesh.mdns: false` never loads multicast-dns.
-    const { Bonjour } = await import('bonjour-service');
+    const { Bonjour } = await loadBonjour();
     this.bonjour = new Bonjour(socketOpts as object, (err: Error) => {
       limited.warn('mdns', { err: err.message }, 'mDNS error; static seeds still work');
     });

@@ -1,5 +1,6 @@
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { relayTopics, parseRelayTopic } from '@fieldmesh/protocol';
+import { loadMqtt } from '../lazy-packages.js';
 
 /**
  * The relay's path to the cloud for other gateways' batches. Its own MQTT session (client id
@@ -52,7 +53,7 @@ export class MqttRelayUpstream implements RelayUpstream {
     }
     // mqtt.js is loaded on start, not with the module: a gateway without an uplink (and so
     // without a relay upstream) never loads it. Online comes later in either case.
-    void import('mqtt').then(({ connect }) => {
+    void loadMqtt().then(({ connect }) => {
       if (!this.stopped) this.connect(connect(o.url, options), events);
     });
   }

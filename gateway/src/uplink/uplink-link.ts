@@ -1,4 +1,5 @@
 import type { IClientOptions, MqttClient } from 'mqtt';
+import { loadMqtt } from '../lazy-packages.js';
 
 /** What a link session reports back to the uplink. */
 export interface LinkEvents {
@@ -56,7 +57,6 @@ export interface LinkTls {
   key?: Buffer;
 }
 
-const loadMqtt = () => import('mqtt');
 
 /** The real link: mqtt.js, one client per session, no automatic reconnect (the uplink owns that). */
 export class MqttUplinkLink implements UplinkLink {

@@ -2,6 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { connectAsync } from 'mqtt';
+import { createServer, type AddressInfo } from 'node:net';
+import { Aedes } from 'aedes';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +111,34 @@ describe('npm run bundle', () => {
       expect(loaded.filter((m) => m.includes(unused)), unused).toEqual([]);
     }
     expect(loaded.some((m) => m.includes('/node_modules/better-sqlite3/'))).toBe(true);
+  }, 60_000);
+
+  it('runs the lazily loaded CommonJS packages from gateway/dist too: the uplink connects (mqtt.js), mDNS starts', async () => {
+    const aedes = await Aedes.createBroker();
+    const server = createServer((s) => aedes.handle(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const connected: string[] = [];
+    aedes.on('client', (c) => connected.push(c.id));
+    const config = join(dir, 'gw-up.yaml');
+    writeFileSync(config, `id: bundled-up\ndataDir: ${join(dir, 'gw-up-data')}\nbroker: { port: 0, host: 127.0.0.1, auth: none }\nhttp: { port: 0, host: 127.0.0.1 }\nmesh: { mdns: true, port: 0 }\nuplink: { url: "mqtt://127.0.0.1:${port}" }\n`);
+    const gw = spawn(process.execPath, [join(app, 'gateway/bin/fieldmesh.js'), 'gateway', '--config', config, '--log-level', 'warn'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    gw.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    gw.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!connected.includes('bundled-up')) {
+        if (Date.now() > deadline || gw.exitCode !== null) throw new Error(`the bundled gateway's uplink did not connect: ${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(out).not.toMatch(/is not a (function|constructor)/u);
+    } finally {
+      gw.kill('SIGTERM');
+      if (gw.exitCode === null) await once(gw, 'exit');
+      await new Promise<void>((r) => aedes.close(() => r()));
+      server.close();
+    }
   }, 60_000);
 
   it('is reproducible: the same commit gives the same bytes', async () => {

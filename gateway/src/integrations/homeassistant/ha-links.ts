@@ -1,6 +1,7 @@
 import type { Logger } from '@fieldmesh/device-sdk';
 import type { HomeAssistantConfig } from '../../config/integrations.js';
 import type { HaLink } from './home-assistant.js';
+import { loadMqtt } from '../../lazy-packages.js';
 
 /** The gateway's own broker: Home Assistant logs in there as an app (`fieldmesh gateway add-app`). */
 export class LocalHaLink implements HaLink {
@@ -45,7 +46,7 @@ export class MqttHaLink implements HaLink {
 
   static async connect(cfg: HomeAssistantConfig, clientId: string, availability: string, log: Logger): Promise<MqttHaLink> {
     const link = new MqttHaLink(cfg, availability, log);
-    const { connect } = await import('mqtt');
+    const { connect } = await loadMqtt();
     const client = connect(cfg.url!, {
       clientId,
       ...(cfg.username !== null ? { username: cfg.username } : {}),
