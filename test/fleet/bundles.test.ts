@@ -1,11 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { bundlesFromCommits, type BundleName, type FleetBundle } from './bundles-from-commits.js';
-import { createSandboxRoot } from './sandbox-root.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
@@ -15,14 +12,12 @@ describe('bundles from temporary commits', () => {
   let statusBefore: string;
   let headBefore: string;
   let indexBefore: Buffer;
-  const dir = mkdtempSync(join(tmpdir(), 'fm-bundles-'));
   beforeAll(async () => {
     statusBefore = git('status', '--porcelain');
     headBefore = git('rev-parse', 'HEAD');
     indexBefore = readFileSync(git('rev-parse', '--git-path', 'index').replace(/^(?!\/)/u, `${repo}/`));
     bundles = await bundlesFromCommits(undefined, { log: (l) => console.error(l) });
   }, 600_000);
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('builds real bundles with their versions, each from its own commit on top of HEAD', () => {
     for (const [name, version] of [['base', '1.0.0'], ['good', '1.1.0'], ['crash', '1.2.0'], ['noUplink', '1.3.0']] as const) {
@@ -43,22 +38,14 @@ describe('bundles from temporary commits', () => {
     expect(readFileSync(git('rev-parse', '--git-path', 'index').replace(/^(?!\/)/u, `${repo}/`)).equals(indexBefore)).toBe(true);
   });
 
-  it('carries the deliberate faults, and first boot installs them side by side', () => {
-    const sb = createSandboxRoot({ bundle: bundles.base.file, tmpParent: dir });
-    for (const b of [bundles.good, bundles.crash, bundles.noUplink]) sb.unpack(b.file);
-    expect(sb.current()).toBe('1.0.0');
-    const crashSrc = readFileSync(join(sb.releasesDir, '1.2.0/gateway/src/cli/commands/gateway.js'), 'utf8');
-    expect(crashSrc).toContain('deliberate fault');
-    const uplinkSrc = readFileSync(join(sb.releasesDir, '1.3.0/gateway/src/uplink/uplink-link.js'), 'utf8');
-    expect(uplinkSrc).toMatch(/replace\(.*":1\$1"\)/u);
-    expect(readFileSync(join(sb.releasesDir, '1.1.0/gateway/src/cli/commands/gateway.js'), 'utf8')).not.toContain('deliberate fault');
-    const run = (v: string) => spawnSync(process.execPath, [join(sb.releasesDir, v, 'gateway/bin/fieldmesh.js'), 'gateway', '--config', sb.configPath], { encoding: 'utf8', timeout: 30_000 });
-    const crashed = run('1.2.0');
-    expect(crashed.status).not.toBe(0);
-    expect(crashed.stderr + crashed.stdout).toContain('deliberate fault');
-    // A second set is the cache, byte for byte.
-    sb.cleanup();
-  }, 60_000);
+  it('carries the deliberate faults, and only them', () => {
+    const file = (b: FleetBundle, path: string) => execFileSync('tar', ['-xzOf', b.file, `fieldmesh/${path}`], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    expect(file(bundles.crash, 'gateway/src/cli/commands/gateway.js')).toContain('deliberate fault');
+    expect(file(bundles.noUplink, 'gateway/src/uplink/uplink-link.js')).toMatch(/replace\(.*":1\$1"\)/u);
+    expect(file(bundles.good, 'gateway/src/cli/commands/gateway.js')).not.toContain('deliberate fault');
+    expect(file(bundles.good, 'gateway/src/uplink/uplink-link.js')).not.toContain('":1$1"');
+    expect(JSON.parse(file(bundles.noUplink, 'bundle-manifest.json')).version).toBe('1.3.0');
+  });
 
   it('takes a second request from the cache', async () => {
     const again = await bundlesFromCommits(['good']);
