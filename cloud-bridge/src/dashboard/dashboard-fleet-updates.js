@@ -34,7 +34,8 @@
     const u = g.update;
     if (u && typeof u === 'object') {
       const target = (u.kind === 'config' ? 'rev ' : '') + text(u.target);
-      const step = u.outcome === 'in-progress' && u.step ? ' (' + u.step + ')' : '';
+      const got = num(u.bytes) ? ', ' + (u.bytes >= 1048576 ? (u.bytes / 1048576).toFixed(1) + ' MiB' : Math.round(u.bytes / 1024) + ' KiB') : '';
+      const step = u.outcome === 'in-progress' && u.step ? ' (' + u.step + got + ')' : '';
       return { cls: String(u.outcome || ''), head: text(u.outcome) + ' ' + target + step, reason: u.reason || '' };
     }
     const refused = Array.isArray(g.refused) && g.refused[0];

@@ -1,4 +1,4 @@
-import { count, duration, table } from '../human-format.js';
+import { bytes, count, duration, table } from '../human-format.js';
 
 /** One gateway as GET /api/fleet lists it (cloud-bridge/src/fleet/FLEET-CLOUD.md). */
 export interface FleetGatewayView {
@@ -7,7 +7,7 @@ export interface FleetGatewayView {
   online?: boolean;
   running?: { version?: string | null; configRevision?: number | null } | null;
   desired?: { version?: string | null; configRevision?: number | null; serial?: number } | null;
-  update?: { kind?: string; target?: string | number; step?: string; outcome?: string; reason?: string; at?: string } | null;
+  update?: { kind?: string; target?: string | number; step?: string; outcome?: string; reason?: string; at?: string; bytes?: number } | null;
   refused?: Array<{ kind?: string; target?: string | number; reason?: string; why?: string; at?: string }>;
 }
 
@@ -56,7 +56,8 @@ function outcomeCell(g: FleetGatewayView): string {
   if ((!u || typeof u !== 'object') && !refused) return '-';
   if (u && typeof u === 'object') {
     const what = `${dash(u.outcome)} ${u.kind === 'config' ? 'rev ' : ''}${dash(u.target)}`;
-    const step = u.outcome === 'in-progress' && u.step ? ` (${u.step})` : '';
+    const got = typeof u.bytes === 'number' && u.bytes > 0 ? `, ${bytes(u.bytes)}` : '';
+    const step = u.outcome === 'in-progress' && u.step ? ` (${u.step}${got})` : '';
     return `${what}${step}${u.reason ? `: ${u.reason}` : ''}`;
   }
   return `refused ${dash(refused!.kind)} ${dash(refused!.target)}: ${dash(refused!.reason)}`;

@@ -43,7 +43,15 @@ export async function setVersion(argv: string[], io: FleetIo): Promise<number> {
     throw new CliError('FM_ERR_CLI_FLEET_REFUSED', `release ${version} is already published at the cloud for another bundle (sha256 ${String(stored.body?.sha256)}, this one ${bundle.sha256}); a version never changes: bump the version and bundle again`);
   } else {
     const envelope = signArtifact(releaseBody(bundle, io.clock), key);
-    await cloud.putFile(`${path}/bundle`, flags.bundle, bundle.bytes, 'application/gzip');
+    try {
+      await cloud.putFile(`${path}/bundle`, flags.bundle, bundle.bytes, 'application/gzip');
+    } catch (err) {
+      // The cloud ends a request that takes longer than its http.requestTimeoutMs (30 s by default).
+      if (err instanceof CliError && err.code === 'FM_ERR_CLI_FLEET_UNREACHABLE') {
+        throw new CliError('FM_ERR_CLI_FLEET_UNREACHABLE', `${err.message.split(' (FM_ERR_')[0]}; if the cloud is reachable, the ${bytes(bundle.bytes)} upload may have outlasted its http.requestTimeoutMs: raise that on the cloud`);
+      }
+      throw err;
+    }
     if (!flags.json) io.out(`uploaded  bundle ${version}: ${bytes(bundle.bytes)}, sha256 ${bundle.sha256}, commit ${bundle.commit}, ${bundle.machine}, node ABI ${bundle.nodeAbi}\n`);
     await cloud.putJson(path, envelope);
     if (!flags.json) io.out(`signed    release ${version} with key ${key.keyId}\n`);

@@ -49,7 +49,7 @@ describe('fleet CLI with a real gateway agent', { timeout: 150_000 }, () => {
     expect(readlinkSync(join(r.releasesDir, 'current'))).toBe('1.2.0');
     const st = await waitFor(async () => {
       const s = await fleet(['status']);
-      return /^gw-one\s+north\s+\S+\s+1\.1\.0 \/ base\s+1\.2\.0 \/ base\s+in-progress 1\.2\.0 \(switch\)$/m.test(s.stdout) && s;
+      return /^gw-one\s+north\s+\S+\s+1\.1\.0 \/ base\s+1\.2\.0 \/ base\s+in-progress 1\.2\.0 \(switch(, [\d.]+ [KMG]?i?B)?\)$/m.test(s.stdout) && s;
     }, 'fleet status shows the switch');
     expect(st.code).toBe(0);
   });

@@ -208,6 +208,8 @@ describe('fleet status and history text from a hostile or broken cloud answer', 
     expect(text).toMatch(/^gw-b\s+-\s+offline\s+-\s+\(none\)\s+-$/m);
     expect(text).toMatch(/^rollout 4  version 1\.2\.0 to all gateways: stopped \(x .*\); canary wave, 2 waves after it, 0 adopted, 1 failed, 0 pending, 9 not reached$/m);
     expect(text).toMatch(/^ {10}failed gw-a: r /m);
+    const fetching = fleetStatusText({ gateways: [{ id: 'gw-f', online: true, running: { version: '1.1.0', configRevision: null }, desired: { version: '1.2.0' }, update: { kind: 'release', target: '1.2.0', step: 'fetch', outcome: 'in-progress', bytes: 5 * 2 ** 20 } }] }, 'http://cloud');
+    expect(fetching).toMatch(/^gw-f\s+-\s+online\s+1\.1\.0 \/ base\s+1\.2\.0 \/ base\s+in-progress 1\.2\.0 \(fetch, 5\.00 MiB\)$/m);
     expect(fleetStatusText({ gateways: 'nope', rollouts: 7 } as unknown as FleetView, 'http://cloud')).toMatch(/0 gateways \(0 online\)/);
 
     const h = historyText([{ at: 1e300, gateway: 'gw-a', kind: `desired${esc}`, version: '1.2.0' }, 'junk', null, { at: Date.UTC(2026, 0, 1), gateway: null, kind: 'release-added', version: '1.2.0', by: 'ops' }], Date.UTC(2026, 0, 1, 0, 1));
