@@ -143,6 +143,7 @@ export class FleetService {
   }
 
   close(): void {
+    this.intake.close();
     this.parts?.rollouts.close();
     this.store.close();
   }

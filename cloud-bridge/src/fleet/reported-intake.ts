@@ -15,6 +15,7 @@ export interface IntakeStats {
   refused: number;
   /** Byte-identical to the gateway's previous report: nothing to store. */
   repeats: number;
+  /** Over 20 a second from one gateway: held back; only the newest of them is taken, when the second is over. */
   throttled: number;
 }
 
@@ -27,6 +28,8 @@ export interface IntakeStats {
 export class ReportedIntake {
   readonly stats: IntakeStats = { accepted: 0, refused: 0, repeats: 0, throttled: 0 };
   private readonly last = new Map<string, { payload: string; windowStart: number; inWindow: number }>();
+  private readonly deferred = new Map<string, Buffer>();
+  private closed = false;
 
   constructor(
     private readonly store: FleetStore,
@@ -49,7 +52,8 @@ export class ReportedIntake {
     }
     if (seen && now - seen.windowStart < 1000 && seen.inWindow >= MAX_REPORTS_PER_SECOND) {
       this.stats.throttled++;
-      this.throttled.warn(`fleet-reported-flood:${gateway}`, { gateway }, 'fleet reports faster than 20 a second dropped');
+      this.throttled.warn(`fleet-reported-flood:${gateway}`, { gateway }, 'fleet reports faster than 20 a second held back; the newest is taken when the second is over');
+      this.defer(gateway, payload, seen.windowStart + 1000 - now);
       return;
     }
     const fresh = !seen || now - seen.windowStart >= 1000;
@@ -63,6 +67,33 @@ export class ReportedIntake {
     this.store.saveReported(gateway, r, tags, at);
     const tagsChanged = before === null || before.reported === null || JSON.stringify(before.tags) !== JSON.stringify(tags);
     this.onReport(gateway, r, tagsChanged);
+  }
+
+  /**
+   * The newest held-back report of a gateway is taken at the end of its window, so a flood
+   * costs one write a window and the last word of a gateway is never lost (reports are state:
+   * only the newest matters). One pending report and one timer per gateway at most.
+   */
+  private defer(gateway: string, payload: Buffer, ms: number): void {
+    const waiting = this.deferred.has(gateway);
+    this.deferred.set(gateway, payload);
+    if (waiting || this.closed) return;
+    const t = this.clock.setTimeout(() => {
+      const p = this.deferred.get(gateway);
+      this.deferred.delete(gateway);
+      if (!p || this.closed) return;
+      try {
+        this.receive(gateway, p);
+      } catch (err) {
+        this.throttled.warn(`fleet-reported-deferred:${gateway}`, { gateway, err: (err as Error).message }, 'held-back fleet report not stored');
+      }
+    }, Math.max(1, ms));
+    t.unref?.();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.deferred.clear();
   }
 
   /** History: a finished update (adopted, rolled back, refused) and each refusal not reported before. */
