@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -217,5 +218,33 @@ describe('fleet status and history text from a hostile or broken cloud answer', 
     expect(h).toMatch(/^-\s+gw-a\s+desired .*version=1\.2\.0$/m);
     expect(h).toMatch(/^2026-01-01T00:00:00\.000Z \(1 min ago\)\s+-\s+release-added\s+version=1\.2\.0 by=ops$/m);
     expect(historyText('junk', 0)).toBe('no fleet history yet\n');
+  });
+});
+
+describe('a bundle upload cut off part way (real sockets)', () => {
+  it('exits 1 naming the cloud and its http.requestTimeoutMs, after nothing was set desired', async () => {
+    const seen: string[] = [];
+    // Answers as the cloud does until the upload, then drops the connection mid-body, as the
+    // cloud's request deadline does to a slow upload.
+    const server = createHttpServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      if (req.method === 'GET') {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ error: 'no release 1.2.0', code: 'FM_ERR_CLOUD_HTTP_NOT_FOUND' }));
+      }
+      req.once('data', () => req.socket.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (server.address() as { port: number }).port;
+      await runCli(['fleet', 'keygen', '--out', 'cut.key'], dir);
+      const tgz = makeBundle(dir, 'cut120', manifestOf('1.2.0'), randomBytes(3_000_000).toString('base64'));
+      const r = await runCli(['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--key', 'cut.key', '--all', '--url', `http://127.0.0.1:${port}`, '--token', 't'], dir);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/PUT http:\/\/127\.0\.0\.1:\d+\/api\/fleet\/releases\/1\.2\.0\/bundle: .*; if the cloud is reachable, the [\d.]+ MiB upload may have outlasted its http\.requestTimeoutMs: raise that on the cloud \(FM_ERR_CLI_FLEET_UNREACHABLE/);
+      expect(seen).toEqual(['GET /api/fleet/releases/1.2.0', 'PUT /api/fleet/releases/1.2.0/bundle']);
+    } finally {
+      server.close();
+    }
   });
 });
