@@ -124,7 +124,8 @@
     try {
       const r = await authFetch('/api/fleet');
       if (!r.ok) {
-        $('fleet-updates-summary').textContent = r.status === 401 ? 'needs a token' : 'unavailable (HTTP ' + r.status + ')';
+        // 404: a bridge behind an external broker has no fleet routes (FLEET-CLOUD.md).
+        $('fleet-updates-summary').textContent = r.status === 401 ? 'needs a token' : r.status === 404 ? 'not served by this bridge (fleet operations need its embedded broker)' : 'unavailable (HTTP ' + r.status + ')';
         return;
       }
       const view = await r.json();

@@ -29,8 +29,10 @@ export async function setVersion(argv: string[], io: FleetIo): Promise<number> {
   if (typeof flags.bundle !== 'string') throw new UsageError('--bundle FILE is required: the fieldmesh-bundle-<version>.tgz made by npm run bundle');
   if (typeof flags.key !== 'string') throw new UsageError('--key FILE is required: the release key file written by fieldmesh fleet keygen');
   // --upload-only stores the release for a later `rollout`; otherwise it is set desired at once.
+  const targeted = flags.gateway !== undefined || flags.group !== undefined || flags.all !== undefined;
+  if (flags['upload-only'] && targeted) throw new UsageError('--upload-only sets nothing desired: drop --gateway/--group/--all, or drop --upload-only');
+  if (!flags['upload-only'] && !targeted) throw new UsageError('say whom it is for: --gateway ID, --group TAG or --all (or --upload-only to store the release for a later rollout)');
   const target = flags['upload-only'] ? null : targetFromFlags(flags);
-  if (flags['upload-only'] && (flags.gateway !== undefined || flags.group !== undefined || flags.all !== undefined)) throw new UsageError('--upload-only sets nothing desired: drop --gateway/--group/--all, or drop --upload-only');
   const cloud = FleetCloudClient.fromFlags(flags, io.env);
   const key = readReleaseKeyFile(flags.key, (l) => io.err(l + '\n'));
   const bundle = await readBundle(flags.bundle, version);

@@ -151,7 +151,9 @@ describe('fleet usage errors (real CLI)', () => {
     const cases: Array<[string[], RegExp]> = [
       [['fleet'], /a subcommand is needed: keygen, status/],
       [['fleet', 'launch'], /unknown subcommand 'launch'/],
-      [['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--key', 'cli.key'], /say whom it is for: --gateway ID, --group TAG or --all/],
+      [['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--key', 'cli.key'], /say whom it is for: --gateway ID, --group TAG or --all \(or --upload-only/],
+      [['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--key', 'cli.key', '--upload-only', '--group', 'north'], /--upload-only sets nothing desired/],
+      [['fleet', 'set-config', '--file', 'x.yaml', '--key', 'cli.key'], /say whom it is for: --gateway ID, --group TAG or --all/],
       [['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--key', 'cli.key', '--gateway', 'gw-a', '--all'], /--gateway and --all cannot be combined/],
       [['fleet', 'set-version', '1.2', '--bundle', tgz, '--key', 'cli.key', '--all'], /version "1.2" is not MAJOR.MINOR.PATCH/],
       [['fleet', 'set-version', '1.2.0', '--key', 'cli.key', '--all'], /--bundle FILE is required/],
