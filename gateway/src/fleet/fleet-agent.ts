@@ -54,6 +54,9 @@ export interface FleetAgentDeps {
 /** How long a confirmed trial waits before acting on desired state: several of the launcher's 1 s polls. */
 export const LAUNCHER_SEES_CONFIRMED_MS = 5000;
 
+/** Download attempts failing in a row before `fetch-failed` is reported as a refusal. */
+export const FETCH_FAILURES_REFUSED = 3;
+
 /** Exit code asking the launcher to start what the journal names (sysexits EX_TEMPFAIL). */
 export const RESTART_INTO_NEW = 75;
 
@@ -81,6 +84,8 @@ export class FleetAgent {
   private job: string | null = null;
   private retryTimer: unknown = null;
   private retries = 0;
+  /** Failed download attempts in a row for one version: at FETCH_FAILURES_REFUSED it is reported refused (and still retried). */
+  private fetchFailures = { target: '', count: 0 };
   private trialCheck: TrialConfirmation | null = null;
   /** Bundles (version:sha256) that came with the wrong hash, by the desired serial that named them: not fetched again until the cloud changes something. */
   private readonly badBundles = new Map<string, number>();
@@ -289,6 +294,7 @@ export class FleetAgent {
     if (this.d.fleet.cloudUrl === null) {
       return this.refuseUpdate('release', v, 'fetch', 'fetch-failed', 'fleet.cloudUrl is not set: nowhere to download bundles from', false);
     }
+    if (this.fetchFailures.target !== v) this.fetchFailures = { target: v, count: 0 };
     const bundleKey = `${v}:${plan.body.sha256}`;
     if (this.badBundles.get(bundleKey) === this.latest?.serial) return void (await this.publish());
     this.job = `release ${v}`;
@@ -318,6 +324,13 @@ export class FleetAgent {
         if (this.abort.signal.aborted) return; // superseded: the next job says what is wanted now
         if (r.reason === 'hash-mismatch') this.badBundles.set(bundleKey, this.latest?.serial ?? 0);
         else if (!r.retry) this.remember((m) => m.failed.push(v));
+        if (r.retry && ++this.fetchFailures.count < FETCH_FAILURES_REFUSED) {
+          // A cut download is resumed: reported as under way (with why), not as a refusal the
+          // cloud would count against the rollout; only one that keeps failing is refused.
+          this.report.set({ kind: 'release', target: v, step: r.step, outcome: 'in-progress', reason: `${r.why}; retrying`, bytes: moved });
+          await this.publish();
+          return this.scheduleRetry();
+        }
         return this.refuseUpdate('release', v, r.step, r.reason, r.why, r.retry, moved);
       }
       this.log.info({ version: v, bytes: moved, resumedFrom: r.resumedFrom }, `fleet: release ${v} fetched and unpacked`);

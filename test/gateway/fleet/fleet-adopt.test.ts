@@ -101,9 +101,13 @@ describe('fleet agent: adopting a release', () => {
       await cloud.publishDesired(gwId, desiredRelease(gwId, 1, releaseBody('1.2.0', bundle)));
       const g = await startFleetGateway(r, { gw: gwId, brokerUrl: cloud.url, cloudUrl: http3.url, retryMs: 100 });
       try {
-        await waitFor(() => cloud.last(gwId)?.update?.outcome === 'refused', 'the cut reported');
-        expect(cloud.last(gwId)?.update).toMatchObject({ step: 'fetch', outcome: 'refused' });
-        expect(statSync(join(r.stateDir, 'downloads/1.2.0.tgz.part')).size).toBeGreaterThanOrEqual(100_000);
+        // The first cuts are reported as a download under way with why, not refusals; one that
+        // keeps failing (3 in a row) is a fetch-failed refusal, and still retried.
+        const cut = await waitFor(() => cloud.reported(gwId).find((x) => x.update?.reason?.includes('retrying')), 'the cut reported');
+        expect(cut.update).toMatchObject({ step: 'fetch', outcome: 'in-progress', reason: expect.stringMatching(/resumes from there/) });
+        expect(cut.refused).toEqual([]);
+        await waitFor(() => cloud.last(gwId)?.refused.some((x) => x.reason === 'fetch-failed' && x.target === '1.2.0'), 'fetch-failed after 3 in a row');
+        expect(statSync(join(r.stateDir, 'downloads/1.2.0.tgz.part')).size).toBeGreaterThanOrEqual(300_000);
         http3.behaviour.cutAfter = Infinity;
         await waitFor(() => g.exitCode() === 75, 'exit 75 after the retry', 20_000);
         const ranges = http3.requests.map((q) => q.range);
@@ -112,6 +116,9 @@ describe('fleet agent: adopting a release', () => {
         const total = http3.requests.reduce((n, q) => n + q.sent, 0);
         expect(total).toBe(bundle.bytes);
         expect(metric(g.gw.metrics.render(), 'fieldmesh_fleet_download_bytes_total')).toBe(bundle.bytes);
+        // Adopted in the end: the refusal of this target is history.
+        await waitFor(() => cloud.last(gwId)?.update?.step === 'switch', 'switch reported');
+        expect(cloud.last(gwId)?.refused).toEqual([]);
       } finally {
         await g.stop();
       }
