@@ -107,14 +107,16 @@ describe('fleet agent: adopting a release', () => {
         expect(cut.update).toMatchObject({ step: 'fetch', outcome: 'in-progress', reason: expect.stringMatching(/resumes from there/) });
         expect(cut.refused).toEqual([]);
         await waitFor(() => cloud.last(gwId)?.refused.some((x) => x.reason === 'fetch-failed' && x.target === '1.2.0'), 'fetch-failed after 3 in a row');
-        expect(statSync(join(r.stateDir, 'downloads/1.2.0.tgz.part')).size).toBeGreaterThanOrEqual(300_000);
+        expect(statSync(join(r.stateDir, 'downloads/1.2.0.tgz.part')).size).toBeGreaterThanOrEqual(100_000);
         http3.behaviour.cutAfter = Infinity;
         await waitFor(() => g.exitCode() === 75, 'exit 75 after the retry', 20_000);
+        // Each attempt asked for the rest only: the starts grow, none went back to 0.
         const ranges = http3.requests.map((q) => q.range);
         expect(ranges[0]).toBeUndefined();
-        expect(ranges.at(-1)).toMatch(/^bytes=\d+-$/);
-        const total = http3.requests.reduce((n, q) => n + q.sent, 0);
-        expect(total).toBe(bundle.bytes);
+        const starts = ranges.slice(1).map((x) => Number(/^bytes=(\d+)-$/.exec(x ?? '')?.[1]));
+        expect(starts.length).toBeGreaterThanOrEqual(3);
+        for (let i = 0; i < starts.length; i++) expect(starts[i]).toBeGreaterThan(i === 0 ? 0 : starts[i - 1]!);
+        // What was written across the attempts is the bundle, once.
         expect(metric(g.gw.metrics.render(), 'fieldmesh_fleet_download_bytes_total')).toBe(bundle.bytes);
         // Adopted in the end: the refusal of this target is history.
         await waitFor(() => cloud.last(gwId)?.update?.step === 'switch', 'switch reported');

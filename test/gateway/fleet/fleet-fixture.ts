@@ -89,7 +89,8 @@ export async function startBundleServer(opts: { user: string; password: string }
     let at = 0;
     const step = () => {
       if (at >= body.length) {
-        if (cut) res.destroy();
+        // A cut: what was written is flushed, then the connection ends short of Content-Length.
+        if (cut) res.socket?.end();
         else res.end();
         return;
       }
