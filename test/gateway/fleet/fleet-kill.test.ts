@@ -95,13 +95,16 @@ describe('fleet agent killed mid-update', () => {
     expect(http.requests.length).toBe(requests);
   }, 120_000);
 
-  it('during the switch (journal written, link not yet, or link flipped, journal not yet at trial): the restart finishes it', async () => {
+  it('during the switch (journal written, link not yet, or link flipped, journal not yet at trial; torn tmp files beside): the restart finishes it', async () => {
     for (const linkFlipped of [false, true]) {
       const r = layRoot(join(dir, `switch-${linkFlipped}`), RUNNING);
       mkdirSync(join(r.releasesDir, '1.2.0/gateway/bin'), { recursive: true });
       writeFileSync(join(r.releasesDir, '1.2.0/bundle-manifest.json'), JSON.stringify({ version: '1.2.0', machine: MACHINE, nodeAbi: ABI }));
       writeFileSync(join(r.releasesDir, '1.2.0/gateway/bin/fieldmesh.js'), '');
       writeFileSync(join(r.stateDir, 'switch.state'), `kind=release\ntarget=1.2.0\nprevious=${RUNNING}\nstep=switch\nattempts=0\nmaxAttempts=2\ndeadlineSec=120\nuplinkWasUp=1\nserial=23\n`);
+      // What a kill mid-write leaves beside them: a torn tmp journal, a link made but not renamed.
+      writeFileSync(join(r.stateDir, 'switch.state.tmp'), 'kind=rel');
+      symlinkSync('9.9.9', join(r.releasesDir, 'current.new'));
       if (linkFlipped) {
         rmSync(join(r.releasesDir, 'current'));
         symlinkSync('1.2.0', join(r.releasesDir, 'current'));
