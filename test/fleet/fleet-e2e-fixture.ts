@@ -89,7 +89,18 @@ export interface SandboxGateway {
   stop(): Promise<void>;
 }
 
-export function gatewayYaml(root: string, o: { id: string; cloud: FleetCloud; password?: string; fleet?: Record<string, unknown>; extra?: Record<string, unknown> }): string {
+export interface SandboxGatewayOptions {
+  id: string;
+  password?: string;
+  fleet?: Record<string, unknown>;
+  /** More top-level config sections (they replace the defaults of the same name). */
+  extra?: Record<string, unknown>;
+  /** Ports the gateway reaches the cloud on (a proxy in front of the cloud's). */
+  httpPort?: number;
+  brokerPort?: number;
+}
+
+export function gatewayYaml(root: string, o: SandboxGatewayOptions & { cloud: FleetCloud }): string {
   return stringify({
     id: o.id,
     dataDir: `${root}/var/lib/fieldmesh`,
@@ -97,11 +108,11 @@ export function gatewayYaml(root: string, o: { id: string; cloud: FleetCloud; pa
     broker: { port: 0, host: '127.0.0.1', auth: 'none' },
     http: { port: 0, host: '127.0.0.1' },
     mesh: { mdns: false },
-    uplink: { url: `mqtt://127.0.0.1:${o.cloud.bridge.brokerPort}`, password: o.password ?? o.cloud.passwords[o.id] },
+    uplink: { url: `mqtt://127.0.0.1:${o.brokerPort ?? o.cloud.bridge.brokerPort}`, password: o.password ?? o.cloud.passwords[o.id] },
     fleet: {
       releaseKeys: [o.cloud.key.publicKey],
       tags: ['e2e'],
-      cloudUrl: `http://127.0.0.1:${o.cloud.bridge.httpPort}`,
+      cloudUrl: `http://127.0.0.1:${o.httpPort ?? o.cloud.bridge.httpPort}`,
       releasesDir: `${root}/opt/fieldmesh/releases`,
       confirmDeadlineSec: 10,
       maxAttempts: 2,
@@ -112,9 +123,9 @@ export function gatewayYaml(root: string, o: { id: string; cloud: FleetCloud; pa
 }
 
 /** A gateway laid out by first boot from `base`, started by the launcher under the runner. */
-export function startSandboxGateway(cloud: FleetCloud, base: FleetBundle, o: { id: string; tmpParent: string; fleet?: Record<string, unknown>; extra?: Record<string, unknown> }): SandboxGateway {
-  const sb = createSandboxRoot({ bundle: base.file, tmpParent: o.tmpParent, gatewayYaml: (root) => gatewayYaml(root, { id: o.id, cloud, fleet: o.fleet, extra: o.extra }) });
-  const runner = new ServiceRunner({ execStart: sb.launcher, env: { ...sb.env, FM_LOG: 'json' }, restartSec: 0.2, name: o.id });
+export function startSandboxGateway(cloud: FleetCloud, base: FleetBundle, o: SandboxGatewayOptions & { tmpParent: string; env?: Record<string, string> }): SandboxGateway {
+  const sb = createSandboxRoot({ bundle: base.file, tmpParent: o.tmpParent, gatewayYaml: (root) => gatewayYaml(root, { ...o, cloud }) });
+  const runner = new ServiceRunner({ execStart: sb.launcher, env: { ...sb.env, FM_LOG: 'json', ...o.env }, restartSec: 0.2, name: o.id });
   runner.start();
   return {
     id: o.id,
