@@ -7,6 +7,7 @@ import type { FleetIo } from '../fleet/desired-change.js';
 import { rollback, setVersion } from '../fleet/release-commands.js';
 import { writeReleaseKeyFile } from '../fleet/release-key-file.js';
 import { clearDesired, fleetHistory, fleetStatus, pauseOrResume, startRollout } from '../fleet/rollout-commands.js';
+import { FLEET_FLAGS, type FleetSubcommand } from '../fleet/fleet-flags.js';
 
 const help = `usage: fieldmesh fleet <subcommand> [options]
 
@@ -47,7 +48,7 @@ reached or refuses (its JSON error is shown).
 const INPUT_ERRORS = new Set(['FM_ERR_CLI_FLEET_KEY_FILE', 'FM_ERR_CLI_FLEET_KEY_EXISTS', 'FM_ERR_CLI_FLEET_BUNDLE', 'FM_ERR_CLI_FLEET_CONFIG_FILE']);
 
 function keygen(argv: string[], io: FleetIo): number {
-  const { flags, rest } = parseFlags(argv, { out: 'string', json: 'boolean' });
+  const { flags, rest } = parseFlags(argv, FLEET_FLAGS.keygen);
   if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
   if (typeof flags.out !== 'string') throw new UsageError('keygen needs --out FILE: where to write the new release key (kept secret, 0600)');
   const key = generateReleaseKey();
@@ -71,7 +72,7 @@ function keygen(argv: string[], io: FleetIo): number {
   return 0;
 }
 
-const SUBCOMMANDS: Record<string, (argv: string[], io: FleetIo) => Promise<number> | number> = {
+const SUBCOMMANDS: Record<FleetSubcommand, (argv: string[], io: FleetIo) => Promise<number> | number> = {
   keygen,
   status: fleetStatus,
   'set-version': setVersion,
@@ -91,7 +92,7 @@ const fleet: Command = {
   async run(argv) {
     const [sub, ...rest] = argv;
     if (sub === undefined) throw new UsageError(`a subcommand is needed: ${Object.keys(SUBCOMMANDS).join(', ')}`);
-    const run = SUBCOMMANDS[sub];
+    const run = Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub as FleetSubcommand] : undefined;
     if (!run) throw new UsageError(`unknown subcommand '${sub}' (one of ${Object.keys(SUBCOMMANDS).join(', ')})`);
     const io: FleetIo = { clock: systemClock, out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), env: process.env };
     try {

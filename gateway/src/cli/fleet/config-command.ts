@@ -1,11 +1,12 @@
 import { signArtifact } from '@fieldmesh/protocol';
 import { parseFlags, UsageError } from '../command.js';
 import { configBody, readConfigSections } from './config-revision-file.js';
-import { CONNECTION_FLAGS, noteFlag, setDesired, TARGET_FLAGS, type FleetIo } from './desired-change.js';
+import { noteFlag, setDesired, type FleetIo } from './desired-change.js';
 import { FleetCloudClient } from './fleet-cloud-client.js';
 import { highestConfigRevision } from './fleet-numbering.js';
 import { intFlag, targetFromFlags } from './fleet-target.js';
 import { readReleaseKeyFile } from './release-key-file.js';
+import { FLEET_FLAGS } from './fleet-flags.js';
 
 /**
  * `set-config --file F.yaml --key K [--revision N] (…)`: the file's top-level keys are the
@@ -13,7 +14,7 @@ import { readReleaseKeyFile } from './release-key-file.js';
  * not above what it runs), so the default is one above the highest the cloud knows.
  */
 export async function setConfig(argv: string[], io: FleetIo): Promise<number> {
-  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, ...TARGET_FLAGS, file: 'string', key: 'string', revision: 'string', note: 'string' });
+  const { flags, rest } = parseFlags(argv, FLEET_FLAGS['set-config']);
   if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
   if (typeof flags.file !== 'string') throw new UsageError('--file F.yaml is required: the gateway.yaml sections this revision sets (rules:, uplink:, …)');
   if (typeof flags.key !== 'string') throw new UsageError('--key FILE is required: the release key file written by fieldmesh fleet keygen');

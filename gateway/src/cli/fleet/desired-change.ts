@@ -11,11 +11,6 @@ export interface FleetIo {
   env: NodeJS.ProcessEnv;
 }
 
-/** Flags every fleet subcommand takes. */
-export const CONNECTION_FLAGS = { url: 'string', token: 'string', json: 'boolean' } as const;
-/** Flags of the commands that change desired state: exactly one is given (fleet-target.ts). */
-export const TARGET_FLAGS = { gateway: 'string', group: 'string', all: 'boolean' } as const;
-
 /** --note: free text signed into config and rollback bodies (shown in history). */
 export function noteFlag(flags: Record<string, string | boolean>): string | undefined {
   const n = flags.note;

@@ -7,7 +7,8 @@ import { highestRollbackOrder } from './fleet-numbering.js';
 import { readReleaseKeyFile } from './release-key-file.js';
 import { readBundle, releaseBody } from './release-bundle.js';
 import { intFlag, targetFromFlags } from './fleet-target.js';
-import { CONNECTION_FLAGS, noteFlag, setDesired, TARGET_FLAGS, type FleetIo } from './desired-change.js';
+import { noteFlag, setDesired, type FleetIo } from './desired-change.js';
+import { FLEET_FLAGS } from './fleet-flags.js';
 
 export function releaseVersionArg(rest: string[], what: string): string {
   if (rest.length === 0) throw new UsageError(`${what} needs the version, e.g. ${what} 1.2.0`);
@@ -24,7 +25,7 @@ export function releaseVersionArg(rest: string[], what: string): string {
  * A failure part way leaves nothing desired that is not fully stored at the cloud.
  */
 export async function setVersion(argv: string[], io: FleetIo): Promise<number> {
-  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, ...TARGET_FLAGS, bundle: 'string', key: 'string', 'upload-only': 'boolean' });
+  const { flags, rest } = parseFlags(argv, FLEET_FLAGS['set-version']);
   const version = releaseVersionArg(rest, 'set-version');
   if (typeof flags.bundle !== 'string') throw new UsageError('--bundle FILE is required: the fieldmesh-bundle-<version>.tgz made by npm run bundle');
   if (typeof flags.key !== 'string') throw new UsageError('--key FILE is required: the release key file written by fieldmesh fleet keygen');
@@ -69,7 +70,7 @@ export async function setVersion(argv: string[], io: FleetIo): Promise<number> {
  * Its order must exceed every order the gateways used, hence highest known + 1 (or --order).
  */
 export async function rollback(argv: string[], io: FleetIo): Promise<number> {
-  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, ...TARGET_FLAGS, version: 'string', 'config-revision': 'string', key: 'string', order: 'string', note: 'string' });
+  const { flags, rest } = parseFlags(argv, FLEET_FLAGS.rollback);
   if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
   const version = flags.version === undefined ? undefined : releaseVersionArg([String(flags.version)], 'rollback --version');
   const configRevision = intFlag(flags, 'config-revision', 1, 2 ** 31);

@@ -1,9 +1,10 @@
 import { parseFlags, UsageError } from '../command.js';
-import { CONNECTION_FLAGS, TARGET_FLAGS, type FleetIo } from './desired-change.js';
+import type { FleetIo } from './desired-change.js';
 import { FleetCloudClient } from './fleet-cloud-client.js';
 import { fleetStatusText, historyText, rolloutLine, type FleetRolloutView, type FleetView } from './fleet-status-view.js';
 import { describeTarget, intFlag, targetFromFlags } from './fleet-target.js';
 import { releaseVersionArg } from './release-commands.js';
+import { FLEET_FLAGS } from './fleet-flags.js';
 
 const ROLLOUT_ID = /^[1-9]\d{0,14}$/;
 const TAG = /^[A-Za-z0-9._-]{1,64}$/;
@@ -14,7 +15,7 @@ function noArguments(rest: string[]): void {
 
 /** `status [--json]`: every gateway's running and desired state, and the rollouts. */
 export async function fleetStatus(argv: string[], io: FleetIo): Promise<number> {
-  const { flags, rest } = parseFlags(argv, CONNECTION_FLAGS);
+  const { flags, rest } = parseFlags(argv, FLEET_FLAGS.status);
   noArguments(rest);
   const cloud = FleetCloudClient.fromFlags(flags, io.env);
   const answer = await cloud.get('/api/fleet');
@@ -25,7 +26,7 @@ export async function fleetStatus(argv: string[], io: FleetIo): Promise<number> 
 
 /** `rollout (--version V | --config-revision N) [--group T] [--canary P] [--waves N] [--max-failure P] [--wave-timeout S]`. */
 export async function startRollout(argv: string[], io: FleetIo): Promise<number> {
-  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, version: 'string', 'config-revision': 'string', group: 'string', canary: 'string', waves: 'string', 'max-failure': 'string', 'wave-timeout': 'string' });
+  const { flags, rest } = parseFlags(argv, FLEET_FLAGS.rollout);
   noArguments(rest);
   const configRevision = intFlag(flags, 'config-revision', 1, 2 ** 31);
   if ((flags.version === undefined) === (configRevision === undefined)) throw new UsageError('rollout needs exactly one of --version V or --config-revision N');
@@ -57,7 +58,7 @@ export async function startRollout(argv: string[], io: FleetIo): Promise<number>
 
 /** `pause ID` / `resume ID`. */
 export async function pauseOrResume(action: 'pause' | 'resume', argv: string[], io: FleetIo): Promise<number> {
-  const { flags, rest } = parseFlags(argv, CONNECTION_FLAGS);
+  const { flags, rest } = parseFlags(argv, FLEET_FLAGS[action]);
   if (rest.length !== 1) throw new UsageError(`${action} needs one rollout id (fieldmesh fleet status lists them)`);
   const id = rest[0]!;
   if (!ROLLOUT_ID.test(id)) throw new UsageError(`rollout id ${JSON.stringify(id)} is not one: a number, as fieldmesh fleet status lists them`);
@@ -72,7 +73,7 @@ export async function pauseOrResume(action: 'pause' | 'resume', argv: string[], 
 
 /** `history [--gateway ID]`. */
 export async function fleetHistory(argv: string[], io: FleetIo): Promise<number> {
-  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, gateway: 'string' });
+  const { flags, rest } = parseFlags(argv, FLEET_FLAGS.history);
   noArguments(rest);
   const cloud = FleetCloudClient.fromFlags(flags, io.env);
   const query = typeof flags.gateway === 'string' ? `?gateway=${encodeURIComponent(flags.gateway)}` : '';
@@ -91,7 +92,7 @@ export async function fleetHistory(argv: string[], io: FleetIo): Promise<number>
  * (after a stopped rollout its reached members keep the own entries it set).
  */
 export async function clearDesired(argv: string[], io: FleetIo): Promise<number> {
-  const { flags, rest } = parseFlags(argv, { ...CONNECTION_FLAGS, ...TARGET_FLAGS });
+  const { flags, rest } = parseFlags(argv, FLEET_FLAGS.clear);
   noArguments(rest);
   const target = targetFromFlags(flags);
   const cloud = FleetCloudClient.fromFlags(flags, io.env);
