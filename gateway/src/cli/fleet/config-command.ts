@@ -28,6 +28,7 @@ export async function setConfig(argv: string[], io: FleetIo): Promise<number> {
   const envelope = signArtifact(configBody(revision, sections, io.clock, note), key);
   await cloud.putJson(`/api/fleet/configs/${revision}`, envelope);
   if (!flags.json) io.out(`signed    config revision ${revision} (${Object.keys(sections).join(', ')}) with key ${key.keyId}\n`);
-  await setDesired(cloud, io, flags.json === true, target, { configRevision: revision }, `config revision ${revision}`);
+  const desired = await setDesired(cloud, io, flags.json === true, target, { configRevision: revision }, `config revision ${revision}`);
+  if (flags.json) io.out(JSON.stringify({ revision, sections: Object.keys(sections), keyId: key.keyId, desired }) + '\n');
   return 0;
 }

@@ -19,9 +19,9 @@ export function noteFlag(flags: Record<string, string | boolean>): string | unde
   return n;
 }
 
-/** PUT /api/fleet/desired, then one line saying what is now desired (or the raw answer with --json). */
-export async function setDesired(cloud: FleetCloudClient, io: FleetIo, json: boolean, target: FleetTarget, change: Record<string, unknown>, what: string): Promise<void> {
+/** PUT /api/fleet/desired, then one line saying what is now desired (quiet with --json); the cloud's answer. */
+export async function setDesired(cloud: FleetCloudClient, io: FleetIo, json: boolean, target: FleetTarget, change: Record<string, unknown>, what: string): Promise<unknown> {
   const answer = await cloud.putJson('/api/fleet/desired', { target, ...change });
-  if (json) io.out(answer.text + '\n');
-  else io.out(`desired   ${what} for ${describeTarget(target)}\n`);
+  if (!json) io.out(`desired   ${what} for ${describeTarget(target)}\n`);
+  return answer.json;
 }

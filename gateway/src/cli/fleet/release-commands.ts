@@ -40,6 +40,7 @@ export async function setVersion(argv: string[], io: FleetIo): Promise<number> {
   const path = `/api/fleet/releases/${encodeURIComponent(version)}`;
   // A version is published once: setting it desired again (another group) reuses what is stored.
   const stored = (await cloud.getIfThere(path))?.json as { body?: { sha256?: string } } | undefined;
+  const uploaded = !stored;
   if (stored?.body?.sha256 === bundle.sha256) {
     if (!flags.json) io.out(`stored    release ${version} is already at the cloud (same sha256 ${bundle.sha256}); not uploaded again\n`);
   } else if (stored) {
@@ -59,8 +60,9 @@ export async function setVersion(argv: string[], io: FleetIo): Promise<number> {
     await cloud.putJson(path, envelope);
     if (!flags.json) io.out(`signed    release ${version} with key ${key.keyId}\n`);
   }
-  if (target) await setDesired(cloud, io, flags.json === true, target, { version }, `version ${version}`);
-  else if (!flags.json) io.out(`stored    release ${version}; nothing set desired (fieldmesh fleet rollout --version ${version}, or set-version with a target)\n`);
+  const desired = target ? await setDesired(cloud, io, flags.json === true, target, { version }, `version ${version}`) : null;
+  if (flags.json) io.out(JSON.stringify({ version, sha256: bundle.sha256, bytes: bundle.bytes, uploaded, desired }) + '\n');
+  else if (!target) io.out(`stored    release ${version}; nothing set desired (fieldmesh fleet rollout --version ${version}, or set-version with a target)\n`);
   return 0;
 }
 
@@ -86,6 +88,7 @@ export async function rollback(argv: string[], io: FleetIo): Promise<number> {
   const envelope = signArtifact(body, key);
   if (!flags.json) io.out(`signed    rollback order ${order} with key ${key.keyId}\n`);
   const what = [version ? `version ${version}` : '', configRevision !== undefined ? `config rev ${configRevision}` : ''].filter(Boolean).join(', ');
-  await setDesired(cloud, io, flags.json === true, target, { ...(version ? { version } : {}), ...(configRevision !== undefined ? { configRevision } : {}), rollback: envelope }, `rollback to ${what} (order ${order})`);
+  const desired = await setDesired(cloud, io, flags.json === true, target, { ...(version ? { version } : {}), ...(configRevision !== undefined ? { configRevision } : {}), rollback: envelope }, `rollback to ${what} (order ${order})`);
+  if (flags.json) io.out(JSON.stringify({ order, keyId: key.keyId, desired }) + '\n');
   return 0;
 }

@@ -132,8 +132,8 @@ describe('fleet CLI against a real cloud bridge', { timeout: 150_000 }, () => {
     const r1 = await fleet(['set-config', '--file', 'rules.yaml', '--key', 'release.key', '--gateway', 'gw-d', '--note', 'hotter']);
     expect(r1.code, r1.stderr).toBe(0);
     expect(r1.stdout).toContain('signed    config revision 1 (rules)');
-    const r2 = await fleet(['set-config', '--file', 'rules.yaml', '--key', 'release.key', '--gateway', 'gw-d']);
-    expect(r2.stdout).toContain('signed    config revision 2 (rules)');
+    const r2 = await fleet(['set-config', '--file', 'rules.yaml', '--key', 'release.key', '--gateway', 'gw-d', '--json']);
+    expect(JSON.parse(r2.stdout)).toMatchObject({ revision: 2, sections: ['rules'], keyId: cloud.key.keyId, desired: { scope: 'gateway:gw-d', configRevision: 2, changed: ['gw-d'] } });
     const d = await waitFor(() => lastDesired('gw-d')?.config?.body.revision === 2 && lastDesired('gw-d'), 'gw-d desired revision 2');
     const check = verifyArtifact<ConfigBody>(d.config, 'config', [cloud.key.publicKey]);
     expect(check.ok && check.body.sections).toEqual({ rules: [{ name: 'hot', series: 'boiler/temp', high: 85 }] });
@@ -156,6 +156,8 @@ describe('fleet CLI against a real cloud bridge', { timeout: 150_000 }, () => {
     const up = await fleet(['set-version', '1.1.0', '--bundle', old, '--key', 'release.key', '--upload-only']);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stdout).toContain('stored    release 1.1.0; nothing set desired');
+    const upAgain = await fleet(['set-version', '1.1.0', '--bundle', old, '--key', 'release.key', '--upload-only', '--json']);
+    expect(JSON.parse(upAgain.stdout)).toEqual({ version: '1.1.0', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), bytes: readFileSync(old).length, uploaded: false, desired: null });
     const rb1 = await fleet(['rollback', '--version', '1.1.0', '--key', 'release.key', '--gateway', 'gw-a', '--note', 'back down']);
     expect(rb1.code, rb1.stderr).toBe(0);
     expect(rb1.stdout).toContain('signed    rollback order 1');
