@@ -4,6 +4,8 @@ import { fleetTopics } from '@fieldmesh/protocol';
 import type { GatewayConfig, GatewayConfigSource } from './config/gateway-config.js';
 import type { HttpGet } from './fleet/bundle-fetch.js';
 import { configChecker } from './fleet/config-overlay.js';
+import { bundleHttpGet } from './fleet/bundle-http.js';
+import { readUplinkTls } from './uplink/uplink-tls-files.js';
 import { FleetAgent } from './fleet/fleet-agent.js';
 import { runningRelease } from './fleet/running-release.js';
 import type { TrialProbe } from './fleet/trial-confirmation.js';
@@ -71,7 +73,8 @@ export function createGatewayFleet(deps: {
     restart: deps.restart,
     clock: deps.clock,
     logger: deps.logger,
-    ...(deps.fleet.get ? { get: deps.fleet.get } : {}),
+    // The cloud's HTTPS is checked against the uplink's CA when one is configured (and its client certificate offered).
+    get: deps.fleet.get ?? bundleHttpGet(readUplinkTls(cfg.uplink)),
     ...(deps.fleet.retryMs !== undefined ? { retryMs: deps.fleet.retryMs } : {}),
   });
   uplink.subscribe(fleetTopics.desired(cfg.id), (payload) => agent.onDesired(payload));
