@@ -39,7 +39,8 @@ Every subcommand but keygen takes:
   --url URL      the cloud bridge's HTTP address (default FM_CLOUD_URL, else http://127.0.0.1:8080)
   --token TOKEN  a fleet admin token (or FM_FLEET_TOKEN), issued on the cloud host by
                  fieldmesh cloud add-admin-token NAME; status and history also take a live token
-  --json         print the cloud's raw JSON answers
+  --json         JSON instead of text: the cloud's answer (set-version, set-config, rollback:
+                 one object with what was stored or signed and the desired answer)
 Exit code 2 for a usage error or a bad local file (key, bundle, config), 1 when the cloud cannot be
 reached or refuses (its JSON error is shown).
 `;
