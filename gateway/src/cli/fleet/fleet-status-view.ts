@@ -42,7 +42,7 @@ export function versionAndRevision(s: { version?: string | null; configRevision?
 /** What a gateway should run, or `=` when it already does (the common case reads at a glance). */
 function desiredCell(g: FleetGatewayView): string {
   const d = g.desired;
-  if (!d || (d.version == null && d.configRevision == null)) return '(none)';
+  if (!d || (d.version == null && d.configRevision == null)) return 'none set';
   const wantVersion = d.version ?? g.running?.version;
   const wantRev = d.configRevision ?? g.running?.configRevision;
   if (wantVersion === g.running?.version && wantRev === g.running?.configRevision) return '=';

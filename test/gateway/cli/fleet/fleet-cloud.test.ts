@@ -53,7 +53,7 @@ describe('fleet CLI against a real cloud bridge', { timeout: 150_000 }, () => {
     const tgz = makeBundle(dir, 'fieldmesh-bundle-1.2.0', manifestOf('1.2.0'), randomBytes(150_000).toString('base64'));
     const before = await fleet(['status']);
     expect(before.code, before.stderr).toBe(0);
-    expect(before.stdout).toMatch(/^gw-a\s+north\s+online\s+1\.1\.0 \/ base\s+\(none\)\s+-$/m);
+    expect(before.stdout).toMatch(/^gw-a\s+north\s+online\s+1\.1\.0 \/ base\s+none set\s+-$/m);
 
     const r = await fleet(['set-version', '1.2.0', '--bundle', tgz, '--key', 'release.key', '--gateway', 'gw-a']);
     expect(r.code, r.stderr).toBe(0);

@@ -208,7 +208,7 @@ describe('fleet status and history text from a hostile or broken cloud answer', 
     );
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
     expect(text).toMatch(/^gw-a\s+north\s+online\s+1\.1\.0 .*\/ rev 2\s+1\.2\.0 \/ rev 2\s+rolled-back 1\.2\.0: boom .*gnp\.exe/m);
-    expect(text).toMatch(/^gw-b\s+-\s+offline\s+-\s+\(none\)\s+-$/m);
+    expect(text).toMatch(/^gw-b\s+-\s+offline\s+-\s+none set\s+-$/m);
     expect(text).toMatch(/^rollout 4  version 1\.2\.0 to all gateways: stopped \(x .*\); canary wave, 2 waves after it, 0 adopted, 1 failed, 0 pending, 9 not reached$/m);
     expect(text).toMatch(/^ {10}failed gw-a: r /m);
     const fetching = fleetStatusText({ gateways: [{ id: 'gw-f', online: true, running: { version: '1.1.0', configRevision: null }, desired: { version: '1.2.0' }, update: { kind: 'release', target: '1.2.0', step: 'fetch', outcome: 'in-progress', bytes: 5 * 2 ** 20 } }] }, 'http://cloud');
