@@ -71,6 +71,8 @@ export interface GatewayView {
   id: string;
   online: boolean;
   running: { version: string; configRevision: number | null } | null;
+  desired: { serial: number; version?: string; configRevision?: number; rollbackOrder?: number };
+  desiredSerial: number | null;
   update: { kind: string; target: string | number; step: string; outcome: string; reason?: string; bytes?: number } | null;
   refused: { kind: string; target: string; reason: string; why: string }[];
 }
