@@ -251,8 +251,7 @@ export class Gateway {
       this.uplink = uplink;
       if (uplink) this.metrics.register(uplinkDrainMetrics(() => uplink.stats()));
       // Fleet operations (fleet/FLEET-AGENT.md), when `fleet:` is configured: reads its desired topic on the uplink's session.
-      const probe = { readingLogOpen: () => this.readingLog?.lastSeq() !== undefined, uplinkOnline: () => uplink?.stats().state === 'online', ingestWorking: () => (this.ingestPath?.stats.ingested ?? 0) > 0 || (this.broker?.port ?? 0) > 0 };
-      this.fleet = createGatewayFleet({ config: cfg, uplink, fleet: this.fleetDeps, probe, metrics: this.metrics, restart: (code) => this.requestExit(code), clock: this.clock, logger: this.log });
+      this.fleet = createGatewayFleet({ config: cfg, uplink, fleet: this.fleetDeps, metrics: this.metrics, restart: (code) => this.requestExit(code), clock: this.clock, logger: this.log, probe: { readingLogOpen: () => this.readingLog?.lastSeq() !== undefined, uplinkOnline: () => uplink?.stats().state === 'online', ingestWorking: () => (this.ingestPath?.stats.ingested ?? 0) > 0 || (this.broker?.port ?? 0) > 0 } });
 
       this.broker = new IngestBroker({
         config: cfg.broker,
@@ -370,6 +369,7 @@ export class Gateway {
       storage: this.storage?.status() ?? null,
       uplink: this.uplink ? this.uplink.stats() : { state: 'none', configured: this.config.uplink !== null },
       relay: this.relay?.status() ?? null,
+      fleet: this.fleet?.status() ?? null,
     };
   }
 

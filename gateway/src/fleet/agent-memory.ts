@@ -50,3 +50,23 @@ export function writeMemory(file: string, m: AgentMemory): void {
   const bounded: AgentMemory = { ...m, failed: m.failed.slice(-MAX_FAILED), failedConfig: m.failedConfig.slice(-MAX_FAILED), refused: m.refused.slice(-MAX_REPORTED_REFUSALS) };
   writeFileDurably(file, JSON.stringify(bounded) + '\n');
 }
+
+type RefusalKey = Pick<ReportedRefusal, 'kind' | 'target' | 'reason'>;
+const sameRefusal = (a: RefusalKey, b: RefusalKey) => a.kind === b.kind && a.target === b.target && a.reason === b.reason;
+
+/**
+ * The refusals not already kept: the same retained desired state judged again after a reconnect
+ * is not a new refusal (nor counted twice).
+ */
+export function newRefusals<R extends RefusalKey>(m: Readonly<AgentMemory>, list: readonly R[]): R[] {
+  return list.filter((r) => !m.refused.some((x) => sameRefusal(x, r)));
+}
+
+/** Keeps `list` as the newest refusals (an equal older entry moves to the end), the newest 10 in all. */
+export function keepRefusals(m: AgentMemory, list: ReadonlyArray<RefusalKey & { why: string }>, at: string): void {
+  for (const r of list) {
+    m.refused = m.refused.filter((x) => !sameRefusal(x, r));
+    m.refused.push({ kind: r.kind, target: r.target, reason: r.reason, at, why: r.why.slice(0, 400) });
+  }
+  m.refused = m.refused.slice(-MAX_REPORTED_REFUSALS);
+}

@@ -3,7 +3,7 @@ import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import { MAX_DESIRED_BYTES, parseDesired, type DesiredState, type RefusalReason, type ReportedUpdate } from '@fieldmesh/protocol';
 import type { FleetConfig } from '../config/fleet.js';
-import { readMemory, writeMemory, type AgentMemory } from './agent-memory.js';
+import { keepRefusals, newRefusals, readMemory, writeMemory, type AgentMemory } from './agent-memory.js';
 import type { HttpGet } from './bundle-fetch.js';
 import { judgeDesired, type Plan, type Refusal } from './desired-judgement.js';
 import { writeFileDurably } from './durable-file.js';
@@ -153,9 +153,14 @@ export class FleetAgent {
     }
   }
 
-  /** The reported state as it would be published now (tests, /api/status). */
+  /** The reported state as it would be published now. */
   reported(): string {
     return this.report.encode();
+  }
+
+  /** For /api/status: what runs, the update under way or its outcome, refusals kept, whether updates wait. */
+  status(): Record<string, unknown> {
+    return { running: this.d.running.version, configRevision: this.d.running.configRevision, desiredSerial: this.report.desiredSerial, update: this.report.update ?? null, refused: this.memory.refused.length, paused: this.paused, trial: this.d.trial };
   }
 
   /**
@@ -398,27 +403,15 @@ export class FleetAgent {
     this.retryTimer = t;
   }
 
-  /**
-   * Counts and keeps refusals. One already in the list (the same retained desired state again,
-   * after a reconnect) is not counted twice, unless `everyTime`: a message that is no desired
-   * state at all counts each time it arrives.
-   */
+  /** Counts, logs and keeps refusals (agent-memory.ts says which are new). */
   private recordRefusals(list: Refusal[], everyTime = false): void {
-    const known = (r: Refusal) => this.memory.refused.findIndex((x) => x.kind === r.kind && x.target === r.target && x.reason === r.reason);
-    const fresh = list.filter((r) => everyTime || known(r) === -1);
+    const fresh = everyTime ? list : newRefusals(this.memory, list);
     if (fresh.length === 0) return;
-    const at = new Date(this.d.clock.now()).toISOString();
     for (const r of fresh) {
       this.counters.refuse(r.reason);
       this.limited.warn(`refused:${r.reason}`, { kind: r.kind, target: r.target, reason: r.reason, why: r.why }, `fleet: refused ${r.kind} ${r.target}: ${r.reason}`);
     }
-    this.remember((m) => {
-      for (const r of fresh) {
-        const i = known(r);
-        if (i !== -1) m.refused.splice(i, 1);
-        m.refused.push({ kind: r.kind, target: r.target, reason: r.reason, at, why: r.why.slice(0, 400) });
-      }
-    });
+    this.remember((m) => keepRefusals(m, fresh, new Date(this.d.clock.now()).toISOString()));
   }
 
   private remember(change: (m: AgentMemory) => unknown): void {

@@ -154,6 +154,7 @@ describe('fleet agent refuses', () => {
     expect(g.exitCode()).toBeNull();
     expect(readlinkSync(join(r.releasesDir, 'current'))).toBe('1.1.0');
     expect(g.gw.status().running).toBe(true);
+    expect(g.gw.status().fleet).toMatchObject({ running: '1.1.0', configRevision: 3, refused: 10, paused: false, trial: false });
     expect(readdirSync(join(r.stateDir, 'downloads'))).toEqual([]);
     expect(cloud.last(GW)?.running).toEqual({ version: '1.1.0', configRevision: 3 });
     expect(cloud.last(GW)?.refused.length).toBe(10);
