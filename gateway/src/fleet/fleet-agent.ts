@@ -189,7 +189,8 @@ export class FleetAgent {
       return;
     }
     if (j.step === 'confirmed') {
-      this.report.set({ kind: j.kind, target: this.target(j), step: 'confirm', outcome: 'adopted' });
+      // Adopted, as long as it is what runs (an overlay refused at this start is not).
+      if (this.runs(j.kind) === j.target) this.report.set({ kind: j.kind, target: this.target(j), step: 'confirm', outcome: 'adopted' });
       // The launcher of a trial reads `confirmed`; only a later, steady start removes it.
       if (!this.d.trial) rmSync(this.paths.journal, { force: true });
       return;
@@ -209,7 +210,7 @@ export class FleetAgent {
       this.log.warn({ kind: j.kind, target: j.target }, 'fleet: switch journal in trial but not started by the launcher on trial (FM_FLEET_TRIAL=1); fleet updates paused');
       return;
     }
-    const runs = j.kind === 'release' ? this.d.running.version : String(this.d.running.configRevision);
+    const runs = this.runs(j.kind);
     if (runs !== j.target) {
       // Confirming would vouch for something that is not what runs; the launcher's deadline decides.
       this.log.error({ kind: j.kind, target: j.target, running: runs }, `fleet: on trial of ${j.kind} ${j.target} but running ${runs}; not confirming`);
@@ -421,6 +422,11 @@ export class FleetAgent {
     } catch (err) {
       this.limited.error('memory', { file: this.paths.agentFile, err: (err as Error).message }, 'fleet agent memory not written');
     }
+  }
+
+  /** What runs of `kind`, as a journal names it. */
+  private runs(kind: SwitchJournal['kind']): string {
+    return kind === 'release' ? this.d.running.version : String(this.d.running.configRevision);
   }
 
   private target(j: Pick<SwitchJournal, 'kind' | 'target'>): string | number {

@@ -80,6 +80,8 @@ describe('a config revision', () => {
     children.push(steady);
     await waitFor(() => /config overlay refused; running on the base config/.test(steady.output()), 'overlay refused and logged', 60_000, { detail: () => steady.output().slice(-1500) });
     await waitFor(() => cloud.last(gw)?.running.configRevision === null, 'the base config reported running');
+    // The confirmed journal of revision 4 is not reported adopted by a gateway that does not run it.
+    expect(cloud.last(gw)?.update?.outcome).not.toBe('adopted');
     expect(steady.output()).toMatch(/bad-signature/);
     expect(await stopChild(steady)).toBe(0);
   }, 120_000);
