@@ -59,8 +59,8 @@ export class IngestBroker {
   private server: Server | null = null;
   private readonly identity = new WeakMap<Client, string>();
   private readonly connectTimers = new WeakMap<object, Timer>();
-  /** QoS 2 packet ids of each client whose readings are being committed now. */
-  private readonly qos2Committing = new WeakMap<Client, Set<number>>();
+  /** QoS 2 packet ids of each client: being committed now, and committed (until aedes holds them or a new message reuses the id). At most 65535 each. */
+  private readonly qos2Ids = new WeakMap<Client, { committing: Set<number>; committed: Set<number> }>();
   private readonly sockets = new Set<Socket>();
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -330,23 +330,32 @@ export class IngestBroker {
    * QoS 2 is exactly once [MQTT-4.3.3]: a PUBLISH resent (DUP) with the same packet id before
    * its PUBREL is the same message. aedes spots the resend only after this hook (it finds the
    * packet in its incoming store), so without this check the readings were committed twice.
-   * Ids being committed right now, or stored and awaiting PUBREL, are acknowledged again
-   * without storing; aedes frees the id at PUBREL, after which the id may carry a new message.
+   * Ids being committed, just committed (aedes stores the packet a moment later) or stored and
+   * awaiting PUBREL are acknowledged again without storing when DUP is set (a new message reusing
+   * a freed id has DUP 0, MQTT-3.3.1-1).
    */
   private qos2Publish(client: Client, device: string, packet: PublishPacket, done: (error?: Error | null) => void): void {
     const id = packet.messageId!;
-    let pending = this.qos2Committing.get(client);
-    if (pending?.has(id)) return this.qos2Resent(done);
+    let ids = this.qos2Ids.get(client);
+    if (ids?.committing.has(id)) return this.qos2Resent(done);
+    if (ids?.committed.has(id)) {
+      if (packet.dup) return this.qos2Resent(done);
+      ids.committed.delete(id);
+    }
     // aedes' persistence API (aedes-persistence): resolves when the id is stored, awaiting PUBREL.
     const store = (this.aedes as unknown as { persistence: { incomingGetPacket(c: Client, p: PublishPacket): Promise<unknown> } }).persistence;
     store.incomingGetPacket(client, packet).then(
-      () => this.qos2Resent(done),
       () => {
-        if (!pending) this.qos2Committing.set(client, (pending = new Set()));
-        if (pending.has(id)) return this.qos2Resent(done);
-        pending.add(id);
+        ids?.committed.delete(id);
+        this.qos2Resent(done);
+      },
+      () => {
+        if (!ids) this.qos2Ids.set(client, (ids = { committing: new Set(), committed: new Set() }));
+        if (ids.committing.has(id) || (packet.dup && ids.committed.has(id))) return this.qos2Resent(done);
+        ids.committing.add(id);
         this.commitPublish(device, packet, (err) => {
-          pending!.delete(id);
+          ids!.committing.delete(id);
+          if (!err) ids!.committed.add(id);
           done(err);
         });
       },

@@ -5,7 +5,7 @@ import { parseFlags, UsageError, type Command } from '../command.js';
 import { checkLogLevel, logFormat, programLogger } from '../log-output.js';
 import { planReload } from '../config-reload.js';
 import { untilSignal } from '../signals.js';
-import type { Logger } from '@fieldmesh/device-sdk';
+import { systemClock, type Logger } from '@fieldmesh/device-sdk';
 
 const help = `usage: fieldmesh cloud [--config FILE] [--log-level LEVEL] [--log-format json|pretty]
        fieldmesh cloud add-gateway ID (--config FILE | --data-dir DIR) [--rotate] [--public-key KEY]
@@ -98,7 +98,7 @@ const cloud: Command = {
     if (rest[0] === 'add-admin-token') {
       if (rest.length !== 2) throw new UsageError('add-admin-token needs exactly one token name');
       const file = cb.fleetAdminTokensFile(dataDirOf('add-admin-token', 'fleet-admin-tokens.json'));
-      const token = new cb.FleetAdminTokens(file).issue(rest[1]!, Date.now());
+      const token = new cb.FleetAdminTokens(file).issue(rest[1]!, systemClock.now());
       process.stdout.write(`admin token: ${token}\nname: ${rest[1]}\nfile: ${file}\n(shown once; give it to \`fieldmesh fleet\` as --token or FM_FLEET_TOKEN)\n`);
       return 0;
     }
