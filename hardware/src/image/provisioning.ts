@@ -22,6 +22,8 @@ export interface ProvisioningInput {
   bootMount: string;
   /** Release public keys (base64, 32 bytes) the gateway accepts fleet releases and configs from. */
   releaseKeys?: string[];
+  /** The cloud's HTTP API the gateway downloads release bundles from (`fleet.cloudUrl`). */
+  fleetUrl?: string;
 }
 
 const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/u;
@@ -30,6 +32,7 @@ const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25
 const CRYPT_HASH = /^\$(1|5|6|y|2[aby])\$[./A-Za-z0-9$=,]{8,200}$/u;
 const SEED = /^[A-Za-z0-9.:[\]-]{1,100}:\d{1,5}$/u;
 const URL_RE = /^mqtts?:\/\/[A-Za-z0-9.[\]:-]{1,253}(:\d{1,5})?\/?$/u;
+const HTTP_URL_RE = /^https?:\/\/[A-Za-z0-9.[\]:-]{1,253}(:\d{1,5})?\/?$/u;
 
 function bad(option: string, value: unknown, accepted: string): never {
   throw new ImageError('FM_ERR_IMAGE_BAD_OPTION', `--${option} ${JSON.stringify(value)}: ${accepted}`);
@@ -54,6 +57,8 @@ export function validateProvisioning(p: ProvisioningInput): void {
   if (p.uplinkUrl !== undefined && !URL_RE.test(p.uplinkUrl)) bad('uplink-url', p.uplinkUrl, 'use mqtt://host:port or mqtts://host:port');
   for (const s of p.meshSeeds ?? []) if (!SEED.test(s)) bad('seed', s, 'use host:port');
   for (const k of p.releaseKeys ?? []) if (!isReleasePublicKey(k)) bad('release-key', k.slice(0, 60), 'give the publicKey of `fieldmesh fleet keygen` (base64 of 32 bytes)');
+  if (p.fleetUrl !== undefined && !HTTP_URL_RE.test(p.fleetUrl)) bad('fleet-url', p.fleetUrl, 'use https://host:port (the cloud bridge\'s HTTP API)');
+  if (p.fleetUrl !== undefined && (p.releaseKeys ?? []).length === 0) bad('fleet-url', p.fleetUrl, 'give --release-key too: a gateway takes fleet updates only with a release key');
   if (!/^\/[a-z/]{1,40}$/u.test(p.bootMount)) bad('boot-mount', p.bootMount, 'use /boot/firmware (Bookworm and later) or /boot');
 }
 
@@ -83,7 +88,9 @@ export function renderGatewayConfig(p: ProvisioningInput, id: GatewayIdentity, l
     'http: { port: 8081 }',
     `mesh: { port: 7946, mdns: true, seeds: [${(p.meshSeeds ?? []).map(q).join(', ')}], key: ${q(id.clusterKey)} }`,
   ];
-  if (p.releaseKeys && p.releaseKeys.length > 0) lines.push(`fleet: { releaseKeys: [${p.releaseKeys.map(q).join(', ')}] }`);
+  if (p.releaseKeys && p.releaseKeys.length > 0) {
+    lines.push(`fleet: { releaseKeys: [${p.releaseKeys.map(q).join(', ')}]${p.fleetUrl ? `, cloudUrl: ${q(p.fleetUrl)}` : ''} }`);
+  }
   if (p.uplinkUrl) lines.push(`uplink: { url: ${q(p.uplinkUrl)}, username: ${q(id.uplink.username)}, password: ${q(id.uplink.password)} }`);
   return lines.join('\n') + '\n';
 }

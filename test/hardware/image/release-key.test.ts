@@ -7,6 +7,8 @@ import { generateIdentity } from '@fieldmesh/hardware/image/identity';
 import { readReleasePublicKey } from '@fieldmesh/hardware/image/release-key';
 import { renderGatewayConfig, validateProvisioning, type ProvisioningInput } from '#hardware/image/provisioning';
 import { DEFAULT_SERVICE_LAYOUT } from '#hardware/image/service/unit';
+import { parseGatewayConfig } from '#gateway/config/gateway-config';
+import { parse } from 'yaml';
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-release-key-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,5 +51,11 @@ describe('fieldmesh image --release-key', () => {
     expect(renderGatewayConfig(p, identity, DEFAULT_SERVICE_LAYOUT)).toContain(`fleet: { releaseKeys: [${JSON.stringify(pub)}] }`);
     expect(renderGatewayConfig({ ...p, releaseKeys: undefined }, identity, DEFAULT_SERVICE_LAYOUT)).not.toContain('fleet');
     expect(() => validateProvisioning({ ...p, releaseKeys: ['"], evil: [1'] })).toThrow(/release-key/);
+    expect(renderGatewayConfig({ ...p, fleetUrl: 'https://cloud.example:8443' }, identity, DEFAULT_SERVICE_LAYOUT)).toContain(`fleet: { releaseKeys: [${JSON.stringify(pub)}], cloudUrl: "https://cloud.example:8443" }`);
+    // The gateway's own validator takes what the image writes (key names agree with the agent's).
+    const parsed = parseGatewayConfig(parse(renderGatewayConfig({ ...p, fleetUrl: 'https://cloud.example:8443', uplinkUrl: 'mqtts://cloud.example:8883' }, identity, DEFAULT_SERVICE_LAYOUT)), '/etc/fieldmesh');
+    expect(parsed.fleet).toMatchObject({ releaseKeys: [pub], cloudUrl: 'https://cloud.example:8443', releasesDir: DEFAULT_SERVICE_LAYOUT.releasesDir });
+    expect(() => validateProvisioning({ ...p, fleetUrl: 'https://x/"\nid: evil' })).toThrow(/fleet-url/);
+    expect(() => validateProvisioning({ ...p, releaseKeys: undefined, fleetUrl: 'https://cloud.example' })).toThrow(/release-key too/);
   });
 });

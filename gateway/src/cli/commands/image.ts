@@ -28,6 +28,7 @@ const FLAGS = {
   'boot-mount': 'string',
   secrets: 'string',
   'release-key': 'string',
+  'fleet-url': 'string',
   'new-identity': 'boolean',
 } as const;
 
@@ -62,6 +63,8 @@ options:
                         revisions from (fleet.releaseKeys): each the base64 publicKey, or the
                         file \`fieldmesh fleet keygen --out FILE\` wrote (only its public key
                         goes on the card)
+  --fleet-url URL       the cloud's HTTP API, https://host:port, that release bundles are
+                        downloaded from (fleet.cloudUrl); needs --release-key
   --boot-mount PATH     boot partition mount point on the Pi; default /boot/firmware
   --secrets FILE        where to write new secrets (mode 0600); default OUT.secrets.json
   --new-identity        make a new identity even if --out already has one
@@ -138,6 +141,7 @@ export const command: Command = {
         meshSeeds: list(flags.seeds),
         bootMount: str('boot-mount') ?? '/boot/firmware',
         releaseKeys: releaseKeys.length > 0 ? [...new Set(releaseKeys)] : undefined,
+        fleetUrl: str('fleet-url'),
       },
     });
     const secrets = str('secrets') ?? `${out}.secrets.json`;
