@@ -5,13 +5,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { machine, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Aedes } from 'aedes';
+import { afterAll } from 'vitest';
 import { encodeDesired, fleetTopics, generateReleaseKey, parseReported, signArtifact, type ConfigBody, type DesiredState, type ReleaseBody, type ReleaseKeyFile, type ReportedState, type RollbackBody } from '#protocol/index';
 
 export const KEY: ReleaseKeyFile = generateReleaseKey();
@@ -19,8 +20,11 @@ export const OTHER_KEY: ReleaseKeyFile = generateReleaseKey();
 export const MACHINE = machine();
 export const ABI = process.versions.modules;
 
+/** A temp dir removed after the file's tests (call it at the top of a test file: its hook then runs last). */
 export function tempRoot(prefix = 'fm-fleet-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** The cloud broker: keeps what gateways publish retained, publishes desired state retained. */
