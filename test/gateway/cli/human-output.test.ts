@@ -86,6 +86,7 @@ describe('status, query and members against real processes', () => {
     expect(st.stdout).toMatch(/^storage {3}[\d.]+ (B|KiB|MiB|GiB) of [\d.]+ (KiB|MiB|GiB|TiB) \(/m);
     expect(st.stdout).toMatch(/^ingest {4}3 readings/m);
     expect(st.stdout).not.toMatch(/\d{5,} bytes/);
+    expect(st.stdout).toMatch(/^fleet {5}off$/m); // no fleet: section
 
     const m = await run(['members', '--url', url]);
     expect(m.code, m.stderr).toBe(0);

@@ -10,7 +10,8 @@ GET /api/gateways: every gateway with its backlog and last contact, and the batc
   --url URL      the gateway's or the cloud's HTTP address (default http://127.0.0.1:8081)
   --token TOKEN  the cloud's live token (printed at its first start); or FM_LIVE_TOKEN
   --json         print the raw JSON
-Exit code 1 when it cannot be reached.
+A gateway's status ends with its fleet line: the release and config revision it runs, its last
+update (docs/FLEET.md). Exit code 1 when it cannot be reached.
 `;
 
 export interface Status {
@@ -28,6 +29,15 @@ export interface Status {
     losses?: Array<{ series: string; reason: string; count: number }>;
     clock?: { knownGood?: boolean; uncertainReadings?: number };
     salvage?: { at?: number; movedTo?: string; readingsCopied?: number; unreadableReadings?: number } | null;
+  } | null;
+  fleet?: {
+    running?: string;
+    configRevision?: number | null;
+    desiredSerial?: number | null;
+    update?: { kind?: string; target?: string | number; step?: string; outcome?: string; reason?: string } | null;
+    refused?: number;
+    paused?: boolean;
+    trial?: boolean;
   } | null;
   relay?: {
     route?: { state?: string; via?: string | null };
@@ -54,6 +64,21 @@ function storageLines(st: Status['storage']): string[] {
     lines.push(`SALVAGED  from a corrupt database at ${new Date(s.at ?? 0).toISOString()}: ${s.readingsCopied ?? 0} readings kept, ${s.unreadableReadings ?? 0} unreadable; damaged file kept at ${s.movedTo ?? '?'}`);
   }
   return lines;
+}
+
+/**
+ * What this gateway runs and its last update (gateway/src/fleet/FLEET-AGENT.md); `off` without a
+ * `fleet:` section. The whole fleet is `fieldmesh fleet status` against the cloud.
+ */
+export function fleetLine(f: Status['fleet']): string {
+  if (!f) return 'off';
+  const parts = [`${f.running ?? '?'} / ${typeof f.configRevision === 'number' ? `rev ${f.configRevision}` : 'base config'}`];
+  if (f.trial) parts.push('ON TRIAL');
+  if (f.paused) parts.push('updates PAUSED (see the log)');
+  const u = f.update;
+  if (u) parts.push(`last update ${u.outcome ?? '?'} ${u.kind === 'config' ? 'rev ' : ''}${u.target ?? '?'}${u.outcome === 'in-progress' && u.step ? ` (${u.step})` : ''}${u.reason ? `: ${u.reason.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 200)}` : ''}`);
+  if (f.refused) parts.push(`${f.refused} refused (fieldmesh fleet status shows why)`);
+  return parts.join(', ');
 }
 
 /** `direct`, `via gw-b`, …; plus the origins this gateway carries (gateway/src/relay). */
@@ -102,6 +127,7 @@ const status: Command = {
         ...storageLines(s.storage),
         `uplink    ${uplinkLine(s.uplink)}`,
         `relay     ${relayLine(s.relay)}`,
+        `fleet     ${fleetLine(s.fleet)}`,
       ].join('\n') + '\n',
     );
     return 0;

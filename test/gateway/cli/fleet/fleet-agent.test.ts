@@ -55,7 +55,7 @@ describe('fleet CLI with a real gateway agent', { timeout: 150_000 }, () => {
   });
 
   it('set-config: a revision the gateway validator rejects is refused there, and status says why', async () => {
-    await start('gw-two');
+    const { g: two } = await start('gw-two');
     await waitFor(async () => /^gw-two\s/m.test((await fleet(['status'])).stdout), 'gw-two reported');
     // Well-formed YAML of a known section, but not a valid rules section.
     writeFileSync(join(dir, 'bad-rules.yaml'), 'rules:\n  - { name: hot, high: "very" }\n');
@@ -67,6 +67,10 @@ describe('fleet CLI with a real gateway agent', { timeout: 150_000 }, () => {
       return /^gw-two\s.*refused config 1: invalid-config$/m.test(s.stdout) && s;
     }, 'fleet status shows the refusal', 30_000);
     expect(st.stdout).toMatch(/^gw-two\s+north\s+online\s+1\.1\.0 \/ base\s+1\.1\.0 \/ rev 1\s+refused config 1: invalid-config$/m);
+    // The gateway's own status says the same, from its HTTP API.
+    const own = await runCli(['status', '--url', `http://127.0.0.1:${two.gw.http.port}`], dir);
+    expect(own.code, own.stderr).toBe(0);
+    expect(own.stdout).toMatch(/^fleet {5}1\.1\.0 \/ base config, 1 refused \(fieldmesh fleet status shows why\)$/m);
     const why = JSON.parse((await fleet(['status', '--json'])).stdout) as { gateways: Array<{ id: string; refused: Array<{ reason: string; why: string }> }> };
     expect(why.gateways.find((x) => x.id === 'gw-two')!.refused[0]!.why).toMatch(/rules/);
   });
