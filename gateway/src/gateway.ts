@@ -414,7 +414,7 @@ export class Gateway {
     const oldest = backlog?.oldestUnsentTs ?? null;
     return {
       role: 'gateway',
-      version: '0.1.0',
+      version: GATEWAY_VERSION,
       uplink: uplinkMetaState(this.uplink ? this.uplink.stats().state : 'none'),
       backlog: backlog?.readings ?? 0,
       oldestUnsentAgeS: oldest === null ? 0 : Math.max(0, Math.round((this.clock.now() - oldest) / 1000)),
