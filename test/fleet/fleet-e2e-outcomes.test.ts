@@ -26,7 +26,8 @@ beforeAll(async () => {
   cloud = await startFleetCloud([...IDS]);
   token = adminToken(cloud);
   for (const b of [bundles.good, bundles.crash, bundles.noUplink]) await uploadRelease(cloud, token, b);
-  for (const id of IDS) gws[id] = startSandboxGateway(cloud, bundles.base, { id, tmpParent: dir });
+  // The no-uplink one shows the deadline (10 s); the others get room for a loaded machine.
+  for (const id of IDS) gws[id] = startSandboxGateway(cloud, bundles.base, { id, tmpParent: dir, fleet: { confirmDeadlineSec: id === 'gw-noup' ? 10 : 40 } });
   for (const id of IDS) await untilRunning(cloud, token, id, '1.0.0', 60_000, () => gws[id]!.runner.output.slice(-3000));
 }, 600_000);
 afterAll(async () => {

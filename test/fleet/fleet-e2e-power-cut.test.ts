@@ -72,7 +72,8 @@ async function cutAt(step: Step): Promise<void> {
   mkdirSync(holdDir);
   const hold = step === 'verify' ? 'before' : step === 'unpack' ? 'after' : '';
   const env: Record<string, string> = hold ? { PATH: `${shimDir}:${process.env.PATH}`, HOLD_DIR: holdDir, HOLD: hold } : {};
-  const g = startSandboxGateway(cloud, bundles.base, { id, tmpParent: dir, httpPort: http.port, env });
+  // A deadline with room for a loaded machine: here every trial is of a good release.
+  const g = startSandboxGateway(cloud, bundles.base, { id, tmpParent: dir, httpPort: http.port, env, fleet: { confirmDeadlineSec: 40 } });
   gws.push(g);
   const tail = () => g.runner.output.slice(-3000);
   await untilRunning(cloud, token, id, '1.0.0', 60_000, tail);
@@ -95,10 +96,15 @@ async function cutAt(step: Step): Promise<void> {
   await g.runner.powerCut();
   http.rate = 0;
 
+  let seen: unknown;
   const view = await waitFor(async () => {
     const v = await gatewayView(cloud, token, id);
+    seen = v;
     return v?.running?.version === '1.1.0' && v.update?.outcome === 'adopted' ? v : undefined;
-  }, `${id} adopted 1.1.0 after a cut at ${step} (${JSON.stringify(state)})`, 120_000, { everyMs: 100, detail: tail });
+  }, `${id} adopted 1.1.0 after a cut at ${step} (${JSON.stringify(state)})`, 120_000, {
+    everyMs: 100,
+    detail: () => `cloud sees ${JSON.stringify(seen)}; journal ${JSON.stringify(readJournal(g.sb.journal))}; launcher: ${g.runner.output.split('\n').filter((l) => l.startsWith('fieldmesh-launch')).join(' | ')}; starts ${g.runner.starts.length}`,
+  });
   expect(view.update).toMatchObject({ kind: 'release', target: '1.1.0' });
   expect(g.sb.current()).toBe('1.1.0');
   // Steady: no journal, or (the confirmed trial still running under the launcher) `confirmed`,

@@ -28,7 +28,7 @@ beforeAll(async () => {
   cloud = await startFleetCloud([ID], { fleet: { releaseKeys: [] } });
   token = adminToken(cloud);
   http = await startTcpProxy(cloud.bridge.httpPort);
-  gw = startSandboxGateway(cloud, bundles.good, { id: ID, tmpParent: dir, httpPort: http.port });
+  gw = startSandboxGateway(cloud, bundles.good, { id: ID, tmpParent: dir, httpPort: http.port, fleet: { confirmDeadlineSec: 40 } });
   await untilRunning(cloud, token, ID, '1.1.0', 60_000, () => gw.runner.output.slice(-3000));
 }, 600_000);
 afterAll(async () => {
