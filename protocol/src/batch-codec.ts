@@ -188,7 +188,9 @@ export function encodeBatch(input: { gatewayId: string; epoch: string; readings:
 
   if (Buffer.byteLength(input.gatewayId) > BATCH_LIMITS.maxIdBytes) unencodable('gateway id too long');
   if (Buffer.byteLength(input.epoch) > BATCH_LIMITS.maxIdBytes) unencodable('epoch too long');
-  const out = new ByteWriter(deflated.length + 64);
+  // Room for the header, the signature and the CRC: the batch is written in one buffer, and the
+  // signer gets a view of the frame, not a copy (FORMAT.md §3.1: signature, then CRC-32).
+  const out = new ByteWriter(deflated.length + 2 * BATCH_LIMITS.maxIdBytes + 48 + SIGNATURE_BYTES + 4);
   out.bytes(BATCH_MAGIC);
   out.u8(BATCH_VERSION);
   out.u8((compress ? FLAG_DEFLATE : 0) | (sign ? FLAG_SIGNED : 0));
@@ -199,13 +201,13 @@ export function encodeBatch(input: { gatewayId: string; epoch: string; readings:
   out.uvarint(n);
   out.uvarint(raw.length);
   out.bytes(compress ? deflated : raw);
-  const framed = out.finish();
-  const signature = sign ? sign(framed) : null;
-  if (signature !== null && signature.length !== SIGNATURE_BYTES) unencodable(`signature of ${signature.length} bytes, not ${SIGNATURE_BYTES}`);
-  const signedPart = signature === null ? framed : Buffer.concat([framed, signature]);
-  const trailer = Buffer.allocUnsafe(4);
-  trailer.writeUInt32BE(crc32(signedPart) >>> 0);
-  return Buffer.concat([signedPart, trailer]);
+  if (sign) {
+    const signature = sign(out.finish());
+    if (signature.length !== SIGNATURE_BYTES) unencodable(`signature of ${signature.length} bytes, not ${SIGNATURE_BYTES}`);
+    out.bytes(signature);
+  }
+  out.u32(crc32(out.finish()) >>> 0);
+  return out.finish();
 }
 
 function malformed(why: string): never {

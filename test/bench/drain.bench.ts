@@ -50,7 +50,7 @@ function* backlog(): Generator<Reading[]> {
 }
 
 /** The cloud bridge as its own process, through the real CLI, as it runs in production. */
-async function startCloudProcess(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
+async function startCloudProcess(dir: string): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
   writeFileSync(join(dir, 'cloud.yaml'), 'broker: { port: 0, auth: none }\nhttp: { port: 0 }\ndataDir: ./cloud\n');
   const child = spawn(process.execPath, [fieldmeshBin, 'cloud', '--config', join(dir, 'cloud.yaml'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
@@ -64,12 +64,20 @@ async function startCloudProcess(dir: string): Promise<{ port: number; stop: () 
   });
   return {
     port,
+    pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** CPU seconds (user + system) a process used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  // After the command name: state is field 3, utime 14 and stime 15 (proc(5)).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /**
@@ -150,7 +158,7 @@ function signatureCost(): { signUs: number; encodeUs: number; verifyUs: number; 
   return { signUs, encodeUs, verifyUs, bytes: signed.length - plain.length };
 }
 
-async function drainOnce(signed: boolean): Promise<{ rate: number; rows: BenchRow[] }> {
+async function drainOnce(signed: boolean): Promise<{ rate: number; cpuUs: number; rows: BenchRow[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'fm-bench-drain-'));
   try {
     const log = new SqliteReadingLog(join(dir, 'gw.sqlite'));
@@ -174,6 +182,10 @@ async function drainOnce(signed: boolean): Promise<{ rate: number; rows: BenchRo
     const link: UplinkLink = { open: (o, e) => (session = mqttLink.open(o, e)) };
     const uplink = new Uplink({ gatewayId: 'gw-bench', log, url: `mqtt://127.0.0.1:${cloud.port}`, link, statusIntervalMs: 60_000, batchReadings: BATCH, maxInFlight: WINDOW, ...(signed ? { sign: batchSigner(key.signingKey).sign } : {}) });
     const started = performance.now();
+    // CPU of both ends (this process is the gateway; the cloud is its own): the cost of a
+    // reading on the wire that a loaded machine distorts far less than readings/s.
+    const cpuStart = process.cpuUsage();
+    const cloudCpuStart = processCpuSeconds(cloud.pid);
     // Gateway memory while draining (the cloud is another process): flat means no growth with backlog size.
     const rssStart = process.memoryUsage.rss();
     let rssPeak = rssStart;
@@ -202,6 +214,8 @@ async function drainOnce(signed: boolean): Promise<{ rate: number; rows: BenchRo
       }
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuUs = ((cpu.user + cpu.system) / 1e6 + processCpuSeconds(cloud.pid) - cloudCpuStart) * 1e6 / TOTAL;
     const wire = (session as LinkSession | null)?.wireBytes() ?? NaN;
     const stats = uplink.stats();
     await uplink.stop();
@@ -214,7 +228,7 @@ async function drainOnce(signed: boolean): Promise<{ rate: number; rows: BenchRo
     const rate = TOTAL / seconds;
     const perReading = wire / TOTAL;
     const jsonPer = jsonBytes / sampled;
-    return { rate, rows: [
+    return { rate, cpuUs, rows: [
       { name: `drain ${TOTAL.toLocaleString('en')} backlog, SQLite log -> cloud bridge (SQLite, FULL), loopback`, value: Math.round(rate), unit: 'readings/s', anchor: 'Kura 1 msg/s default; NanoMQ 1 msg per 5 s resend' },
       { name: 'drain wall time', value: Number(seconds.toFixed(2)), unit: 's' },
       { name: `batches sent / acked (${stats.batchesSent} / ${stats.batchesAcked})`, value: Math.round(TOTAL / Math.max(1, stats.batchesAcked)), unit: 'readings/batch' },
@@ -245,15 +259,21 @@ async function drainOnce(signed: boolean): Promise<{ rate: number; rows: BenchRo
 const RUNS = Number(process.env.FM_DRAIN_RUNS ?? 3);
 
 export default async function drainBench(): Promise<BenchRow[]> {
-  const runs: Array<{ rate: number; rows: BenchRow[]; load: string }> = [];
+  const runs: Array<{ rate: number; cpuUs: number; rows: BenchRow[]; load: string }> = [];
   const unsigned: number[] = [];
+  const unsignedCpu: number[] = [];
   // Signed and unsigned drains alternate, so load drifts hit both alike.
   for (let i = 0; i < RUNS; i++) {
-    unsigned.push((await drainOnce(false)).rate);
+    const u = await drainOnce(false);
+    unsigned.push(u.rate);
+    unsignedCpu.push(u.cpuUs);
     const r = await drainOnce(true);
     runs.push({ ...r, load: readFileSync('/proc/loadavg', 'utf8').split(' ')[0]! });
   }
   unsigned.sort((a, b) => a - b);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const cpuUnsigned = median(unsignedCpu);
+  const cpuSigned = median(runs.map((r) => r.cpuUs));
   const medUnsigned = unsigned[Math.floor(unsigned.length / 2)]!;
   const cost = signatureCost();
   const rates = runs.map((r) => r.rate).sort((a, b) => a - b);
@@ -270,6 +290,9 @@ export default async function drainBench(): Promise<BenchRow[]> {
   const signing: BenchRow[] = [
     { name: `drain without origin signatures: median of ${RUNS} (runs ${unsigned.map((r) => Math.round(r / 1000) + 'k').join(' ')})`, value: Math.round(medUnsigned), unit: 'readings/s' },
     { name: 'drain rate change with signatures (signed median / unsigned median - 1)', value: Number((((med - medUnsigned) / medUnsigned) * 100).toFixed(1)), unit: '%', target: '> -5', met: (med - medUnsigned) / medUnsigned > -0.05 },
+    { name: `drain CPU per reading, gateway + cloud processes, unsigned: median of ${RUNS} (${unsignedCpu.map((c) => c.toFixed(2)).join(' ')})`, value: Number(cpuUnsigned.toFixed(2)), unit: 'µs' },
+    { name: `drain CPU per reading, gateway + cloud processes, signed: median of ${RUNS} (${runs.map((r) => r.cpuUs.toFixed(2)).join(' ')})`, value: Number(cpuSigned.toFixed(2)), unit: 'µs' },
+    { name: 'drain CPU change with signatures (signed / unsigned - 1)', value: Number(((cpuSigned / cpuUnsigned - 1) * 100).toFixed(1)), unit: '%', target: '< 5', met: cpuSigned / cpuUnsigned - 1 < 0.05 },
     { name: `origin signature per 5,000-reading batch: sign (encoding the batch takes ${Math.round(cost.encodeUs)} µs)`, value: Math.round(cost.signUs), unit: 'µs' },
     { name: 'origin signature per 5,000-reading batch: verify at the cloud', value: Math.round(cost.verifyUs), unit: 'µs' },
     { name: 'origin signature bytes per batch', value: cost.bytes, unit: 'B' },
