@@ -142,6 +142,7 @@ export async function bundlesFromCommits(names: BundleName[] = ['base', 'good', 
     .digest('hex')
     .slice(0, 16);
   const dir = join(tmpdir(), `fm-fleet-bundles-${key}`);
+  pruneBundleCache([dir]);
   mkdirSync(dir, { recursive: true });
   return withLock(dir, async () => {
     const out = {} as Record<BundleName, FleetBundle>;
@@ -164,12 +165,16 @@ export async function bundlesFromCommits(names: BundleName[] = ['base', 'good', 
   });
 }
 
-/** Removes cached bundle sets of other HEADs (they are ~30 MiB each). */
-export function pruneBundleCache(keep: string[] = []): void {
+/** Removes cached bundle sets of other code, untouched for 6 hours (they are ~40 MiB each). */
+function pruneBundleCache(keep: string[]): void {
   for (const e of readdirSync(tmpdir())) {
     if (e.startsWith('fm-fleet-bundles-') && !keep.includes(join(tmpdir(), e))) {
       const p = join(tmpdir(), e);
-      if (Date.now() - statSync(p).mtimeMs > 6 * 3600_000) rmSync(p, { recursive: true, force: true });
+      try {
+        if (Date.now() - statSync(p).mtimeMs > 6 * 3600_000) rmSync(p, { recursive: true, force: true });
+      } catch {
+        // another test process pruned it first
+      }
     }
   }
 }
