@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '#device-sdk/clock';
-import { decodePayload } from '#gateway/mesh/codec';
+import { decodePayload, encodeMessage, packCompound } from '#gateway/mesh/codec';
 import { KeyRing } from '#gateway/mesh/keyring';
 import type { Message } from '#gateway/mesh/messages';
 import { systemRandom } from '#gateway/mesh/random';
@@ -123,6 +123,25 @@ describe('mesh: own datagrams reflected back to a real gateway (UDP)', () => {
     await new Promise((r) => setTimeout(r, 700));
     expect(toReflector).toEqual([]);
     for (const c of captured) expect(open(c.packet)).toEqual([expect.objectContaining({ type: 'push-pull', join: true, reply: false })]);
+  }, 60_000);
+
+  it("another member's datagram replayed is refused by the replay window: the first copy taken, every later one counted", async () => {
+    // The test as a member of the cluster (it holds the key): an ack for no probe changes nothing.
+    const peer = new Seal({ keyring: new KeyRing([key]), label: 'fieldmesh', clock: systemClock, random: systemRandom, replayWindowMs: 60_000 });
+    const [payload] = packCompound([encodeMessage({ type: 'ack', seq: 424242 })]);
+    const packet = peer.seal(payload!);
+    const replayBefore = await dropped('replay');
+    const packetsInBefore = await metric(/^fieldmesh_mesh_packets_in_total (\d+)$/m);
+    await sendTo(reflector, packet);
+    await until(async () => (await metric(/^fieldmesh_mesh_packets_in_total (\d+)$/m)) > packetsInBefore, 'the first copy received', 10_000);
+    expect(await dropped('replay')).toBe(replayBefore);
+    expect(await dropped('auth')).toBe(0);
+    for (let i = 0; i < 3; i++) await sendTo(reflector, packet);
+    await new Promise((r) => setTimeout(r, 1000));
+    await sendTo(seed, packet);
+    await until(async () => (await dropped('replay')) === replayBefore + 4, 'four replays counted', 10_000);
+    expect(await members()).toEqual([expect.objectContaining({ id: 'gw-self', self: true, state: 'alive' })]);
+    expect(toReflector).toEqual([]);
   }, 60_000);
 
   it('altered copies of its own datagrams are refused as forgeries (auth) or malformed, counted, and the gateway stays up', async () => {
