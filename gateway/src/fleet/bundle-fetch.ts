@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { sha256OfFile } from '@fieldmesh/device-sdk/file-digest';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { syncDir } from './durable-file.js';
@@ -37,7 +36,7 @@ export type BundleFetchResult =
  */
 export async function fetchBundle(o: BundleFetchOptions): Promise<BundleFetchResult> {
   if (await sizeOf(o.final) !== null) {
-    if ((await sizeOf(o.final)) === o.bytes && (await sha256Of(o.final)) === o.sha256) return { ok: true, moved: 0, resumedFrom: o.bytes };
+    if ((await sizeOf(o.final)) === o.bytes && (await sha256OfFile(o.final)) === o.sha256) return { ok: true, moved: 0, resumedFrom: o.bytes };
     await rm(o.final, { force: true });
   }
   await mkdir(dirname(o.part), { recursive: true });
@@ -55,7 +54,7 @@ export async function fetchBundle(o: BundleFetchOptions): Promise<BundleFetchRes
     });
     if (got !== null) return { ok: false, reason: got.reason, why: got.why, moved };
   }
-  if ((await sha256Of(o.part)) !== o.sha256) {
+  if ((await sha256OfFile(o.part)) !== o.sha256) {
     await rm(o.part, { force: true });
     return { ok: false, reason: 'hash-mismatch', why: `the bundle's SHA-256 is not the signed ${o.sha256.slice(0, 12)}…`, moved };
   }
@@ -144,12 +143,3 @@ async function sizeOf(path: string): Promise<number | null> {
   }
 }
 
-export function sha256Of(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('data', (d) => h.update(d))
-      .on('end', () => resolve(h.digest('hex')))
-      .on('error', reject);
-  });
-}

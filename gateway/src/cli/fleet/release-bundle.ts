@@ -1,6 +1,6 @@
+import { sha256OfFile } from '@fieldmesh/device-sdk/file-digest';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { isReleaseVersion, type ReleaseBody } from '@fieldmesh/protocol';
 import type { Clock } from '@fieldmesh/device-sdk';
 import { CliError } from '../errors.js';
@@ -33,12 +33,6 @@ function manifestText(path: string): Promise<string> {
       } else resolve(stdout);
     });
   });
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 const field = (m: Record<string, unknown>, key: string, path: string): string => {
@@ -81,7 +75,7 @@ export async function readBundle(path: string, version: string): Promise<BundleF
     commit: field(manifest, 'commit', path),
     machine: field(manifest, 'machine', path),
     nodeAbi: field(manifest, 'nodeAbi', path),
-    sha256: await sha256File(path),
+    sha256: await sha256OfFile(path),
     bytes: size,
   };
 }

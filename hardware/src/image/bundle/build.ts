@@ -1,10 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { machine, tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
+import { sha256OfFile } from '@fieldmesh/device-sdk/file-digest';
 
 const exec = promisify(execFile);
 
@@ -95,15 +94,6 @@ function pipeGitArchive(repoRoot: string, ref: string, paths: string[], dest: st
   });
 }
 
-function sha256File(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('data', (d) => h.update(d))
-      .on('end', () => resolve(h.digest('hex')))
-      .on('error', reject);
-  });
-}
 
 export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
   const started = performance.now();
@@ -229,7 +219,7 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
     await mkdir(dirname(opts.outFile), { recursive: true });
     await exec('tar', ['--sort=name', `--mtime=@${commitTime}`, '--owner=0', '--group=0', '--numeric-owner', '-I', 'gzip -n -6', '-C', work, '-cf', opts.outFile, 'fieldmesh'], { maxBuffer: 1 << 24 });
     const { size } = await stat(opts.outFile);
-    return { outFile: opts.outFile, bytes: size, sha256: await sha256File(opts.outFile), manifest, seconds: (performance.now() - started) / 1000 };
+    return { outFile: opts.outFile, bytes: size, sha256: await sha256OfFile(opts.outFile), manifest, seconds: (performance.now() - started) / 1000 };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
