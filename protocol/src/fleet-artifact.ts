@@ -69,8 +69,11 @@ export interface ReleaseKeyFile {
 export type ArtifactRefusal = 'unsigned' | 'wrong-key' | 'bad-signature' | 'malformed';
 export type ArtifactCheck<B> = { ok: true; body: B } | { ok: false; reason: ArtifactRefusal; why: string };
 
-/** Sections a config revision may not replace: who the gateway is, where its data lives, whom it trusts. */
-export const FIXED_CONFIG_SECTIONS: ReadonlySet<string> = new Set(['gatewayId', 'dataDir', 'fleet']);
+/**
+ * Sections a config revision may not replace: who the gateway is (`id`; `gatewayId` as some
+ * tools spell it), where its data lives, whom it trusts.
+ */
+export const FIXED_CONFIG_SECTIONS: ReadonlySet<string> = new Set(['id', 'gatewayId', 'dataDir', 'fleet']);
 
 /** The first section of a config revision that may not be replaced (FIXED_CONFIG_SECTIONS), or null. */
 export function fixedSectionIn(body: ConfigBody): string | null {

@@ -87,6 +87,7 @@ describe('fleet artifacts (FLEET-FORMAT.md §2)', () => {
     expect(verifyArtifact(signArtifact(config, key), 'config', [key.publicKey]).ok).toBe(true);
     expect(fixedSectionIn(config)).toBeNull();
     expect(fixedSectionIn({ ...config, sections: { rules: [], dataDir: '/tmp' } })).toBe('dataDir');
+    expect(fixedSectionIn({ ...config, sections: { id: 'gw-b' } })).toBe('id');
     expect(() => signArtifact({ ...config, revision: 0 }, key)).toThrow(/revision/);
     const rollback: RollbackBody = { kind: 'rollback', order: 1, version: '1.0.0', createdAt: new Date(0).toISOString() };
     expect(verifyArtifact(signArtifact(rollback, key), 'rollback', [key.publicKey]).ok).toBe(true);

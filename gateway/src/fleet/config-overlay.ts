@@ -12,8 +12,6 @@ import { FleetError } from './errors.js';
  */
 const MAX_OVERLAY_BYTES = 128 * 1024;
 
-/** Sections a revision may never replace (besides protocol FIXED_CONFIG_SECTIONS): the gateway id. */
-const OWN_SECTIONS = ['id'];
 
 /** The base data with `sections` put in place of its top-level sections. */
 export function overlaid(base: unknown, sections: Record<string, unknown>): Record<string, unknown> {
@@ -56,7 +54,7 @@ export function loadOverlay(file: string, source: GatewayConfigSource, base: Rea
   }
   const check = verifyArtifact<ConfigBody>(raw, 'config', base.fleet.releaseKeys);
   if (!check.ok) throw fail(`${check.reason}: ${check.why}`);
-  const fixed = fixedSectionIn(check.body) ?? Object.keys(check.body.sections).find((s) => OWN_SECTIONS.includes(s)) ?? null;
+  const fixed = fixedSectionIn(check.body);
   if (fixed !== null) throw fail(`a config revision may not set ${fixed}`);
   try {
     return { config: effectiveConfig(source, check.body.sections), revision: check.body.revision };

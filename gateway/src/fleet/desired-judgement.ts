@@ -37,9 +37,6 @@ export interface JudgeContext {
 /** Largest bundle accepted, bytes: a release is ~30 MB; a signed `bytes` beyond this is refused before any download. */
 export const MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
 
-/** Sections a revision may not set: the spec's fixed ones and the config's own name for the gateway id. */
-const NOT_ALLOWED = ['id'];
-
 /**
  * Decides what a desired state asks of this gateway: what to do (a release first, then a config;
  * each one switch and restart) and what to refuse. Pure: the agent does the I/O. Every artifact
@@ -94,7 +91,7 @@ export function judgeDesired(d: DesiredState, ctx: JudgeContext): { plans: Plan[
       const b = r.body;
       const older = ctx.running.configRevision !== null && b.revision < ctx.running.configRevision;
       const p = older ? permit({ configRevision: b.revision }) : null;
-      const fixed = fixedSectionIn(b) ?? Object.keys(b.sections).find((s) => NOT_ALLOWED.includes(s)) ?? null;
+      const fixed = fixedSectionIn(b);
       let invalid: string | null = null;
       if (ctx.memory.failedConfig.includes(b.revision)) refuse('failed-before', `revision ${b.revision} was rolled back here before; it is not tried again`);
       else if (fixed !== null) refuse('section-not-allowed', `a config revision may not set ${fixed}`);

@@ -9,7 +9,7 @@ import { CliError } from '../errors.js';
  * for updates stay with the base gateway.yaml (gateways refuse them as `section-not-allowed`).
  * gateway.yaml names the gateway's id `id`, so that is refused here as well.
  */
-export const SECTIONS_NOT_ALLOWED: readonly string[] = ['id', ...FIXED_CONFIG_SECTIONS];
+export const SECTIONS_NOT_ALLOWED: readonly string[] = [...FIXED_CONFIG_SECTIONS];
 /** A signed body is at most MAX_ARTIFACT_BYTES; the rest of the body (revision, note, times) fits in 2 KiB. */
 export const MAX_SECTIONS_JSON_BYTES = MAX_ARTIFACT_BYTES - 2048;
 const MAX_FILE_BYTES = 256 * 1024;
