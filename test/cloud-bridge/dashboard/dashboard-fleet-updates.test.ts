@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeReported, fleetTopics, signArtifact } from '#protocol/index';
 import { releaseBody, report, SimulatedGateway, startFleetCloud, waitFor, type FleetCloud } from '../fleet/fleet-fixture.js';
-import { launchBrowser } from './browser.js';
+import { launchBrowser, pageErrors } from './browser.js';
 
 /**
  * The dashboard's Updates panel in the real browser (Debian chromium via playwright-core), fed
@@ -67,11 +67,7 @@ describe('dashboard fleet updates panel in a real browser', () => {
     const b = await launchBrowser();
     cleanups.push(b.close);
     const page: Page = await b.context.newPage();
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (err) => errors.push(String(err)));
+    const errors = pageErrors(page);
     await page.goto(`${base}/?token=${live}`);
     await page.waitForFunction("Number(document.body.dataset.fleetUpdatesLoaded) >= 1", null, { timeout: 30_000 });
 

@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
 import { connectGateway, labConfig, startCloud, tempDir, waitFor } from '../cloud-fixture.js';
-import { launchBrowser } from './browser.js';
+import { launchBrowser, pageErrors } from './browser.js';
 
 
 const alertEvent = (seq: number, type: 'raised' | 'cleared', ts: number) => ({
@@ -58,11 +58,7 @@ describe('dashboard views in a real browser', () => {
     const b = await launchBrowser();
     cleanups.push(b.close);
     const page: Page = await b.context.newPage();
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(String(e)));
+    const errors = pageErrors(page);
     await page.goto(`http://127.0.0.1:${cloud.httpPort}/?token=${cloud.live.issuedToken}`);
     await page.waitForFunction("document.getElementById('live-state')?.textContent === 'live: connected'", null, { timeout: 30_000 });
 

@@ -7,7 +7,7 @@ import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
 import type { LoggedReading } from '#gateway/store/reading-log';
 import { encodeBatch } from '@fieldmesh/protocol';
 import { labConfig, startCloud, tempDir, waitFor } from '../cloud-fixture.js';
-import { launchBrowser } from './browser.js';
+import { launchBrowser, pageErrors } from './browser.js';
 
 async function gateway(port: number, id: string): Promise<MqttClient> {
   const c = connect(`mqtt://127.0.0.1:${port}`, {
@@ -50,11 +50,7 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
     const b = await launchBrowser();
     closeBrowser = b.close;
     const page = await b.context.newPage();
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(String(e)));
+    const errors = pageErrors(page);
     const external: string[] = [];
     page.on('request', (r) => {
       if (!r.url().startsWith(`http://127.0.0.1:${cloud!.httpPort}/`) && !r.url().startsWith(`ws://127.0.0.1:${cloud!.httpPort}/`) && !r.url().startsWith('data:')) external.push(r.url());
