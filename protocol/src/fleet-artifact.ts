@@ -154,7 +154,8 @@ export function verifyArtifact<B extends FleetBody>(raw: unknown, kind: FleetKin
   return { ok: true, body: raw.body as B };
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** A JSON object (not null, not an array): what every fleet message and artifact is. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

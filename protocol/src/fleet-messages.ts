@@ -1,4 +1,4 @@
-import type { ConfigBody, ReleaseBody, RollbackBody, SignedArtifact } from './fleet-artifact.js';
+import { isRecord, type ConfigBody, type ReleaseBody, type RollbackBody, type SignedArtifact } from './fleet-artifact.js';
 
 /**
  * Fleet messages on the uplink (protocol/FLEET-FORMAT.md §3): the desired state the cloud keeps
@@ -91,13 +91,11 @@ const GATEWAY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const TAG = /^[A-Za-z0-9._-]{1,64}$/;
 const BUNDLE_PATH = /^\/api\/fleet\/releases\/[0-9.]{5,22}\/bundle$/;
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 const isSerial = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isShort = (v: unknown, max: number) => typeof v === 'string' && v.length <= max;
 
-function parseJson(payload: Buffer | string, max: number): Parsed<Record<string, unknown>> {
+/** A fleet message's JSON object, bounded first, with the fields every one carries: `format` 1 and `gateway`. */
+function parseMessage(payload: Buffer | string, max: number): Parsed<Record<string, unknown>> {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   if (size > max) return { ok: false, why: `${size} bytes, over the ${max}-byte limit` };
   let v: unknown;
@@ -106,13 +104,20 @@ function parseJson(payload: Buffer | string, max: number): Parsed<Record<string,
   } catch {
     return { ok: false, why: 'not JSON' };
   }
-  return isRecord(v) ? { ok: true, value: v } : { ok: false, why: 'not a JSON object' };
+  if (!isRecord(v)) return { ok: false, why: 'not a JSON object' };
+  if (v.format !== 1) return { ok: false, why: `format ${JSON.stringify(v.format)} is not 1` };
+  if (typeof v.gateway !== 'string' || !GATEWAY_ID.test(v.gateway)) return { ok: false, why: 'gateway is not a gateway id' };
+  return { ok: true, value: v };
+}
+
+function encodeBounded(message: object, max: number, what: string): Buffer {
+  const bytes = Buffer.from(JSON.stringify(message), 'utf8');
+  if (bytes.length > max) throw new RangeError(`${what} of ${bytes.length} bytes is over ${max}`);
+  return bytes;
 }
 
 export function encodeDesired(d: DesiredState): Buffer {
-  const bytes = Buffer.from(JSON.stringify(d), 'utf8');
-  if (bytes.length > MAX_DESIRED_BYTES) throw new RangeError(`desired state of ${bytes.length} bytes is over ${MAX_DESIRED_BYTES}`);
-  return bytes;
+  return encodeBounded(d, MAX_DESIRED_BYTES, 'desired state');
 }
 
 /**
@@ -120,11 +125,9 @@ export function encodeDesired(d: DesiredState): Buffer {
  * verifyArtifact to judge: a bad artifact is a refusal the gateway reports, not a parse failure.
  */
 export function parseDesired(payload: Buffer | string): Parsed<DesiredState> {
-  const p = parseJson(payload, MAX_DESIRED_BYTES);
+  const p = parseMessage(payload, MAX_DESIRED_BYTES);
   if (!p.ok) return p;
   const v = p.value;
-  if (v.format !== 1) return { ok: false, why: `format ${JSON.stringify(v.format)} is not 1` };
-  if (typeof v.gateway !== 'string' || !GATEWAY_ID.test(v.gateway)) return { ok: false, why: 'gateway is not a gateway id' };
   if (!isSerial(v.serial)) return { ok: false, why: 'serial is not a non-negative integer' };
   for (const f of ['release', 'config', 'rollback'] as const) {
     if (v[f] !== undefined && !isRecord(v[f])) return { ok: false, why: `${f} is not an artifact object` };
@@ -137,18 +140,13 @@ export function parseDesired(payload: Buffer | string): Parsed<DesiredState> {
 }
 
 export function encodeReported(r: ReportedState): Buffer {
-  const trimmed: ReportedState = { ...r, refused: r.refused.slice(-MAX_REPORTED_REFUSALS) };
-  const bytes = Buffer.from(JSON.stringify(trimmed), 'utf8');
-  if (bytes.length > MAX_REPORTED_BYTES) throw new RangeError(`reported state of ${bytes.length} bytes is over ${MAX_REPORTED_BYTES}`);
-  return bytes;
+  return encodeBounded({ ...r, refused: r.refused.slice(-MAX_REPORTED_REFUSALS) }, MAX_REPORTED_BYTES, 'reported state');
 }
 
 export function parseReported(payload: Buffer | string): Parsed<ReportedState> {
-  const p = parseJson(payload, MAX_REPORTED_BYTES);
+  const p = parseMessage(payload, MAX_REPORTED_BYTES);
   if (!p.ok) return p;
   const v = p.value;
-  if (v.format !== 1) return { ok: false, why: `format ${JSON.stringify(v.format)} is not 1` };
-  if (typeof v.gateway !== 'string' || !GATEWAY_ID.test(v.gateway)) return { ok: false, why: 'gateway is not a gateway id' };
   if (!isShort(v.at, 40) || Number.isNaN(Date.parse(v.at as string))) return { ok: false, why: 'at is not an ISO time' };
   if (!Array.isArray(v.tags) || v.tags.length > 32 || !v.tags.every((t) => typeof t === 'string' && TAG.test(t))) {
     return { ok: false, why: 'tags is not a list of at most 32 tags ([A-Za-z0-9._-], 1-64 characters)' };
