@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDeviceId } from '@fieldmesh/device-sdk';
 import { isReleaseVersion } from '@fieldmesh/protocol';
 import { CloudHttpError } from '../http/errors.js';
+import { readJsonBody, sendJson as send } from '../http/json-body.js';
 import { sendBundle } from './bundle-download.js';
 import type { FleetAccess, FleetCaller } from './fleet-access.js';
 import type { FleetService } from './fleet-service.js';
@@ -21,24 +22,6 @@ export type FleetRefusal = 'unauthorized' | 'forbidden' | 'bad_request' | 'not_f
 const BY_STATUS: Record<number, FleetRefusal> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method', 409: 'conflict', 413: 'too_large', 415: 'media_type', 416: 'range' };
 
 const bad = (detail: string) => new CloudHttpError(400, detail);
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw new CloudHttpError(415, 'the body must be application/json');
-  if (Number(req.headers['content-length'] ?? 0) > MAX_JSON_BYTES) throw new CloudHttpError(413, `body over ${MAX_JSON_BYTES} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_JSON_BYTES) throw new CloudHttpError(413, `body over ${MAX_JSON_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw bad('the body is not JSON');
-  }
-}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
@@ -125,7 +108,7 @@ export class FleetRoutes {
       }
       case 'PUT releases/2': {
         const version = this.version(parts[1]!);
-        const { release, created } = this.library.addRelease(version, await readJson(req));
+        const { release, created } = this.library.addRelease(version, await readJsonBody(req, MAX_JSON_BYTES));
         if (created) {
           this.fleet.store.addEvent({ at: release.addedAt, gateway: null, kind: 'release-added', detail: { version, sha256: release.envelope.body.sha256, by } });
           // Entries naming this version before it existed publish now.
@@ -141,7 +124,7 @@ export class FleetRoutes {
       case 'PUT configs/2': {
         if (!REVISION.test(parts[1]!)) throw bad(`revision ${JSON.stringify(parts[1]!.slice(0, 40))} is not a positive integer`);
         const revision = Number(parts[1]);
-        const { config, created } = this.library.addConfig(revision, await readJson(req));
+        const { config, created } = this.library.addConfig(revision, await readJsonBody(req, MAX_JSON_BYTES));
         if (created) {
           this.fleet.store.addEvent({ at: config.addedAt, gateway: null, kind: 'config-added', detail: { revision, sections: Object.keys(config.envelope.body.sections), by } });
           await this.fleet.publisher.refresh();
@@ -149,9 +132,9 @@ export class FleetRoutes {
         return send(res, created ? 201 : 200, { revision, sections: Object.keys(config.envelope.body.sections) });
       }
       case 'PUT desired':
-        return send(res, 200, await this.setDesired(await readJson(req), by));
+        return send(res, 200, await this.setDesired(await readJsonBody(req, MAX_JSON_BYTES), by));
       case 'POST rollouts':
-        return send(res, 201, rolloutView(await this.rollouts.create(this.plan(await readJson(req)), by)));
+        return send(res, 201, rolloutView(await this.rollouts.create(this.plan(await readJsonBody(req, MAX_JSON_BYTES)), by)));
       case 'POST rollouts/3': {
         if (!REVISION.test(parts[1]!) || (parts[2] !== 'pause' && parts[2] !== 'resume')) break;
         const id = Number(parts[1]);
@@ -238,9 +221,4 @@ export class FleetRoutes {
       waveTimeoutSec: num('waveTimeoutSec', 1, 7 * 24 * 3600, 600),
     };
   }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
 }

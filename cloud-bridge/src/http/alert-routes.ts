@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { isDeviceId } from '@fieldmesh/device-sdk';
 import type { AlertAck, AlertHistoryEvent, AlertRef, OpenAlert } from '../bridge/alert-store.js';
 import { CloudHttpError } from './errors.js';
+import { readJsonBody } from './json-body.js';
 
 /** What the alert routes need of the alert store (SqliteAlertStore). */
 export interface AlertBook {
@@ -59,26 +60,6 @@ export function bearerToken(req: IncomingMessage): string | null {
   return /^Bearer ([^\s]{1,200})$/.exec(req.headers.authorization ?? '')?.[1] ?? null;
 }
 
-async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  // Only JSON: a cross-site HTML form cannot send it without a CORS preflight this server never answers.
-  if (type !== 'application/json') throw new RouteError(415, 'the body must be application/json');
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_ACK_BODY_BYTES) throw new RouteError(413, `body over ${MAX_ACK_BODY_BYTES} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_ACK_BODY_BYTES) throw new RouteError(413, `body over ${MAX_ACK_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new RouteError(400, 'the body is not JSON');
-  }
-}
-
 /**
  * `POST /api/alerts/ack` with `{"gateway","epoch","alertId"}` and a live token as bearer:
  * records who (the token's name) acknowledged the alert and when. 401 without a valid token,
@@ -93,7 +74,7 @@ export async function acknowledgeAlert(
 ): Promise<{ gateway: string; epoch: string; alertId: number; ack: AlertAck }> {
   const by = who(bearerToken(req));
   if (by === null) throw new RouteError(401, 'a valid token is required (Authorization: Bearer …)');
-  const body = (await readJsonBody(req)) as Record<string, unknown> | null;
+  const body = (await readJsonBody(req, MAX_ACK_BODY_BYTES)) as Record<string, unknown> | null;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RouteError(400, 'the body must be a JSON object {"gateway","epoch","alertId"}');
   const { gateway, epoch, alertId } = body;
   if (typeof gateway !== 'string' || !isDeviceId(gateway)) throw new RouteError(400, 'gateway must be a gateway id');

@@ -9,6 +9,7 @@ import type { CloudStore, ReadingQuery } from '../store/cloud-store.js';
 import { acknowledgeAlert, alertsQuery, type AlertBook } from './alert-routes.js';
 import { CloudHttpError } from './errors.js';
 import type { HttpAccess } from './http-access.js';
+import { sendJson as send } from './json-body.js';
 import { renderOverviewPage } from './overview-page.js';
 import { decimatedReadings, MAX_BUCKETS } from './reading-decimation.js';
 
@@ -257,12 +258,6 @@ export class CloudHttpApi {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(text);
 }
 
 const TOKEN_FORM =
