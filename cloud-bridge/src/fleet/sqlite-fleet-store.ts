@@ -35,6 +35,14 @@ function toGateway(r: Row): FleetGateway {
   };
 }
 
+function toRelease(r: Row): StoredRelease {
+  return { version: String(r.version), envelope: JSON.parse(String(r.envelope)), addedAt: Number(r.added_at) };
+}
+
+function toConfig(r: Row): StoredConfig {
+  return { revision: Number(r.revision), envelope: JSON.parse(String(r.envelope)), addedAt: Number(r.added_at) };
+}
+
 function toDesired(r: Row): StoredDesired {
   return { ...(JSON.parse(String(r.entry)) as DesiredEntry), scope: String(r.scope), setAt: Number(r.set_at), rev: Number(r.rev), by: String(r.by) };
 }
@@ -65,11 +73,11 @@ export class SqliteFleetStore implements FleetStore {
 
   release(version: string): StoredRelease | null {
     const r = this.db.prepare('SELECT * FROM releases WHERE version = ?').get(version) as Row | undefined;
-    return r ? { version: String(r.version), envelope: JSON.parse(String(r.envelope)), addedAt: Number(r.added_at) } : null;
+    return r ? toRelease(r) : null;
   }
 
   releases(): StoredRelease[] {
-    return (this.db.prepare('SELECT * FROM releases ORDER BY added_at DESC').all() as Row[]).map((r) => ({ version: String(r.version), envelope: JSON.parse(String(r.envelope)), addedAt: Number(r.added_at) }));
+    return (this.db.prepare('SELECT * FROM releases ORDER BY added_at DESC').all() as Row[]).map(toRelease);
   }
 
   putConfig(c: StoredConfig): void {
@@ -78,11 +86,11 @@ export class SqliteFleetStore implements FleetStore {
 
   config(revision: number): StoredConfig | null {
     const r = this.db.prepare('SELECT * FROM configs WHERE revision = ?').get(revision) as Row | undefined;
-    return r ? { revision: Number(r.revision), envelope: JSON.parse(String(r.envelope)), addedAt: Number(r.added_at) } : null;
+    return r ? toConfig(r) : null;
   }
 
   configs(): StoredConfig[] {
-    return (this.db.prepare('SELECT * FROM configs ORDER BY revision DESC').all() as Row[]).map((r) => ({ revision: Number(r.revision), envelope: JSON.parse(String(r.envelope)), addedAt: Number(r.added_at) }));
+    return (this.db.prepare('SELECT * FROM configs ORDER BY revision DESC').all() as Row[]).map(toConfig);
   }
 
   setDesired(scope: string, entry: DesiredEntry, at: number, by: string): StoredDesired {
