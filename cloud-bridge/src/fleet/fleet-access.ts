@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isDeviceId, type Clock } from '@fieldmesh/device-sdk';
+import { bearerToken } from '../http/alert-routes.js';
 import { readCookie, TOKEN_COOKIE } from '../http/http-access.js';
 import type { FleetAdminTokens } from './admin-tokens.js';
 
@@ -40,14 +41,13 @@ export class FleetAccess {
   ) {}
 
   async caller(req: IncomingMessage, url: URL): Promise<FleetCaller | null> {
-    const auth = req.headers.authorization ?? '';
-    const bearer = /^Bearer ([^\s]{1,200})$/.exec(auth)?.[1];
-    if (bearer !== undefined) {
+    const bearer = bearerToken(req);
+    if (bearer !== null) {
       const name = this.admins.identify(bearer);
       if (name !== null) return { kind: 'admin', name };
       return this.live.verify(bearer) ? { kind: 'viewer' } : null;
     }
-    const basic = /^Basic ([A-Za-z0-9+/=]{1,400})$/.exec(auth)?.[1];
+    const basic = /^Basic ([A-Za-z0-9+/=]{1,400})$/.exec(req.headers.authorization ?? '')?.[1];
     if (basic !== undefined) return this.gateway(Buffer.from(basic, 'base64').toString('utf8'));
     for (const t of [url.searchParams.get('token'), readCookie(req.headers.cookie, TOKEN_COOKIE)]) {
       if (t && (this.live.verify(t) || this.admins.identify(t) !== null)) return { kind: 'viewer' };
