@@ -5,6 +5,15 @@ import type { FleetService } from './fleet-service.js';
 import type { DesiredEntry, RolloutPlan, StoredRollout } from './fleet-store.js';
 import { memberOutcome, overCutoff, planWaves, tally } from './rollout-waves.js';
 
+/** An entry's release and config revision, with the rollout's target in place of one of them (a rollback order is not carried). */
+function withTarget(current: DesiredEntry | null, plan: RolloutPlan): DesiredEntry {
+  return {
+    ...(current?.version !== undefined ? { version: current.version } : {}),
+    ...(current?.configRevision !== undefined ? { configRevision: current.configRevision } : {}),
+    ...(plan.version !== undefined ? { version: plan.version } : { configRevision: plan.configRevision! }),
+  };
+}
+
 /**
  * Runs rollouts (FLEET-CLOUD.md, "Rollouts"): one wave at a time, each member's own desired
  * entry set to the target; the next wave starts when every member of this one adopted or failed
@@ -145,12 +154,7 @@ export class RolloutRunner {
     for (const m of r.waves[index]!) {
       const g = store.gateway(m.gateway);
       const current = effectiveEntry(store.allDesired(), m.gateway, g?.tags ?? []);
-      const entry: DesiredEntry = {
-        ...(current?.version !== undefined ? { version: current.version } : {}),
-        ...(current?.configRevision !== undefined ? { configRevision: current.configRevision } : {}),
-        ...(r.plan.version !== undefined ? { version: r.plan.version } : { configRevision: r.plan.configRevision! }),
-      };
-      await this.fleet.setDesired({ gateway: m.gateway }, entry, `rollout:${r.id}`);
+      await this.fleet.setDesired({ gateway: m.gateway }, withTarget(current, r.plan), `rollout:${r.id}`);
     }
     // Members that already run the target count at once; the rest report.
     await this.evaluate();
@@ -166,12 +170,7 @@ export class RolloutRunner {
     const store = this.fleet.store;
     const scope = r.plan.group !== undefined ? { group: r.plan.group } : { all: true as const };
     const current = store.desired(r.plan.group !== undefined ? `group:${r.plan.group}` : 'all');
-    const entry: DesiredEntry = {
-      ...(current?.version !== undefined ? { version: current.version } : {}),
-      ...(current?.configRevision !== undefined ? { configRevision: current.configRevision } : {}),
-      ...(r.plan.version !== undefined ? { version: r.plan.version } : { configRevision: r.plan.configRevision! }),
-    };
-    await this.fleet.setDesired(scope, entry, `rollout:${r.id}`);
+    await this.fleet.setDesired(scope, withTarget(current, r.plan), `rollout:${r.id}`);
     const by = `rollout:${r.id}`;
     for (const m of r.waves.flat()) {
       if (m.outcome !== 'adopted') continue;
