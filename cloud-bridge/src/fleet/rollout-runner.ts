@@ -5,6 +5,8 @@ import type { FleetService } from './fleet-service.js';
 import type { DesiredEntry, RolloutPlan, StoredRollout } from './fleet-store.js';
 import { memberOutcome, overCutoff, planWaves, tally } from './rollout-waves.js';
 
+const isActive = (r: StoredRollout): boolean => r.state === 'running' || r.state === 'paused';
+
 /** An entry's release and config revision, with the rollout's target in place of one of them (a rollback order is not carried). */
 function withTarget(current: DesiredEntry | null, plan: RolloutPlan): DesiredEntry {
   return {
@@ -26,6 +28,11 @@ export class RolloutRunner {
   private queue: Promise<unknown> = Promise.resolve();
   private timer: Timer | null = null;
   private closed = false;
+  /**
+   * The active rollout as last stored, read from the store once: the runner is the only writer
+   * of rollouts, and every accepted report asks for it (most while none runs).
+   */
+  private current: StoredRollout | null | undefined;
 
   constructor(
     private readonly fleet: FleetService,
@@ -44,7 +51,8 @@ export class RolloutRunner {
   }
 
   active(): StoredRollout | null {
-    return this.fleet.store.rollouts(5).find((r) => r.state === 'running' || r.state === 'paused') ?? null;
+    if (this.current === undefined) this.current = this.fleet.store.rollouts(5).find(isActive) ?? null;
+    return this.current;
   }
 
   create(plan: RolloutPlan, by: string): Promise<StoredRollout> {
@@ -61,6 +69,7 @@ export class RolloutRunner {
       const now = this.clock.now();
       const waves = planWaves(ids, plan).map((w) => w.map((gateway) => ({ gateway, outcome: 'pending' as const })));
       const r = store.createRollout({ plan, state: 'running', waves, wave: -1, waveStartedAt: null, stopReason: null, createdAt: now, updatedAt: now, by });
+      this.current = r;
       this.event(r, 'created', { gateways: ids.length, waves: waves.map((w) => w.length), offline: store.gateways().filter((g) => g.reported !== null && !this.online(g.id) && (plan.group === undefined || g.tags.includes(plan.group))).map((g) => g.id).slice(0, 100) });
       await this.evaluate();
       return store.rollout(r.id)!;
@@ -217,6 +226,7 @@ export class RolloutRunner {
   private save(r: StoredRollout, transition: string | null, detail: Record<string, unknown> = {}): void {
     const next = { ...r, updatedAt: this.clock.now() };
     this.fleet.store.saveRollout(next);
+    this.current = isActive(next) ? next : null;
     if (transition) this.event(next, transition, detail);
   }
 
