@@ -64,13 +64,15 @@ export class RolloutRunner {
       if (plan.configRevision !== undefined && !store.config(plan.configRevision)) throw new CloudHttpError(404, `no config revision ${plan.configRevision}`);
       // Gateways offline now would only time out and count as failures; they get the target
       // when they are back, from the group or all entry the finished rollout hands it to.
-      const ids = store.gateways().filter((g) => g.reported !== null && this.online(g.id) && (plan.group === undefined || g.tags.includes(plan.group))).map((g) => g.id);
+      const reporting = store.gateways().filter((g) => g.reported !== null && (plan.group === undefined || g.tags.includes(plan.group))).map((g) => g.id);
+      const ids = reporting.filter((id) => this.online(id));
+      const members = new Set(ids);
       if (ids.length === 0) throw new CloudHttpError(409, plan.group === undefined ? 'no connected gateway has reported' : `no connected, reporting gateway is tagged ${plan.group}`);
       const now = this.clock.now();
       const waves = planWaves(ids, plan).map((w) => w.map((gateway) => ({ gateway, outcome: 'pending' as const })));
       const r = store.createRollout({ plan, state: 'running', waves, wave: -1, waveStartedAt: null, stopReason: null, createdAt: now, updatedAt: now, by });
       this.current = r;
-      this.event(r, 'created', { gateways: ids.length, waves: waves.map((w) => w.length), offline: store.gateways().filter((g) => g.reported !== null && !this.online(g.id) && (plan.group === undefined || g.tags.includes(plan.group))).map((g) => g.id).slice(0, 100) });
+      this.event(r, 'created', { gateways: ids.length, waves: waves.map((w) => w.length), offline: reporting.filter((id) => !members.has(id)).slice(0, 100) });
       await this.evaluate();
       return store.rollout(r.id)!;
     });
