@@ -1,14 +1,9 @@
 import { closeSync, fstatSync, openSync, readSync, writeSync, fsyncSync, constants } from 'node:fs';
-import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { releaseKeyId, type ReleaseKeyFile } from '@fieldmesh/protocol';
+import { ed25519PrivateKey, rawPublicKeyB64, releaseKeyId, type ReleaseKeyFile } from '@fieldmesh/protocol';
 import { CliError } from '../errors.js';
 
 /** A key file is ~250 bytes; anything much larger is not one (and is not read into memory). */
 const MAX_KEY_FILE_BYTES = 4096;
-
-// DER prefixes that turn 32 raw bytes into PKCS#8 / SPKI (RFC 8410 §7 and §4), as in batch-signature.
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 /**
  * Writes a new release key file, readable by its owner only. `O_EXCL`: an existing file is never
@@ -80,11 +75,7 @@ export function readReleaseKeyFile(path: string, warn: (line: string) => void = 
   }
   const seed = raw32(k.signingKey, 'signingKey', path);
   raw32(k.publicKey, 'publicKey', path);
-  const derived = createPublicKey(createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }))
-    .export({ format: 'der', type: 'spki' })
-    .subarray(SPKI_PREFIX.length)
-    .toString('base64');
-  if (derived !== k.publicKey) throw new CliError('FM_ERR_CLI_FLEET_KEY_FILE', `--key ${path}: signingKey does not belong to publicKey (the file was edited or mixed from two keys)`);
+  if (rawPublicKeyB64(ed25519PrivateKey(seed)) !== k.publicKey) throw new CliError('FM_ERR_CLI_FLEET_KEY_FILE', `--key ${path}: signingKey does not belong to publicKey (the file was edited or mixed from two keys)`);
   if (k.keyId !== releaseKeyId(k.publicKey)) throw new CliError('FM_ERR_CLI_FLEET_KEY_FILE', `--key ${path}: keyId ${String(k.keyId)} is not the id of its publicKey (${releaseKeyId(k.publicKey)})`);
   return { format: 1, kind: 'fieldmesh-release-key', signingKey: k.signingKey!, publicKey: k.publicKey!, keyId: k.keyId };
 }
