@@ -4,14 +4,8 @@ import { FIXED_CONFIG_SECTIONS, MAX_ARTIFACT_BYTES, type ConfigBody } from '@fie
 import type { Clock } from '@fieldmesh/device-sdk';
 import { CliError } from '../errors.js';
 
-/**
- * Sections a revision may not set: who the gateway is, where its data lives, and whom it trusts
- * for updates stay with the base gateway.yaml (gateways refuse them as `section-not-allowed`).
- * gateway.yaml names the gateway's id `id`, so that is refused here as well.
- */
-export const SECTIONS_NOT_ALLOWED: readonly string[] = [...FIXED_CONFIG_SECTIONS];
 /** A signed body is at most MAX_ARTIFACT_BYTES; the rest of the body (revision, note, times) fits in 2 KiB. */
-export const MAX_SECTIONS_JSON_BYTES = MAX_ARTIFACT_BYTES - 2048;
+const MAX_SECTIONS_JSON_BYTES = MAX_ARTIFACT_BYTES - 2048;
 const MAX_FILE_BYTES = 256 * 1024;
 
 function configError(detail: string): CliError {
@@ -43,8 +37,10 @@ export function readConfigSections(path: string): Record<string, unknown> {
   const sections = data as Record<string, unknown>;
   const keys = Object.keys(sections);
   if (keys.length === 0) throw configError(`--file ${path} sets no section`);
-  const refused = keys.filter((k) => SECTIONS_NOT_ALLOWED.includes(k));
-  if (refused.length > 0) throw configError(`--file ${path} sets ${refused.join(', ')}: a revision may not set ${SECTIONS_NOT_ALLOWED.join(', ')}; those stay in each gateway's own gateway.yaml`);
+  // Who the gateway is, where its data lives and whom it trusts for updates stay with the base
+  // gateway.yaml (gateways refuse them as `section-not-allowed`): refused before signing.
+  const refused = keys.filter((k) => FIXED_CONFIG_SECTIONS.has(k));
+  if (refused.length > 0) throw configError(`--file ${path} sets ${refused.join(', ')}: a revision may not set ${[...FIXED_CONFIG_SECTIONS].join(', ')}; those stay in each gateway's own gateway.yaml`);
   const size = Buffer.byteLength(JSON.stringify(sections));
   if (size > MAX_SECTIONS_JSON_BYTES) throw configError(`--file ${path} is ${size} bytes as JSON; a revision is at most ${MAX_SECTIONS_JSON_BYTES} (it travels in the desired-state message)`);
   return sections;
