@@ -13,6 +13,15 @@ export function bytes(n: number | undefined | null): string {
   return u === 0 ? `${n} B` : `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[u]}`;
 }
 
+/**
+ * Text from a gateway or the cloud, made safe for an operator's terminal: control characters (an
+ * ESC sequence could rewrite the screen or the title), C1 controls and bidirectional overrides
+ * (which reorder what is shown) become spaces.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ');
+}
+
 /** 1234567 → "1,234,567". */
 export function count(n: number | undefined | null): string {
   return typeof n === 'number' && Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '?';

@@ -1,7 +1,7 @@
 import { systemClock } from '@fieldmesh/device-sdk';
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { fetchFromGateway, gatewayTarget } from '../gateway-api.js';
-import { bytes, count, duration, table } from '../human-format.js';
+import { bytes, count, duration, printable, table } from '../human-format.js';
 
 const help = `usage: fieldmesh status [--url URL] [--token TOKEN] [--json]
 
@@ -76,7 +76,7 @@ export function fleetLine(f: Status['fleet']): string {
   if (f.trial) parts.push('ON TRIAL');
   if (f.paused) parts.push('updates PAUSED (see the log)');
   const u = f.update;
-  if (u) parts.push(`last update ${u.outcome ?? '?'} ${u.kind === 'config' ? 'rev ' : ''}${u.target ?? '?'}${u.outcome === 'in-progress' && u.step ? ` (${u.step})` : ''}${u.reason ? `: ${u.reason.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 200)}` : ''}`);
+  if (u) parts.push(`last update ${u.outcome ?? '?'} ${u.kind === 'config' ? 'rev ' : ''}${u.target ?? '?'}${u.outcome === 'in-progress' && u.step ? ` (${u.step})` : ''}${u.reason ? `: ${printable(u.reason).slice(0, 200)}` : ''}`);
   if (f.refused) parts.push(`${f.refused} refused (fieldmesh fleet status shows why)`);
   return parts.join(', ');
 }

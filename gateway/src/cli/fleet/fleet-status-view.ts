@@ -1,4 +1,4 @@
-import { bytes, count, duration, table } from '../human-format.js';
+import { bytes, count, duration, printable, table } from '../human-format.js';
 
 /** One gateway as GET /api/fleet lists it (cloud-bridge/src/fleet/FLEET-CLOUD.md). */
 export interface FleetGatewayView {
@@ -63,14 +63,7 @@ function outcomeCell(g: FleetGatewayView): string {
   return `refused ${dash(refused!.kind)} ${dash(refused!.target)}: ${dash(refused!.reason)}`;
 }
 
-/**
- * What a gateway reports is hostile input printed to an operator's terminal: control characters
- * (an ESC sequence could rewrite the screen or the title), C1 controls and bidirectional
- * overrides (which reorder what is shown) become spaces.
- */
-const printable = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ');
-
-/** Keeps a table row on one screen line: hostile or long reasons are cut, never wrapped. */
+/** Keeps a table row on one screen line: hostile or long reasons are cut, never wrapped. What a gateway reports is hostile input. */
 const clip = (s: string, n: number): string => printable(s.length > n ? s.slice(0, n - 1) + '…' : s);
 const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
