@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { silentLogger, systemClock, type Clock, type Logger, type Timer, type ReadingValue, isDeviceId } from '@fieldmesh/device-sdk';
+import { silentLogger, systemClock, type Clock, type Logger, type Timer, isDeviceId } from '@fieldmesh/device-sdk';
 import type { BrokerConfig } from '../config/broker.js';
 import type { CredentialStore } from './credentials.js';
 import { BrokerError, IngestError, type RejectReason } from './errors.js';
@@ -11,7 +11,7 @@ import { GuardedSocket } from '@fieldmesh/protocol';
 import { RejectLog } from './reject-log.js';
 import { APP_ID, APP_USER_PREFIX, AppGrant, availabilityTopic, READING_TOPIC_PREFIX, WRITE_TOPIC_PREFIX } from './app-grant.js';
 import { ReadingFeed } from './reading-feed.js';
-import { handleAppWrite } from './app-write.js';
+import { handleAppWrite, type AppWriter } from './app-write.js';
 import { decodePublish, DEVICE_TOPIC_PREFIX, rejectedTopic } from './topic.js';
 
 // mqtt-packet, the packet writer under aedes (and mqtt.js), fills a cache of 65,536 two-byte
@@ -275,7 +275,7 @@ export class IngestBroker {
    * Set by the gateway when Modbus writes exist: writes `value` to the writable register named
    * `<device>/<sensor>`; rejects with a coded error (denied, out of range, slave failure).
    */
-  appWriter: ((series: string, value: ReadingValue) => Promise<void>) | null = null;
+  appWriter: AppWriter | null = null;
 
   private forgetApp(client: Client): void {
     if (!this.appClients.delete(client) && !this.appGrants.has(client)) return;
