@@ -70,7 +70,7 @@ function storageLines(st: Status['storage']): string[] {
  * What this gateway runs and its last update (gateway/src/fleet/FLEET-AGENT.md); `off` without a
  * `fleet:` section. The whole fleet is `fieldmesh fleet status` against the cloud.
  */
-export function fleetLine(f: Status['fleet']): string {
+function fleetLine(f: Status['fleet']): string {
   if (!f) return 'off';
   const parts = [`${f.running ?? '?'} / ${typeof f.configRevision === 'number' ? `rev ${f.configRevision}` : 'base config'}`];
   if (f.trial) parts.push('ON TRIAL');

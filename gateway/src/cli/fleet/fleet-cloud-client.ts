@@ -4,7 +4,7 @@ import { UsageError } from '../command.js';
 import { CliError } from '../errors.js';
 
 /** The cloud bridge's default HTTP address (cloud.yaml `http`), for a CLI run on the cloud host. */
-export const defaultCloudUrl = 'http://127.0.0.1:8080';
+const defaultCloudUrl = 'http://127.0.0.1:8080';
 /** A JSON request (GET /api/fleet of a big fleet included) that takes longer than this is hung. */
 const JSON_TIMEOUT_MS = 30_000;
 /** Cloud answers are read up to this size; a fleet of thousands stays well under it. */

@@ -67,7 +67,7 @@ function outcomeCell(g: FleetGatewayView): string {
 const clip = (s: string, n: number): string => printable(s.length > n ? s.slice(0, n - 1) + '…' : s);
 const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
-export function gatewayTable(gateways: FleetGatewayView[]): string {
+function gatewayTable(gateways: FleetGatewayView[]): string {
   const rows = gateways
     .slice()
     .sort((a, b) => String(a.id).localeCompare(String(b.id)))

@@ -6,7 +6,7 @@ import type { Clock } from '@fieldmesh/device-sdk';
 import { CliError } from '../errors.js';
 
 /** Where `npm run bundle` puts the manifest inside the tarball (hardware/src/image/IMAGE.md). */
-export const MANIFEST_PATH = 'fieldmesh/bundle-manifest.json';
+const MANIFEST_PATH = 'fieldmesh/bundle-manifest.json';
 /** A manifest is ~1 KiB; tar stops being read past this (a hostile or wrong archive). */
 const MAX_MANIFEST_BYTES = 64 * 1024;
 
