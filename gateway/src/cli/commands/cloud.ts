@@ -86,25 +86,25 @@ const cloud: Command = {
     const { flags, rest } = parseFlags(argv, { config: 'string', 'data-dir': 'string', rotate: 'boolean', 'public-key': 'string', 'log-level': 'string', 'log-format': 'string' });
     const cb = await loadCloudBridge();
     const { CloudBridge, ExternalCloudBridge, GatewayCredentials, credentialsFile } = cb;
-    /** The data dir of the bridge a secret is issued for: only dataDir is read, not the store's or broker's secrets. */
-    const dataDirOf = (what: string, file: string): string => {
+    /** The config of the bridge a secret is issued for: only dataDir is read, not the store's or broker's secrets. */
+    const issuingConfig = (what: string, file: string): ReturnType<typeof cb.resolveCloudConfig> => {
       if (typeof flags['data-dir'] === 'string') {
         if (typeof flags.config === 'string') throw new UsageError('give --config or --data-dir, not both');
-        return cb.resolveCloudConfig({ dataDir: resolve(flags['data-dir']) }).dataDir;
+        return cb.resolveCloudConfig({ dataDir: resolve(flags['data-dir']) });
       }
-      if (typeof flags.config === 'string') return cb.resolveCloudConfig({ dataDir: cb.cloudDataDir(flags.config) }).dataDir;
+      if (typeof flags.config === 'string') return cb.resolveCloudConfig({ dataDir: cb.cloudDataDir(flags.config) });
       throw new UsageError(`${what} needs --config FILE (the bridge's config; its dataDir holds ${file}) or --data-dir DIR (a bridge without --config uses ./cloud-data)`);
     };
     if (rest[0] === 'add-admin-token') {
       if (rest.length !== 2) throw new UsageError('add-admin-token needs exactly one token name');
-      const file = cb.fleetAdminTokensFile(dataDirOf('add-admin-token', 'fleet-admin-tokens.json'));
+      const file = cb.fleetAdminTokensFile(issuingConfig('add-admin-token', 'fleet-admin-tokens.json').dataDir);
       const token = new cb.FleetAdminTokens(file).issue(rest[1]!, systemClock.now());
       process.stdout.write(`admin token: ${token}\nname: ${rest[1]}\nfile: ${file}\n(shown once; give it to \`fieldmesh fleet\` as --token or FM_FLEET_TOKEN)\n`);
       return 0;
     }
     if (rest[0] === 'add-gateway') {
       if (rest.length !== 2) throw new UsageError('add-gateway needs exactly one gateway id');
-      const file = credentialsFile(cb.resolveCloudConfig({ dataDir: dataDirOf('add-gateway', 'gateways.json') }));
+      const file = credentialsFile(issuingConfig('add-gateway', 'gateways.json'));
       const publicKey = typeof flags['public-key'] === 'string' ? flags['public-key'] : undefined;
       const issued = new GatewayCredentials(file).enrol(rest[1]!, { rotate: flags.rotate === true, ...(publicKey !== undefined ? { publicKey } : {}) });
       process.stdout.write(
