@@ -49,12 +49,8 @@ export class FleetCloudClient {
 
   /** GET that answers null for a 404 (the thing is not there yet) instead of refusing. */
   async getIfThere(path: string): Promise<CloudAnswer | null> {
-    try {
-      return await this.request('GET', path);
-    } catch (err) {
-      if (err instanceof CliError && err.code === 'FM_ERR_CLI_FLEET_REFUSED' && / answered 404:/.test(err.message)) return null;
-      throw err;
-    }
+    const answer = await this.send('GET', path);
+    return answer.status === 404 ? null : accepted(answer);
   }
 
   putJson(path: string, body: unknown): Promise<CloudAnswer> {
@@ -74,7 +70,12 @@ export class FleetCloudClient {
     return this.request('PUT', path, { body, headers: { 'content-type': contentType, 'content-length': String(bytes) }, timeoutMs: JSON_TIMEOUT_MS + Math.ceil((bytes / 65_536) * 1000) });
   }
 
-  private async request(method: string, path: string, opts: { body?: string | ReadableStream<Uint8Array>; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<CloudAnswer> {
+  private async request(method: string, path: string, opts: RequestOptions = {}): Promise<CloudAnswer> {
+    return accepted(await this.send(method, path, opts));
+  }
+
+  /** Any HTTP answer, read and parsed; only a cloud that cannot be reached throws here. */
+  private async send(method: string, path: string, opts: RequestOptions = {}): Promise<SentRequest> {
     const target = new URL(path, this.base);
     let res: Response;
     try {
@@ -97,9 +98,17 @@ export class FleetCloudClient {
     } catch {
       json = undefined;
     }
-    if (!res.ok) throw new CliError('FM_ERR_CLI_FLEET_REFUSED', `${method} ${target.pathname} answered ${res.status}: ${refusalText(res.status, text, json)}`);
-    return { status: res.status, text, json };
+    return { method, target, ok: res.ok, status: res.status, text, json };
   }
+}
+
+type RequestOptions = { body?: string | ReadableStream<Uint8Array>; headers?: Record<string, string>; timeoutMs?: number };
+type SentRequest = CloudAnswer & { method: string; target: URL; ok: boolean };
+
+/** The answer of a 2xx; any other status is the cloud's refusal, with its reason. */
+function accepted(a: SentRequest): CloudAnswer {
+  if (!a.ok) throw new CliError('FM_ERR_CLI_FLEET_REFUSED', `${a.method} ${a.target.pathname} answered ${a.status}: ${refusalText(a.status, a.text, a.json)}`);
+  return { status: a.status, text: a.text, json: a.json };
 }
 
 /** The cloud's `{ error, code }` as JSON when it sent one, else the start of its body. */
