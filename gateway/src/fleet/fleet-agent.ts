@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
-import type { Clock, Logger } from '@fieldmesh/device-sdk';
+import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
 import { MAX_DESIRED_BYTES, parseDesired, type DesiredState, type RefusalReason, type ReportedUpdate } from '@fieldmesh/protocol';
 import type { FleetConfig } from '../config/fleet.js';
 import { keepRefusals, newRefusals, readMemory, writeMemory, type AgentMemory } from './agent-memory.js';
@@ -82,7 +82,7 @@ export class FleetAgent {
   private stopped = false;
   private abort: AbortController | null = null;
   private job: string | null = null;
-  private retryTimer: unknown = null;
+  private retryTimer: Timer | null = null;
   private retries = 0;
   /** Failed download attempts in a row for one version: at FETCH_FAILURES_REFUSED it is reported refused (and still retried). */
   private fetchFailures = { target: '', count: 0 };
@@ -126,7 +126,7 @@ export class FleetAgent {
     this.stopped = true;
     this.abort?.abort(new Error('gateway stopping'));
     this.trialCheck?.stop();
-    if (this.retryTimer !== null) this.d.clock.clearTimeout(this.retryTimer as never);
+    if (this.retryTimer !== null) this.d.clock.clearTimeout(this.retryTimer);
     this.retryTimer = null;
   }
 
@@ -245,7 +245,7 @@ export class FleetAgent {
       this.paused = false;
       this.kick();
     }, LAUNCHER_SEES_CONFIRMED_MS);
-    (t as { unref?: () => void }).unref?.();
+    t.unref?.();
   }
 
   private kick(): void {
@@ -400,7 +400,7 @@ export class FleetAgent {
       this.retryTimer = null;
       this.kick();
     }, delay);
-    (t as { unref?: () => void }).unref?.();
+    t.unref?.();
     this.retryTimer = t;
   }
 

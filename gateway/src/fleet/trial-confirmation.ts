@@ -1,4 +1,4 @@
-import type { Clock } from '@fieldmesh/device-sdk';
+import type { Clock, Timer } from '@fieldmesh/device-sdk';
 
 /** What a trial start checks about the gateway it runs in. */
 export interface TrialProbe {
@@ -22,7 +22,7 @@ export class TrialConfirmation {
   private readonly tickMs: number;
   private aliveSince: number;
   private lastTick: number;
-  private timer: unknown = null;
+  private timer: Timer | null = null;
   private done = false;
 
   constructor(
@@ -41,7 +41,7 @@ export class TrialConfirmation {
   }
 
   stop(): void {
-    if (this.timer !== null) this.o.clock.clearTimeout(this.timer as never);
+    if (this.timer !== null) this.o.clock.clearTimeout(this.timer);
     this.timer = null;
   }
 
@@ -57,7 +57,7 @@ export class TrialConfirmation {
 
   private schedule(): void {
     const t = this.o.clock.setTimeout(() => this.tick(), this.tickMs);
-    (t as { unref?: () => void }).unref?.();
+    t.unref?.();
     this.timer = t;
   }
 
