@@ -35,8 +35,9 @@ export type BundleFetchResult =
  * matches the signed one is renamed to `.tgz`, so a `.tgz` is always a checked bundle.
  */
 export async function fetchBundle(o: BundleFetchOptions): Promise<BundleFetchResult> {
-  if (await sizeOf(o.final) !== null) {
-    if ((await sizeOf(o.final)) === o.bytes && (await sha256OfFile(o.final)) === o.sha256) return { ok: true, moved: 0, resumedFrom: o.bytes };
+  const finalSize = await sizeOf(o.final);
+  if (finalSize !== null) {
+    if (finalSize === o.bytes && (await sha256OfFile(o.final)) === o.sha256) return { ok: true, moved: 0, resumedFrom: o.bytes };
     await rm(o.final, { force: true });
   }
   await mkdir(dirname(o.part), { recursive: true });
