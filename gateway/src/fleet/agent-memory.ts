@@ -19,7 +19,7 @@ export interface AgentMemory {
 const MAX_FAILED = 200;
 const MAX_MEMORY_BYTES = 256 * 1024;
 
-export const emptyMemory = (): AgentMemory => ({ failed: [], failedConfig: [], rollbackOrder: 0, lastSerial: 0, refused: [] });
+const emptyMemory = (): AgentMemory => ({ failed: [], failedConfig: [], rollbackOrder: 0, lastSerial: 0, refused: [] });
 
 /**
  * Reads agent.json. A missing file is a fresh gateway; an unreadable one starts fresh too (with

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { fixedSectionIn, verifyArtifact, type ConfigBody, type SignedArtifact } from '@fieldmesh/protocol';
+import { fixedSectionIn, verifyArtifact, type ConfigBody } from '@fieldmesh/protocol';
 import { parseGatewayConfig, type GatewayConfig, type GatewayConfigSource } from '../config/gateway-config.js';
 import { isMapping } from '../config/checks.js';
 import { FleetError } from './errors.js';
@@ -14,12 +14,12 @@ const MAX_OVERLAY_BYTES = 128 * 1024;
 
 
 /** The base data with `sections` put in place of its top-level sections. */
-export function overlaid(base: unknown, sections: Record<string, unknown>): Record<string, unknown> {
+function overlaid(base: unknown, sections: Record<string, unknown>): Record<string, unknown> {
   return { ...(isMapping(base) ? base : {}), ...structuredClone(sections) };
 }
 
 /** The effective config of base + `sections`; throws the loader's ConfigError when it is not valid. */
-export function effectiveConfig(source: GatewayConfigSource, sections: Record<string, unknown>): Readonly<GatewayConfig> {
+function effectiveConfig(source: GatewayConfigSource, sections: Record<string, unknown>): Readonly<GatewayConfig> {
   return parseGatewayConfig(overlaid(source.data, sections), source.baseDir);
 }
 
@@ -62,5 +62,3 @@ export function loadOverlay(file: string, source: GatewayConfigSource, base: Rea
     throw fail(`revision ${check.body.revision} makes the config invalid: ${(err as Error).message}`);
   }
 }
-
-export type ConfigEnvelope = SignedArtifact<ConfigBody>;

@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, openSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 
 /**
  * Writes that survive a power cut at any instant: the old content or the new, never half of
@@ -33,19 +33,12 @@ export function pointLinkDurably(link: string, target: string): void {
 }
 
 /** Where `link` points (its text), or null when it is no symlink. */
-export function linkTarget(link: string): string | null {
+function linkTarget(link: string): string | null {
   try {
     return readlinkSync(link);
   } catch {
     return null;
   }
-}
-
-/** Removes `link` durably (absent is fine). */
-export function removeLinkDurably(link: string): void {
-  if (linkTarget(link) === null) return;
-  rmSync(link, { force: true });
-  syncDir(dirname(link));
 }
 
 export function syncDir(dir: string): void {
@@ -59,6 +52,3 @@ export function syncDir(dir: string): void {
     if (fd !== null) closeSync(fd);
   }
 }
-
-/** The name of `path` in its directory (for link targets, which are relative). */
-export const entryName = basename;

@@ -6,7 +6,7 @@ import { syncDir } from './durable-file.js';
 import { tarProblem } from './tar-entries.js';
 
 /** What a bundle says about itself (hardware/src/image/bundle/build.ts writes it). */
-export interface BundleManifestView {
+interface BundleManifestView {
   version: string;
   commit?: string;
   machine?: string;
@@ -58,7 +58,7 @@ export async function isUnpacked(dir: string, body: ReleaseBody): Promise<boolea
 }
 
 /** Reads `<dir>/bundle-manifest.json` (bounded); null when there is no readable one. */
-export async function readBundleManifest(dir: string): Promise<BundleManifestView | null> {
+async function readBundleManifest(dir: string): Promise<BundleManifestView | null> {
   try {
     const file = join(dir, 'bundle-manifest.json');
     const st = await lstat(file);
