@@ -38,17 +38,19 @@ export class DesiredPublisher {
 
   private async refreshNow(gateways?: readonly string[]): Promise<string[]> {
     const entries = this.store.allDesired();
-    const ids = gateways ?? this.store.gateways().map((g) => g.id);
+    const rows = gateways === undefined ? this.store.gateways() : gateways.map((id) => this.store.gateway(id) ?? this.store.touchGateway(id));
+    const artifacts = artifactsOnce(this.store);
     const changed: string[] = [];
-    for (const id of ids) {
-      const g = this.store.gateway(id) ?? this.store.touchGateway(id);
-      const body = JSON.stringify(desiredMessage(this.store, entries, id, g.tags));
+    for (const g of rows) {
+      const id = g.id;
+      const message = desiredMessage(artifacts, entries, id, g.tags);
+      const body = JSON.stringify(message);
       if (body === g.published) continue;
       const serial = g.serial + 1;
-      const msg = { ...(JSON.parse(body) as object), serial };
+      const msg = { ...message, serial };
       let payload: Buffer;
       try {
-        payload = encodeDesired(msg as Parameters<typeof encodeDesired>[0]);
+        payload = encodeDesired(msg);
       } catch (err) {
         // Over 64 KiB (artifacts are bounded well below; a backstop): kept unpublished, loudly.
         this.failed++;
@@ -91,6 +93,22 @@ export class DesiredPublisher {
       this.logger.error({ gateway: id, err: (err as Error).message }, 'desired state not published');
     }
   }
+}
+
+/** Release and config lookups of one refresh: many gateways share an entry, each artifact is read and parsed once. */
+function artifactsOnce(store: FleetStore): Pick<FleetStore, 'release' | 'config'> {
+  const releases = new Map<string, ReturnType<FleetStore['release']>>();
+  const configs = new Map<number, ReturnType<FleetStore['config']>>();
+  return {
+    release(version) {
+      if (!releases.has(version)) releases.set(version, store.release(version));
+      return releases.get(version) ?? null;
+    },
+    config(revision) {
+      if (!configs.has(revision)) configs.set(revision, store.config(revision));
+      return configs.get(revision) ?? null;
+    },
+  };
 }
 
 /** What a history event says of a desired message (not the whole signed artifacts). */

@@ -26,7 +26,7 @@ export function effectiveEntry(entries: readonly StoredDesired[], gateway: strin
  * release, config revision and rollback order. A part whose artifact the cloud does not hold is
  * left out (the routes refuse to set such an entry; this is the backstop).
  */
-export function desiredMessage(store: FleetStore, entries: readonly StoredDesired[], gateway: string, tags: readonly string[]): Omit<DesiredState, 'serial'> {
+export function desiredMessage(store: Pick<FleetStore, 'release' | 'config'>, entries: readonly StoredDesired[], gateway: string, tags: readonly string[]): Omit<DesiredState, 'serial'> {
   const e = effectiveEntry(entries, gateway, tags);
   const msg: Omit<DesiredState, 'serial'> = { format: 1, gateway };
   if (e === null) return msg;
