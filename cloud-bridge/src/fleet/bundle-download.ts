@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { CloudHttpError } from '../http/errors.js';
 
 /** A byte range of a file, both ends inclusive. */
-export interface ByteRange {
+interface ByteRange {
   start: number;
   end: number;
 }
@@ -15,7 +15,7 @@ export interface ByteRange {
  * or past the end, junk) is a 416: a gateway only ever resumes from an offset, and answering
  * oddities with the whole file would hide its bug.
  */
-export function parseRange(header: string | undefined, size: number): ByteRange | null {
+function parseRange(header: string | undefined, size: number): ByteRange | null {
   if (header === undefined) return null;
   const m = /^bytes=(\d{1,15})-(\d{0,15})$/.exec(header.trim());
   if (!m) throw new RangeRefusal(size, `Range ${JSON.stringify(header.slice(0, 80))} is not one range bytes=N- or bytes=N-M`);

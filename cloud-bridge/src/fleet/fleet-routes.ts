@@ -3,7 +3,7 @@ import { isDeviceId } from '@fieldmesh/device-sdk';
 import { isReleaseVersion } from '@fieldmesh/protocol';
 import { CloudHttpError } from '../http/errors.js';
 import { readJsonBody, sendJson as send } from '../http/json-body.js';
-import { sendBundle } from './bundle-download.js';
+import { RangeRefusal, sendBundle } from './bundle-download.js';
 import type { FleetAccess, FleetCaller } from './fleet-access.js';
 import type { FleetService } from './fleet-service.js';
 import { fleetStatus } from './fleet-status.js';
@@ -71,7 +71,7 @@ export class FleetRoutes {
       if (reason) this.refused[reason]++;
       if (res.headersSent) return void res.destroy();
       const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
-      if (err.status === 416 && 'size' in err) headers['content-range'] = `bytes */${(err as { size: number }).size}`;
+      if (err instanceof RangeRefusal) headers['content-range'] = `bytes */${err.size}`;
       if (err.status === 401) headers['www-authenticate'] = 'Bearer, Basic realm="fieldmesh fleet"';
       // A refused upload's body is not read: the connection closes after the answer.
       if (req.method === 'PUT' && !req.complete) headers.connection = 'close';

@@ -13,7 +13,7 @@ import { scopeOf, type DesiredEntry, type DesiredTarget, type FleetStore, type S
 import { ReportedIntake } from './reported-intake.js';
 import { SqliteFleetStore } from './sqlite-fleet-store.js';
 
-export function fleetStoreFile(dataDir: string): string {
+function fleetStoreFile(dataDir: string): string {
   return join(dataDir, 'fleet.sqlite');
 }
 
