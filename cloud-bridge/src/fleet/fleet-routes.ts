@@ -7,7 +7,7 @@ import { RangeRefusal, sendBundle } from './bundle-download.js';
 import type { FleetAccess, FleetCaller } from './fleet-access.js';
 import type { FleetService } from './fleet-service.js';
 import { fleetStatus } from './fleet-status.js';
-import { scopeOf, type DesiredEntry, type DesiredTarget, type RolloutPlan } from './fleet-store.js';
+import { entrySummary, scopeOf, type DesiredEntry, type DesiredTarget, type RolloutPlan } from './fleet-store.js';
 import type { ReleaseLibrary } from './release-library.js';
 import type { RolloutRunner } from './rollout-runner.js';
 import { rolloutView } from './rollout-waves.js';
@@ -196,7 +196,7 @@ export class FleetRoutes {
     }
     if (body.rollback !== undefined) entry.rollback = this.library.checkRollback(body.rollback);
     const { entry: stored, changed } = await this.fleet.setDesired(target, entry, by);
-    return { scope: stored.scope, ...entry, ...(entry.rollback ? { rollback: undefined, rollbackOrder: entry.rollback.body.order } : {}), setAt: stored.setAt, changed };
+    return { scope: stored.scope, ...entrySummary(entry), setAt: stored.setAt, changed };
   }
 
   private plan(body: unknown): RolloutPlan {

@@ -9,7 +9,7 @@ import { FleetAccess, type CredentialCheck } from './fleet-access.js';
 import { FleetRoutes } from './fleet-routes.js';
 import { ReleaseLibrary } from './release-library.js';
 import { RolloutRunner } from './rollout-runner.js';
-import { scopeOf, type DesiredEntry, type DesiredTarget, type FleetStore, type StoredDesired } from './fleet-store.js';
+import { entrySummary, scopeOf, type DesiredEntry, type DesiredTarget, type FleetStore, type StoredDesired } from './fleet-store.js';
 import { ReportedIntake } from './reported-intake.js';
 import { SqliteFleetStore } from './sqlite-fleet-store.js';
 
@@ -127,7 +127,7 @@ export class FleetService {
       at: stored.setAt,
       gateway: 'gateway' in target ? target.gateway : null,
       kind: 'desired-set',
-      detail: { scope, by, ...(entry.version !== undefined ? { version: entry.version } : {}), ...(entry.configRevision !== undefined ? { configRevision: entry.configRevision } : {}), ...(entry.rollback ? { rollbackOrder: entry.rollback.body.order } : {}) },
+      detail: { scope, by, ...entrySummary(entry) },
     });
     if ('gateway' in target) this.store.touchGateway(target.gateway);
     const changed = await this.publisher.refresh('gateway' in target ? [target.gateway] : undefined);

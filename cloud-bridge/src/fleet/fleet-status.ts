@@ -1,12 +1,10 @@
 import { effectiveEntry } from './effective-desired.js';
-import type { FleetStore, StoredDesired } from './fleet-store.js';
+import { entrySummary, type FleetStore, type StoredDesired } from './fleet-store.js';
 import { rolloutView } from './rollout-waves.js';
 
 const entryView = (e: StoredDesired) => ({
   scope: e.scope,
-  ...(e.version !== undefined ? { version: e.version } : {}),
-  ...(e.configRevision !== undefined ? { configRevision: e.configRevision } : {}),
-  ...(e.rollback ? { rollbackOrder: e.rollback.body.order } : {}),
+  ...entrySummary(e),
   setAt: e.setAt,
   by: e.by,
 });
@@ -30,9 +28,7 @@ export function fleetStatus(store: FleetStore, online: (id: string) => boolean):
       desired: {
         serial: g.serial,
         source: e?.scope ?? null,
-        ...(e?.version !== undefined ? { version: e.version } : {}),
-        ...(e?.configRevision !== undefined ? { configRevision: e.configRevision } : {}),
-        ...(e?.rollback ? { rollbackOrder: e.rollback.body.order } : {}),
+        ...(e ? entrySummary(e) : {}),
       },
       desiredSerial: r?.desiredSerial ?? null,
       update: r?.update ?? null,

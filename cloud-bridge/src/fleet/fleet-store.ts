@@ -13,6 +13,15 @@ export interface DesiredEntry {
   rollback?: SignedArtifact<RollbackBody>;
 }
 
+/** An entry as history and views show it: a rollback by its order, not the whole signed order. */
+export function entrySummary(e: DesiredEntry): { version?: string; configRevision?: number; rollbackOrder?: number } {
+  return {
+    ...(e.version !== undefined ? { version: e.version } : {}),
+    ...(e.configRevision !== undefined ? { configRevision: e.configRevision } : {}),
+    ...(e.rollback ? { rollbackOrder: e.rollback.body.order } : {}),
+  };
+}
+
 export interface StoredDesired extends DesiredEntry {
   scope: string;
   /** Cloud wall time it was set (ms). */
