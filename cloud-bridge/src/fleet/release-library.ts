@@ -62,12 +62,7 @@ export class ReleaseLibrary implements ReleaseFiles {
     try {
       await pipeline(body, meter, createWriteStream(tmp, { mode: 0o644 }));
       if (bytes === 0) throw new CloudHttpError(400, 'the bundle is empty');
-      const fd = openSync(tmp, 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      fsyncFile(tmp);
     } catch (err) {
       rmSync(tmp, { force: true });
       if (err instanceof CloudHttpError) throw err;
@@ -138,14 +133,19 @@ export class ReleaseLibrary implements ReleaseFiles {
   }
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o644 });
-  const fd = openSync(tmp, 'r');
+/** Flushes a written file to disk before it is renamed into place, so a crash never leaves a short file under the real name. */
+function fsyncFile(file: string): void {
+  const fd = openSync(file, 'r');
   try {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o644 });
+  fsyncFile(tmp);
   renameSync(tmp, file);
 }
