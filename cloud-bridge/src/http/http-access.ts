@@ -38,11 +38,16 @@ export class HttpAccess {
     return false;
   }
 
+  /** The Host check as a decision, for routes that then decide who may call them (the fleet routes). */
+  decideHost(req: IncomingMessage): AccessDecision {
+    if (this.hostAllowed(req)) return { ok: true };
+    // 421 Misdirected Request (RFC 9110 §15.5.20): this server does not answer for that name.
+    return { ok: false, status: 421, reason: 'host', why: `Host ${JSON.stringify((req.headers.host ?? '').slice(0, 80))} is not a name this server answers to (add it to http.allowedHosts)` };
+  }
+
   decide(req: IncomingMessage, url: URL): AccessDecision {
-    if (!this.hostAllowed(req)) {
-      // 421 Misdirected Request (RFC 9110 §15.5.20): this server does not answer for that name.
-      return { ok: false, status: 421, reason: 'host', why: `Host ${JSON.stringify((req.headers.host ?? '').slice(0, 80))} is not a name this server answers to (add it to http.allowedHosts)` };
-    }
+    const host = this.decideHost(req);
+    if (!host.ok) return host;
     if (OPEN_PATHS.has(url.pathname)) return { ok: true };
     const fromQuery = url.searchParams.get('token');
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];

@@ -174,7 +174,8 @@ export class CloudHttpApi {
       return refuse(res, new CloudHttpError(400, 'request target is not a path'));
     }
     if (this.extra.fleet && (url.pathname === '/api/fleet' || url.pathname.startsWith('/api/fleet/'))) {
-      if (!this.access.hostAllowed(req)) return refuse(res, new CloudHttpError(421, `Host ${JSON.stringify((req.headers.host ?? '').slice(0, 80))} is not a name this server answers to (add it to http.allowedHosts)`));
+      const host = this.access.decideHost(req);
+      if (!host.ok) return refuse(res, new CloudHttpError(host.status, host.why));
       return this.extra.fleet(req, res, url);
     }
     const allowed = this.access.decide(req, url);
