@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 interface TokenEntry {
@@ -31,12 +31,13 @@ export class HashedTokenFile {
 
   /** Throws `malformed` for an unreadable file; no file means no tokens. */
   reloadIfChanged(): void {
-    if (!existsSync(this.file)) {
+    // One stat per check (each token check calls this): no file means no tokens.
+    const st = statSync(this.file, { throwIfNoEntry: false });
+    if (st === undefined) {
       this.entries = [];
       this.loaded = '';
       return;
     }
-    const st = statSync(this.file);
     const stamp = `${st.mtimeMs}:${st.ino}`;
     if (stamp === this.loaded) return;
     let parsed: unknown;
