@@ -50,12 +50,21 @@ function toDesired(r: Row): StoredDesired {
 export class SqliteFleetStore implements FleetStore {
   private readonly db: Database.Database;
   private historyRows: number;
+  /** The statements every accepted report runs (reported-intake.ts), prepared once. */
+  private readonly byId: Database.Statement;
+  private readonly upsertReported: Database.Statement;
+  private readonly insertEvent: Database.Statement;
 
   constructor(file: string) {
     mkdirSync(dirname(file), { recursive: true });
     this.db = openSqlite(Database, file, { fail: (_kind, message) => new CloudError('FM_ERR_CLOUD_STORE_OPEN', message) });
     this.db.exec(SCHEMA);
     this.historyRows = (this.db.prepare('SELECT count(*) AS n FROM history').get() as { n: number }).n;
+    this.byId = this.db.prepare('SELECT * FROM gateways WHERE id = ?');
+    this.upsertReported = this.db.prepare(
+      'INSERT INTO gateways (id, tags, reported, reported_at) VALUES (@id, @tags, @reported, @at) ON CONFLICT (id) DO UPDATE SET tags = @tags, reported = @reported, reported_at = @at',
+    );
+    this.insertEvent = this.db.prepare('INSERT INTO history (at, gateway, kind, detail) VALUES (?,?,?,?)');
   }
 
   putBundle(b: StoredBundle): void {
@@ -118,7 +127,7 @@ export class SqliteFleetStore implements FleetStore {
   }
 
   gateway(id: string): FleetGateway | null {
-    const r = this.db.prepare('SELECT * FROM gateways WHERE id = ?').get(id) as Row | undefined;
+    const r = this.byId.get(id) as Row | undefined;
     return r ? toGateway(r) : null;
   }
 
@@ -132,9 +141,7 @@ export class SqliteFleetStore implements FleetStore {
   }
 
   saveReported(id: string, reported: ReportedState, tags: string[], at: number): void {
-    this.db
-      .prepare('INSERT INTO gateways (id, tags, reported, reported_at) VALUES (@id, @tags, @reported, @at) ON CONFLICT (id) DO UPDATE SET tags = @tags, reported = @reported, reported_at = @at')
-      .run({ id, tags: JSON.stringify(tags), reported: JSON.stringify(reported), at });
+    this.upsertReported.run({ id, tags: JSON.stringify(tags), reported: JSON.stringify(reported), at });
   }
 
   savePublished(id: string, serial: number, published: string): void {
@@ -167,7 +174,7 @@ export class SqliteFleetStore implements FleetStore {
   }
 
   addEvent(e: Omit<FleetEvent, 'id'>): void {
-    this.db.prepare('INSERT INTO history (at, gateway, kind, detail) VALUES (?,?,?,?)').run(e.at, e.gateway, e.kind, JSON.stringify(e.detail));
+    this.insertEvent.run(e.at, e.gateway, e.kind, JSON.stringify(e.detail));
     if (++this.historyRows > MAX_HISTORY_ROWS + MAX_HISTORY_ROWS / 10) {
       this.db.prepare('DELETE FROM history WHERE id <= (SELECT max(id) FROM history) - ?').run(MAX_HISTORY_ROWS);
       this.historyRows = MAX_HISTORY_ROWS;
