@@ -104,6 +104,12 @@ export function judgeDesired(d: DesiredState, ctx: JudgeContext): { plans: Plan[
   return { plans, refusals };
 }
 
+/** Whether two plans install the same thing (the same release version, or the same config revision). */
+export function samePlan(a: Plan, b: Plan): boolean {
+  if (a.kind === 'release') return b.kind === 'release' && a.body.version === b.body.version;
+  return b.kind === 'config' && a.body.revision === b.body.revision;
+}
+
 /** Whether `a` is an older release than `b`; a running version that is no release version (a dev tree) is older than any. */
 function isOlder(a: string, b: string): boolean {
   try {

@@ -5,7 +5,7 @@ import { MAX_DESIRED_BYTES, parseDesired, type DesiredState, type RefusalReason,
 import type { FleetConfig } from '../config/fleet.js';
 import { keepRefusals, newRefusals, readMemory, writeMemory, type AgentMemory } from './agent-memory.js';
 import type { HttpGet } from './bundle-fetch.js';
-import { judgeDesired, type Plan, type Refusal } from './desired-judgement.js';
+import { judgeDesired, samePlan, type Plan, type Refusal } from './desired-judgement.js';
 import { writeFileDurably } from './durable-file.js';
 import { FleetError } from './errors.js';
 import { FleetCounters } from './fleet-metrics.js';
@@ -383,7 +383,7 @@ export class FleetAgent {
   private stillWanted(plan: Plan): boolean {
     if (this.latest === null) return false;
     const next = this.judge(this.latest).plans[0];
-    return next !== undefined && next.kind === plan.kind && (next.kind === 'release' ? next.body.version === (plan as typeof next).body.version : next.body.revision === (plan as typeof next).body.revision);
+    return next !== undefined && samePlan(next, plan);
   }
 
   private async refuseUpdate(kind: 'release' | 'config', target: string, step: ReportedUpdate['step'], reason: RefusalReason, why: string, retry: boolean, bytes?: number): Promise<void> {
