@@ -13,7 +13,7 @@ import { configFile, fleetPaths, type FleetPaths } from './fleet-paths.js';
 import { installRelease } from './release-install.js';
 import { pruneReleases } from './release-pruning.js';
 import { ReportedStateBook } from './reported-state.js';
-import { readJournal, writeJournal, type SwitchJournal } from './switch-journal.js';
+import { readJournal, reportedTarget, writeJournal, type SwitchJournal } from './switch-journal.js';
 import { completeSwitch, performSwitch } from './switch-steps.js';
 import { TrialConfirmation, type TrialProbe } from './trial-confirmation.js';
 
@@ -183,14 +183,14 @@ export class FleetAgent {
     if (j.step === 'rolled-back') {
       // Reported once: the target is remembered as failed and the journal removed.
       this.remember((m) => (j.kind === 'release' ? m.failed.push(j.target) : m.failedConfig.push(Number(j.target))));
-      this.report.set({ kind: j.kind, target: this.target(j), step: 'trial', outcome: 'rolled-back', reason: j.reason ?? 'rolled back by the launcher' });
+      this.report.set({ kind: j.kind, target: reportedTarget(j), step: 'trial', outcome: 'rolled-back', reason: j.reason ?? 'rolled back by the launcher' });
       this.log.warn({ kind: j.kind, target: j.target, previous: j.previous, reason: j.reason }, 'fleet: the switch was rolled back; it is not tried again');
       rmSync(this.paths.journal, { force: true });
       return;
     }
     if (j.step === 'confirmed') {
       // Adopted, as long as it is what runs (an overlay refused at this start is not).
-      if (this.runs(j.kind) === j.target) this.report.set({ kind: j.kind, target: this.target(j), step: 'confirm', outcome: 'adopted' });
+      if (this.runs(j.kind) === j.target) this.report.set({ kind: j.kind, target: reportedTarget(j), step: 'confirm', outcome: 'adopted' });
       // The launcher of a trial reads `confirmed`; only a later, steady start removes it.
       if (!this.d.trial) rmSync(this.paths.journal, { force: true });
       return;
@@ -199,13 +199,13 @@ export class FleetAgent {
       // Killed between the journal and the restart: finish the switch and restart into it.
       this.log.info({ kind: j.kind, target: j.target }, 'fleet: finishing an interrupted switch');
       completeSwitch(this.paths, j);
-      this.report.set({ kind: j.kind, target: this.target(j), step: 'switch', outcome: 'in-progress' });
+      this.report.set({ kind: j.kind, target: reportedTarget(j), step: 'switch', outcome: 'in-progress' });
       this.paused = true;
       void this.publish().then(() => this.d.restart(RESTART_INTO_NEW));
       return;
     }
     this.paused = true;
-    this.report.set({ kind: j.kind, target: this.target(j), step: 'trial', outcome: 'in-progress' });
+    this.report.set({ kind: j.kind, target: reportedTarget(j), step: 'trial', outcome: 'in-progress' });
     if (!this.d.trial) {
       this.log.warn({ kind: j.kind, target: j.target }, 'fleet: switch journal in trial but not started by the launcher on trial (FM_FLEET_TRIAL=1); fleet updates paused');
       return;
@@ -236,7 +236,7 @@ export class FleetAgent {
       const removed = pruneReleases(this.paths.releasesDir, [j.target, j.previous]);
       if (removed.length > 0) this.log.info({ removed }, 'fleet: older releases removed');
     }
-    this.report.set({ kind: j.kind, target: this.target(j), step: 'confirm', outcome: 'adopted' });
+    this.report.set({ kind: j.kind, target: reportedTarget(j), step: 'confirm', outcome: 'adopted' });
     this.log.info({ kind: j.kind, target: j.target }, `fleet: ${j.kind} ${j.target} confirmed healthy`);
     void this.publish();
     // The launcher polls the journal each second: a next switch rewriting it before the launcher
@@ -373,7 +373,7 @@ export class FleetAgent {
     performSwitch(this.paths, journal);
     this.counters.switches++;
     this.paused = true;
-    this.report.set({ kind: what.kind, target: this.target(journal), step: 'switch', outcome: 'in-progress', ...(bytes !== undefined ? { bytes } : {}) });
+    this.report.set({ kind: what.kind, target: reportedTarget(journal), step: 'switch', outcome: 'in-progress', ...(bytes !== undefined ? { bytes } : {}) });
     this.log.info({ kind: what.kind, target: what.target, previous: what.previous }, `fleet: switched to ${what.kind} ${what.target}; restarting into it`);
     await this.publish();
     this.d.restart(RESTART_INTO_NEW);
@@ -388,7 +388,7 @@ export class FleetAgent {
 
   private async refuseUpdate(kind: 'release' | 'config', target: string, step: ReportedUpdate['step'], reason: RefusalReason, why: string, retry: boolean, bytes?: number): Promise<void> {
     this.recordRefusals([{ kind, target, reason, why }]);
-    this.report.set({ kind, target: kind === 'config' ? Number(target) : target, step, outcome: 'refused', reason: why, ...(bytes !== undefined ? { bytes } : {}) });
+    this.report.set({ kind, target: reportedTarget({ kind, target }), step, outcome: 'refused', reason: why, ...(bytes !== undefined ? { bytes } : {}) });
     await this.publish();
     if (retry) this.scheduleRetry();
   }
@@ -427,10 +427,6 @@ export class FleetAgent {
   /** What runs of `kind`, as a journal names it. */
   private runs(kind: SwitchJournal['kind']): string {
     return kind === 'release' ? this.d.running.version : String(this.d.running.configRevision);
-  }
-
-  private target(j: Pick<SwitchJournal, 'kind' | 'target'>): string | number {
-    return j.kind === 'config' ? Number(j.target) : j.target;
   }
 
   private async publish(): Promise<void> {

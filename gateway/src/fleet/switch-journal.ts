@@ -90,6 +90,11 @@ export function writeJournal(file: string, j: SwitchJournal): void {
   writeFileDurably(file, encodeJournal(j));
 }
 
+/** A journal's target as the reported state names it: a config revision is a number there. */
+export function reportedTarget(j: Pick<SwitchJournal, 'kind' | 'target'>): string | number {
+  return j.kind === 'config' ? Number(j.target) : j.target;
+}
+
 function oneLine(s: string): string {
   return s.replace(/[\r\n]+/g, ' ').slice(0, 500);
 }
