@@ -1,7 +1,7 @@
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
-import { MAX_DESIRED_BYTES, parseDesired, type DesiredState, type RefusalReason, type ReportedUpdate } from '@fieldmesh/protocol';
+import { parseDesired, type DesiredState, type RefusalReason, type ReportedUpdate } from '@fieldmesh/protocol';
 import type { FleetConfig } from '../config/fleet.js';
 import { keepRefusals, newRefusals, readMemory, writeMemory, type AgentMemory } from './agent-memory.js';
 import type { HttpGet } from './bundle-fetch.js';
@@ -134,7 +134,7 @@ export class FleetAgent {
   onDesired(payload: Buffer): void {
     try {
       if (payload.length === 0) return; // a cleared retained message: nothing desired
-      const p = payload.length > MAX_DESIRED_BYTES ? { ok: false as const, why: `${payload.length} bytes, over ${MAX_DESIRED_BYTES}` } : parseDesired(payload);
+      const p = parseDesired(payload); // refuses an oversized one before parsing it
       if (!p.ok || p.value.gateway !== this.d.gatewayId) {
         const why = p.ok ? `desired state for gateway ${JSON.stringify(p.value.gateway)}` : `desired state: ${p.why}`;
         this.counters.malformedDesired++;
