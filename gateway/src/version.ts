@@ -30,8 +30,10 @@ export function releaseAbove(from: string): { version: string; dir: string } | n
 }
 
 /**
- * The version this gateway runs as, reported by `fieldmesh_build_info`, `--version`, its mesh
- * metadata, Home Assistant and the reading log's schema record: its release's version when it
- * runs from a release (the fleet installs releases by version), else package.json's.
+ * The release this code runs from (looked for once, at load), and the version this gateway runs
+ * as, reported by `fieldmesh_build_info`, `--version`, its mesh metadata, Home Assistant and the
+ * reading log's schema record: its release's version when it runs from a release (the fleet
+ * installs releases by version), else package.json's.
  */
-export const GATEWAY_VERSION: string = releaseAbove(fileURLToPath(import.meta.url))?.version ?? PACKAGE_VERSION;
+export const RUNNING_RELEASE = releaseAbove(fileURLToPath(import.meta.url));
+export const GATEWAY_VERSION: string = RUNNING_RELEASE?.version ?? PACKAGE_VERSION;
