@@ -149,7 +149,9 @@ export async function bundlesFromCommits(names: BundleName[] = ['base', 'good', 
     for (const name of names) {
       const meta = join(dir, `${name}.json`);
       if (existsSync(meta)) {
-        out[name] = { ...(JSON.parse(readFileSync(meta, 'utf8')) as FleetBundle), buildSeconds: 0 };
+        // The cache is shared by every clone on the machine, so the commit it names may live in
+        // another repository: make this one's (same bundled trees, by the key) to name instead.
+        out[name] = { ...(JSON.parse(readFileSync(meta, 'utf8')) as FleetBundle), commit: commitFor(name, head), buildSeconds: 0 };
         continue;
       }
       const commit = commitFor(name, head);
