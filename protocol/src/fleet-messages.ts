@@ -1,3 +1,4 @@
+import { IDENTIFIER_RULE, isGatewayId, isGroupTag } from './identifiers.js';
 import { isRecord, type ConfigBody, type ReleaseBody, type RollbackBody, type SignedArtifact } from './fleet-artifact.js';
 
 /**
@@ -87,8 +88,6 @@ export interface ReportedState {
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; why: string };
 
-const GATEWAY_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const TAG = /^[A-Za-z0-9._-]{1,64}$/;
 const BUNDLE_PATH = /^\/api\/fleet\/releases\/[0-9.]{5,22}\/bundle$/;
 
 const isSerial = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -106,7 +105,7 @@ function parseMessage(payload: Buffer | string, max: number): Parsed<Record<stri
   }
   if (!isRecord(v)) return { ok: false, why: 'not a JSON object' };
   if (v.format !== 1) return { ok: false, why: `format ${JSON.stringify(v.format)} is not 1` };
-  if (typeof v.gateway !== 'string' || !GATEWAY_ID.test(v.gateway)) return { ok: false, why: 'gateway is not a gateway id' };
+  if (typeof v.gateway !== 'string' || !isGatewayId(v.gateway)) return { ok: false, why: 'gateway is not a gateway id' };
   return { ok: true, value: v };
 }
 
@@ -148,8 +147,8 @@ export function parseReported(payload: Buffer | string): Parsed<ReportedState> {
   if (!p.ok) return p;
   const v = p.value;
   if (!isShort(v.at, 40) || Number.isNaN(Date.parse(v.at as string))) return { ok: false, why: 'at is not an ISO time' };
-  if (!Array.isArray(v.tags) || v.tags.length > 32 || !v.tags.every((t) => typeof t === 'string' && TAG.test(t))) {
-    return { ok: false, why: 'tags is not a list of at most 32 tags ([A-Za-z0-9._-], 1-64 characters)' };
+  if (!Array.isArray(v.tags) || v.tags.length > 32 || !v.tags.every(isGroupTag)) {
+    return { ok: false, why: `tags is not a list of at most 32 tags (${IDENTIFIER_RULE})` };
   }
   const running = v.running;
   if (!isRecord(running) || !isShort(running.version, 22) || !(running.configRevision === null || isSerial(running.configRevision))) {

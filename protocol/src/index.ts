@@ -1,8 +1,9 @@
 /**
  * The uplink's wire contract, shared by the gateway (sender) and the cloud bridge (receiver):
- * topics, the batch and ack codecs, the wire reading, their error catalog (FORMAT.md), and the
+ * gateway ids and group tags, topics, the batch and ack codecs, the wire reading, their error catalog (FORMAT.md), and the
  * MQTT fixed-header guard both brokers put in front of aedes.
  */
+export * from './identifiers.js';
 export * from './wire-reading.js';
 export * from './errors.js';
 export * from './batch-codec.js';

@@ -1,4 +1,5 @@
 import { ProtocolError } from './errors.js';
+import { isGatewayId } from './identifiers.js';
 
 /**
  * Topics and the small JSON messages of the uplink protocol besides the batch itself
@@ -13,10 +14,10 @@ export const uplinkTopics = {
   alerts: (gatewayId: string) => `fm/g/${gatewayId}/alerts`,
 } as const;
 
-/** Matches `fm/g/<gateway>/<kind>`; returns null for anything else. */
+/** Matches `fm/g/<gateway>/<kind>` with a gateway id (§1.1) as `<gateway>`; returns null for anything else. */
 export function parseUplinkTopic(topic: string): { gatewayId: string; kind: string } | null {
   const parts = topic.split('/');
-  if (parts.length !== 4 || parts[0] !== 'fm' || parts[1] !== 'g' || !parts[2] || !parts[3]) return null;
+  if (parts.length !== 4 || parts[0] !== 'fm' || parts[1] !== 'g' || !isGatewayId(parts[2]) || !parts[3]) return null;
   return { gatewayId: parts[2], kind: parts[3] };
 }
 

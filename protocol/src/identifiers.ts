@@ -1,0 +1,31 @@
+/**
+ * Gateway ids and group tags (FORMAT.md §1.1): the one grammar every end checks them against.
+ * A gateway id stands as an MQTT topic level (`fm/g/<id>/…`), an HTTP path segment and query
+ * value, a file name and a command-line argument; a tag is matched against gateway ids' reported
+ * tags and names a rollout's group. Hence ASCII letters, digits, `.`, `_`, `-`, at most 64, and a
+ * letter or digit first: no MQTT wildcard or separator, no `.`/`..`, no hidden file, nothing a
+ * CLI reads as a flag.
+ */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** A gateway id: `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`. */
+export const GATEWAY_ID: RegExp = NAME;
+
+/** A group tag: the gateway id's grammar, so a tag is as safe wherever it appears. */
+export const GROUP_TAG: RegExp = NAME;
+
+/** The grammar in words, for error messages. */
+export const IDENTIFIER_RULE = '1-64 of letters, digits, . _ -, starting with a letter or digit';
+
+// A string argument gets a plain boolean: a `v is string` guard would narrow a refused string to never.
+export function isGatewayId(v: string): boolean;
+export function isGatewayId(v: unknown): v is string;
+export function isGatewayId(v: unknown): boolean {
+  return typeof v === 'string' && GATEWAY_ID.test(v);
+}
+
+export function isGroupTag(v: string): boolean;
+export function isGroupTag(v: unknown): v is string;
+export function isGroupTag(v: unknown): boolean {
+  return typeof v === 'string' && GROUP_TAG.test(v);
+}
