@@ -38,8 +38,8 @@ export const CLOUD_ERRORS = {
     howToSolve: 'Restore it from backup or remove it and add the gateways again with `fieldmesh cloud add-gateway`.',
   },
   FM_ERR_CLOUD_GATEWAY_ID: {
-    meaning: 'A gateway id does not match [A-Za-z0-9][A-Za-z0-9_.-]{0,63} (it stands in MQTT topics).',
-    howToSolve: 'Pick another id.',
+    meaning: 'A gateway id is not 1-64 of letters, digits, . _ - starting with a letter or digit (protocol/FORMAT.md §1.1: it stands in MQTT topics, URLs and file names), or it ends in .relay.',
+    howToSolve: 'Pick another id, the same as the gateway\'s own `id` key (which follows the same rule).',
   },
   FM_ERR_CLOUD_GATEWAY_EXISTS: {
     meaning: 'That gateway id already has credentials.',

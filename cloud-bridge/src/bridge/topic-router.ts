@@ -1,4 +1,4 @@
-import { parseRelayTopic, parseUplinkTopic } from '@fieldmesh/protocol';
+import { isGatewayId, parseRelayTopic, parseUplinkTopic } from '@fieldmesh/protocol';
 
 /** The kinds of message a gateway publishes to the cloud (protocol/FORMAT.md §1, relay topics). */
 export type UplinkMessageKind = 'batch' | 'relayBatch' | 'status' | 'alert' | 'alerts' | 'fleetReported';
@@ -36,7 +36,7 @@ export interface UplinkRoute {
 /** The route of a topic, or null for a topic no gateway publishes on. */
 export function routeOf(topic: string): UplinkRoute | null {
   const fleet = FLEET_REPORTED.exec(topic);
-  if (fleet) return { kind: 'fleetReported', gatewayId: fleet[1]!, publisherId: fleet[1]! };
+  if (fleet && isGatewayId(fleet[1])) return { kind: 'fleetReported', gatewayId: fleet[1]!, publisherId: fleet[1]! };
   const r = parseRelayTopic(topic);
   if (r) return r.kind === 'batch' ? { kind: 'relayBatch', gatewayId: r.originId, publisherId: r.relayId } : null;
   const t = parseUplinkTopic(topic);

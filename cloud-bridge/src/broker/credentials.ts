@@ -1,8 +1,7 @@
 import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { isDeviceId } from '@fieldmesh/device-sdk';
-import { generateOriginKey, originPublicKey } from '@fieldmesh/protocol';
+import { generateOriginKey, IDENTIFIER_RULE, isGatewayId, originPublicKey } from '@fieldmesh/protocol';
 import { CloudError } from '../errors.js';
 
 /**
@@ -88,7 +87,7 @@ export class GatewayCredentials {
 
   /** Issues a password for `id` and stores its hash; returns the password (shown once). */
   add(id: string, opts: { rotate?: boolean; publicKey?: string } = {}): string {
-    if (!isDeviceId(id)) throw new CloudError('FM_ERR_CLOUD_GATEWAY_ID', `gateway id ${JSON.stringify(id)}`);
+    if (!isGatewayId(id)) throw new CloudError('FM_ERR_CLOUD_GATEWAY_ID', `gateway id ${JSON.stringify(id.slice(0, 80))} is not ${IDENTIFIER_RULE}`);
     // `<id>.relay` is gateway <id>'s relay session (gateway-access.ts ownsClientId): no gateway may be named so.
     if (id.endsWith('.relay')) throw new CloudError('FM_ERR_CLOUD_GATEWAY_ID', `gateway id ${JSON.stringify(id)} ends in .relay, the client id suffix of relay links`);
     this.reloadIfChanged();

@@ -1,6 +1,5 @@
 import type { Client, PublishPacket, Subscription } from 'aedes';
-import { isDeviceId } from '@fieldmesh/device-sdk';
-import { fleetTopics, parseUplinkTopic, uplinkTopics, parseRelayTopic, relayTopics } from '@fieldmesh/protocol';
+import { fleetTopics, isGatewayId, parseUplinkTopic, uplinkTopics, parseRelayTopic, relayTopics } from '@fieldmesh/protocol';
 import { certificateIdentity } from './broker-tls.js';
 import type { GatewayCredentials } from './credentials.js';
 
@@ -70,20 +69,20 @@ export class GatewayAccess {
     // certificate can never log in (and so publish) as gw-a.
     const certId = certificateIdentity(client);
     if (certId !== undefined) {
-      if (!isDeviceId(certId)) return refuse(5, `certificate CN ${JSON.stringify(certId.slice(0, 80))} is not a valid gateway id`);
+      if (!isGatewayId(certId)) return refuse(5, `certificate CN ${JSON.stringify(certId.slice(0, 80))} is not a valid gateway id`);
       if (username !== undefined && username !== certId) return refuse(5, `username ${JSON.stringify(username.slice(0, 80))} does not match the certificate CN ${certId}`);
       if (!ownsClientId(certId, client.id)) return refuse(2, clientIdWhy(certId, client.id));
       this.identity.set(client, certId);
       return done(null, true);
     }
     if (this.mode === 'none') {
-      const id = username && isDeviceId(username) ? username : client.id;
-      if (!isDeviceId(id)) return refuse(2, `client id ${JSON.stringify(id)} is not a valid gateway id`);
+      const id = username && isGatewayId(username) ? username : client.id;
+      if (!isGatewayId(id)) return refuse(2, `client id ${JSON.stringify(id)} is not a valid gateway id`);
       if (!ownsClientId(id, client.id)) return refuse(2, clientIdWhy(id, client.id));
       this.identity.set(client, id);
       return done(null, true);
     }
-    if (!username || !isDeviceId(username)) return refuse(4, 'missing or invalid username');
+    if (!username || !isGatewayId(username)) return refuse(4, 'missing or invalid username');
     // Checked before the password, so a guess costs no scrypt; a takeover needs the victim's own login.
     if (!ownsClientId(username, client.id)) return refuse(2, clientIdWhy(username, client.id));
     this.credentials!.verify(username, password).then(
@@ -130,7 +129,7 @@ export class GatewayAccess {
    */
   private mayRelay(id: string, topic: string): boolean {
     const r = parseRelayTopic(topic);
-    if (!r || r.kind !== 'batch' || r.relayId !== id || r.originId === id || !isDeviceId(r.originId)) return false;
+    if (!r || r.kind !== 'batch' || r.relayId !== id || r.originId === id || !isGatewayId(r.originId)) return false;
     return this.mode === 'none' || this.credentials!.ids().includes(r.originId);
   }
 }

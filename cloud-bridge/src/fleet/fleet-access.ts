@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { isDeviceId, type Clock } from '@fieldmesh/device-sdk';
+import { type Clock } from '@fieldmesh/device-sdk';
+import { isGatewayId } from '@fieldmesh/protocol';
 import { bearerToken } from '../http/alert-routes.js';
 import { readCookie, TOKEN_COOKIE } from '../http/http-access.js';
 import type { FleetAdminTokens } from './admin-tokens.js';
@@ -60,7 +61,7 @@ export class FleetAccess {
     if (colon < 1) return null;
     const id = pair.slice(0, colon);
     const password = pair.slice(colon + 1);
-    if (!isDeviceId(id)) return null;
+    if (!isGatewayId(id)) return null;
     if (this.credentials === null) return { kind: 'gateway', id };
     if (password.length === 0 || password.length > 256) return null;
     const key = `${id}\0${createHash('sha256').update(password).digest('hex')}`;

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isDeviceId } from '@fieldmesh/device-sdk';
-import { isReleaseVersion } from '@fieldmesh/protocol';
+import { IDENTIFIER_RULE, isGatewayId, isGroupTag, isReleaseVersion } from '@fieldmesh/protocol';
 import { CloudHttpError } from '../http/errors.js';
 import { readJsonBody, sendJson as send } from '../http/json-body.js';
 import { RangeRefusal, sendBundle } from './bundle-download.js';
@@ -15,7 +14,6 @@ import { rolloutView } from './rollout-waves.js';
 /** Envelopes and desired/rollout requests are small JSON: a config envelope is at most 48 KiB of body. */
 const MAX_JSON_BYTES = 64 * 1024;
 const MAX_HISTORY = 1000;
-const TAG = /^[A-Za-z0-9._-]{1,64}$/;
 const REVISION = /^[1-9]\d{0,14}$/;
 
 export type FleetRefusal = 'unauthorized' | 'forbidden' | 'bad_request' | 'not_found' | 'method' | 'conflict' | 'too_large' | 'media_type' | 'range';
@@ -32,8 +30,8 @@ function only(body: Record<string, unknown>, keys: string[], what: string): void
 
 function parseTarget(v: unknown): DesiredTarget {
   if (!isObject(v) || Object.keys(v).length !== 1) throw bad('target must be {"gateway":"ID"}, {"group":"TAG"} or {"all":true}');
-  if (typeof v.gateway === 'string' && isDeviceId(v.gateway)) return { gateway: v.gateway };
-  if (typeof v.group === 'string' && TAG.test(v.group)) return { group: v.group };
+  if (isGatewayId(v.gateway)) return { gateway: v.gateway };
+  if (isGroupTag(v.group)) return { group: v.group };
   if (v.all === true) return { all: true };
   throw bad('target must be {"gateway":"ID"}, {"group":"TAG"} or {"all":true} with a valid id or tag');
 }
@@ -160,7 +158,7 @@ export class FleetRoutes {
   private history(params: URLSearchParams): Record<string, unknown> {
     for (const k of params.keys()) if (!['gateway', 'limit', 'before', 'token'].includes(k)) throw bad(`unknown parameter ${JSON.stringify(k.slice(0, 40))}; known: gateway, limit, before`);
     const gateway = params.get('gateway') ?? undefined;
-    if (gateway !== undefined && !isDeviceId(gateway)) throw bad('gateway is not a gateway id');
+    if (gateway !== undefined && !isGatewayId(gateway)) throw bad('gateway is not a gateway id');
     const num = (k: string, max: number) => {
       const v = params.get(k);
       if (v === null) return undefined;
@@ -205,7 +203,7 @@ export class FleetRoutes {
     if ((body.version === undefined) === (body.configRevision === undefined)) throw bad('a rollout has exactly one of version and configRevision');
     if (body.version !== undefined && !isReleaseVersion(body.version)) throw bad('version is not MAJOR.MINOR.PATCH');
     if (body.configRevision !== undefined && !isCount(body.configRevision, 1, Number.MAX_SAFE_INTEGER)) throw bad('configRevision is not a positive integer');
-    if (body.group !== undefined && (typeof body.group !== 'string' || !TAG.test(body.group))) throw bad('group is not a tag ([A-Za-z0-9._-], 1-64)');
+    if (body.group !== undefined && !isGroupTag(body.group)) throw bad(`group is not a tag (${IDENTIFIER_RULE})`);
     const num = (k: string, min: number, max: number, dflt: number) => {
       const v = body[k] ?? dflt;
       if (!isCount(v, min, max)) throw bad(`${k} must be an integer ${min}..${max}`);

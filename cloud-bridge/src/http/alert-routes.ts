@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { isDeviceId } from '@fieldmesh/device-sdk';
+import { isGatewayId } from '@fieldmesh/protocol';
 import type { AlertAck, AlertHistoryEvent, AlertRef, OpenAlert } from '../bridge/alert-store.js';
 import { CloudHttpError } from './errors.js';
 import { readJsonBody } from './json-body.js';
@@ -44,7 +44,7 @@ export function alertsQuery(book: AlertBook, params: URLSearchParams): { open: O
     if (!['gateway', 'state', 'from', 'to', 'limit'].includes(key)) throw new RouteError(400, `unknown parameter ${JSON.stringify(key.slice(0, 40))}; known: gateway, state, from, to, limit`);
   }
   const gateway = params.get('gateway') ?? undefined;
-  if (gateway !== undefined && !isDeviceId(gateway)) throw new RouteError(400, `gateway ${JSON.stringify(gateway.slice(0, 80))} is not a gateway id`);
+  if (gateway !== undefined && !isGatewayId(gateway)) throw new RouteError(400, `gateway ${JSON.stringify(gateway.slice(0, 80))} is not a gateway id`);
   const state = params.get('state') ?? 'all';
   if (state !== 'open' && state !== 'all') throw new RouteError(400, `state must be open or all, got ${JSON.stringify(state.slice(0, 40))}`);
   const from = intParam(params, 'from', -8.64e15, 8.64e15);
@@ -77,7 +77,7 @@ export async function acknowledgeAlert(
   const body = (await readJsonBody(req, MAX_ACK_BODY_BYTES)) as Record<string, unknown> | null;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RouteError(400, 'the body must be a JSON object {"gateway","epoch","alertId"}');
   const { gateway, epoch, alertId } = body;
-  if (typeof gateway !== 'string' || !isDeviceId(gateway)) throw new RouteError(400, 'gateway must be a gateway id');
+  if (typeof gateway !== 'string' || !isGatewayId(gateway)) throw new RouteError(400, 'gateway must be a gateway id');
   if (typeof epoch !== 'string' || !EPOCH.test(epoch)) throw new RouteError(400, 'epoch must be 1-64 of [A-Za-z0-9_.-]');
   if (typeof alertId !== 'number' || !Number.isSafeInteger(alertId) || alertId < 0) throw new RouteError(400, 'alertId must be an integer ≥ 0');
   const ref = { gateway, epoch, alertId };

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { isDeviceId, isSeriesName } from '@fieldmesh/device-sdk';
+import { isSeriesName } from '@fieldmesh/device-sdk';
+import { isGatewayId } from '@fieldmesh/protocol';
 import { PROMETHEUS_CONTENT_TYPE } from '@fieldmesh/device-sdk/metrics/prometheus';
 import type { AlertAck, AlertRef } from '../bridge/alert-store.js';
 import { CloudError } from '../errors.js';
@@ -49,7 +50,7 @@ export function parseReadingQuery(params: URLSearchParams): ReadingQuery & { ste
   const q: ReadingQuery & { step?: number } = { limit: 1000 };
   const gateway = params.get('gateway');
   if (gateway !== null) {
-    if (!isDeviceId(gateway)) throw new BadRequest(`gateway ${JSON.stringify(gateway.slice(0, 80))} is not a gateway id`);
+    if (!isGatewayId(gateway)) throw new BadRequest(`gateway ${JSON.stringify(gateway.slice(0, 80))} is not a gateway id`);
     q.gateway = gateway;
   }
   const series = params.get('series');
@@ -65,9 +66,11 @@ export function parseReadingQuery(params: URLSearchParams): ReadingQuery & { ste
   const after = params.get('after');
   if (after !== null) {
     // The `next` value of the previous page: ts~gateway~epoch~seq (`~` is in no id alphabet).
-    const m = /^(-?\d{1,16})~([A-Za-z0-9][A-Za-z0-9_.-]{0,63})~([A-Za-z0-9_.-]{1,64})~(\d{1,16})$/.exec(after);
-    if (!m) throw new BadRequest('after must be the `next` value of a previous page (ts~gateway~epoch~seq)');
-    q.after = { ts: Number(m[1]), gateway: m[2]!, epoch: m[3]!, seq: Number(m[4]) };
+    const [ts, gateway, epoch, seq, ...more] = after.split('~');
+    if (more.length > 0 || !/^-?\d{1,16}$/.test(ts!) || !isGatewayId(gateway) || !/^[A-Za-z0-9_.-]{1,64}$/.test(epoch ?? '') || !/^\d{1,16}$/.test(seq ?? '')) {
+      throw new BadRequest('after must be the `next` value of a previous page (ts~gateway~epoch~seq)');
+    }
+    q.after = { ts: Number(ts), gateway, epoch: epoch!, seq: Number(seq) };
   }
   const limit = intParam(params, 'limit');
   if (limit !== undefined) {
@@ -211,7 +214,7 @@ export class CloudHttpApi {
           return send(res, 200, { gateways: await this.store.gateways() });
         case '/api/series': {
           const gateway = url.searchParams.get('gateway') ?? undefined;
-          if (gateway !== undefined && !isDeviceId(gateway)) throw new BadRequest('gateway is not a gateway id');
+          if (gateway !== undefined && !isGatewayId(gateway)) throw new BadRequest('gateway is not a gateway id');
           const series = await this.store.series(gateway);
           return send(res, 200, { series: series.map((s) => ({ ...s, lastValue: jsonValue(s.lastValue) })) });
         }

@@ -1,4 +1,5 @@
 import { systemClock, type Clock, silentLogger, type Logger } from '@fieldmesh/device-sdk';
+import { isGatewayId } from '@fieldmesh/protocol';
 import type { ActiveCondition, RuleTransition } from './transition.js';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { AlertError } from './errors.js';
@@ -36,8 +37,6 @@ export interface AlertsStats {
   open: number;
 }
 
-const ID = /^[A-Za-z0-9_.-]{1,64}$/;
-
 /**
  * The alert lifecycle: each rule transition is stored first (so it is durable and queued upstream
  * through the log, which is the AlertOutbox), then published locally at once, so a local actuator
@@ -54,7 +53,7 @@ export class Alerts {
   private unstoredSeq = 0;
 
   constructor(private readonly opts: AlertsOptions) {
-    if (!ID.test(opts.gatewayId)) throw new AlertError('FM_ERR_ALERT_BAD_GATEWAY_ID', `gateway id '${opts.gatewayId}' is not usable`);
+    if (!isGatewayId(opts.gatewayId)) throw new AlertError('FM_ERR_ALERT_BAD_GATEWAY_ID', `gateway id '${opts.gatewayId}' is not usable`);
     this.clock = opts.clock ?? systemClock;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'alerts' });
     this.retain = opts.retain ?? true;

@@ -1,3 +1,4 @@
+import { GROUP_TAG, IDENTIFIER_RULE } from '@fieldmesh/protocol';
 import { int, listOf, nullable, section, str, type Check } from './checks.js';
 import { ConfigError } from './errors.js';
 
@@ -29,12 +30,11 @@ export const fleetDefaults: Omit<FleetConfig, 'releaseKeys'> = {
 };
 
 const RELEASE_KEY = /^[A-Za-z0-9+/]{43}=$/;
-const TAG = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 const base = section<FleetConfig>(
   {
     releaseKeys: listOf(str({ pattern: RELEASE_KEY, hint: 'a 44-character base64 Ed25519 public key (the publicKey of `fieldmesh fleet keygen`)' }), 16),
-    tags: listOf(str({ pattern: TAG, hint: 'a tag (letters, digits, _ . -; up to 64)' }), 32),
+    tags: listOf(str({ pattern: GROUP_TAG, hint: `a group tag (${IDENTIFIER_RULE})` }), 32),
     cloudUrl: nullable(str({ pattern: /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, hint: 'an http(s) base URL like https://cloud.example:8443', max: 2048 })),
     releasesDir: str({ max: 4096 }),
     confirmDeadlineSec: int(5, 86_400),

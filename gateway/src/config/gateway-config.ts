@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { DEVICE_ID } from '@fieldmesh/device-sdk';
+import { GATEWAY_ID, IDENTIFIER_RULE, isGatewayId } from '@fieldmesh/protocol';
 import { ConfigEnvError, processConfigEnv, substituteConfigEnv, type ConfigEnv } from '@fieldmesh/device-sdk/config-env';
 import { ConfigError } from './errors.js';
 import { deepFreeze, listOf, nullable, oneOf, section, str, type Check } from './checks.js';
@@ -55,7 +55,7 @@ export interface GatewayConfig {
 /** A gateway id from the host name: lower case, unsafe characters as `-`, at most 64. */
 export function idFromHostname(host = hostname()): string {
   const id = host.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 64);
-  return DEVICE_ID.test(id) ? id : 'gateway';
+  return isGatewayId(id) ? id : 'gateway';
 }
 
 /** Every default in one place, so `fieldmesh init` and the docs cannot disagree with the code. `id` is filled in from the host name at load. */
@@ -80,7 +80,7 @@ export const gatewayDefaults: Omit<GatewayConfig, 'id'> = {
 const checkGateway: Check<GatewayConfig> = (v, path) =>
   section<GatewayConfig>(
     {
-      id: str({ pattern: DEVICE_ID, hint: 'a gateway id (letters, digits, _ . -; up to 64)' }),
+      id: str({ pattern: GATEWAY_ID, hint: `a gateway id (${IDENTIFIER_RULE})` }),
       dataDir: str({ max: 4096 }),
       logLevel: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'),
       broker: checkBroker,

@@ -1,3 +1,4 @@
+import { isGatewayId } from '@fieldmesh/protocol';
 import { ByteReader, MeshWriter, CodecError } from './bytes.js';
 import { MeshError } from './errors.js';
 import { MessageType, MemberState, memberStateNames, type Message, type PushPullEntry } from './messages.js';
@@ -194,12 +195,10 @@ function readMeta(r: ByteReader): Buffer {
   return Buffer.from(r.bytes(n));
 }
 
-/** Member ids: 1-64 bytes of letters, digits, ".", "_", "-" (also checked at configuration). */
-export const MEMBER_ID = /^[A-Za-z0-9._-]{1,64}$/;
-
 function readId(r: ByteReader): string {
   const id = r.str8();
-  if (!MEMBER_ID.test(id)) throw new CodecError(`bad member id ${JSON.stringify(id.slice(0, 80))}`);
+  // A member id is its gateway's id (also checked at configuration).
+  if (!isGatewayId(id)) throw new CodecError(`bad member id ${JSON.stringify(id.slice(0, 80))}`);
   return id;
 }
 

@@ -1,5 +1,5 @@
 import { MeshError } from './errors.js';
-import { MEMBER_ID } from './codec.js';
+import { IDENTIFIER_RULE, isGatewayId } from '@fieldmesh/protocol';
 
 /**
  * Membership tuning, after memberlist's config.go. Three presets: `lan` (a site network, the
@@ -248,8 +248,8 @@ export function meshSection(c: MeshSectionInput): MeshSection {
 }
 
 export function checkMemberId(id: string): string {
-  if (!MEMBER_ID.test(id)) {
-    throw new MeshError('FM_ERR_MESH_ID', `member id ${JSON.stringify(id)} is not 1-64 letters, digits, ".", "_" or "-"`);
+  if (!isGatewayId(id)) {
+    throw new MeshError('FM_ERR_MESH_ID', `member id ${JSON.stringify(id)} is not a gateway id (${IDENTIFIER_RULE})`);
   }
   return id;
 }

@@ -26,8 +26,8 @@ export const meshErrors = {
     howToSolve: 'This is a programming error in the mesh: member ids are limited to 64 bytes and metadata to 512 so every message fits.',
   },
   FM_ERR_MESH_ID: {
-    meaning: 'A member id is empty, longer than 64 bytes, or uses characters other than letters, digits, ".", "_" and "-".',
-    howToSolve: 'Give the gateway an `id` made of letters, digits, ".", "_" or "-", at most 64 characters.',
+    meaning: 'A member id (its gateway\'s id) is not 1-64 letters, digits, ".", "_" or "-" starting with a letter or digit (protocol/FORMAT.md §1.1).',
+    howToSolve: 'Give the gateway an `id` of letters, digits, ".", "_" or "-", starting with a letter or digit, at most 64 characters.',
   },
   FM_ERR_MESH_ADDRESS: {
     meaning: 'An address is not "IPv4:port" or "[IPv6]:port".',

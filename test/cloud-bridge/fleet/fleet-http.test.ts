@@ -247,4 +247,23 @@ describe('fleet HTTP routes: uploads, downloads with Range, who may do what, hos
     expect(sample(prom, 'fieldmesh_cloud_fleet_bundle_bytes_sent_total')).toBeGreaterThan(bundleA.length);
     expect((await call(port, 'GET', '/healthz')).status).toBe(200);
   });
+  it('gateway ids and group tags off the one grammar (protocol/vectors/identifiers): 400 naming the rule, never 500', async () => {
+    const vectors = JSON.parse(readFileSync(join(import.meta.dirname, '../../../protocol/vectors/identifiers/gateway-ids.json'), 'utf8')) as { valid: string[]; invalid: string[] };
+    const put = (target: object) => call(port, 'PUT', '/api/fleet/desired', { headers: json(admin), body: JSON.stringify({ target, clear: true }) });
+    for (const bad of vectors.invalid) {
+      for (const target of [{ gateway: bad }, { group: bad }]) {
+        const r = await put(target);
+        expect([r.status, r.json().code], JSON.stringify(target)).toEqual([400, 'FM_ERR_CLOUD_HTTP_BAD_REQUEST']);
+      }
+      const rollout = await call(port, 'POST', '/api/fleet/rollouts', { headers: json(admin), body: JSON.stringify({ version: '1.2.0', group: bad }) });
+      expect([rollout.status, rollout.json().error], JSON.stringify(bad)).toEqual([400, expect.stringContaining('group is not a tag (1-64 of letters, digits, . _ -, starting with a letter or digit)')]);
+      const q = encodeURIComponent(bad);
+      expect((await call(port, 'GET', `/api/fleet/history?gateway=${q}`, { headers: bearer(viewer) })).status, bad).toBe(400);
+      expect((await call(port, 'GET', `/api/readings?gateway=${q}`, { headers: bearer(viewer) })).status, bad).toBe(400);
+    }
+    for (const good of vectors.valid) {
+      for (const target of [{ gateway: good }, { group: good }]) expect((await put(target)).status, JSON.stringify(target)).toBe(200);
+      expect((await call(port, 'GET', `/api/fleet/history?gateway=${good}`, { headers: bearer(viewer) })).status, good).toBe(200);
+    }
+  });
 });

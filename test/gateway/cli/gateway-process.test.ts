@@ -70,6 +70,10 @@ describe('add-device / add-gateway never write a data directory silently', () =>
     expect(c2.code, c2.stderr).toBe(0);
     expect(c2.stdout).toContain(`credentials: ${join(cwd, 'clouddata', 'gateways.json')}`);
     expect(existsSync(join(cwd, 'data'))).toBe(false);
+    // An id the cloud's topics, URLs and files could not carry is refused by the grammar, naming it.
+    const c2bad = await run(['cloud', 'add-gateway', '.gw', '--data-dir', 'clouddata'], cwd);
+    expect(c2bad.code).not.toBe(0);
+    expect(c2bad.stderr).toMatch(/gateway id "\.gw" is not 1-64 of letters, digits, \. _ -, starting with a letter or digit \(FM_ERR_CLOUD_GATEWAY_ID: Pick another id/);
 
     // Issuing a password needs the data directory only, not the file's secrets.
     writeFileSync(join(cwd, 'gw.yaml'), 'dataDir: ${FM_T_DATA:-./gw-from-config}\nuplink:\n  url: mqtt://c:1884\n  password: "${FM_T_UNSET_SECRET:?set me}"\n');

@@ -98,6 +98,29 @@ rules: []
     expect(() => loadGatewayConfig(join(dir, 'missing.yaml'))).toThrow(expect.objectContaining({ code: 'FM_ERR_CONFIG_FILE' }));
   });
 
+  it('checks id and fleet.tags against the gateway id grammar, naming the key and the rule', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const file = join(dir, 'tags.yaml');
+    writeFileSync(file, `id: gw-a\nfleet:\n  releaseKeys: ["${key}"]\n  tags: [north, site.east_2, ".south"]\n`);
+    const err = (() => {
+      try {
+        loadGatewayConfig(file);
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('config was accepted');
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.path).toBe('fleet.tags[2]');
+    expect(err.message).toMatch(/^fleet\.tags\[2\]: the string "\.south" is not a group tag \(1-64 of letters, digits, \. _ -, starting with a letter or digit\)/);
+    writeFileSync(file, `id: gw-a\nfleet:\n  releaseKeys: ["${key}"]\n  tags: [north, site.east_2]\n`);
+    expect(loadGatewayConfig(file).fleet?.tags).toEqual(['north', 'site.east_2']);
+    for (const id of ['-gw', '.gw', '_gw', 'gw/a', 'gw+', 'a'.repeat(65)]) {
+      const e = fails({ id });
+      expect([e.path, e.message], id).toEqual(['id', expect.stringMatching(/is not a gateway id \(1-64 of letters, digits, \. _ -, starting with a letter or digit\)|expected 1 to 1024/)]);
+    }
+  });
+
   it('derives a valid id from any host name', () => {
     expect(idFromHostname('Pi 4 (Kitchen)')).toBe('pi-4-kitchen-');
     expect(idFromHostname('---')).toBe('gateway');

@@ -1,10 +1,8 @@
+import { IDENTIFIER_RULE, isGatewayId, isGroupTag } from '@fieldmesh/protocol';
 import { UsageError } from '../command.js';
 
 /** Whom a desired-state change is for (FLEET: one gateway, a tag group, or every gateway). */
 export type FleetTarget = { gateway: string } | { group: string } | { all: true };
-
-/** Gateway ids and tags as the cloud accepts them in topics: no wildcards, separators or spaces. */
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Exactly one of --gateway ID, --group TAG, --all. */
 export function targetFromFlags(flags: Record<string, string | boolean>): FleetTarget {
@@ -15,7 +13,7 @@ export function targetFromFlags(flags: Record<string, string | boolean>): FleetT
   if (flags.all !== undefined) return { all: true };
   const key = given[0] as 'gateway' | 'group';
   const v = flags[key] as string;
-  if (!NAME.test(v)) throw new UsageError(`--${key} ${JSON.stringify(v)} is not a ${key === 'gateway' ? 'gateway id' : 'tag'} (letters, digits, . _ -, at most 64)`);
+  if (!(key === 'gateway' ? isGatewayId(v) : isGroupTag(v))) throw new UsageError(`--${key} ${JSON.stringify(v)} is not a ${key === 'gateway' ? 'gateway id' : 'tag'} (${IDENTIFIER_RULE})`);
   return key === 'gateway' ? { gateway: v } : { group: v };
 }
 

@@ -1,3 +1,4 @@
+import { IDENTIFIER_RULE, isGroupTag } from '@fieldmesh/protocol';
 import { parseFlags, UsageError } from '../command.js';
 import type { FleetIo } from './desired-change.js';
 import { FleetCloudClient } from './fleet-cloud-client.js';
@@ -7,7 +8,6 @@ import { releaseVersionArg } from './release-commands.js';
 import { FLEET_FLAGS } from './fleet-flags.js';
 
 const ROLLOUT_ID = /^[1-9]\d{0,14}$/;
-const TAG = /^[A-Za-z0-9._-]{1,64}$/;
 
 function noArguments(rest: string[]): void {
   if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
@@ -31,7 +31,7 @@ export async function startRollout(argv: string[], io: FleetIo): Promise<number>
   const configRevision = intFlag(flags, 'config-revision', 1, 2 ** 31);
   if ((flags.version === undefined) === (configRevision === undefined)) throw new UsageError('rollout needs exactly one of --version V or --config-revision N');
   const version = flags.version === undefined ? undefined : releaseVersionArg([String(flags.version)], 'rollout --version');
-  if (flags.group !== undefined && !TAG.test(String(flags.group))) throw new UsageError(`--group ${JSON.stringify(flags.group)} is not a tag (letters, digits, . _ -)`);
+  if (flags.group !== undefined && !isGroupTag(flags.group)) throw new UsageError(`--group ${JSON.stringify(flags.group)} is not a tag (${IDENTIFIER_RULE})`);
   const body: Record<string, unknown> = {
     ...(version ? { version } : { configRevision }),
     ...(flags.group !== undefined ? { group: flags.group } : {}),

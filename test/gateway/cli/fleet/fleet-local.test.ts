@@ -161,6 +161,8 @@ describe('fleet usage errors (real CLI)', () => {
       [['fleet', 'set-version', '1.3.0', '--bundle', tgz, '--key', 'cli.key', '--all'], /--bundle .*cli120.tgz is version 1.2.0, not 1.3.0: pass the bundle of 1.3.0, or set-version 1.2.0 \(FM_ERR_CLI_FLEET_BUNDLE/],
       [['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--key', tgz, '--all'], /--key .*cli120.tgz is not JSON \(FM_ERR_CLI_FLEET_KEY_FILE/],
       [['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--key', 'cli.key', '--gateway', 'gw/#'], /--gateway "gw\/#" is not a gateway id/],
+      [['fleet', 'set-version', '1.2.0', '--bundle', tgz, '--key', 'cli.key', '--group', '.north'], /--group "\.north" is not a tag \(1-64 of letters, digits, \. _ -, starting with a letter or digit\)/],
+      [['fleet', 'rollout', '--version', '1.2.0', '--group', '_north'], /--group "_north" is not a tag \(1-64 of letters, digits, \. _ -, starting with a letter or digit\)/],
       [['fleet', 'set-config', '--key', 'cli.key', '--all'], /--file F.yaml is required/],
       [['fleet', 'set-config', '--file', 'x.yaml', '--key', 'cli.key', '--all', '--revision', '-3'], /--revision -3 must be a whole number/],
       [['fleet', 'rollout'], /exactly one of --version V or --config-revision N/],
