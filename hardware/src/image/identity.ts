@@ -37,8 +37,19 @@ export interface SiteKey {
 
 export type RandomBytes = (n: number) => Buffer;
 
-/** Gateway, device and site names: a subset of the gateway's DEVICE_ID that is also a host name. */
+/**
+ * Gateway, device and site names of an image: stricter than the gateway id and device id grammar
+ * (protocol/FORMAT.md §1.1), on purpose. The gateway id defaults to the host name, and the mesh
+ * announces each gateway as the mDNS host `fm-<id>.local`, so an id made here must also be one
+ * DNS label: lower case (host names compare case-insensitively), no `.` (a label separator) and
+ * no `_`. Every such name is a gateway id (test/hardware/image/image-names.test.ts checks it);
+ * hardware may import only device-sdk (docs/ARCHITECTURE.md), hence a pattern of its own.
+ */
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/u;
+
+export function isImageName(v: string): boolean {
+  return NAME.test(v);
+}
 
 /** URL-safe, no padding: fits in YAML, MQTT usernames and shells without quoting trouble. */
 function token(random: RandomBytes, bytes: number): string {
