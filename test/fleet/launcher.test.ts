@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync, existsSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { renderReleaseInstall } from '#hardware/image/fleet/install';
 import { renderLauncher } from '#hardware/image/fleet/launcher';
+import { SH_FM_LINK } from '#hardware/image/fleet/sh-link';
 import { readJournal, switchJournal } from './journal.js';
 import { launcherRig, type LauncherRig } from './launcher-fixture.js';
 import { waitFor } from '../wait-for.js';
@@ -37,6 +39,15 @@ describe('launcher script', () => {
 
   it('refuses layout paths that would inject shell', () => {
     expect(() => renderLauncher({ releasesDir: '/opt/x"; rm -rf /' })).toThrow(/releasesDir/);
+  });
+
+  it('flips links with the same fm_link as first boot, and with nothing else', () => {
+    for (const text of [renderLauncher(), renderReleaseInstall()]) {
+      expect(text.split(SH_FM_LINK).length - 1).toBe(1);
+      // Every `ln -s` and `mv -T -f` of a link is fm_link's own.
+      expect(text.match(/\bln -s\b/gu)).toHaveLength(1);
+      expect(text.match(/^\s*(\w+)\(\) \{/gmu)?.filter((f) => /link/u.test(f))).toEqual(['fm_link() {']);
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { DEFAULT_SERVICE_LAYOUT, type ServiceLayout } from '../service/unit.js';
+import { SH_FM_LINK } from './sh-link.js';
 
 /**
  * The shell functions that lay a gateway out for side-by-side releases: first boot (firstrun.sh)
@@ -34,10 +35,7 @@ fm_bundle_version() {
   echo "$fm_v"
 }
 
-# fm_link DIR NAME VALUE: DIR/NAME -> VALUE, replaced by rename(2), never missing in between.
-fm_link() {
-  rm -f "$1/$2.new" && ln -s "$3" "$1/$2.new" && mv -T -f "$1/$2.new" "$1/$2"
-}
+${SH_FM_LINK}
 
 fm_unpack_release() {
   fm_v=$(fm_bundle_version "$1") || return 1

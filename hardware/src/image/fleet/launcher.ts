@@ -1,4 +1,5 @@
 import { DEFAULT_SERVICE_LAYOUT, type ServiceLayout } from '../service/unit.js';
+import { SH_FM_LINK } from './sh-link.js';
 
 /**
  * The launcher: the unit's ExecStart, a POSIX sh script that first boot installs from the image
@@ -109,20 +110,16 @@ write_journal() {
   sync "$FLEET" 2>/dev/null || true
 }
 
-# link DIR NAME VALUE: DIR/NAME -> VALUE, replaced by rename(2) so it is never missing.
-link() {
-  rm -f "$1/$2.new"
-  ln -s "$3" "$1/$2.new" && mv -T -f "$1/$2.new" "$1/$2"
-}
+${SH_FM_LINK}
 
 # point VERSION_OR_REVISION: what the journal's kind switches, at that value.
 point() {
   if [ "$j_kind" = release ]; then
-    [ "$(readlink "$REL/current" 2>/dev/null)" = "$1" ] || link "$REL" current "$1"
+    [ "$(readlink "$REL/current" 2>/dev/null)" = "$1" ] || fm_link "$REL" current "$1"
   elif [ "$1" = base ]; then
     rm -f "$OVERLAY"
   else
-    [ "$(readlink "$OVERLAY" 2>/dev/null)" = "$1.json" ] || link "$FLEET/config" current "$1.json"
+    [ "$(readlink "$OVERLAY" 2>/dev/null)" = "$1.json" ] || fm_link "$FLEET/config" current "$1.json"
   fi
 }
 
