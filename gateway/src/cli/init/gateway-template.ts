@@ -1,3 +1,4 @@
+import { IDENTIFIER_RULE } from '@fieldmesh/protocol';
 import { gatewayDefaults } from '../../config/gateway-config.js';
 import { fleetDefaults } from '../../config/fleet.js';
 import type { TemplateKey } from './config-template.js';
@@ -17,7 +18,7 @@ function duration(ms: number): string {
  */
 export function gatewayTemplate(opts: { id: string; meshKey: string; uplinkUrl?: string }): TemplateKey[] {
   return [
-    { key: 'id', why: 'Names this gateway upstream (fm/g/<id>/…), in the mesh and at the cloud (cloud add-gateway <id>). Default: from the host name.', value: opts.id },
+    { key: 'id', why: `Names this gateway upstream (fm/g/<id>/…), in the mesh and at the cloud (cloud add-gateway <id>): ${IDENTIFIER_RULE}. Default: from the host name.`, value: opts.id },
     { key: 'dataDir', why: 'Reading log (SQLite), device credentials, replicas. Relative to this file. Put it on the disk that survives reflashing.', value: d.dataDir },
     { key: 'logLevel', why: 'trace, debug, info, warn, error, fatal or silent. Changed by SIGHUP without a restart.', value: d.logLevel },
     {
@@ -189,7 +190,7 @@ export function gatewayTemplate(opts: { id: string; meshKey: string; uplinkUrl?:
       example: true,
       keys: [
         { key: 'releaseKeys', why: 'Public keys (base64) releases and configs must be signed with: the publicKey of `fieldmesh fleet keygen`. Several while a key is rotated.', value: ['REPLACEwithTHEpublicKEYfromFLEETkeygenXXXX0='] },
-        { key: 'tags', why: 'Group tags reported to the cloud; rollouts target groups by them.', value: fleetDefaults.tags },
+        { key: 'tags', why: `Group tags reported to the cloud; rollouts target groups by them. Each is ${IDENTIFIER_RULE}.`, value: fleetDefaults.tags },
         { key: 'cloudUrl', why: "The cloud's HTTP API (https://host:port), where release bundles are downloaded with the uplink credential; null = configs only.", value: 'https://cloud.example:8443' },
         { key: 'releasesDir', why: 'Releases unpacked side by side (<version>/ and the current link the launcher starts).', value: fleetDefaults.releasesDir },
         { key: 'confirmDeadlineSec', why: 'A new release or config must prove healthy this many seconds after its start, else it is rolled back (at least 5).', value: fleetDefaults.confirmDeadlineSec },
