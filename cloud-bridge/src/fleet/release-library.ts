@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createWriteStream, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { canonicalJson, fixedSectionIn, verifyArtifact, type ConfigBody, type FleetBody, type FleetKind, type ReleaseBody, type RollbackBody, type SignedArtifact } from '@fieldmesh/protocol';
 import type { Clock } from '@fieldmesh/device-sdk';
+import { syncDir, syncFile, writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
 import { CloudHttpError } from '../http/errors.js';
 import type { FleetStore, StoredBundle, StoredConfig, StoredRelease } from './fleet-store.js';
 
@@ -62,7 +63,7 @@ export class ReleaseLibrary implements ReleaseFiles {
     try {
       await pipeline(body, meter, createWriteStream(tmp, { mode: 0o644 }));
       if (bytes === 0) throw new CloudHttpError(400, 'the bundle is empty');
-      fsyncFile(tmp);
+      syncFile(tmp);
     } catch (err) {
       rmSync(tmp, { force: true });
       if (err instanceof CloudHttpError) throw err;
@@ -77,6 +78,7 @@ export class ReleaseLibrary implements ReleaseFiles {
     }
     // The rename and the row together, with no await between: concurrent uploads end consistent.
     renameSync(tmp, this.bundle(version));
+    syncDir(dirname(this.bundle(version)));
     const bundle: StoredBundle = { version, sha256, bytes, uploadedAt: this.clock.now() };
     this.store.putBundle(bundle);
     return { bundle, created: true };
@@ -95,7 +97,7 @@ export class ReleaseLibrary implements ReleaseFiles {
     if (b.sha256 !== env.body.sha256 || b.bytes !== env.body.bytes) {
       throw new CloudHttpError(400, `the envelope says sha256 ${env.body.sha256} (${env.body.bytes} bytes), the uploaded bundle is ${b.sha256} (${b.bytes} bytes)`);
     }
-    writeAtomic(join(this.releasesDir, `${version}.json`), JSON.stringify(env) + '\n');
+    writeFileDurably(join(this.releasesDir, `${version}.json`), JSON.stringify(env) + '\n', { mode: 0o644 });
     const release: StoredRelease = { version, envelope: env, addedAt: this.clock.now() };
     this.store.putRelease(release);
     return { release, created: true };
@@ -111,7 +113,7 @@ export class ReleaseLibrary implements ReleaseFiles {
       if (canonicalJson(existing.envelope) !== canonicalJson(env)) throw new CloudHttpError(409, `config revision ${revision} already exists with other content; use a new revision`);
       return { config: existing, created: false };
     }
-    writeAtomic(join(this.configsDir, `${revision}.json`), JSON.stringify(env) + '\n');
+    writeFileDurably(join(this.configsDir, `${revision}.json`), JSON.stringify(env) + '\n', { mode: 0o644 });
     const config: StoredConfig = { revision, envelope: env, addedAt: this.clock.now() };
     this.store.putConfig(config);
     return { config, created: true };
@@ -131,21 +133,4 @@ export class ReleaseLibrary implements ReleaseFiles {
     const r = raw as SignedArtifact<B>;
     return { body: r.body, keyId: r.keyId, sig: r.sig };
   }
-}
-
-/** Flushes a written file to disk before it is renamed into place, so a crash never leaves a short file under the real name. */
-function fsyncFile(file: string): void {
-  const fd = openSync(file, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o644 });
-  fsyncFile(tmp);
-  renameSync(tmp, file);
 }

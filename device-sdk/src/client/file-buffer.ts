@@ -2,10 +2,11 @@
  * An offline buffer that survives a restart of the bridge: a journal of JSON lines next to the
  * in-memory copy. `{"s":seq,"p":payload}` adds a message, `{"g":seq}` says it is gone (acked or
  * dropped). On open the journal is replayed; a torn last line (crash mid-write) is skipped and
- * counted. The file is rewritten (to a temp file, then renamed: atomic on POSIX) once it holds
- * far more gone lines than live ones, so it stays within about twice the live size.
+ * counted. The file is rewritten whole (durable-file.ts: the old journal or the new, never half)
+ * once it holds far more gone lines than live ones, so it stays within about twice the live size.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { writeFileDurably } from '../durable-file.js';
 import { DeviceClientError } from './errors.js';
 import { MemoryOfflineBuffer, type BufferLimits, type BufferedMessage } from './offline-buffer.js';
 
@@ -85,17 +86,9 @@ export class FileOfflineBuffer extends MemoryOfflineBuffer {
 
   /** Rewrites the journal with the live messages and the highest seq (so numbering never repeats). */
   private compact(): void {
-    const tmp = `${this.opts.path}.tmp`;
     const live = this.after(-1, Number.MAX_SAFE_INTEGER);
     const text = [`{"h":${this.highestSeq}}`, ...live.map((m) => JSON.stringify({ s: m.seq, p: m.payload }))].join('\n') + '\n';
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.opts.path);
+    writeFileDurably(this.opts.path, text);
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = openSync(this.opts.path, 'a', 0o600);
     this.lines = live.length + 1;

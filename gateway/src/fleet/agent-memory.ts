@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { MAX_REPORTED_REFUSALS, type ReportedRefusal } from '@fieldmesh/protocol';
-import { writeFileDurably } from './durable-file.js';
+import { writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
 
 /**
  * What the agent remembers across restarts (`<dataDir>/fleet/agent.json`): versions and

@@ -1,7 +1,7 @@
 import { sha256OfFile } from '@fieldmesh/device-sdk/file-digest';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { syncDir } from './durable-file.js';
+import { syncDir } from '@fieldmesh/device-sdk/durable-file';
 
 /** The HTTP edge: `fetch`'s shape, so the real one is the global fetch and nothing else is needed. */
 export type HttpGet = (url: string, init: { headers: Record<string, string>; signal: AbortSignal; redirect: 'error' }) => Promise<Response>;

@@ -6,7 +6,7 @@ import type { FleetConfig } from '../config/fleet.js';
 import { keepRefusals, newRefusals, readMemory, writeMemory, type AgentMemory } from './agent-memory.js';
 import type { HttpGet } from './bundle-fetch.js';
 import { judgeDesired, samePlan, type Plan, type Refusal } from './desired-judgement.js';
-import { writeFileDurably } from './durable-file.js';
+import { writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
 import { FleetError } from './errors.js';
 import { FleetCounters } from './fleet-metrics.js';
 import { configFile, fleetPaths, type FleetPaths } from './fleet-paths.js';

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { ReleaseBody } from '@fieldmesh/protocol';
-import { syncDir } from './durable-file.js';
+import { syncDir } from '@fieldmesh/device-sdk/durable-file';
 import { tarProblem } from './tar-entries.js';
 
 /** What a bundle says about itself (hardware/src/image/bundle/build.ts writes it). */

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { writeFileDurably } from './durable-file.js';
+import { writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
 
 /**
  * The switch journal (`<dataDir>/fleet/switch.state`), shared with the sh launcher: one
  * `key=value` per line, no quoting, values of `[A-Za-z0-9._:+-]*` except `reason` (free text on
- * one line, written last). Always replaced whole (durable-file.ts), so a reader sees the old
+ * one line, written last). Always replaced whole (device-sdk/src/durable-file.ts), so a reader sees the old
  * journal or the new one. The launcher counts `attempts` and rolls back; the agent writes the
  * switch and the confirmation.
  */

@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { pointLinkDurably } from './durable-file.js';
+import { pointLinkDurably } from '@fieldmesh/device-sdk/durable-file';
 import { bundleFile, type FleetPaths } from './fleet-paths.js';
 import { writeJournal, type SwitchJournal } from './switch-journal.js';
 
