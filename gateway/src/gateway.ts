@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger, systemClock, type Clock, type Logger, type Reading } from '@fieldmesh/device-sdk';
 import { detectBoard, readDeviceTreeModel, type BoardDetection, type ModelReader } from '@fieldmesh/hardware/boards';

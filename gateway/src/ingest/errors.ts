@@ -108,8 +108,8 @@ export const BROKER_ERRORS = {
     howToSolve: 'Stop the other MQTT broker (mosquitto?) or set broker.port to a free port (ports < 1024 need root).',
   },
   FM_ERR_BROKER_CREDENTIALS: {
-    meaning: 'The device credentials file in dataDir is unreadable or corrupt.',
-    howToSolve: 'Restore it from backup, or move it away to generate new credentials (devices then need the new passwords).',
+    meaning: 'A credentials file in dataDir (devices.json, apps.json) is unreadable, empty, cut off or corrupt; the gateway does not start, and while running keeps its last good copy for logins but refuses changes.',
+    howToSolve: 'Restore it from backup; or move it away and issue new credentials (`fieldmesh gateway add-device ID`, or the new passwords printed at the next start for broker.devices), and give each device its new password.',
   },
 } as const;
 

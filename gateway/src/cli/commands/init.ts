@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
 import { idFromHostname } from '../../config/gateway-config.js';
 import { renderTemplate } from '../init/config-template.js';
 import { gatewayTemplate } from '../init/gateway-template.js';
@@ -30,7 +31,7 @@ or \${VAR:?message}, filled from the environment at load (docs/ARCHITECTURE.md, 
 
 function write(file: string, text: string, force: boolean): void {
   if (existsSync(file) && !force) throw new UsageError(`${file} exists; pass --force to overwrite it, or --out another file`);
-  writeFileSync(file, text, { mode: 0o600 });
+  writeFileDurably(file, text);
 }
 
 const init: Command = {

@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
 
 /**
  * The demo's own passwords (gateways at the cloud, devices at their gateway), kept in its data
@@ -27,9 +28,6 @@ export class DemoSecrets {
 
   set(key: string, password: string): void {
     this.data[key] = password;
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.data, null, 2) + '\n', { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, this.file);
+    writeFileDurably(this.file, JSON.stringify(this.data, null, 2) + '\n');
   }
 }

@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync, writeSync, fsyncSync, constants } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
 import { ed25519PrivateKey, rawPublicKeyB64, releaseKeyId, type ReleaseKeyFile } from '@fieldmesh/protocol';
 import { CliError } from '../errors.js';
 
@@ -6,24 +7,17 @@ import { CliError } from '../errors.js';
 const MAX_KEY_FILE_BYTES = 4096;
 
 /**
- * Writes a new release key file, readable by its owner only. `O_EXCL`: an existing file is never
- * replaced, because the gateways trust only the public keys they were given; a lost key means
- * re-imaging or a config change on every gateway.
+ * Writes a new release key file, readable by its owner only, durably and create-only: an existing
+ * file is never replaced, because the gateways trust only the public keys they were given; a lost
+ * key means re-imaging or a config change on every gateway.
  */
 export function writeReleaseKeyFile(path: string, key: ReleaseKeyFile): void {
-  let fd: number;
   try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    writeFileDurably(path, JSON.stringify(key, null, 2) + '\n', { exclusive: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new CliError('FM_ERR_CLI_FLEET_KEY_EXISTS', `--out ${path} already exists; keygen never overwrites a key file`);
     throw new CliError('FM_ERR_CLI_FLEET_KEY_FILE', `--out ${path} cannot be created: ${(err as Error).message}`);
-  }
-  try {
-    writeSync(fd, JSON.stringify(key, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 
