@@ -34,8 +34,8 @@ export const CLOUD_ERRORS = {
     howToSolve: 'Check that the store path is on a writable local filesystem.',
   },
   FM_ERR_CLOUD_CREDENTIALS: {
-    meaning: 'The gateway credentials file is unreadable or malformed.',
-    howToSolve: 'Restore it from backup or remove it and add the gateways again with `fieldmesh cloud add-gateway`.',
+    meaning: 'The gateway credentials file (<dataDir>/gateways.json) is unreadable or malformed (empty or cut off included); while running, the bridge refuses every gateway login and leaves every batch unacknowledged (neither ack nor nack, so the gateways keep and resend them) until it is fixed.',
+    howToSolve: 'Restore it from backup; or remove it and add the gateways again with `fieldmesh cloud add-gateway ID --public-key KEY` (KEY: the `origin key:` the gateway prints at its start), giving each its new uplink password.',
   },
   FM_ERR_CLOUD_GATEWAY_ID: {
     meaning: 'A gateway id is not 1-64 of letters, digits, . _ - starting with a letter or digit (protocol/FORMAT.md §1.1: it stands in MQTT topics, URLs and file names), or it ends in .relay.',

@@ -27,6 +27,9 @@ export interface ReceiverStats {
  */
 export type AckSender = (gatewayId: string, ack: AckMessage, via?: string) => Promise<void>;
 
+/** Failures of the bridge, not of the batch: no nack (a nack counts towards quarantine at the gateway); the unacked batch is resent. */
+const NOT_THE_BATCH: ReadonlySet<string> = new Set<CloudErrorCode>(['FM_ERR_CLOUD_STORE', 'FM_ERR_CLOUD_CREDENTIALS']);
+
 /**
  * Turns batches into durable rows and answers each with an ack or a nack (FORMAT.md §6):
  * decode, check, commit in one transaction, and only then ack. Batches are handled one at a time
@@ -139,10 +142,10 @@ export class BatchReceiver {
       this.throttled.warn(`refuse:${gatewayId}:${code}`, { gateway: gatewayId, code, reason }, 'batch refused');
       const nack: AckMessage = { v: 1, ok: false, code, reason: reason.slice(0, 300) };
       if (header) Object.assign(nack, { epoch: header.epoch, firstSeq: header.firstSeq, lastSeq: header.lastSeq });
-      // A store failure is not the batch's fault: stay silent and let the gateway resend
-      // after its ack timeout instead of counting a refusal towards quarantine.
-      if (code !== ('FM_ERR_CLOUD_STORE' satisfies CloudErrorCode)) await this.send(gatewayId, via, nack);
-      else this.logger.error({ gateway: gatewayId, err: reason }, 'store commit failed');
+      // A store failure or a damaged gateways.json is not the batch's fault: stay silent and let
+      // the gateway resend after its ack timeout instead of counting a refusal towards quarantine.
+      if (!NOT_THE_BATCH.has(code)) await this.send(gatewayId, via, nack);
+      else this.logger.error({ gateway: gatewayId, code, err: reason }, code === 'FM_ERR_CLOUD_STORE' ? 'store commit failed' : 'batch not checked: the gateway key file is damaged');
     }
   }
 

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { originPublicKey } from '@fieldmesh/protocol';
 
-/** Where the receiver finds a gateway's registered origin public key (base64), if any. */
+/** Where the receiver finds a gateway's registered origin public key (base64), if any; throws when it cannot tell. */
 export interface OriginKeySource {
   publicKey(gatewayId: string): string | undefined;
 }
@@ -26,6 +26,7 @@ export class OriginKeys {
   ) {}
 
   rule(gatewayId: string, relayed: boolean): SignatureRule {
+    // A source that cannot tell (a damaged key file) throws: the batch waits, never passes unchecked.
     const b64 = this.source?.publicKey(gatewayId);
     if (b64 === undefined) return { verify: null, allowUnsigned: !relayed || this.mode === 'none' };
     let key = this.cache.get(b64);

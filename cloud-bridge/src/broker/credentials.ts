@@ -1,13 +1,17 @@
 import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { parseStoredJson, writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
 import { generateOriginKey, IDENTIFIER_RULE, isGatewayId, originPublicKey } from '@fieldmesh/protocol';
 import { CloudError } from '../errors.js';
 
 /**
  * Per-gateway secrets in `<dataDir>/gateways.json` (mode 0600): only a salted scrypt hash of each
  * password is kept, so a copy of the file does not let anyone log in. Passwords are 24 random
- * bytes (base64url), printed once by `fieldmesh cloud add-gateway`.
+ * bytes (base64url), printed once by `fieldmesh cloud add-gateway`. Written durably; a file that
+ * is there but empty, cut off or garbage is FM_ERR_CLOUD_CREDENTIALS (at start, and for
+ * `add-gateway`, which never writes over it); while running, every login is refused and every
+ * batch left unacknowledged until it is fixed: the gateways keep their readings and resend them.
  */
 interface CredentialFile {
   v: 1;
@@ -39,7 +43,7 @@ export class GatewayCredentials {
     if (mtime === this.loadedMtime) return;
     let parsed: CredentialFile;
     try {
-      parsed = JSON.parse(readFileSync(this.file, 'utf8')) as CredentialFile;
+      parsed = parseStoredJson(readFileSync(this.file, 'utf8')) as CredentialFile;
     } catch (err) {
       throw new CloudError('FM_ERR_CLOUD_CREDENTIALS', `${this.file}: ${(err as Error).message}`);
     }
@@ -55,13 +59,12 @@ export class GatewayCredentials {
     return Object.keys(this.entries).sort();
   }
 
-  /** The registered origin public key of `id` (base64), if any. */
+  /**
+   * The registered origin public key of `id` (base64), if any. Throws FM_ERR_CLOUD_CREDENTIALS
+   * on a damaged file: "no key registered" would let unsigned batches through.
+   */
   publicKey(id: string): string | undefined {
-    try {
-      this.reloadIfChanged();
-    } catch {
-      return undefined;
-    }
+    this.reloadIfChanged();
     return Object.hasOwn(this.entries, id) ? this.entries[id]!.publicKey : undefined;
   }
 
@@ -97,10 +100,7 @@ export class GatewayCredentials {
     const hash = scryptSync(password, salt, KEY_BYTES, SCRYPT);
     this.entries = { ...this.entries, [id]: { salt: salt.toString('hex'), hash: hash.toString('hex'), created: new Date().toISOString(), ...(opts.publicKey ? { publicKey: opts.publicKey } : {}) } };
     mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ v: 1, gateways: this.entries } satisfies CredentialFile, null, 1) + '\n', { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, this.file);
+    writeFileDurably(this.file, JSON.stringify({ v: 1, gateways: this.entries } satisfies CredentialFile, null, 1) + '\n');
     this.loadedMtime = statSync(this.file).mtimeMs;
     return password;
   }

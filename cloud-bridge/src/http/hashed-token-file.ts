@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { parseStoredJson, writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
 
 interface TokenEntry {
   name: string;
@@ -15,7 +16,8 @@ const digest = (token: string): Buffer => createHash('sha256').update(token, 'ut
  * A file of named bearer tokens kept as hashes, `{"v":1,"tokens":[{"name","sha256","created"}]}`
  * (0600): the live tokens and the fleet admin tokens. The file is re-read when it changes, so a
  * token issued by a second process (`fieldmesh cloud add-…-token`) works in a running bridge at
- * once. `malformed` makes the owner's coded error for a file that is not in that shape.
+ * once. `malformed` makes the owner's coded error for a file that is not in that shape, empty or
+ * cut off included: only a missing file means no tokens, and `issue` never writes over a damaged one.
  */
 export class HashedTokenFile {
   private entries: TokenEntry[] = [];
@@ -42,7 +44,7 @@ export class HashedTokenFile {
     if (stamp === this.loaded) return;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(readFileSync(this.file, 'utf8'));
+      parsed = parseStoredJson(readFileSync(this.file, 'utf8'));
     } catch (err) {
       throw this.malformed(`${this.file}: ${(err as Error).message}`);
     }
@@ -65,9 +67,7 @@ export class HashedTokenFile {
     const token = randomBytes(32).toString('base64url');
     this.entries = [...this.entries.filter((e) => e.name !== name), { name, sha256: digest(token).toString('hex'), created: now }];
     mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ v: 1, tokens: this.entries }, null, 2) + '\n', { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeFileDurably(this.file, JSON.stringify({ v: 1, tokens: this.entries }, null, 2) + '\n');
     const st = statSync(this.file);
     this.loaded = `${st.mtimeMs}:${st.ino}`;
     return token;
