@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
-import { copyFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { silentLogger, type Logger } from '@fieldmesh/device-sdk';
+import { writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
 import { editCmdline, editConfigTxt, notPiBootReason } from './boot-files.js';
 import { MtoolsBootPartition, type BootPartition } from './boot-partition.js';
 import { ImageError } from './errors.js';
@@ -172,6 +173,5 @@ export async function writeSecretsFile(path: string, result: CustomiseResult): P
     uplink: result.identity.uplink,
     devices: result.deviceSecrets ?? [],
   };
-  await rm(path, { force: true });
-  await writeFile(path, JSON.stringify(body, null, 2) + '\n', { mode: 0o600 });
+  writeFileDurably(path, JSON.stringify(body, null, 2) + '\n');
 }

@@ -137,7 +137,10 @@ rm -f "$CONFIG_DIR/node.env.new"
 install -m 644 "$FM/fieldmesh.service" /etc/systemd/system/fieldmesh.service
 systemctl enable fieldmesh.service || fail=1
 
-# --- secrets off the boot partition (anyone holding the card can read FAT)
+# --- secrets off the boot partition (anyone holding the card can read FAT). The copies made
+# above must be on the card before their only other copy goes: a power cut would otherwise leave
+# an empty devices.json or identity.json and nothing to restore them from.
+sync
 rm -f "$FM/gateway.yaml" "$FM/device-credentials.json" "$FM/identity.json" "$FM/wifi.nmconnection"
 
 # --- done: remove the hook (as Imager does) and this script

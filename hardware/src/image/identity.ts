@@ -1,5 +1,6 @@
 import { randomBytes as cryptoRandomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { parseStoredJson, writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
 import { ImageError } from './errors.js';
 
 /**
@@ -169,15 +170,14 @@ export async function loadOrCreateSite(path: string, siteName: string | undefine
     const site = siteName ?? 'site';
     if (!NAME.test(site)) throw new ImageError('FM_ERR_IMAGE_BAD_OPTION', `--site "${site}": use 1-63 of a-z 0-9 -`);
     const key: SiteKey = { site, clusterKey: random(32).toString('base64') };
-    await writeFile(path, JSON.stringify(key, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-    await chmod(path, 0o600);
+    writeFileDurably(path, JSON.stringify(key, null, 2) + '\n', { exclusive: true });
     return key;
   }
   let v: Partial<SiteKey>;
   try {
-    v = JSON.parse(text) as Partial<SiteKey>;
+    v = (parseStoredJson(text) ?? {}) as Partial<SiteKey>;
   } catch (err) {
-    throw new ImageError('FM_ERR_IMAGE_SITE_FILE', `${path} is not JSON: ${(err as Error).message}`);
+    throw new ImageError('FM_ERR_IMAGE_SITE_FILE', `${path} ${(err as Error).message}`);
   }
   if (typeof v.site !== 'string' || !NAME.test(v.site) || typeof v.clusterKey !== 'string' || !isClusterKey(v.clusterKey)) {
     throw new ImageError('FM_ERR_IMAGE_SITE_FILE', `${path} lacks a valid "site" name or base64 32-byte "clusterKey"`);

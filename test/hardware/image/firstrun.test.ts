@@ -163,3 +163,17 @@ echo "nodeenv=$(cat /etc/fieldmesh/node.env)"
   });
 });
 
+
+describe('firstrun.sh, read', () => {
+  it('syncs the secrets it copied to the root file system before it removes their only other copy from the boot partition', () => {
+    const { identity } = generateIdentity({ gatewayId: 'gw-sync', devices: ['d1'], now: new Date(0) });
+    const files = new Map(renderProvisioningFiles({ hostname: 'gw-sync', user: 'ops', sshKeys: [SSH], bootMount: '/boot/firmware' }, identity, { hasNodeRuntime: false }));
+    const script = [...files].find(([path]) => path.endsWith('firstrun.sh'))![1].toString();
+    const lines = script.split('\n');
+    const installed = lines.findIndex((l) => /^install .*"\$DATA_DIR\/devices\.json"$/.test(l));
+    const removed = lines.findIndex((l) => /^rm -f "\$FM\/gateway\.yaml" "\$FM\/device-credentials\.json" "\$FM\/identity\.json"/.test(l));
+    expect(installed).toBeGreaterThan(0);
+    expect(removed).toBeGreaterThan(installed);
+    expect(lines.slice(installed, removed).some((l) => l.trim() === 'sync')).toBe(true);
+  });
+});
