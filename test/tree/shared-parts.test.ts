@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
  * Source uses the tree's shared parts instead of rolling its own: wall time comes from the
  * injected Clock (device-sdk/src/clock.ts is the one place that reads Date.now()), and a log
  * line that must not flood goes through device-sdk's RateLimitedLog; an error class is a
- * CodedError of its component's catalog.
+ * CodedError of its component's catalog; a secret file is written by writeFileDurably
+ * (device-sdk/src/durable-file.ts), so a power cut can neither lose nor tear it.
  */
 const ROOT = join(import.meta.dirname, '..', '..');
 const PACKAGES = ['device-sdk', 'protocol', 'hardware', 'gateway', 'cloud-bridge'];
@@ -91,5 +92,39 @@ describe('source uses the shared parts', () => {
     const carriers = ['class CodecError', 'class ModbusFaultError', 'class ConfigEnvError'];
     const plain = hits(/\bclass \w+ extends (Error|TypeError|RangeError)\b/, () => false).filter((h) => !carriers.some((c) => h.includes(c)));
     expect(plain).toEqual([]);
+  });
+
+  it('writes owner-only (secret) files and tmp-then-rename replacements only through writeFileDurably', () => {
+    const durable = (f: string) => f === 'device-sdk/src/durable-file.ts';
+    // An owner-only mode given to a write, an open or a chmod: a secret written some other way.
+    // Allowed: opening a journal to append to it (rewritten whole by writeFileDurably), and
+    // SQLite's database files (the database keeps its own journal).
+    const ownerOnly = /\b(writeFileSync|writeFile|openSync|open|createWriteStream|chmodSync|chmod|fchmodSync)\(.*0o[46]00\b|mode:\s*0o[46]00\b/;
+    const append = /openSync\([^,]+,\s*'a',\s*0o600\)/;
+    expect(hits(ownerOnly, (f) => durable(f) || f === 'device-sdk/src/sqlite/open-sqlite.js').filter((h) => !append.test(h))).toEqual([]);
+    // `${file}.tmp` / file + '.tmp': the shape of a hand-made replacement (without fsync, as each copy was).
+    expect(hits(/\}\.tmp`|['"]\.tmp['"]/, durable)).toEqual([]);
+  });
+
+  it('the writers of every secret and identity file use writeFileDurably and no other write', () => {
+    // origin-key.json, devices.json and apps.json, the demo's secrets, the init config (mesh.key),
+    // the release key; gateways.json and the token files at the cloud; the image's site and secrets files.
+    const writers = [
+      'gateway/src/uplink/origin-key.ts',
+      'gateway/src/ingest/credentials.ts',
+      'gateway/src/cli/demo/secrets.ts',
+      'gateway/src/cli/commands/init.ts',
+      'gateway/src/cli/fleet/release-key-file.ts',
+      'cloud-bridge/src/broker/credentials.ts',
+      'cloud-bridge/src/http/hashed-token-file.ts',
+      'hardware/src/image/identity.ts',
+    ];
+    const other = /\b(writeFileSync|writeFile|writeSync|appendFileSync|renameSync|rename|createWriteStream)\(/;
+    for (const f of writers) {
+      const text = readFileSync(join(ROOT, f), 'utf8');
+      expect(text, f).toMatch(/import \{[^}]*\bwriteFileDurably\b[^}]*\} from '@fieldmesh\/device-sdk\/durable-file'/);
+      expect(text, f).toMatch(/\bwriteFileDurably\(/);
+      expect(hits(other, (g) => g !== f), f).toEqual([]);
+    }
   });
 });
