@@ -1,18 +1,11 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseStoredJson, writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
+import { scratchDirs } from '../scratch-dirs.js';
 
 /** The one durable write of the tree, on real files: what it leaves on success, after a crash, and on failure. */
-const root = mkdtempSync(join(tmpdir(), 'fm-durable-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const freshDir = () => {
-  const d = join(root, `d${++n}`);
-  mkdirSync(d);
-  return d;
-};
+const { fresh: freshDir } = scratchDirs('fm-durable-');
 const modeOf = (f: string) => statSync(f).mode & 0o777;
 
 describe('writeFileDurably', () => {

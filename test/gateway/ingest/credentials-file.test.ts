@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FileCredentialStore } from '#gateway/ingest/credentials';
 import { DemoSecrets } from '#gateway/cli/demo/secrets';
 import { fieldmeshBin } from '../../e2e/fieldmesh-process.js';
+import { scratchDirs } from '../../scratch-dirs.js';
 
 /**
  * devices.json (and apps.json) torn by a power cut or a bad SD card must not read as "no
@@ -14,14 +14,7 @@ import { fieldmeshBin } from '../../e2e/fieldmesh-process.js';
  * them all out. It refuses to start instead, and a running gateway keeps its last good copy for
  * logins but refuses changes, so the damaged file is never overwritten.
  */
-const root = mkdtempSync(join(tmpdir(), 'fm-cred-file-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const freshDir = () => {
-  const d = join(root, `d${++n}`);
-  mkdirSync(d);
-  return d;
-};
+const { root, fresh: freshDir } = scratchDirs('fm-cred-file-');
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
@@ -59,9 +52,9 @@ describe('devices.json written durably', () => {
   });
 });
 
-describe('a damaged devices.json', async () => {
-  const good = await goodFile();
+const good = await goodFile();
 
+describe('a damaged devices.json', () => {
   it.each(torn(good.text))('%s: refused at open with FM_ERR_BROKER_CREDENTIALS naming the file, left byte for byte', (_what, bytes) => {
     const file = join(freshDir(), 'devices.json');
     writeFileSync(file, bytes, { mode: 0o600 });
@@ -93,7 +86,7 @@ describe('a damaged devices.json', async () => {
     expect(add.stderr).toMatch(/FM_ERR_BROKER_CREDENTIALS/);
     expect(add.stderr).toContain(file);
     expect(add.stdout).not.toMatch(/password/);
-    const config = join(dataDir, '..', `gw-${n}.yaml`);
+    const config = join(freshDir(), 'gw.yaml');
     writeFileSync(config, stringify({ id: 'gw-cred', dataDir, broker: { port: 0, host: '127.0.0.1', auth: 'credentials', devices: ['d1', 'd2'] }, http: { port: 0, host: '127.0.0.1' }, mesh: { port: 0, bind: '127.0.0.1', mdns: false } }), { mode: 0o600 });
     const start = await run(['gateway', '--config', config, '--log-level', 'warn']);
     expect(start.code).not.toBe(0);

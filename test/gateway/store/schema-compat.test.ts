@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SqliteReadingLog } from '#gateway/store/sqlite-reading-log';
 import { additiveProblem, foundSchema, migrate, MIGRATIONS, SCHEMA_VERSION, type Migration } from '#gateway/store/schema';
 import { GATEWAY_VERSION } from '#gateway/version';
 import { FieldmeshProcess } from '../../e2e/fieldmesh-process.js';
+import { scratchDirs } from '../../scratch-dirs.js';
 
 /**
  * Rollbacks after a schema migration (STORAGE.md, "Schema versions and rollbacks"): a release may
@@ -17,14 +17,7 @@ import { FieldmeshProcess } from '../../e2e/fieldmesh-process.js';
  * newer migration was additive, or refuse with the version to roll forward to, leaving the file
  * as it was. "A newer build" here is `migrate` given this build's list plus one more migration.
  */
-const root = mkdtempSync(join(tmpdir(), 'fm-schema-compat-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const freshDir = () => {
-  const d = join(root, `d${++n}`);
-  mkdirSync(d);
-  return d;
-};
+const { fresh: freshDir } = scratchDirs('fm-schema-compat-');
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 const NEXT = SCHEMA_VERSION + 1;

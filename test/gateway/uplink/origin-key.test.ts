@@ -1,25 +1,18 @@
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadOriginKey, originKeyFile } from '#gateway/uplink/origin-key';
 import { FieldmeshProcess } from '../../e2e/fieldmesh-process.js';
+import { scratchDirs } from '../../scratch-dirs.js';
 
 /**
  * The gateway's origin key is its identity at the cloud: a key file a power cut or a bad SD card
  * damaged must stop the start with a clear error, never be replaced by a new key (the cloud
  * would refuse every batch signed with it).
  */
-const root = mkdtempSync(join(tmpdir(), 'fm-origin-key-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const freshDir = () => {
-  const d = join(root, `d${++n}`);
-  mkdirSync(d);
-  return d;
-};
+const { fresh: freshDir } = scratchDirs('fm-origin-key-');
 const codeOf = (f: () => unknown): string => {
   try {
     f();
@@ -99,7 +92,7 @@ describe('origin-key.json', () => {
 
 describe('a real gateway process with a damaged origin-key.json', () => {
   async function startGateway(dataDir: string, untilLine: RegExp | null): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const config = join(root, `gw-${++n}.yaml`);
+    const config = join(freshDir(), 'gw.yaml');
     const cfg = { id: 'gw-key', dataDir, broker: { port: 0, host: '127.0.0.1', auth: 'none' }, http: { port: 0, host: '127.0.0.1' }, mesh: { port: 0, bind: '127.0.0.1', mdns: false } };
     writeFileSync(config, stringify(cfg), { mode: 0o600 });
     const p = new FieldmeshProcess(['gateway', '--config', config, '--log-level', 'warn']);

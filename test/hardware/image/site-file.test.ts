@@ -1,22 +1,15 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateIdentity, loadOrCreateSite } from '#hardware/image/identity';
 import { writeSecretsFile } from '#hardware/image/customise';
+import { scratchDirs } from '../../scratch-dirs.js';
 
 /**
  * The site file holds the cluster key every gateway of a site shares: made once, durably and
  * create-only; a damaged one is an error, never a new key (new gateways could not join the old).
  */
-const root = mkdtempSync(join(tmpdir(), 'fm-site-file-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const freshDir = () => {
-  const d = join(root, `d${++n}`);
-  mkdirSync(d);
-  return d;
-};
+const { fresh: freshDir } = scratchDirs('fm-site-file-');
 
 describe('the site file', () => {
   it('is made once, owner-only, with nothing beside it, and reused', async () => {
