@@ -53,10 +53,6 @@ export const CLOUD_ERRORS = {
     meaning: 'A batch carried a reading whose series name is not `device/sensor` of safe characters.',
     howToSolve: 'The batch is refused; the gateway quarantines it after repeated refusals. Check the gateway version and what its devices send.',
   },
-  FM_ERR_CLOUD_BATCH_EPOCH: {
-    meaning: 'A batch carried an epoch that is not 1-64 characters of [A-Za-z0-9_.-].',
-    howToSolve: 'The batch is refused: gateways make epochs of hex digits, so this is a foreign or broken sender.',
-  },
   FM_ERR_CLOUD_BATCH_GATEWAY: {
     meaning: 'A batch names a gateway other than the one whose topic it came on.',
     howToSolve: 'The batch is refused: fix the gateway id in the gateway config.',

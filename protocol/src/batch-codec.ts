@@ -2,6 +2,7 @@ import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { WireReading } from './wire-reading.js';
 import { ByteReader, ByteWriter } from './byte-stream.js';
 import { ProtocolError } from './errors.js';
+import { EPOCH_RULE, isEpoch } from './identifiers.js';
 
 /**
  * The uplink batch: many WireReadings of one gateway in a compact, checksummed binary frame.
@@ -240,6 +241,7 @@ export function decodeBatchHeader(bytes: Uint8Array): BatchHeader & { flags: num
   if (flags & FLAG_SIGNED && buf.length < 4 + 6 + SIGNATURE_BYTES) throw new ProtocolError('FM_ERR_BATCH_TRUNCATED', `signed batch of ${buf.length} bytes`);
   const gatewayId = r.text(BATCH_LIMITS.maxIdBytes);
   const epoch = r.text(BATCH_LIMITS.maxIdBytes);
+  if (!isEpoch(epoch)) malformed(`epoch ${JSON.stringify(epoch)} is not ${EPOCH_RULE}`);
   const firstSeq = r.uvarint();
   const lastSeq = r.uvarint();
   const count = r.uvarint();

@@ -1,6 +1,6 @@
 /**
  * The uplink's wire contract, shared by the gateway (sender) and the cloud bridge (receiver):
- * gateway ids and group tags, topics, the batch and ack codecs, the wire reading, their error catalog (FORMAT.md), and the
+ * gateway ids, group tags and epochs, topics, the batch and ack codecs, the wire reading, their error catalog (FORMAT.md), and the
  * MQTT fixed-header guard both brokers put in front of aedes.
  */
 export * from './identifiers.js';

@@ -1,5 +1,5 @@
 import { ProtocolError } from './errors.js';
-import { isGatewayId } from './identifiers.js';
+import { EPOCH_RULE, isEpoch, isGatewayId } from './identifiers.js';
 
 /**
  * Topics and the small JSON messages of the uplink protocol besides the batch itself
@@ -45,8 +45,8 @@ export function decodeAck(payload: Uint8Array): AckMessage {
   }
   if (typeof m !== 'object' || m === null || m.v !== 1) throw new ProtocolError('FM_ERR_ACK_MALFORMED', 'missing v: 1');
   if (m.ok === true) {
-    if (typeof m.epoch !== 'string' || !isSeq(m.firstSeq) || !isSeq(m.lastSeq) || m.lastSeq < m.firstSeq) {
-      throw new ProtocolError('FM_ERR_ACK_MALFORMED', 'ack needs epoch, firstSeq <= lastSeq');
+    if (!isEpoch(m.epoch) || !isSeq(m.firstSeq) || !isSeq(m.lastSeq) || m.lastSeq < m.firstSeq) {
+      throw new ProtocolError('FM_ERR_ACK_MALFORMED', `ack needs an epoch (${EPOCH_RULE}), firstSeq <= lastSeq`);
     }
     const stored = typeof m.stored === 'number' ? m.stored : 0;
     const duplicates = typeof m.duplicates === 'number' ? m.duplicates : 0;
@@ -56,7 +56,11 @@ export function decodeAck(payload: Uint8Array): AckMessage {
   }
   if (m.ok === false) {
     const out: AckMessage = { v: 1, ok: false, code: typeof m.code === 'string' ? m.code : 'unknown', reason: typeof m.reason === 'string' ? m.reason : '' };
-    if (typeof m.epoch === 'string') out.epoch = m.epoch;
+    if (m.epoch !== undefined) {
+      // Refused, not read as a nack without an epoch: that one would match a batch by its seqs alone.
+      if (!isEpoch(m.epoch)) throw new ProtocolError('FM_ERR_ACK_MALFORMED', `nack epoch is not ${EPOCH_RULE}`);
+      out.epoch = m.epoch;
+    }
     if (m.lane === 'alerts') out.lane = 'alerts';
     if (isSeq(m.firstSeq) && isSeq(m.lastSeq)) {
       out.firstSeq = m.firstSeq;

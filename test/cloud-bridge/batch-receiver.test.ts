@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock, silentLogger } from '@fieldmesh/device-sdk';
 import { BatchReceiver } from '#cloud-bridge/bridge/batch-receiver';
@@ -5,6 +7,8 @@ import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import { MemoryCloudStore } from '#cloud-bridge/store/memory-cloud-store';
 import type { LoggedReading } from '#gateway/store/reading-log';
 import { encodeBatch, type AckMessage } from '@fieldmesh/protocol';
+
+const epochVectors = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'protocol', 'vectors', 'identifiers', 'epochs.json'), 'utf8')) as { invalid: string[] };
 
 const readings = (first: number, n: number): LoggedReading[] => Array.from({ length: n }, (_, i) => ({ seq: first + i, series: 'd/t', ts: 1000 * (first + i), value: i }));
 
@@ -46,11 +50,15 @@ describe('BatchReceiver (in memory)', () => {
     expect(receiver.stats.refusedByCode).toEqual({ FM_ERR_CLOUD_STORE: 1 });
   });
 
-  it('refuses an epoch outside the safe alphabet, naming the batch', async () => {
-    const { receiver, acks } = rig();
-    receiver.receive('gw', encodeBatch({ gatewayId: 'gw', epoch: 'a~b', readings: readings(1, 3) }));
+  it('refuses each epoch outside the grammar (FORMAT.md §3.2) with the decoder\'s code, echoing no epoch and storing nothing', async () => {
+    const { receiver, acks, store } = rig();
+    const invalid = epochVectors.invalid.filter((v) => Buffer.byteLength(v) <= 64); // longer ones cannot be encoded
+    for (const epoch of invalid) receiver.receive('gw', encodeBatch({ gatewayId: 'gw', epoch, readings: readings(1, 3) }));
     await receiver.idle();
-    expect(acks[0]!.ack).toMatchObject({ ok: false, code: 'FM_ERR_CLOUD_BATCH_EPOCH', firstSeq: 1, lastSeq: 3 });
+    expect(acks.map((a) => [a.ack.ok, a.ack.ok ? null : a.ack.code, a.ack.epoch])).toEqual(invalid.map(() => [false, 'FM_ERR_BATCH_MALFORMED', undefined]));
+    expect(acks[0]!.ack).toMatchObject({ reason: expect.stringContaining('epoch') });
+    expect(receiver.stats.refusedByCode).toEqual({ FM_ERR_BATCH_MALFORMED: invalid.length });
+    expect(await store.gateways()).toEqual([]);
   });
 
   it('handles batches in arrival order and drops (unacked) beyond the queue bound', async () => {

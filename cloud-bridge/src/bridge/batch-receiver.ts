@@ -115,8 +115,6 @@ export class BatchReceiver {
       if (batch.gatewayId !== gatewayId) {
         throw new CloudError('FM_ERR_CLOUD_BATCH_GATEWAY', `batch names gateway ${JSON.stringify(batch.gatewayId)} but came on fm/g/${gatewayId}/batch`);
       }
-      // Epochs go into API cursors and URLs: keep them to a safe alphabet (gateways use hex).
-      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(batch.epoch)) throw new CloudError('FM_ERR_CLOUD_BATCH_EPOCH', `epoch ${JSON.stringify(batch.epoch.slice(0, 80))}`);
       for (const r of batch.readings) {
         if (!isSeriesName(r.series)) throw new CloudError('FM_ERR_CLOUD_BAD_BATCH_SERIES', `series ${JSON.stringify(r.series.slice(0, 80))} at seq ${r.seq}`);
       }

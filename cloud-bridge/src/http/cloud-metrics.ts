@@ -28,7 +28,7 @@ export interface CloudMetricSources {
 }
 
 /** Batch refusal codes listed at zero before they first happen (a rate() over a missing series is empty). */
-const BATCH_CODES = ['FM_ERR_CLOUD_BATCH_SIGNATURE', 'FM_ERR_CLOUD_BATCH_CONFLICT', 'FM_ERR_CLOUD_BATCH_GATEWAY', 'FM_ERR_CLOUD_BATCH_EPOCH', 'FM_ERR_CLOUD_BAD_BATCH_SERIES', 'FM_ERR_CLOUD_STORE'] satisfies CloudErrorCode[];
+const BATCH_CODES = ['FM_ERR_CLOUD_BATCH_SIGNATURE', 'FM_ERR_CLOUD_BATCH_CONFLICT', 'FM_ERR_CLOUD_BATCH_GATEWAY', 'FM_ERR_CLOUD_BAD_BATCH_SERIES', 'FM_ERR_CLOUD_STORE'] satisfies CloudErrorCode[];
 
 const counter = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: 'counter', samples: [{ value }] });
 const gauge = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: 'gauge', samples: [{ value }] });
