@@ -59,8 +59,8 @@ describe('source uses the shared parts', () => {
     expect(hits(/% [\d_]+ === 0\).*\.(warn|error|info)\(/, () => false)).toEqual([]);
   });
 
-  it('checks gateway ids and group tags with the one grammar of @fieldmesh/protocol (identifiers.ts)', () => {
-    // The id alphabet `[A-Za-z0-9._-]` (either order of `._-`) bounded at 64: the shape each copy took.
+  it('checks gateway ids, group tags and epochs with the one grammar of each in @fieldmesh/protocol (identifiers.ts)', () => {
+    // The id and epoch alphabet `[A-Za-z0-9._-]` (either order of `._-`) bounded at 64: the shape each copy took.
     const idPattern = /\[A-Za-z0-9(\._-|_\.-)\]\{(0,63|1,64)\}/;
     // Other names that share the alphabet, each its own concept with its own rules.
     const otherConcepts: Record<string, RegExp> = {
@@ -68,17 +68,12 @@ describe('source uses the shared parts', () => {
       'gateway/src/ingest/app-grant.ts': /\bAPP_ID\b/, // app ids (ACL grants)
       'gateway/src/rules/schema.ts': /\bID = /, // rule ids
       'cloud-bridge/src/config.ts': /shareGroup/, // the broker's shared-subscription group
-      'cloud-bridge/src/bridge/alert-receiver.ts': /\bSAFE\b/, // alert epochs
     };
     const inScope = (f: string) => /^(gateway|cloud-bridge|protocol)\//.test(f);
-    const copies = hits(idPattern, (f) => !inScope(f)).filter((h) => {
-      const file = h.slice(0, h.indexOf(':'));
-      // Epochs are hex strings the gateway makes; their check shares the alphabet but not the concept.
-      return !/epoch/i.test(h) && !(otherConcepts[file]?.test(h) ?? false);
-    });
+    const copies = hits(idPattern, (f) => !inScope(f)).filter((h) => !(otherConcepts[h.slice(0, h.indexOf(':'))]?.test(h) ?? false));
     expect(copies).toEqual([]);
-    // A regex constant named for gateways, tags or mesh members is a second definition.
-    expect(hits(/\b(const|let)\s+\w*(GATEWAY|TAG|MEMBER)\w*\s*(:\s*RegExp\s*)?=\s*\//, (f) => !inScope(f) || f === 'protocol/src/identifiers.ts')).toEqual([]);
+    // A regex constant named for gateways, tags, mesh members or epochs is a second definition.
+    expect(hits(/\b(const|let)\s+\w*(GATEWAY|TAG|MEMBER|EPOCH)\w*\s*(:\s*RegExp\s*)?=\s*\//, (f) => !inScope(f) || f === 'protocol/src/identifiers.ts')).toEqual([]);
     // The cloud meets gateways, not devices: a device id reaches it only inside a series name.
     expect(hits(/\b(isDeviceId|DEVICE_ID)\b/, (f) => !f.startsWith('cloud-bridge/'))).toEqual([]);
     // Gateway ids in the gateway are checked with isGatewayId / GATEWAY_ID, not the device id check.

@@ -1,5 +1,5 @@
 import type { Clock } from '@fieldmesh/device-sdk';
-import type { AckMessage } from '@fieldmesh/protocol';
+import { type AckMessage, EPOCH_RULE, isEpoch } from '@fieldmesh/protocol';
 import type { CloudErrorCode } from '../errors.js';
 import type { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
 import type { AckSender } from './batch-receiver.js';
@@ -8,7 +8,6 @@ import type { SqliteAlertStore, StoredAlert } from './alert-store.js';
 /** Largest alerts message accepted: 100 events of a few hundred bytes, with margin. */
 export const MAX_ALERTS_MESSAGE_BYTES = 256 * 1024;
 const MAX_EVENTS = 1000;
-const SAFE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export interface AlertReceiverStats {
   messages: number;
@@ -69,7 +68,7 @@ export class AlertReceiver {
     if (payload.length > MAX_ALERTS_MESSAGE_BYTES) throw new Error(`message of ${payload.length} bytes over ${MAX_ALERTS_MESSAGE_BYTES}`);
     const m = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
     if (typeof m !== 'object' || m === null || m.v !== 1) throw new Error('missing v: 1');
-    if (!str(m.epoch, 64) || !SAFE.test(m.epoch)) throw new Error('epoch must be 1-64 of [A-Za-z0-9_.-]');
+    if (!isEpoch(m.epoch)) throw new Error(`epoch must be ${EPOCH_RULE}`);
     if (!Array.isArray(m.events) || m.events.length === 0 || m.events.length > MAX_EVENTS) throw new Error(`events must be a list of 1..${MAX_EVENTS}`);
     const events: StoredAlert[] = [];
     let prev = 0;
@@ -103,7 +102,7 @@ function tryHead(payload: Buffer): { epoch?: string; firstSeq?: number; lastSeq?
     const m = JSON.parse(payload.toString('utf8')) as { epoch?: unknown; events?: Array<{ seq?: unknown }> };
     const first = m.events?.[0]?.seq;
     const last = m.events?.at(-1)?.seq;
-    if (typeof m.epoch === 'string' && seqOk(first) && seqOk(last)) return { epoch: m.epoch, firstSeq: first, lastSeq: last };
+    if (isEpoch(m.epoch) && seqOk(first) && seqOk(last)) return { epoch: m.epoch, firstSeq: first, lastSeq: last };
   } catch {
     /* unreadable: no names */
   }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { isGatewayId } from '@fieldmesh/protocol';
+import { EPOCH_RULE, isEpoch, isGatewayId } from '@fieldmesh/protocol';
 import type { AlertAck, AlertHistoryEvent, AlertRef, OpenAlert } from '../bridge/alert-store.js';
 import { CloudHttpError } from './errors.js';
 import { readJsonBody } from './json-body.js';
@@ -23,7 +23,6 @@ export class RouteError extends CloudHttpError {
 export const MAX_ALERT_HISTORY = 1000;
 /** An acknowledgement body is three short fields. */
 const MAX_ACK_BODY_BYTES = 4096;
-const EPOCH = /^[A-Za-z0-9_.-]{1,64}$/;
 
 function intParam(params: URLSearchParams, key: string, min: number, max: number): number | undefined {
   const raw = params.get(key);
@@ -78,7 +77,7 @@ export async function acknowledgeAlert(
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RouteError(400, 'the body must be a JSON object {"gateway","epoch","alertId"}');
   const { gateway, epoch, alertId } = body;
   if (typeof gateway !== 'string' || !isGatewayId(gateway)) throw new RouteError(400, 'gateway must be a gateway id');
-  if (typeof epoch !== 'string' || !EPOCH.test(epoch)) throw new RouteError(400, 'epoch must be 1-64 of [A-Za-z0-9_.-]');
+  if (!isEpoch(epoch)) throw new RouteError(400, `epoch must be ${EPOCH_RULE}`);
   if (typeof alertId !== 'number' || !Number.isSafeInteger(alertId) || alertId < 0) throw new RouteError(400, 'alertId must be an integer ≥ 0');
   const ref = { gateway, epoch, alertId };
   const ack = book.acknowledge(ref, by, now());

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isSeriesName } from '@fieldmesh/device-sdk';
-import { isGatewayId } from '@fieldmesh/protocol';
+import { isEpoch, isGatewayId } from '@fieldmesh/protocol';
 import { PROMETHEUS_CONTENT_TYPE } from '@fieldmesh/device-sdk/metrics/prometheus';
 import type { AlertAck, AlertRef } from '../bridge/alert-store.js';
 import { CloudError } from '../errors.js';
@@ -67,10 +67,10 @@ export function parseReadingQuery(params: URLSearchParams): ReadingQuery & { ste
   if (after !== null) {
     // The `next` value of the previous page: ts~gateway~epoch~seq (`~` is in no id alphabet).
     const [ts, gateway, epoch, seq, ...more] = after.split('~');
-    if (more.length > 0 || !/^-?\d{1,16}$/.test(ts!) || !isGatewayId(gateway) || !/^[A-Za-z0-9_.-]{1,64}$/.test(epoch ?? '') || !/^\d{1,16}$/.test(seq ?? '')) {
+    if (more.length > 0 || !/^-?\d{1,16}$/.test(ts!) || !isGatewayId(gateway) || !isEpoch(epoch) || !/^\d{1,16}$/.test(seq ?? '')) {
       throw new BadRequest('after must be the `next` value of a previous page (ts~gateway~epoch~seq)');
     }
-    q.after = { ts: Number(ts), gateway, epoch: epoch!, seq: Number(seq) };
+    q.after = { ts: Number(ts), gateway, epoch, seq: Number(seq) };
   }
   const limit = intParam(params, 'limit');
   if (limit !== undefined) {

@@ -1,5 +1,5 @@
 import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
-import { decodeBatchHeader, type AckMessage } from '@fieldmesh/protocol';
+import { decodeBatchHeader, isEpoch, type AckMessage } from '@fieldmesh/protocol';
 import type { RelayChannel, RelayFrame } from './relay-channel.js';
 import { FRAME_REPLICA_ACK, FRAME_REPLICA_OPEN, FRAME_REPLICATE, FRAME_WATERMARK } from './relay-frame.js';
 import type { RelayPeers } from './relay-peers.js';
@@ -99,7 +99,7 @@ export class ReplicaKeeper implements ReplicationEndpoint {
     try {
       if (f.type === FRAME_REPLICA_OPEN || f.type === FRAME_WATERMARK) {
         const m = JSON.parse(f.body.toString('utf8')) as { epoch?: unknown; ackedSeq?: unknown };
-        if (typeof m.epoch !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(m.epoch) || typeof m.ackedSeq !== 'number' || !Number.isSafeInteger(m.ackedSeq) || m.ackedSeq < 0) throw new Error('bad replica open/watermark');
+        if (!isEpoch(m.epoch) || typeof m.ackedSeq !== 'number' || !Number.isSafeInteger(m.ackedSeq) || m.ackedSeq < 0) throw new Error('bad replica open/watermark');
         this.origins.set(channel, { origin, epoch: m.epoch });
         const stored = this.opts.store.open(origin, m.epoch, m.ackedSeq);
         if (f.type === FRAME_REPLICA_OPEN) this.answer(channel, m.epoch, stored);
