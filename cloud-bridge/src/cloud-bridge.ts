@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from 'aedes';
 import { silentLogger, systemClock, type Clock, type Logger } from '@fieldmesh/device-sdk';
-import { uplinkTopics, encodeAck, relayTopics } from '@fieldmesh/protocol';
+import { bundleTopics, uplinkTopics, encodeAck, relayTopics } from '@fieldmesh/protocol';
 import { readBrokerTls } from './broker/broker-tls.js';
 import { CloudBroker } from './broker/cloud-broker.js';
 import { ConnectionGuard } from './broker/connection-guard.js';
@@ -18,6 +18,7 @@ import { TopicRouter } from './bridge/topic-router.js';
 import { uplinkHandlers } from './bridge/uplink-handlers.js';
 import { isPostgresStore, type CloudConfig } from './config.js';
 import { dashboardRoutes } from './dashboard/dashboard-assets.js';
+import { attachBundleChunks } from './fleet/bundle-chunk-broker.js';
 import { FleetService } from './fleet/fleet-service.js';
 import { cloudObservability } from './http/cloud-observability.js';
 import { CloudHttpApi } from './http/http-api.js';
@@ -136,7 +137,10 @@ export class CloudBridge {
           publishRetained: (topic, payload) =>
             new Promise<void>((resolve, reject) => aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: true, dup: false }, (err) => (err ? reject(err) : resolve()))),
         },
+        sendChunk: (gatewayId, payload) =>
+          new Promise<void>((resolve, reject) => aedes.publish({ cmd: 'publish', topic: bundleTopics.chunk(gatewayId), payload, qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve()))),
       }));
+      const takeChunkRequest = attachBundleChunks(aedes, (c) => access.gatewayOf(c), fleetService.parts!.chunks);
       await fleetService.start();
       // The newest connection of each gateway: a will from an older one that was taken over is stale.
       const newest = new Map<string, Client>();
@@ -164,6 +168,7 @@ export class CloudBridge {
         const gatewayId = access.gatewayOf(client);
         const current = gatewayId === undefined ? undefined : newest.get(gatewayId);
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+        if (takeChunkRequest(packet.topic, client, payload)) return;
         router.dispatch(packet.topic, payload, { gatewayId, newerConnection: current !== undefined && current !== client });
       });
       httpAccess = new HttpAccess(liveApi.tokens, new HostAllowlist(config.http.allowedHosts));

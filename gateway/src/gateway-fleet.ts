@@ -1,8 +1,10 @@
 import { machine } from 'node:os';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
-import { fleetTopics } from '@fieldmesh/protocol';
+import { bundleTopics, fleetTopics } from '@fieldmesh/protocol';
 import type { GatewayConfig, GatewayConfigSource } from './config/gateway-config.js';
 import type { HttpGet } from './fleet/bundle-fetch.js';
+import type { ChunkChannel } from './fleet/bundle-mqtt.js';
+import { chooseTransport, httpBundleSource, uplinkBundleSource, type BundleSource } from './fleet/bundle-source.js';
 import { configChecker } from './fleet/config-overlay.js';
 import { bundleHttpGet } from './fleet/bundle-http.js';
 import { readUplinkTls } from './uplink/uplink-tls-files.js';
@@ -26,6 +28,9 @@ export interface GatewayFleetDeps {
   nodeAbi?: string;
   get?: HttpGet;
   retryMs?: number;
+  /** Over the uplink: bytes per chunk request and the idle timeout (defaults in bundle-mqtt.ts). */
+  chunkBytes?: number;
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -55,7 +60,6 @@ export function createGatewayFleet(deps: {
     const r = runningRelease();
     return { version: r.version, releaseDir: r.dir };
   })();
-  const username = cfg.uplink.username ?? cfg.id;
   const usec = Number(env.WATCHDOG_USEC ?? 0);
   const agent = new FleetAgent({
     gatewayId: cfg.id,
@@ -64,7 +68,7 @@ export function createGatewayFleet(deps: {
     channel: { online: () => uplink.stats().state === 'online', publishReported: (p) => uplink.publishRetained(fleetTopics.reported(cfg.id), p) },
     running: { version: running.version, releaseDir: running.releaseDir, configRevision: deps.fleet.configRevision ?? null },
     checkConfig: deps.fleet.source ? configChecker(deps.fleet.source) : () => 'the gateway runs without a config file, so no revision can be checked against it',
-    authorization: cfg.uplink.password === null ? null : `Basic ${Buffer.from(`${username}:${cfg.uplink.password}`).toString('base64')}`,
+    bundles: bundleSource(cfg, uplink, deps),
     trial: env.FM_FLEET_TRIAL === '1',
     probe: deps.probe,
     watchdogMs: Number.isFinite(usec) && usec > 0 ? Math.max(1, Math.floor(usec / 2000)) : 0,
@@ -73,11 +77,43 @@ export function createGatewayFleet(deps: {
     restart: deps.restart,
     clock: deps.clock,
     logger: deps.logger,
-    // The cloud's HTTPS is checked against the uplink's CA when one is configured (and its client certificate offered).
-    get: deps.fleet.get ?? bundleHttpGet(readUplinkTls(cfg.uplink)),
     ...(deps.fleet.retryMs !== undefined ? { retryMs: deps.fleet.retryMs } : {}),
   });
   uplink.subscribe(fleetTopics.desired(cfg.id), (payload) => agent.onDesired(payload));
   deps.metrics.register(() => agent.counters.families());
   return agent;
+}
+
+/** HTTP from `fleet.cloudUrl`, or chunks over this uplink (fleet.bundleTransport, bundle-source.ts). */
+function bundleSource(cfg: Readonly<GatewayConfig>, uplink: Uplink, deps: { fleet: GatewayFleetDeps; clock: Clock }): BundleSource {
+  const u = cfg.uplink!;
+  const f = cfg.fleet!;
+  const tuning = { ...(deps.fleet.idleTimeoutMs !== undefined ? { idleTimeoutMs: deps.fleet.idleTimeoutMs } : {}) };
+  if (chooseTransport(f.bundleTransport, u.password !== null) === 'http') {
+    const username = u.username ?? cfg.id;
+    return httpBundleSource({
+      cloudUrl: f.cloudUrl,
+      authorization: u.password === null ? null : `Basic ${Buffer.from(`${username}:${u.password}`).toString('base64')}`,
+      // The cloud's HTTPS is checked against the uplink's CA when one is configured (and its client certificate offered).
+      get: deps.fleet.get ?? bundleHttpGet(readUplinkTls(u)),
+      clock: deps.clock,
+      ...tuning,
+    });
+  }
+  const listeners = new Set<Parameters<ChunkChannel['listen']>[0]>();
+  uplink.subscribe(bundleTopics.chunk(cfg.id), (payload) => {
+    for (const l of listeners) l.chunk(payload);
+  });
+  uplink.onSubscribed(() => {
+    for (const l of listeners) l.online();
+  });
+  const channel: ChunkChannel = {
+    request: (payload) => void uplink.publishOnce(bundleTopics.get(cfg.id), payload),
+    online: () => uplink.stats().state === 'online',
+    listen: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+  return uplinkBundleSource({ channel, clock: deps.clock, ...tuning, ...(deps.fleet.chunkBytes !== undefined ? { chunkBytes: deps.fleet.chunkBytes } : {}) });
 }

@@ -16,3 +16,4 @@ export * from './ed25519-keys.js';
 export * from './release-version.js';
 export * from './fleet-artifact.js';
 export * from './fleet-messages.js';
+export * from './fleet-bundle-chunks.js';

@@ -11,13 +11,27 @@ export interface TcpProxy {
   bytes: { up: number; down: number };
   /** Bytes per second towards the gateway; 0 = unlimited. */
   rate: number;
+  /** Connections accepted so far. */
+  connections: number;
+  /** Drops every open connection (a link cut); the proxy keeps listening for the reconnect. */
+  cut(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, opts: { rate?: number } = {}): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
-  const proxy: TcpProxy = { port: 0, bytes: { up: 0, down: 0 }, rate: opts.rate ?? 0, close: async () => {} };
+  const proxy: TcpProxy = {
+    port: 0,
+    bytes: { up: 0, down: 0 },
+    rate: opts.rate ?? 0,
+    connections: 0,
+    cut: () => {
+      for (const s of sockets) s.destroy();
+    },
+    close: async () => {},
+  };
   const server: Server = createServer((client) => {
+    proxy.connections++;
     const upstream = connect(targetPort, '127.0.0.1');
     sockets.add(client).add(upstream);
     const end = () => {

@@ -1,5 +1,5 @@
 import type { Client, PublishPacket, Subscription } from 'aedes';
-import { fleetTopics, isGatewayId, parseUplinkTopic, uplinkTopics, parseRelayTopic, relayTopics } from '@fieldmesh/protocol';
+import { bundleTopics, fleetTopics, isGatewayId, parseUplinkTopic, uplinkTopics, parseRelayTopic, relayTopics } from '@fieldmesh/protocol';
 import { certificateIdentity } from './broker-tls.js';
 import type { GatewayCredentials } from './credentials.js';
 
@@ -35,8 +35,10 @@ export interface AccessStats {
  * authorizeSubscribe hooks). With credentials, a gateway is its username; with `auth: none`
  * (a lab), its MQTT client id. Either way it publishes only under `fm/g/<its id>/` and
  * subscribes only to its own ack topic. Fleet (cloud-bridge/src/fleet/FLEET-CLOUD.md): it
- * publishes its own `fleet/reported` and subscribes to its own `fleet/desired`; no client ever
- * publishes a desired topic (the bridge publishes them itself, without a client).
+ * publishes its own `fleet/reported` and subscribes to its own `fleet/desired`; for bundles over
+ * the uplink it publishes its own `fleet/bundle/get` and subscribes to its own
+ * `fleet/bundle/chunk`. No client ever publishes a desired or chunk topic (the bridge publishes
+ * them itself, without a client).
  */
 export class GatewayAccess {
   readonly stats: AccessStats = { authFailures: 0, clientIdRefused: 0, publishDenied: 0, subscribeDenied: 0 };
@@ -101,7 +103,7 @@ export class GatewayAccess {
     const id = this.identity.get(client);
     const t = parseUplinkTopic(packet.topic);
     if (id !== undefined && t && t.gatewayId === id && GATEWAY_PUBLISHES.has(t.kind)) return done(null);
-    if (id !== undefined && packet.topic === fleetTopics.reported(id)) return done(null);
+    if (id !== undefined && (packet.topic === fleetTopics.reported(id) || packet.topic === bundleTopics.get(id))) return done(null);
     if (id !== undefined && this.mayRelay(id, packet.topic)) return done(null);
     this.stats.publishDenied++;
     this.onDenied('publish', client, `${id ?? '?'} may not publish on ${packet.topic}`);
@@ -111,7 +113,7 @@ export class GatewayAccess {
   readonly authorizeSubscribe = (client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void => {
     const id = this.identity.get(client);
     if (id !== undefined && sub.topic === uplinkTopics.ack(id)) return done(null, sub);
-    if (id !== undefined && sub.topic === fleetTopics.desired(id)) return done(null, sub);
+    if (id !== undefined && (sub.topic === fleetTopics.desired(id) || sub.topic === bundleTopics.chunk(id))) return done(null, sub);
     // A relay's acks for the origins it carries (gateway/src/relay/RELAY.md §4).
     if (id !== undefined && sub.topic === relayTopics.ackFilter(id)) return done(null, sub);
     this.stats.subscribeDenied++;

@@ -6,6 +6,7 @@ import type { CloudConfig } from '../config.js';
 import { FleetAdminTokens, fleetAdminTokensFile } from './admin-tokens.js';
 import { DesiredPublisher, type DesiredChannel } from './desired-publisher.js';
 import { FleetAccess, type CredentialCheck } from './fleet-access.js';
+import { BundleChunkServer, type ChunkLimits, type ChunkSend } from './bundle-chunks.js';
 import { FleetRoutes } from './fleet-routes.js';
 import { ReleaseLibrary } from './release-library.js';
 import { RolloutRunner } from './rollout-runner.js';
@@ -17,6 +18,14 @@ function fleetStoreFile(dataDir: string): string {
   return join(dataDir, 'fleet.sqlite');
 }
 
+/** Bundles over the uplink, for /metrics. */
+export interface ChunkFigures {
+  refused: Record<string, number>;
+  bytesSent: number;
+  chunksSent: number;
+  inFlight: number;
+}
+
 /** Someone who wants to hear of every accepted report (the rollout runner). */
 export type ReportListener = (gateway: string, reported: ReportedState) => void;
 
@@ -25,6 +34,8 @@ export interface FleetParts {
   rollouts: RolloutRunner;
   routes: FleetRoutes;
   adminTokens: FleetAdminTokens;
+  /** Bundles over the uplink, for gateways without an HTTP credential (bundle-chunks.ts). */
+  chunks: BundleChunkServer;
 }
 
 /**
@@ -72,6 +83,9 @@ export class FleetService {
     /** The broker's gateway credentials; null with `auth: none` (a lab: any gateway id downloads). */
     credentials: CredentialCheck | null;
     online: (id: string) => boolean;
+    /** Publishes on a gateway's bundle chunk topic (QoS 1). */
+    sendChunk: ChunkSend;
+    chunkLimits?: ChunkLimits;
   }): FleetService {
     const logger = opts.logger.child({ component: 'fleet' });
     const fleet = new FleetService(new SqliteFleetStore(fleetStoreFile(opts.dataDir)), opts.channel, opts.clock, logger, opts.throttled);
@@ -80,7 +94,12 @@ export class FleetService {
       const rollouts = new RolloutRunner(fleet, opts.clock, logger, opts.online);
       const adminTokens = new FleetAdminTokens(fleetAdminTokensFile(opts.dataDir));
       const access = new FleetAccess(adminTokens, opts.liveTokens, opts.credentials, opts.clock);
-      fleet.parts = { library, rollouts, adminTokens, routes: new FleetRoutes(fleet, library, rollouts, access, opts.online) };
+      const shelf = (version: string) => {
+        const r = fleet.store.release(version);
+        return r ? { bytes: r.envelope.body.bytes, file: library.bundle(version) } : null;
+      };
+      const chunks = new BundleChunkServer(shelf, opts.sendChunk, logger, opts.chunkLimits);
+      fleet.parts = { library, rollouts, adminTokens, chunks, routes: new FleetRoutes(fleet, library, rollouts, access, opts.online) };
     } catch (err) {
       fleet.close();
       throw err;
@@ -95,12 +114,17 @@ export class FleetService {
   }
 
   /** The figures `/metrics` exposes (http/cloud-metrics.ts). */
-  prometheusSource(): { reportedRefused: number; reportedThrottled: number; refusedHttp: Record<string, number>; published: number; bundleBytesSent: number } {
-    return { reportedRefused: this.intake.stats.refused, reportedThrottled: this.intake.stats.throttled, refusedHttp: { ...this.parts?.routes.refused }, published: this.publisher.published, bundleBytesSent: this.parts?.routes.bundleBytesSent ?? 0 };
+  prometheusSource(): { reportedRefused: number; reportedThrottled: number; refusedHttp: Record<string, number>; published: number; bundleBytesSent: number; chunks: ChunkFigures } {
+    return { reportedRefused: this.intake.stats.refused, reportedThrottled: this.intake.stats.throttled, refusedHttp: { ...this.parts?.routes.refused }, published: this.publisher.published, bundleBytesSent: this.parts?.routes.bundleBytesSent ?? 0, chunks: this.chunkFigures() };
   }
 
   metrics(): Record<string, unknown> {
-    return { intake: { ...this.intake.stats }, published: this.publisher.published, publishFailed: this.publisher.failed, refusedHttp: { ...this.parts?.routes.refused }, bundleBytesSent: this.parts?.routes.bundleBytesSent ?? 0 };
+    return { intake: { ...this.intake.stats }, published: this.publisher.published, publishFailed: this.publisher.failed, refusedHttp: { ...this.parts?.routes.refused }, bundleBytesSent: this.parts?.routes.bundleBytesSent ?? 0, chunks: this.chunkFigures() };
+  }
+
+  private chunkFigures(): ChunkFigures {
+    const c = this.parts?.chunks;
+    return { refused: { ...c?.refused }, bytesSent: c?.bytesSent ?? 0, chunksSent: c?.chunksSent ?? 0, inFlight: c?.inFlight ?? 0 };
   }
 
   onReport(l: ReportListener): void {

@@ -22,7 +22,7 @@ export interface CloudMetricSources {
   /** Embedded broker only: gateways with a live broker connection. */
   connected?: () => number;
   /** Embedded broker only: fleet operations (fleet/FLEET-CLOUD.md). */
-  fleet?: () => { reportedRefused: number; reportedThrottled: number; refusedHttp: Record<string, number>; published: number; bundleBytesSent: number };
+  fleet?: () => { reportedRefused: number; reportedThrottled: number; refusedHttp: Record<string, number>; published: number; bundleBytesSent: number; chunks?: { refused: Record<string, number>; bytesSent: number; chunksSent: number; inFlight: number } };
   live: () => { hub: LiveHubStats; server: LiveServerStats; alertsRefused: number; mqtt: { connected: number; authFailures: number; publishDenied: number; subscribeDenied: number } | null };
   storeLatency: Histogram;
 }
@@ -60,6 +60,7 @@ export function cloudMetrics(src: CloudMetricSources): () => MetricFamily[] {
       refuse('fleet_reported', 'malformed', fleet.reportedRefused);
       refuse('fleet_reported', 'throttled', fleet.reportedThrottled);
       for (const [reason, n] of Object.entries(fleet.refusedHttp)) refuse('fleet_http', reason, n);
+      for (const [reason, n] of Object.entries(fleet.chunks?.refused ?? {})) refuse('fleet_bundle_chunk', reason, n);
     }
     refuse('status', 'malformed', status.refused);
     refuse('alerts', 'malformed', src.alerts.refused);
@@ -80,7 +81,7 @@ export function cloudMetrics(src: CloudMetricSources): () => MetricFamily[] {
       gauge('fieldmesh_cloud_batches_queued', 'Batches waiting for their commit.', r.queued),
       counter('fieldmesh_cloud_readings_committed_total', 'Readings newly stored.', r.readingsStored),
       counter('fieldmesh_cloud_readings_duplicate_total', 'Readings received again (a resent batch) and not stored twice.', r.readingsDuplicate),
-      { name: 'fieldmesh_cloud_refused_total', help: 'Input refused, by kind (batch, connection, publish, subscribe, http, status, alerts, alert, live, live_mqtt, live_mqtt_connection, fleet_reported, fleet_http) and reason (an FM_ERR code for batches).', type: 'counter', samples: refused },
+      { name: 'fieldmesh_cloud_refused_total', help: 'Input refused, by kind (batch, connection, publish, subscribe, http, status, alerts, alert, live, live_mqtt, live_mqtt_connection, fleet_reported, fleet_http, fleet_bundle_chunk) and reason (an FM_ERR code for batches).', type: 'counter', samples: refused },
       counter('fieldmesh_cloud_status_throttled_total', 'Gateway status messages not stored because they came faster than one a second.', status.throttled),
       counter('fieldmesh_cloud_alert_events_stored_total', 'Alert events stored from the gateways\' priority lane.', src.alerts.stored),
       counter('fieldmesh_cloud_alert_events_duplicate_total', 'Alert events received again and not stored twice.', src.alerts.duplicates),
@@ -88,6 +89,12 @@ export function cloudMetrics(src: CloudMetricSources): () => MetricFamily[] {
         ? [
             counter('fieldmesh_cloud_fleet_desired_published_total', 'Desired-state messages published to gateways (new serials, and republished at start).', fleet.published),
             counter('fieldmesh_cloud_fleet_bundle_bytes_sent_total', 'Release bundle bytes sent to downloads (ranges count what they carried).', fleet.bundleBytesSent),
+            ...(fleet.chunks
+              ? [
+                  counter('fieldmesh_cloud_fleet_bundle_chunk_bytes_sent_total', 'Release bundle bytes sent over the uplink connection, in chunks (fleet/bundle/chunk).', fleet.chunks.bytesSent),
+                  gauge('fieldmesh_cloud_fleet_bundle_chunks_in_flight', 'Bundle chunks read or sent and not yet acknowledged by their gateway.', fleet.chunks.inFlight),
+                ]
+              : []),
           ]
         : []),
       ...(src.connected ? [gauge('fieldmesh_cloud_gateways_connected', 'Gateways with a live connection to the broker.', src.connected())] : []),

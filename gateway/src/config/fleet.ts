@@ -1,5 +1,5 @@
 import { GROUP_TAG, IDENTIFIER_RULE } from '@fieldmesh/protocol';
-import { int, listOf, nullable, section, str, type Check } from './checks.js';
+import { int, listOf, nullable, oneOf, section, str, type Check } from './checks.js';
 import { ConfigError } from './errors.js';
 
 /**
@@ -19,6 +19,12 @@ export interface FleetConfig {
   confirmDeadlineSec: number;
   /** Starts a new release or config gets to confirm before the launcher rolls back. */
   maxAttempts: number;
+  /**
+   * How release bundles are downloaded: `http` from `cloudUrl` with the uplink password, `mqtt`
+   * over the uplink connection itself (a gateway with a client certificate only), `auto` (default):
+   * http when `uplink.password` is set, else mqtt.
+   */
+  bundleTransport: 'auto' | 'http' | 'mqtt';
 }
 
 export const fleetDefaults: Omit<FleetConfig, 'releaseKeys'> = {
@@ -27,6 +33,7 @@ export const fleetDefaults: Omit<FleetConfig, 'releaseKeys'> = {
   releasesDir: '/opt/fieldmesh/releases',
   confirmDeadlineSec: 120,
   maxAttempts: 2,
+  bundleTransport: 'auto',
 };
 
 const RELEASE_KEY = /^[A-Za-z0-9+/]{43}=$/;
@@ -39,6 +46,7 @@ const base = section<FleetConfig>(
     releasesDir: str({ max: 4096 }),
     confirmDeadlineSec: int(5, 86_400),
     maxAttempts: int(1, 10),
+    bundleTransport: oneOf('auto', 'http', 'mqtt'),
   },
   fleetDefaults,
 );

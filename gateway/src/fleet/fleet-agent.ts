@@ -1,10 +1,10 @@
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { RateLimitedLog } from '@fieldmesh/device-sdk/rate-limited-log';
-import type { Clock, Logger, Timer } from '@fieldmesh/device-sdk';
+import type { Clock, Logger } from '@fieldmesh/device-sdk';
 import { parseDesired, type DesiredState, type RefusalReason, type ReportedUpdate } from '@fieldmesh/protocol';
 import type { FleetConfig } from '../config/fleet.js';
 import { keepRefusals, newRefusals, readMemory, writeMemory, type AgentMemory } from './agent-memory.js';
-import type { HttpGet } from './bundle-fetch.js';
+import type { BundleSource } from './bundle-source.js';
 import { judgeDesired, samePlan, type Plan, type Refusal } from './desired-judgement.js';
 import { writeFileDurably } from '@fieldmesh/device-sdk/durable-file';
 import { FleetError } from './errors.js';
@@ -13,8 +13,10 @@ import { configFile, fleetPaths, type FleetPaths } from './fleet-paths.js';
 import { installRelease } from './release-install.js';
 import { pruneReleases } from './release-pruning.js';
 import { ReportedStateBook } from './reported-state.js';
+import { RetrySchedule } from './retry-schedule.js';
 import { readJournal, reportedTarget, writeJournal, type SwitchJournal } from './switch-journal.js';
-import { completeSwitch, performSwitch } from './switch-steps.js';
+import { performSwitch } from './switch-steps.js';
+import { resumeJournal, setCorruptJournalAside, type JournalHost } from './journal-resume.js';
 import { TrialConfirmation, type TrialProbe } from './trial-confirmation.js';
 
 /** How the agent talks over the uplink: the desired topic in, the retained reported state out. */
@@ -33,8 +35,8 @@ export interface FleetAgentDeps {
   running: { version: string; configRevision: number | null; releaseDir: string | null };
   /** The real config validator on base + sections (config-overlay.ts configChecker). */
   checkConfig(sections: Record<string, unknown>): string | null;
-  /** HTTP Basic with the uplink credential, for bundle downloads. */
-  authorization: string | null;
+  /** Where release bundles come from (the cloud's HTTP API or the uplink: bundle-source.ts). */
+  bundles: BundleSource;
   /** Started by the launcher to prove itself (FM_FLEET_TRIAL=1). */
   trial: boolean;
   probe: TrialProbe;
@@ -46,8 +48,7 @@ export interface FleetAgentDeps {
   restart(code: number): void;
   clock: Clock;
   logger: Logger;
-  get?: HttpGet;
-  /** Delay before a failed download is tried again, doubling up to 16×. Default 30 s. */
+  /** Delay before a failed download is tried again, doubling up to 16×, half of it random. Default 30 s. */
   retryMs?: number;
 }
 
@@ -82,8 +83,7 @@ export class FleetAgent {
   private stopped = false;
   private abort: AbortController | null = null;
   private job: string | null = null;
-  private retryTimer: Timer | null = null;
-  private retries = 0;
+  private readonly retry: RetrySchedule;
   /** Failed download attempts in a row for one version: at FETCH_FAILURES_REFUSED it is reported refused (and still retried). */
   private fetchFailures = { target: '', count: 0 };
   private trialCheck: TrialConfirmation | null = null;
@@ -93,6 +93,7 @@ export class FleetAgent {
   constructor(private readonly d: FleetAgentDeps) {
     this.paths = fleetPaths(d.fleet.releasesDir, d.dataDir);
     this.log = d.logger.child({ component: 'fleet' });
+    this.retry = new RetrySchedule(d.clock, d.retryMs ?? 30_000);
     this.limited = new RateLimitedLog(this.log, d.clock, { intervalMs: 60_000, countZero: false });
     try {
       for (const dir of [this.paths.stateDir, this.paths.downloadsDir, this.paths.configDir]) mkdirSync(dir, { recursive: true });
@@ -111,8 +112,8 @@ export class FleetAgent {
     this.paused = false;
     try {
       const j = readJournal(this.paths.journal);
-      if (j !== null && 'corrupt' in j) this.corruptJournal(j.corrupt);
-      else if (j !== null) this.resume(j);
+      if (j !== null && 'corrupt' in j) setCorruptJournalAside(this.journalHost(), j.corrupt);
+      else if (j !== null) resumeJournal(this.journalHost(), j);
     } catch (err) {
       // A state directory gone read-only must not stop the gateway: it runs, fleet waits.
       this.paused = true;
@@ -126,8 +127,7 @@ export class FleetAgent {
     this.stopped = true;
     this.abort?.abort(new Error('gateway stopping'));
     this.trialCheck?.stop();
-    if (this.retryTimer !== null) this.d.clock.clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.retry.stop();
   }
 
   /** A message on the desired topic. Never throws: whatever arrives is judged, counted, reported. */
@@ -146,7 +146,7 @@ export class FleetAgent {
       // A download for a release the cloud no longer wants is cut at once.
       const wants = (p.value.release as { body?: { version?: unknown } } | undefined)?.body?.version;
       if (this.job !== null && this.job !== `release ${String(wants)}`) this.abort?.abort(new Error('superseded by a newer desired state'));
-      this.retries = 0;
+      this.retry.reset();
       this.kick();
     } catch (err) {
       this.limited.error('desired', { err: (err as Error).message }, 'desired state handling failed');
@@ -163,67 +163,21 @@ export class FleetAgent {
     return { running: this.d.running.version, configRevision: this.d.running.configRevision, desiredSerial: this.report.desiredSerial, update: this.report.update ?? null, refused: this.memory.refused.length, paused: this.paused, trial: this.d.trial };
   }
 
-  /**
-   * The launcher treats a journal it cannot read as none and starts `current` steadily; a steady
-   * start does the same and moves it aside (kept for a person). A trial start cannot have one
-   * (the launcher wrote it just now), so there the agent only stays out of the way.
-   */
-  private corruptJournal(problem: string): void {
-    this.log.error({ file: this.paths.journal, problem }, `switch journal unreadable${this.d.trial ? '; fleet updates paused' : '; moved aside to switch.state.corrupt'}`);
-    if (this.d.trial) return void (this.paused = true);
-    try {
-      renameSync(this.paths.journal, `${this.paths.journal}.corrupt`);
-    } catch (err) {
-      this.paused = true;
-      this.log.error({ err: (err as Error).message }, 'switch journal not moved aside; fleet updates paused');
-    }
-  }
-
-  private resume(j: SwitchJournal): void {
-    if (j.step === 'rolled-back') {
-      // Reported once: the target is remembered as failed and the journal removed.
-      this.remember((m) => (j.kind === 'release' ? m.failed.push(j.target) : m.failedConfig.push(Number(j.target))));
-      this.report.set({ kind: j.kind, target: reportedTarget(j), step: 'trial', outcome: 'rolled-back', reason: j.reason ?? 'rolled back by the launcher' });
-      this.log.warn({ kind: j.kind, target: j.target, previous: j.previous, reason: j.reason }, 'fleet: the switch was rolled back; it is not tried again');
-      rmSync(this.paths.journal, { force: true });
-      return;
-    }
-    if (j.step === 'confirmed') {
-      // Adopted, as long as it is what runs (an overlay refused at this start is not).
-      if (this.runs(j.kind) === j.target) this.report.set({ kind: j.kind, target: reportedTarget(j), step: 'confirm', outcome: 'adopted' });
-      // The launcher of a trial reads `confirmed`; only a later, steady start removes it.
-      if (!this.d.trial) rmSync(this.paths.journal, { force: true });
-      return;
-    }
-    if (j.step === 'switch') {
-      // Killed between the journal and the restart: finish the switch and restart into it.
-      this.log.info({ kind: j.kind, target: j.target }, 'fleet: finishing an interrupted switch');
-      completeSwitch(this.paths, j);
-      this.report.set({ kind: j.kind, target: reportedTarget(j), step: 'switch', outcome: 'in-progress' });
-      this.paused = true;
-      void this.publish().then(() => this.d.restart(RESTART_INTO_NEW));
-      return;
-    }
-    this.paused = true;
-    this.report.set({ kind: j.kind, target: reportedTarget(j), step: 'trial', outcome: 'in-progress' });
-    if (!this.d.trial) {
-      this.log.warn({ kind: j.kind, target: j.target }, 'fleet: switch journal in trial but not started by the launcher on trial (FM_FLEET_TRIAL=1); fleet updates paused');
-      return;
-    }
-    const runs = this.runs(j.kind);
-    if (runs !== j.target) {
-      // Confirming would vouch for something that is not what runs; the launcher's deadline decides.
-      this.log.error({ kind: j.kind, target: j.target, running: runs }, `fleet: on trial of ${j.kind} ${j.target} but running ${runs}; not confirming`);
-      return;
-    }
-    this.trialCheck = new TrialConfirmation({
-      clock: this.d.clock,
-      watchdogMs: this.d.watchdogMs,
-      uplinkWasUp: j.uplinkWasUp,
-      probe: this.d.probe,
-      onConfirmed: () => this.confirm(j),
-    });
-    this.trialCheck.start();
+  private journalHost(): JournalHost {
+    return {
+      paths: this.paths,
+      trial: this.d.trial,
+      log: this.log,
+      report: this.report,
+      runs: (kind) => this.runs(kind),
+      remember: (change) => this.remember(change),
+      pause: () => void (this.paused = true),
+      restartIntoJournal: () => void this.publish().then(() => this.d.restart(RESTART_INTO_NEW)),
+      confirmTrial: (j) => {
+        this.trialCheck = new TrialConfirmation({ clock: this.d.clock, watchdogMs: this.d.watchdogMs, uplinkWasUp: j.uplinkWasUp, probe: this.d.probe, onConfirmed: () => this.confirm(j) });
+        this.trialCheck.start();
+      },
+    };
   }
 
   private confirm(j: SwitchJournal): void {
@@ -297,9 +251,8 @@ export class FleetAgent {
 
   private async release(plan: Extract<Plan, { kind: 'release' }>): Promise<void> {
     const v = plan.body.version;
-    if (this.d.fleet.cloudUrl === null) {
-      return this.refuseUpdate('release', v, 'fetch', 'fetch-failed', 'fleet.cloudUrl is not set: nowhere to download bundles from', false);
-    }
+    const unavailable = this.d.bundles.unavailable();
+    if (unavailable !== null) return this.refuseUpdate('release', v, 'fetch', 'fetch-failed', unavailable, false);
     if (this.fetchFailures.target !== v) this.fetchFailures = { target: v, count: 0 };
     const bundleKey = `${v}:${plan.body.sha256}`;
     if (this.badBundles.get(bundleKey) === this.latest?.serial) return void (await this.publish());
@@ -314,11 +267,10 @@ export class FleetAgent {
       const r = await installRelease({
         paths: this.paths,
         body: plan.body,
-        url: this.d.fleet.cloudUrl + plan.bundlePath,
-        authorization: this.d.authorization,
+        bundlePath: plan.bundlePath,
+        source: this.d.bundles,
         runningDir: this.d.running.releaseDir,
         signal: this.abort.signal,
-        ...(this.d.get ? { get: this.d.get } : {}),
         step: update,
         progress: (n) => {
           this.counters.downloadedBytes += n - moved;
@@ -394,14 +346,7 @@ export class FleetAgent {
   }
 
   private scheduleRetry(): void {
-    if (this.retryTimer !== null || this.stopped) return;
-    const delay = (this.d.retryMs ?? 30_000) * 2 ** Math.min(this.retries++, 4);
-    const t = this.d.clock.setTimeout(() => {
-      this.retryTimer = null;
-      this.kick();
-    }, delay);
-    t.unref?.();
-    this.retryTimer = t;
+    if (!this.stopped) this.retry.schedule(() => this.kick());
   }
 
   /** Counts, logs and keeps refusals (agent-memory.ts says which are new). */

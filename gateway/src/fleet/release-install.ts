@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type { RefusalReason, ReleaseBody } from '@fieldmesh/protocol';
-import { fetchBundle, type HttpGet } from './bundle-fetch.js';
+import type { BundleSource } from './bundle-source.js';
 import { bundleFile, bundlePart, partialDir, releaseDir, type FleetPaths } from './fleet-paths.js';
 import { isUnpacked, unpackRelease } from './release-unpack.js';
 import { roomProblem } from './release-pruning.js';
@@ -10,13 +10,12 @@ export type InstallStep = 'fetch' | 'verify' | 'unpack';
 export interface InstallOptions {
   paths: FleetPaths;
   body: ReleaseBody;
-  url: string;
-  authorization: string | null;
+  /** The desired state's path of the bundle on the cloud's HTTP API. */
+  bundlePath: string;
+  source: BundleSource;
   /** The running release's directory: never replaced. */
   runningDir: string | null;
   signal?: AbortSignal;
-  get?: HttpGet;
-  idleTimeoutMs?: number;
   step(step: InstallStep): void;
   /** Bundle bytes that moved, as they arrive (for metrics and the reported state). */
   progress(moved: number): void;
@@ -37,16 +36,14 @@ export async function installRelease(o: InstallOptions): Promise<InstallResult> 
   o.step('fetch');
   const room = roomProblem([o.paths.downloadsDir, o.paths.releasesDir], o.body.bytes);
   if (room !== null) return { ok: false, step: 'fetch', reason: 'fetch-failed', why: room, moved: 0, retry: true };
-  const got = await fetchBundle({
-    url: o.url,
-    authorization: o.authorization,
+  const got = await o.source.fetch({
+    version: v,
+    bundlePath: o.bundlePath,
     part: bundlePart(o.paths, v),
     final: bundleFile(o.paths, v),
     bytes: o.body.bytes,
     sha256: o.body.sha256,
     ...(o.signal ? { signal: o.signal } : {}),
-    ...(o.get ? { get: o.get } : {}),
-    ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
     onProgress: (n) => o.progress(n),
   });
   if (!got.ok) return { ok: false, step: got.reason === 'hash-mismatch' ? 'verify' : 'fetch', reason: got.reason, why: got.why, moved: got.moved, retry: got.reason === 'fetch-failed' };

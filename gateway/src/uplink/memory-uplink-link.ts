@@ -39,6 +39,7 @@ export class MemoryUplinkLink implements UplinkLink {
       }
       state.alive = true;
       events.up();
+      events.subscribed?.();
     });
     return {
       get connected() {

@@ -13,6 +13,8 @@ export interface LinkEvents {
   ack(payload: Buffer): void;
   /** A message on one of `topics` (LinkOpenOptions). */
   message?(topic: string, payload: Buffer): void;
+  /** After `up`: every one of `topics` is subscribed too (their SUBACK came back granted). */
+  subscribed?(): void;
 }
 
 export interface LinkOpenOptions {
@@ -105,9 +107,10 @@ export class MqttUplinkLink implements UplinkLink {
           }
           events.up();
           const topics = opts.topics ?? [];
-          if (topics.length === 0) return;
+          if (topics.length === 0) return events.subscribed?.();
           c.subscribe([...topics], { qos: 1 }, (e, g) => {
-            if (over || (!e && g?.every((s) => s.qos !== 128))) return;
+            if (over) return;
+            if (!e && g?.every((s) => s.qos !== 128)) return events.subscribed?.();
             events.error(Object.assign(new Error(`subscription to ${topics.join(', ')} refused: ${e?.message ?? 'SUBACK 0x80'}`), { code: 'SUBACK' }));
           });
         });

@@ -58,6 +58,8 @@ export class Uplink {
   private readonly counts = { bytesSent: 0, connects: 0 };
   /** Topics beyond the ack topic (the fleet's desired state) and who reads them. */
   private readonly subscriptions = new Map<string, (payload: Buffer) => void>();
+  /** Told of every session once all `subscriptions` are in place (what a session had in flight is gone). */
+  private readonly subscribedListeners: Array<() => void> = [];
   /** The newest retained message per topic of `publishRetained`, sent again on every connect. */
   private readonly retained = new Map<string, string>();
 
@@ -124,16 +126,25 @@ export class Uplink {
    */
   publishRetained(topic: string, payload: string, timeoutMs = 2000): Promise<boolean> {
     this.retained.set(topic, payload);
+    return this.publishOnce(topic, payload, true, timeoutMs);
+  }
+
+  /** Publishes once (QoS 1, not retained) if online: nothing is kept for a later session. */
+  publishOnce(topic: string, payload: Buffer | string, retain = false, timeoutMs = 2000): Promise<boolean> {
     const client = this.client;
     if (this.state !== 'online' || !client?.connected) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       const t = this.clock.setTimeout(() => resolve(false), timeoutMs);
       t.unref?.();
-      client.publish(topic, payload, { qos: 1, retain: true }, () => {
+      client.publish(topic, payload, { qos: 1, retain }, () => {
         this.clock.clearTimeout(t);
         resolve(true);
       });
     });
+  }
+
+  onSubscribed(listener: () => void): void {
+    this.subscribedListeners.push(listener);
   }
 
   start(): void {
@@ -249,6 +260,9 @@ export class Uplink {
         },
         message: (topic, payload) => {
           if (current()) this.subscriptions.get(topic)?.(payload);
+        },
+        subscribed: () => {
+          if (current()) for (const l of this.subscribedListeners) l();
         },
       },
     );

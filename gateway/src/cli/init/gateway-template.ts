@@ -191,7 +191,8 @@ export function gatewayTemplate(opts: { id: string; meshKey: string; uplinkUrl?:
       keys: [
         { key: 'releaseKeys', why: 'Public keys (base64) releases and configs must be signed with: the publicKey of `fieldmesh fleet keygen`. Several while a key is rotated.', value: ['REPLACEwithTHEpublicKEYfromFLEETkeygenXXXX0='] },
         { key: 'tags', why: `Group tags reported to the cloud; rollouts target groups by them. Each is ${IDENTIFIER_RULE}.`, value: fleetDefaults.tags },
-        { key: 'cloudUrl', why: "The cloud's HTTP API (https://host:port), where release bundles are downloaded with the uplink credential; null = configs only.", value: 'https://cloud.example:8443' },
+        { key: 'cloudUrl', why: "The cloud's HTTP API (https://host:port), where release bundles are downloaded with the uplink password; null = configs only (unless bundles come over the uplink).", value: 'https://cloud.example:8443' },
+        { key: 'bundleTransport', why: 'How bundles are downloaded: http (cloudUrl, with uplink.password), mqtt (over the uplink connection: for a client certificate without a password), auto = http when uplink.password is set, else mqtt.', value: fleetDefaults.bundleTransport },
         { key: 'releasesDir', why: 'Releases unpacked side by side (<version>/ and the current link the launcher starts).', value: fleetDefaults.releasesDir },
         { key: 'confirmDeadlineSec', why: 'A new release or config must prove healthy this many seconds after its start, else it is rolled back (at least 5).', value: fleetDefaults.confirmDeadlineSec },
         { key: 'maxAttempts', why: 'Starts a new release or config gets to confirm before it is rolled back.', value: fleetDefaults.maxAttempts },
