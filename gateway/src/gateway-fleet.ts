@@ -28,8 +28,9 @@ export interface GatewayFleetDeps {
   nodeAbi?: string;
   get?: HttpGet;
   retryMs?: number;
-  /** Over the uplink: bytes per chunk request and the idle timeout (defaults in bundle-mqtt.ts). */
+  /** Over the uplink: bytes per chunk request, when an unanswered one is asked again, the idle timeout (defaults in bundle-mqtt.ts). */
   chunkBytes?: number;
+  resendMs?: number;
   idleTimeoutMs?: number;
 }
 
@@ -115,5 +116,6 @@ function bundleSource(cfg: Readonly<GatewayConfig>, uplink: Uplink, deps: { flee
       return () => listeners.delete(l);
     },
   };
-  return uplinkBundleSource({ channel, clock: deps.clock, ...tuning, ...(deps.fleet.chunkBytes !== undefined ? { chunkBytes: deps.fleet.chunkBytes } : {}) });
+  const d = deps.fleet;
+  return uplinkBundleSource({ channel, clock: deps.clock, ...tuning, ...(d.chunkBytes !== undefined ? { chunkBytes: d.chunkBytes } : {}), ...(d.resendMs !== undefined ? { resendMs: d.resendMs } : {}) });
 }

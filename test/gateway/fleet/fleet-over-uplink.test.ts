@@ -49,13 +49,13 @@ async function seen(gw: string): Promise<Seen | undefined> {
 }
 
 /** A gateway whose uplink is mqtts with a client certificate (CN = its id) and no password. */
-async function startCertGateway(r: FleetRoot, gw: string, o: { port?: number; running?: string; env?: Record<string, string> } = {}) {
+async function startCertGateway(r: FleetRoot, gw: string, o: { port?: number; running?: string; env?: Record<string, string>; resendMs?: number } = {}) {
   const data = baseConfigData(r, { gw, brokerUrl: '', cloudUrl: null });
   const cert = pki.client(gw);
   data.uplink = { url: `mqtts://127.0.0.1:${o.port ?? cloud.brokerPort}`, ca: pki.ca, cert: cert.cert, key: cert.key };
   const running = o.running ?? '1.1.0';
   const g = new Gateway(parseGatewayConfig(data, r.root), {
-    fleet: { source: { data, baseDir: r.root }, configRevision: null, running: { version: running, releaseDir: join(r.releasesDir, running) }, env: o.env ?? {}, machine: MACHINE, nodeAbi: ABI, retryMs: 200, chunkBytes: 64 * 1024 },
+    fleet: { source: { data, baseDir: r.root }, configRevision: null, running: { version: running, releaseDir: join(r.releasesDir, running) }, env: o.env ?? {}, machine: MACHINE, nodeAbi: ABI, retryMs: 200, chunkBytes: 64 * 1024, ...(o.resendMs !== undefined ? { resendMs: o.resendMs } : {}) },
   });
   await g.start();
   let exitCode: number | null = null;
@@ -136,7 +136,8 @@ describe('fleet bundles over the uplink, for a gateway with a client certificate
     const r = layRoot(join(dir, gw));
     const part = join(r.dataDir, 'fleet/downloads/1.2.0.tgz.part');
     const sentBefore = chunkFigures().bytesSent;
-    const g = await startCertGateway(r, gw, { port: proxy.port });
+    // No resend by time: only the new session's asking again can finish this attempt.
+    const g = await startCertGateway(r, gw, { port: proxy.port, resendMs: 120_000 });
     try {
       await waitFor(() => existsSync(part) && readFileSync(part).length > bundle.bytes / 3, 'a third downloaded', 30_000);
       proxy.cut();
