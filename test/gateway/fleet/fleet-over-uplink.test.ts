@@ -63,6 +63,17 @@ async function startCertGateway(r: FleetRoot, gw: string, o: { port?: number; ru
   return { g, exitCode: () => exitCode, stop: () => g.stop() };
 }
 
+/** A cert gateway fetching 1.2.0 through a slowed relay, once a third of the bundle is in its part. */
+async function aThirdIn(gw: string, resendMs?: number) {
+  await desire(gw, '1.2.0');
+  const proxy = await startTcpProxy(cloud.brokerPort, { rate: 300_000 });
+  const r = layRoot(join(dir, gw));
+  const part = join(r.dataDir, 'fleet/downloads/1.2.0.tgz.part');
+  const g = await startCertGateway(r, gw, { port: proxy.port, ...(resendMs !== undefined ? { resendMs } : {}) });
+  await waitFor(() => existsSync(part) && readFileSync(part).length > bundle.bytes / 3, 'a third downloaded', 30_000);
+  return { proxy, r, part, g };
+}
+
 /** A raw MQTT client with a password over TLS (the broker asks for a certificate but does not require one). */
 async function passwordClient(id: string): Promise<MqttClient> {
   const c = connect(`mqtts://127.0.0.1:${cloud.brokerPort}`, { clientId: id, username: id, password: passwords[id]!, ca: readFileSync(pki.ca), rejectUnauthorized: true, reconnectPeriod: 0, protocolVersion: 4 });
@@ -131,15 +142,10 @@ describe('fleet bundles over the uplink, for a gateway with a client certificate
 
   it('a cut link mid-download resumes where it was after the reconnect: no byte is downloaded twice', async () => {
     const gw = 'gw-cut';
-    await desire(gw, '1.2.0');
-    const proxy = await startTcpProxy(cloud.brokerPort, { rate: 300_000 });
-    const r = layRoot(join(dir, gw));
-    const part = join(r.dataDir, 'fleet/downloads/1.2.0.tgz.part');
     const sentBefore = chunkFigures().bytesSent;
     // No resend by time: only the new session's asking again can finish this attempt.
-    const g = await startCertGateway(r, gw, { port: proxy.port, resendMs: 120_000 });
+    const { proxy, r, g } = await aThirdIn(gw, 120_000);
     try {
-      await waitFor(() => existsSync(part) && readFileSync(part).length > bundle.bytes / 3, 'a third downloaded', 30_000);
       proxy.cut();
       await waitFor(() => g.exitCode() === 75, 'exit 75 after the switch', 60_000);
     } finally {
@@ -157,12 +163,7 @@ describe('fleet bundles over the uplink, for a gateway with a client certificate
 
   it('a gateway stopped mid-download resumes from its .part after the restart (only the rest moves)', async () => {
     const gw = 'gw-restart';
-    await desire(gw, '1.2.0');
-    const proxy = await startTcpProxy(cloud.brokerPort, { rate: 300_000 });
-    const r = layRoot(join(dir, gw));
-    const part = join(r.dataDir, 'fleet/downloads/1.2.0.tgz.part');
-    const first = await startCertGateway(r, gw, { port: proxy.port });
-    await waitFor(() => existsSync(part) && readFileSync(part).length > bundle.bytes / 3, 'a third downloaded', 30_000);
+    const { proxy, r, part, g: first } = await aThirdIn(gw);
     await first.stop();
     await proxy.close();
     const kept = readFileSync(part).length;
