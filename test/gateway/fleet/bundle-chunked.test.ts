@@ -13,6 +13,7 @@ import { encodeChunk, encodeChunkRefusal, parseChunkRequest, type ChunkRequest }
 import { fetchBundleOverUplink, type ChunkChannel } from '#gateway/fleet/bundle-mqtt';
 import { fetchBundle } from '#gateway/fleet/bundle-fetch';
 import { RetrySchedule } from '#gateway/fleet/retry-schedule';
+import { waitFor } from '../../wait-for.js';
 import { tempRoot } from './fleet-fixture.js';
 
 const dir = tempRoot('fm-chunked-');
@@ -65,7 +66,7 @@ describe('the chunked download over the uplink', () => {
     const clock = new ManualClock();
     const t = target('order');
     const done = fetchBundleOverUplink({ ...t, channel: m.channel, clock, chunkBytes: 1000, window: 3 });
-    await settle();
+    await waitFor(() => m.asked.length === 3, 'three requests');
     expect(m.asked.map((r) => r.offset)).toEqual([0, 1000, 2000]);
     // The third and second first: held in memory (the window counts them), not written.
     m.answer(m.asked[2]!);
@@ -76,7 +77,7 @@ describe('the chunked download over the uplink', () => {
     m.answer(m.asked[0]!);
     m.answer(m.asked[0]!); // a duplicate (asked twice after a reconnect): ignored
     for (let i = 3; i <= 10; i++) {
-      await settle();
+      await waitFor(() => m.asked.length > i, `request ${i}`);
       m.answer(m.asked[i]!);
     }
     const r = await done;
@@ -92,7 +93,7 @@ describe('the chunked download over the uplink', () => {
     const t = target('resume');
     writeFileSync(t.part, bundle.subarray(0, 4000));
     const done = fetchBundleOverUplink({ ...t, channel: m.channel, clock, chunkBytes: 2000, window: 2, resendMs: 5000 });
-    await settle();
+    await waitFor(() => m.asked.length === 2, 'two requests');
     expect(m.asked.map((r) => r.offset)).toEqual([4000, 6000]);
     m.down();
     m.reconnect();
@@ -102,7 +103,7 @@ describe('the chunked download over the uplink', () => {
     clock.advance(5000);
     expect(m.asked.at(-1)).toMatchObject({ offset: 4000 });
     m.answer(m.asked.at(-1)!);
-    await settle();
+    await waitFor(() => m.asked.length === 7, 'the rest asked for');
     expect(m.asked.slice(-2).map((r) => r.offset)).toEqual([8000, 10_000]);
     for (const r of m.asked.slice(-2)) m.answer(r);
     const r = await done;
@@ -122,7 +123,7 @@ describe('the chunked download over the uplink', () => {
       const clock = new ManualClock();
       const t = target(`fail-${name}`);
       const done = fetchBundleOverUplink({ ...t, channel: m.channel, clock, chunkBytes: 1000 });
-      await settle();
+      await waitFor(() => m.asked.length > 0, 'a request');
       act(m, clock);
       const r = await done;
       expect(r, name).toMatchObject({ ok: false, reason: 'fetch-failed' });
@@ -137,7 +138,7 @@ describe('the chunked download over the uplink', () => {
     const t = target('tampered');
     const done = fetchBundleOverUplink({ ...t, channel: m.channel, clock: new ManualClock(), chunkBytes: 4000, window: 1 });
     for (let i = 0; i < 3; i++) {
-      await settle();
+      await waitFor(() => m.asked.length > i, `request ${i}`);
       const r = m.asked[i]!;
       const data = Buffer.from(bundle.subarray(r.offset, r.offset + r.length));
       if (i === 1) data[7] ^= 1;
