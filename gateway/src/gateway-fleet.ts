@@ -1,9 +1,8 @@
 import { machine } from 'node:os';
 import type { Clock, Logger } from '@fieldmesh/device-sdk';
-import { bundleTopics, fleetTopics } from '@fieldmesh/protocol';
+import { fleetTopics } from '@fieldmesh/protocol';
 import type { GatewayConfig, GatewayConfigSource } from './config/gateway-config.js';
 import type { HttpGet } from './fleet/bundle-fetch.js';
-import type { ChunkChannel } from './fleet/bundle-mqtt.js';
 import { chooseTransport, httpBundleSource, uplinkBundleSource, type BundleSource } from './fleet/bundle-source.js';
 import { configChecker } from './fleet/config-overlay.js';
 import { bundleHttpGet } from './fleet/bundle-http.js';
@@ -12,6 +11,7 @@ import { FleetAgent } from './fleet/fleet-agent.js';
 import { runningRelease } from './fleet/running-release.js';
 import type { TrialProbe } from './fleet/trial-confirmation.js';
 import type { Uplink } from './uplink/uplink.js';
+import { uplinkChunkChannel } from './uplink-chunk-channel.js';
 import type { MetricsRegistry } from './metrics/prometheus.js';
 
 /** What the gateway command knows about how it was started, for the fleet agent. */
@@ -101,21 +101,7 @@ function bundleSource(cfg: Readonly<GatewayConfig>, uplink: Uplink, deps: { flee
       ...tuning,
     });
   }
-  const listeners = new Set<Parameters<ChunkChannel['listen']>[0]>();
-  uplink.subscribe(bundleTopics.chunk(cfg.id), (payload) => {
-    for (const l of listeners) l.chunk(payload);
-  });
-  uplink.onSubscribed(() => {
-    for (const l of listeners) l.online();
-  });
-  const channel: ChunkChannel = {
-    request: (payload) => void uplink.publishOnce(bundleTopics.get(cfg.id), payload),
-    online: () => uplink.stats().state === 'online',
-    listen: (l) => {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-  };
+  const channel = uplinkChunkChannel(uplink, cfg.id);
   const d = deps.fleet;
   return uplinkBundleSource({ channel, clock: deps.clock, ...tuning, ...(d.chunkBytes !== undefined ? { chunkBytes: d.chunkBytes } : {}), ...(d.resendMs !== undefined ? { resendMs: d.resendMs } : {}) });
 }

@@ -8,39 +8,27 @@ import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type MqttClient } from 'mqtt';
-import { bundleTopics, encodeChunkRequest, MAX_CHUNK_BYTES, parseChunk, signArtifact, type ChunkReply } from '#protocol/index';
-import { GatewayCredentials } from '#cloud-bridge/broker/credentials';
-import { CloudBridge, credentialsFile } from '#cloud-bridge/cloud-bridge';
-import { resolveCloudConfig } from '#cloud-bridge/config';
+import { bundleTopics, encodeChunkRequest, MAX_CHUNK_BYTES, parseChunk, type ChunkReply } from '#protocol/index';
+import type { CloudBridge } from '#cloud-bridge/cloud-bridge';
 import { Gateway } from '#gateway/gateway';
 import { parseGatewayConfig } from '#gateway/config/gateway-config';
-import { makePki, type Pki } from '../../e2e/throwaway-pki.js';
+import type { Pki } from '../../e2e/throwaway-pki.js';
 import { startTcpProxy } from '../../fleet/tcp-proxy.js';
 import { waitFor } from '../../wait-for.js';
-import { ABI, KEY, MACHINE, buildBundle, releaseBody, tempRoot, type ServedBundle } from './fleet-fixture.js';
+import { ABI, MACHINE, buildBundle, tempRoot, type ServedBundle } from './fleet-fixture.js';
 import { baseConfigData, layRoot, type FleetRoot } from './fleet-gateway.js';
+import { startMtlsCloud, type MtlsCloud } from './mtls-cloud.js';
 
 const dir = tempRoot('fm-fleet-mqtt-');
+let mtls: MtlsCloud;
 let pki: Pki;
 let cloud: CloudBridge;
-let admin: string;
-const passwords: Record<string, string> = {};
+let passwords: Record<string, string>;
 let bundle: ServedBundle;
 
-async function call(method: string, path: string, body?: Buffer | string, type?: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(`http://127.0.0.1:${cloud.httpPort}${path}`, { method, headers: { authorization: `Bearer ${admin}`, ...(type ? { 'content-type': type } : {}) }, ...(body !== undefined ? { body } : {}) });
-  return { status: res.status, text: await res.text() };
-}
-
-async function addRelease(version: string, b: ServedBundle): Promise<void> {
-  expect((await call('PUT', `/api/fleet/releases/${version}/bundle`, readFileSync(b.file))).status).toBe(201);
-  expect((await call('PUT', `/api/fleet/releases/${version}`, JSON.stringify(signArtifact(releaseBody(version, b), KEY)), 'application/json')).status).toBe(201);
-}
-
-async function desire(gw: string, version: string): Promise<void> {
-  const r = await call('PUT', '/api/fleet/desired', JSON.stringify({ target: { gateway: gw }, version }), 'application/json');
-  expect(r.status, r.text).toBe(200);
-}
+const call = (method: string, path: string) => mtls.call(method, path);
+const addRelease = (version: string, b: ServedBundle) => mtls.addRelease(version, b);
+const desire = (gw: string, version: string) => mtls.desire(gw, version);
 
 type Seen = { id: string; update: { kind: string; target: string; step: string; outcome: string; bytes?: number; reason?: string } | null; refused: Array<{ reason: string }> };
 async function seen(gw: string): Promise<Seen | undefined> {
@@ -90,22 +78,13 @@ const suback = (c: MqttClient, topic: string) =>
 const chunkFigures = () => cloud.fleet.parts!.chunks;
 
 beforeAll(async () => {
-  pki = makePki(tempRoot('fm-fleet-pki-'));
-  const config = resolveCloudConfig({
-    broker: { port: 0, host: '127.0.0.1', auth: 'credentials', tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca, requireClientCert: false } },
-    http: { port: 0, host: '127.0.0.1' },
-    dataDir: join(dir, 'cloud'),
-    fleet: { releaseKeys: [KEY.publicKey] },
-  });
-  const creds = new GatewayCredentials(credentialsFile(config));
-  for (const id of ['gw-flood', 'gw-honest']) passwords[id] = creds.add(id);
-  cloud = await CloudBridge.start(config);
-  admin = cloud.fleet.parts!.adminTokens.issue('ops', Date.now());
+  mtls = await startMtlsCloud(dir, { passwordGateways: ['gw-flood', 'gw-honest'] });
+  ({ pki, cloud, passwords } = mtls);
   bundle = buildBundle(dir, '1.2.0', { fillerBytes: 900_000 });
   await addRelease('1.2.0', bundle);
 }, 60_000);
 afterAll(async () => {
-  await cloud?.stop();
+  await mtls?.stop();
 });
 
 describe('fleet bundles over the uplink, for a gateway with a client certificate only', () => {
