@@ -15,6 +15,9 @@ export function rejectedTopic(device: string): string {
   return `${DEVICE_TOPIC_PREFIX}${device}/${REJECTED_LEVEL}`;
 }
 
+/** Refused publishes are routed here, where no subscription can see them (the broker's authorizeForward). */
+export const REFUSED_TOPIC_PREFIX = '$fm/refused/';
+
 /** Longest bare string value (matches the SenML `vs` limit). */
 const MAX_STRING_VALUE = 1024;
 
