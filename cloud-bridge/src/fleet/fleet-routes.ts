@@ -184,7 +184,7 @@ export class FleetRoutes {
     const store = this.fleet.store;
     if (body.version !== undefined) {
       if (!isReleaseVersion(body.version)) throw bad('version is not MAJOR.MINOR.PATCH');
-      if (!store.release(body.version)) throw new CloudHttpError(404, `no release ${body.version}: upload its bundle and envelope first`);
+      if (!store.release(body.version)) throw new CloudHttpError(404, `no release ${body.version}: upload its bundle and envelope first (fieldmesh fleet set-version ${body.version} --bundle F.tgz --key K --upload-only)`);
       entry.version = body.version;
     }
     if (body.configRevision !== undefined) {

@@ -58,7 +58,7 @@ export class RolloutRunner {
   create(plan: RolloutPlan, by: string): Promise<StoredRollout> {
     return this.serial(async () => {
       const current = this.active();
-      if (current) throw new CloudHttpError(409, `rollout ${current.id} is ${current.state}; let it finish (or pause it and start the new one after it stops)`);
+      if (current) throw new CloudHttpError(409, `rollout ${current.id} is ${current.state}, and one rollout is active at a time: ${current.state === 'paused' ? `resume it (fieldmesh fleet resume ${current.id}) and let it` : 'let it'} finish or stop`);
       const store = this.fleet.store;
       if (plan.version !== undefined && !store.release(plan.version)) throw new CloudHttpError(404, `no release ${plan.version}`);
       if (plan.configRevision !== undefined && !store.config(plan.configRevision)) throw new CloudHttpError(404, `no config revision ${plan.configRevision}`);
@@ -81,7 +81,7 @@ export class RolloutRunner {
   pause(id: number, by: string): Promise<StoredRollout> {
     return this.serial(async () => {
       const r = this.get(id);
-      if (r.state !== 'running') throw new CloudHttpError(409, `rollout ${id} is ${r.state}, not running`);
+      if (r.state !== 'running') throw new CloudHttpError(409, `rollout ${id} is ${r.state}, not running${r.state === 'paused' ? ' (already paused)' : ': it is over'}`);
       this.save({ ...r, state: 'paused' }, 'paused', { by });
       return this.get(id);
     });
@@ -90,7 +90,7 @@ export class RolloutRunner {
   resume(id: number, by: string): Promise<StoredRollout> {
     return this.serial(async () => {
       const r = this.get(id);
-      if (r.state !== 'paused') throw new CloudHttpError(409, `rollout ${id} is ${r.state}, not paused`);
+      if (r.state !== 'paused') throw new CloudHttpError(409, `rollout ${id} is ${r.state}, not paused${r.state === 'running' ? ' (already running)' : ': it is over; start a new rollout'}`);
       this.save({ ...r, state: 'running' }, 'resumed', { by });
       await this.evaluate();
       return this.get(id);
@@ -105,7 +105,7 @@ export class RolloutRunner {
 
   private get(id: number): StoredRollout {
     const r = this.fleet.store.rollout(id);
-    if (!r) throw new CloudHttpError(404, `no rollout ${id}`);
+    if (!r) throw new CloudHttpError(404, `no rollout ${id} (GET /api/fleet, fieldmesh fleet status, lists the rollouts with their ids)`);
     return r;
   }
 

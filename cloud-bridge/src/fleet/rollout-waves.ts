@@ -27,15 +27,18 @@ export function planWaves(gateways: readonly string[], plan: Pick<RolloutPlan, '
 }
 
 /**
- * What a gateway's report says of the rollout's target: adopted when it runs it; failed when it
- * reports the update rolled back or refused, or lists a refusal of that target; else pending.
+ * What a gateway's report says of the rollout's target: adopted when it runs it and is not on
+ * trial with it; failed when it reports the update rolled back or refused, or lists a refusal of
+ * that target; else pending. A release runs from its first trial start, but counts only once it
+ * confirmed: a canary that is rolled back after a few seconds must stop the rollout.
  */
 export function memberOutcome(plan: Pick<RolloutPlan, 'version' | 'configRevision'>, r: ReportedState | null): { outcome: MemberOutcome; reason?: string } {
   if (r === null) return { outcome: 'pending' };
   const kind = plan.version !== undefined ? 'release' : 'config';
   const target = plan.version ?? plan.configRevision!;
-  if (kind === 'release' ? r.running.version === target : r.running.configRevision === target) return { outcome: 'adopted' };
   const u = r.update;
+  const onTrial = u?.kind === kind && String(u.target) === String(target) && u.outcome === 'in-progress';
+  if (kind === 'release' ? r.running.version === target : r.running.configRevision === target) return { outcome: onTrial ? 'pending' : 'adopted' };
   if (u && u.kind === kind && String(u.target) === String(target) && (u.outcome === 'rolled-back' || u.outcome === 'refused')) {
     return { outcome: 'failed', reason: `${u.outcome}${u.reason ? `: ${u.reason}` : ''}` };
   }

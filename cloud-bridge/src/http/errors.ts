@@ -19,8 +19,8 @@ export const CLOUD_HTTP_ERRORS = {
     howToSolve: 'Send a fleet admin token (`fieldmesh cloud add-admin-token NAME`) as Authorization: Bearer.',
   },
   FM_ERR_CLOUD_HTTP_CONFLICT: {
-    meaning: 'The request contradicts what the cloud holds (HTTP 409): a release or config revision already stored with other content, an envelope before its bundle, a rollout while another runs.',
-    howToSolve: 'Published versions and revisions are immutable: use a new version or revision number; upload the bundle before its envelope; pause or let the running rollout finish.',
+    meaning: 'The request contradicts what the cloud holds (HTTP 409): a release or config revision already stored with other content, an envelope before its bundle, a rollout while another is active (running or paused), pausing a rollout that is not running or resuming one that is not paused.',
+    howToSolve: 'Published versions and revisions are immutable: use a new version or revision number; upload the bundle before its envelope; a new rollout waits until the active one is done or stopped (resume a paused one: pausing does not end it); `fieldmesh fleet status` shows each rollout\'s state.',
   },
   FM_ERR_CLOUD_HTTP_RANGE: {
     meaning: 'The Range header is not one range `bytes=N-` or `bytes=N-M` within the file (HTTP 416).',

@@ -32,6 +32,10 @@ describe('rollout waves', () => {
     expect(memberOutcome(plan, r({ update: { kind: 'release', target: '1.1.0', step: 'trial', outcome: 'rolled-back', at: 'x' } }))).toEqual({ outcome: 'pending' });
     expect(memberOutcome(plan, r({ refused: [{ kind: 'release', target: '1.2.0', reason: 'wrong-machine', at: 'x', why: '' }] }))).toEqual({ outcome: 'failed', reason: 'refused: wrong-machine' });
     expect(memberOutcome({ configRevision: 7 }, r({ running: { version: '1.0.0', configRevision: 7 } }))).toEqual({ outcome: 'adopted' });
+    // Running the target on trial is not adopting it yet: the trial may still roll back.
+    expect(memberOutcome(plan, r({ running: { version: '1.2.0', configRevision: null }, update: { kind: 'release', target: '1.2.0', step: 'trial', outcome: 'in-progress', at: 'x' } }))).toEqual({ outcome: 'pending' });
+    expect(memberOutcome(plan, r({ running: { version: '1.2.0', configRevision: null }, update: { kind: 'release', target: '1.2.0', step: 'confirm', outcome: 'adopted', at: 'x' } }))).toEqual({ outcome: 'adopted' });
+    expect(memberOutcome({ configRevision: 7 }, r({ running: { version: '1.0.0', configRevision: 7 }, update: { kind: 'config', target: 7, step: 'trial', outcome: 'in-progress', at: 'x' } }))).toEqual({ outcome: 'pending' });
     expect(memberOutcome({ configRevision: 7 }, r({ update: { kind: 'config', target: 7, step: 'confirm', outcome: 'refused', at: 'x' } })).outcome).toBe('failed');
     // The cutoff is strict: exactly at it the rollout goes on.
     expect(overCutoff({ size: 10, adopted: 8, failed: 2, pending: 0 }, 20)).toBe(false);
@@ -92,7 +96,9 @@ describe('rollout runner (ManualClock, SQLite store, recorded desired messages)'
     const r = await w.runner.create(plan, 'ops');
     await expect(w.runner.create(plan, 'ops')).rejects.toMatchObject({ status: 409 });
     await w.runner.pause(r.id, 'ops');
-    await expect(w.runner.pause(r.id, 'ops')).rejects.toMatchObject({ status: 409 });
+    await expect(w.runner.pause(r.id, 'ops')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/is paused, not running \(already paused\)/) });
+    // Pausing does not end a rollout: the answer says how to get past it.
+    await expect(w.runner.create(plan, 'ops')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(new RegExp(`resume it \\(fieldmesh fleet resume ${r.id}\\) and let it finish or stop`)) });
     w.say('gw-0', adopted);
     await w.settle();
     expect(w.store.rollout(r.id)!).toMatchObject({ state: 'paused', wave: 0 });
@@ -103,7 +109,7 @@ describe('rollout runner (ManualClock, SQLite store, recorded desired messages)'
     for (const id of ['gw-1', 'gw-2', 'gw-3']) w.say(id, adopted);
     await w.settle();
     expect(w.store.rollout(r.id)!.state).toBe('done');
-    await expect(w.runner.resume(r.id, 'ops')).rejects.toMatchObject({ status: 409 });
+    await expect(w.runner.resume(r.id, 'ops')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/is done, not paused: it is over/) });
   });
 
   it('a config revision rolls out the same way, and a finished rollout hands it to the all entry, release entry kept', async () => {
