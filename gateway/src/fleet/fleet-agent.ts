@@ -87,6 +87,8 @@ export class FleetAgent {
   /** Failed download attempts in a row for one version: at FETCH_FAILURES_REFUSED it is reported refused (and still retried). */
   private fetchFailures = { target: '', count: 0 };
   private trialCheck: TrialConfirmation | null = null;
+  /** This start's trial confirmed: the process stays the launcher's child, but is no longer on trial. */
+  private confirmed = false;
   /** Bundles (version:sha256) that came with the wrong hash, by the desired serial that named them: not fetched again until the cloud changes something. */
   private readonly badBundles = new Map<string, number>();
 
@@ -160,7 +162,7 @@ export class FleetAgent {
 
   /** For /api/status: what runs, the update under way or its outcome, refusals kept, whether updates wait. */
   status(): Record<string, unknown> {
-    return { running: this.d.running.version, configRevision: this.d.running.configRevision, desiredSerial: this.report.desiredSerial, update: this.report.update ?? null, refused: this.memory.refused.length, paused: this.paused, trial: this.d.trial };
+    return { running: this.d.running.version, configRevision: this.d.running.configRevision, desiredSerial: this.report.desiredSerial, update: this.report.update ?? null, refused: this.memory.refused.length, paused: this.paused, trial: this.d.trial && !this.confirmed };
   }
 
   private journalHost(): JournalHost {
@@ -186,6 +188,7 @@ export class FleetAgent {
     // The launcher may have given up meanwhile (its deadline): its word stands.
     if (now === null || 'corrupt' in now || now.step !== 'trial' || now.target !== j.target) return;
     writeJournal(this.paths.journal, { ...now, step: 'confirmed' });
+    this.confirmed = true;
     if (j.kind === 'release') {
       const removed = pruneReleases(this.paths.releasesDir, [j.target, j.previous]);
       if (removed.length > 0) this.log.info({ removed }, 'fleet: older releases removed');

@@ -54,8 +54,11 @@ describe('fleet agent on trial', () => {
     const started = Date.now();
     const g = await startFleetGateway(r, { gw, brokerUrl: cloud.url, cloudUrl: null, running: '1.2.0', env: { FM_FLEET_TRIAL: '1' } });
     try {
+      expect(g.gw.status().fleet).toMatchObject({ trial: true });
       await waitFor(() => journal(r).includes('step=confirmed'), 'journal confirmed', 15_000);
       expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+      // Still the launcher's child, but `fieldmesh status` must stop saying ON TRIAL.
+      expect(g.gw.status().fleet).toMatchObject({ trial: false });
       // Only the step changed: the launcher's counters stay as it wrote them.
       expect(journal(r)).toBe('kind=release\ntarget=1.2.0\nprevious=1.1.0\nstep=confirmed\nattempts=1\nmaxAttempts=2\ndeadlineSec=120\nuplinkWasUp=1\nserial=9\n');
       expect(readdirSync(r.releasesDir).sort()).toEqual(['1.1.0', '1.2.0', 'current', 'not-a-release']);
