@@ -77,7 +77,7 @@ function fleetLine(f: Status['fleet']): string {
   if (f.paused) parts.push('updates PAUSED (see the log)');
   const u = f.update;
   if (u) parts.push(`last update ${u.outcome ?? '?'} ${u.kind === 'config' ? 'rev ' : ''}${u.target ?? '?'}${u.outcome === 'in-progress' && u.step ? ` (${u.step})` : ''}${u.reason ? `: ${printable(u.reason).slice(0, 200)}` : ''}`);
-  if (f.refused) parts.push(`${f.refused} refused (fieldmesh fleet status shows why)`);
+  if (f.refused) parts.push(`${f.refused} refused (fieldmesh fleet history --gateway ID shows why)`);
   return parts.join(', ');
 }
 

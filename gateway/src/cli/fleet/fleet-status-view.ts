@@ -107,11 +107,34 @@ function failedMembers(r: FleetRolloutView): string[] {
   return lines;
 }
 
+/**
+ * Why a gateway refuses what is desired of it now, in the gateway's own words (`why`), which the
+ * table has no room for. Refusals of targets no longer desired stay in `history`.
+ */
+function refusalLines(gateways: FleetGatewayView[]): string[] {
+  const lines = gateways
+    .slice()
+    .sort((a, b) => String(a.id).localeCompare(String(b.id)))
+    .flatMap((g) => {
+      const wanted = (r: unknown): r is NonNullable<FleetGatewayView['refused']>[number] => {
+        if (!r || typeof r !== 'object') return false;
+        const x = r as NonNullable<FleetGatewayView['refused']>[number];
+        const d = g.desired;
+        return typeof x.why === 'string' && x.why !== '' && (x.kind === 'config' ? String(d?.configRevision) === String(x.target) : String(d?.version) === String(x.target));
+      };
+      const r = list<unknown>(g.refused).find(wanted);
+      if (!r) return [];
+      return [`          ${clip(String(g.id), 64)} refused ${clip(`${dash(r.kind)} ${dash(r.target)}: ${dash(r.reason)}: ${r.why}`, 300)}`];
+    });
+  return lines.length > 0 ? ['', 'refusing what is desired (all refusals: fieldmesh fleet history --gateway ID):', ...lines.slice(0, 20)] : [];
+}
+
 export function fleetStatusText(view: FleetView, origin: string): string {
   const gateways = list<FleetGatewayView>(view?.gateways).filter((g) => g && typeof g === 'object');
   const online = gateways.filter((g) => g.online).length;
   const out = [`fleet     ${origin}: ${gateways.length} gateways (${online} online)`];
   out.push(gateways.length === 0 ? 'no gateway has reported fleet state yet (gateways report once their `fleet:` config section is set)' : gatewayTable(gateways).trimEnd());
+  out.push(...refusalLines(gateways));
   const rollouts = list<FleetRolloutView>(view?.rollouts).filter((r) => r && typeof r === 'object');
   if (rollouts.length > 0) out.push('', ...rollouts.flatMap((r) => [rolloutLine(r), ...failedMembers(r)]));
   return out.join('\n') + '\n';

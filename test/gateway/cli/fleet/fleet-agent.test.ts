@@ -67,10 +67,12 @@ describe('fleet CLI with a real gateway agent', { timeout: 150_000 }, () => {
       return /^gw-two\s.*refused config 1: invalid-config$/m.test(s.stdout) && s;
     }, 'fleet status shows the refusal', 30_000);
     expect(st.stdout).toMatch(/^gw-two\s+north\s+online\s+1\.1\.0 \/ base\s+1\.1\.0 \/ rev 1\s+refused config 1: invalid-config$/m);
+    // The validator's own words, under the table: what to fix in the file.
+    expect(st.stdout).toMatch(/^ {10}gw-two refused config 1: invalid-config: rules\[0\]\./m);
     // The gateway's own status says the same, from its HTTP API.
     const own = await runCli(['status', '--url', `http://127.0.0.1:${two.gw.http.port}`], dir);
     expect(own.code, own.stderr).toBe(0);
-    expect(own.stdout).toMatch(/^fleet {5}1\.1\.0 \/ base config, 1 refused \(fieldmesh fleet status shows why\)$/m);
+    expect(own.stdout).toMatch(/^fleet {5}1\.1\.0 \/ base config, 1 refused \(fieldmesh fleet history --gateway ID shows why\)$/m);
     const why = JSON.parse((await fleet(['status', '--json'])).stdout) as { gateways: Array<{ id: string; refused: Array<{ reason: string; why: string }> }> };
     expect(why.gateways.find((x) => x.id === 'gw-two')!.refused[0]!.why).toMatch(/rules/);
   });

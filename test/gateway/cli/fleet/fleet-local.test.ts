@@ -216,6 +216,14 @@ describe('fleet status and history text from a hostile or broken cloud answer', 
     const fetching = fleetStatusText({ gateways: [{ id: 'gw-f', online: true, running: { version: '1.1.0', configRevision: null }, desired: { version: '1.2.0' }, update: { kind: 'release', target: '1.2.0', step: 'fetch', outcome: 'in-progress', bytes: 5 * 2 ** 20 } }] }, 'http://cloud');
     expect(fetching).toMatch(/^gw-f\s+-\s+online\s+1\.1\.0 \/ base\s+1\.2\.0 \/ base\s+in-progress 1\.2\.0 \(fetch, 5\.00 MiB\)$/m);
     expect(fleetStatusText({ gateways: 'nope', rollouts: 7 } as unknown as FleetView, 'http://cloud')).toMatch(/0 gateways \(0 online\)/);
+    // The gateway's reason for a refusal is printed under the table, hostile text made harmless.
+    const refused = fleetStatusText({ gateways: [{ id: 'gw-r', online: true, running: { version: '1.1.0', configRevision: null }, desired: { configRevision: 1 }, refused: [{ kind: 'config', target: '1', reason: 'invalid-config', why: `rules[0].kind: missing${esc}`, at: 'x' }] }] }, 'http://cloud');
+    expect(refused).toMatch(/^gw-r\s.*refused config 1: invalid-config$/m);
+    expect(refused).toMatch(/^ {10}gw-r refused config 1: invalid-config: rules\[0\]\.kind: missing /m);
+    expect(refused).not.toMatch(/\u001b/);
+    // A refusal of what is no longer desired stays in history only.
+    const past = fleetStatusText({ gateways: [{ id: 'gw-r', online: true, running: { version: '1.1.0', configRevision: 2 }, desired: { configRevision: 2 }, refused: [{ kind: 'config', target: '1', reason: 'invalid-config', why: 'rules[0].kind: missing', at: 'x' }] }] }, 'http://cloud');
+    expect(past).not.toMatch(/rules\[0\]/);
 
     const h = historyText([{ at: 1e300, gateway: 'gw-a', kind: `desired${esc}`, version: '1.2.0' }, 'junk', null, { at: Date.UTC(2026, 0, 1), gateway: null, kind: 'release-added', version: '1.2.0', by: 'ops' }], Date.UTC(2026, 0, 1, 0, 1));
     expect(h).not.toMatch(/\u001b/);
