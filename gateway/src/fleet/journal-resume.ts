@@ -69,7 +69,10 @@ export function resumeJournal(h: JournalHost, j: SwitchJournal): void {
   h.pause();
   h.report.set({ kind: j.kind, target: reportedTarget(j), step: 'trial', outcome: 'in-progress' });
   if (!h.trial) {
-    h.log.warn({ kind: j.kind, target: j.target }, 'fleet: switch journal in trial but not started by the launcher on trial (FM_FLEET_TRIAL=1); fleet updates paused');
+    h.log.warn(
+      { kind: j.kind, target: j.target, journal: h.paths.journal },
+      `fleet: switch journal in trial of ${j.kind} ${j.target} but not started by the launcher on trial (FM_FLEET_TRIAL=1); fleet updates paused. The service must run the launcher (fieldmesh-launch), which starts the target on trial; without one, start it as the launcher does (docs/FLEET.md "Without the image's launcher")`,
+    );
     return;
   }
   const runs = h.runs(j.kind);
