@@ -24,6 +24,13 @@ export async function fleetStatus(argv: string[], io: FleetIo): Promise<number> 
   return 0;
 }
 
+/** What to do next with a rollout just started: it may already be over (a canary refusing at once, every gateway on the target). */
+export function rolloutNextStep(r: FleetRolloutView): string {
+  if (r.state === 'stopped') return 'stopped already: fieldmesh fleet status lists each failed gateway and why, fieldmesh fleet history --gateway ID its steps';
+  if (r.state === 'done') return 'done already: every gateway in scope runs it';
+  return `follow it with fieldmesh fleet status; hold it with fieldmesh fleet pause ${r.id}`;
+}
+
 /** `rollout (--version V | --config-revision N) [--group T] [--canary P] [--waves N] [--max-failure P] [--wave-timeout S]`. */
 export async function startRollout(argv: string[], io: FleetIo): Promise<number> {
   const { flags, rest } = parseFlags(argv, FLEET_FLAGS.rollout);
@@ -51,7 +58,7 @@ export async function startRollout(argv: string[], io: FleetIo): Promise<number>
   if (flags.json) io.out(answer.text + '\n');
   else {
     const rollout = answer.json as FleetRolloutView;
-    io.out(`${rolloutLine(rollout)}\nfollow it with fieldmesh fleet status; hold it with fieldmesh fleet pause ${rollout.id}\n`);
+    io.out(`${rolloutLine(rollout)}\n${rolloutNextStep(rollout)}\n`);
   }
   return 0;
 }

@@ -9,6 +9,7 @@ import { generateReleaseKey, signArtifact, verifyArtifact, type ReleaseBody } fr
 import { readConfigSections } from '#gateway/cli/fleet/config-revision-file';
 import { highestConfigRevision, highestRollbackOrder } from '#gateway/cli/fleet/fleet-numbering';
 import { fleetStatusText, historyText, type FleetView } from '#gateway/cli/fleet/fleet-status-view';
+import { rolloutNextStep } from '#gateway/cli/fleet/rollout-commands';
 import { readBundle, releaseBody } from '#gateway/cli/fleet/release-bundle';
 import { readReleaseKeyFile } from '#gateway/cli/fleet/release-key-file';
 import { tempDir } from '../../../cloud-bridge/cloud-fixture.js';
@@ -216,6 +217,10 @@ describe('fleet status and history text from a hostile or broken cloud answer', 
     const fetching = fleetStatusText({ gateways: [{ id: 'gw-f', online: true, running: { version: '1.1.0', configRevision: null }, desired: { version: '1.2.0' }, update: { kind: 'release', target: '1.2.0', step: 'fetch', outcome: 'in-progress', bytes: 5 * 2 ** 20 } }] }, 'http://cloud');
     expect(fetching).toMatch(/^gw-f\s+-\s+online\s+1\.1\.0 \/ base\s+1\.2\.0 \/ base\s+in-progress 1\.2\.0 \(fetch, 5\.00 MiB\)$/m);
     expect(fleetStatusText({ gateways: 'nope', rollouts: 7 } as unknown as FleetView, 'http://cloud')).toMatch(/0 gateways \(0 online\)/);
+    // A rollout over as soon as it started is not offered a pause.
+    expect(rolloutNextStep({ id: 2, state: 'running' })).toBe('follow it with fieldmesh fleet status; hold it with fieldmesh fleet pause 2');
+    expect(rolloutNextStep({ id: 2, state: 'stopped' })).toMatch(/^stopped already: fieldmesh fleet status lists each failed gateway/);
+    expect(rolloutNextStep({ id: 2, state: 'done' })).not.toMatch(/pause/);
     // The gateway's reason for a refusal is printed under the table, hostile text made harmless.
     const refused = fleetStatusText({ gateways: [{ id: 'gw-r', online: true, running: { version: '1.1.0', configRevision: null }, desired: { configRevision: 1 }, refused: [{ kind: 'config', target: '1', reason: 'invalid-config', why: `rules[0].kind: missing${esc}`, at: 'x' }] }] }, 'http://cloud');
     expect(refused).toMatch(/^gw-r\s.*refused config 1: invalid-config$/m);
