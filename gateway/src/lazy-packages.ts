@@ -5,11 +5,13 @@
  * In the bundle (`gateway/dist`, ESM built by esbuild) a dynamic import of a CommonJS package
  * yields only `default` (its module.exports), where Node's own loader also offers the named
  * exports: `{ connect } = await import('mqtt')` is then undefined. Both shapes are taken here.
+ * module.exports may be a function carrying the named exports as properties (bonjour-service
+ * exports its Bonjour class so, with `.Bonjour` on it).
  */
-function namedExports<T extends object>(m: T): T {
+export function namedExports<T extends object>(m: T): T {
   const d = (m as { default?: unknown }).default;
   const named = Object.keys(m).filter((k) => k !== 'default' && k !== '__esModule');
-  return named.length === 0 && d !== null && typeof d === 'object' ? (d as T) : m;
+  return named.length === 0 && d !== null && (typeof d === 'object' || typeof d === 'function') ? (d as T) : m;
 }
 
 export const loadMqtt = async (): Promise<typeof import('mqtt')> => namedExports(await import('mqtt'));
