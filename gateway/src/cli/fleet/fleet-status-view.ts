@@ -49,12 +49,16 @@ function desiredCell(g: FleetGatewayView): string {
   return versionAndRevision({ version: wantVersion ?? null, configRevision: wantRev ?? null });
 }
 
-/** The last update's outcome with its target and reason: `rolled-back 1.3.0: not healthy within 120s`. */
+/**
+ * The last update's outcome with its target and reason: `rolled-back 1.3.0: not healthy within 120s`;
+ * or a refusal newer than it (a downgrade without a rollback order leaves the update as it was).
+ */
 function outcomeCell(g: FleetGatewayView): string {
   const u = g.update;
   const refused = list<NonNullable<FleetGatewayView['refused']>[number]>(g.refused)[0];
   if ((!u || typeof u !== 'object') && !refused) return '-';
-  if (u && typeof u === 'object') {
+  const refusedLater = refused && typeof refused === 'object' && typeof refused.at === 'string' && u && typeof u === 'object' && typeof u.at === 'string' && refused.at > u.at;
+  if (u && typeof u === 'object' && !refusedLater) {
     const what = `${dash(u.outcome)} ${u.kind === 'config' ? 'rev ' : ''}${dash(u.target)}`;
     const got = typeof u.bytes === 'number' && u.bytes > 0 ? `, ${bytes(u.bytes)}` : '';
     const step = u.outcome === 'in-progress' && u.step ? ` (${u.step}${got})` : '';

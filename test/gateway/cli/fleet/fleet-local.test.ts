@@ -226,6 +226,9 @@ describe('fleet status and history text from a hostile or broken cloud answer', 
     expect(refused).toMatch(/^gw-r\s.*refused config 1: invalid-config$/m);
     expect(refused).toMatch(/^ {10}gw-r refused config 1: invalid-config: rules\[0\]\.kind: missing /m);
     expect(refused).not.toMatch(/\u001b/);
+    // A refusal newer than the last update is the last outcome.
+    const downgrade = fleetStatusText({ gateways: [{ id: 'gw-d', online: true, running: { version: '1.2.0', configRevision: null }, desired: { version: '1.1.0' }, update: { kind: 'release', target: '1.2.0', outcome: 'adopted', at: '2026-01-01T00:00:00.000Z' }, refused: [{ kind: 'release', target: '1.1.0', reason: 'downgrade', why: 'older than the running 1.2.0', at: '2026-01-01T00:05:00.000Z' }] }] }, 'http://cloud');
+    expect(downgrade).toMatch(/^gw-d\s.*refused release 1\.1\.0: downgrade$/m);
     // A refusal of what is no longer desired stays in history only.
     const past = fleetStatusText({ gateways: [{ id: 'gw-r', online: true, running: { version: '1.1.0', configRevision: 2 }, desired: { configRevision: 2 }, refused: [{ kind: 'config', target: '1', reason: 'invalid-config', why: 'rules[0].kind: missing', at: 'x' }] }] }, 'http://cloud');
     expect(past).not.toMatch(/rules\[0\]/);
