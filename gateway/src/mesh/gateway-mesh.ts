@@ -50,7 +50,7 @@ export async function startGatewayMesh(deps: GatewayMeshDeps): Promise<Mesh | nu
   });
   await mesh.start();
   deps.http.route('GET', '/api/members', () => ({ json: { self: deps.id, members: mesh.members() } }));
-  deps.metrics.register(() => meshMetricFamilies(mesh.metrics()));
+  deps.metrics.register(() => [...meshMetricFamilies(mesh.metrics()), discoveryFamily(mesh.discoveryState)]);
   return mesh;
 }
 
@@ -59,6 +59,19 @@ export function uplinkMetaState(state: string | undefined): MemberMeta['uplink']
   if (state === undefined || state === 'none') return 'none';
   if (state === 'online') return 'up';
   return 'down';
+}
+
+/**
+ * Whether mDNS discovery runs: a gateway that could not start it (no multicast, or a package
+ * that failed to load) still joins its static seeds, and only this gauge and one warning say so.
+ */
+export function discoveryFamily(state: 'off' | 'mdns' | 'seeds-only'): MetricFamily {
+  return {
+    name: 'fieldmesh_mesh_discovery',
+    help: 'How this gateway finds mesh peers (1 for the current way): mdns, seeds-only (mDNS wanted but unavailable) or off.',
+    type: 'gauge',
+    samples: (['mdns', 'seeds-only', 'off'] as const).map((way) => ({ labels: { way }, value: way === state ? 1 : 0 })),
+  };
 }
 
 export function meshMetricFamilies(m: MeshMetrics): MetricFamily[] {

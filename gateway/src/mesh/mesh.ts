@@ -60,6 +60,8 @@ export interface MemberView {
 export class Mesh {
   private node?: MeshNode;
   private discovery?: Discovery;
+  /** How peers are found: 'mdns' once discovery runs, 'seeds-only' when mDNS was wanted but could not start, 'off' when not wanted. */
+  discoveryState: 'off' | 'mdns' | 'seeds-only' = 'off';
   private readonly keyring: KeyRing;
   private readonly tuning: Readonly<MeshTuning>;
   private readonly clock: Clock;
@@ -133,7 +135,9 @@ export class Mesh {
           if (known && (known.state === 'alive' || known.state === 'suspect') && peer.addresses.includes(known.addr)) return;
           node.join(peer.addresses);
         });
+        this.discoveryState = 'mdns';
       } catch (err) {
+        this.discoveryState = 'seeds-only';
         // No multicast (container, locked-down network): static seeds still work.
         this.logger.warn({ err: (err as Error).message }, 'mDNS discovery unavailable; using static seeds only');
       }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -121,7 +122,7 @@ describe('npm run bundle', () => {
     const connected: string[] = [];
     aedes.on('client', (c) => connected.push(c.id));
     const config = join(dir, 'gw-up.yaml');
-    writeFileSync(config, `id: bundled-up\ndataDir: ${join(dir, 'gw-up-data')}\nbroker: { port: 0, host: 127.0.0.1, auth: none }\nhttp: { port: 0, host: 127.0.0.1 }\nmesh: { mdns: true, port: 0 }\nuplink: { url: "mqtt://127.0.0.1:${port}" }\n`);
+    writeFileSync(config, `id: bundled-up\ndataDir: ${join(dir, 'gw-up-data')}\nbroker: { port: 0, host: 127.0.0.1, auth: none }\nhttp: { port: 0, host: 127.0.0.1 }\nmesh: { mdns: true, port: 0, bind: 127.0.0.1, key: ${randomBytes(32).toString('base64')} }\nuplink: { url: "mqtt://127.0.0.1:${port}" }\n`);
     const gw = spawn(process.execPath, [join(app, 'gateway/bin/fieldmesh.js'), 'gateway', '--config', config, '--log-level', 'warn'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     gw.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -132,6 +133,17 @@ describe('npm run bundle', () => {
         if (Date.now() > deadline || gw.exitCode !== null) throw new Error(`the bundled gateway's uplink did not connect: ${out}`);
         await new Promise((r) => setTimeout(r, 20));
       }
+      // The mesh (and with it mDNS) starts beside the uplink, not before it: wait for its gauge.
+      // A package that fails to load leaves the gateway on its seeds, which only this says.
+      while (!/http: \S+\n/u.test(out)) await new Promise((r) => setTimeout(r, 20));
+      const http = /http: (\S+)\n/u.exec(out)![1]!;
+      let metrics = '';
+      while (!/^fieldmesh_mesh_discovery\{way="(mdns|seeds-only)"\} 1$/mu.test(metrics)) {
+        if (Date.now() > deadline || gw.exitCode !== null) throw new Error(`the bundled gateway's mesh did not start: ${out}`);
+        metrics = await (await fetch(`${http}metrics`)).text();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(metrics, out).toMatch(/^fieldmesh_mesh_discovery\{way="mdns"\} 1$/mu);
       expect(out).not.toMatch(/is not a (function|constructor)/u);
     } finally {
       gw.kill('SIGTERM');
