@@ -134,9 +134,9 @@ export class FleetRoutes {
       case 'POST rollouts':
         return send(res, 201, rolloutView(await this.rollouts.create(this.plan(await readJsonBody(req, MAX_JSON_BYTES)), by)));
       case 'POST rollouts/3': {
-        if (!REVISION.test(parts[1]!) || (parts[2] !== 'pause' && parts[2] !== 'resume')) break;
-        const id = Number(parts[1]);
-        const r = parts[2] === 'pause' ? await this.rollouts.pause(id, by) : await this.rollouts.resume(id, by);
+        const action = parts[2];
+        if (!REVISION.test(parts[1]!) || (action !== 'pause' && action !== 'resume' && action !== 'cancel')) break;
+        const r = await this.rollouts[action](Number(parts[1]), by);
         return send(res, 200, rolloutView(r));
       }
     }

@@ -21,7 +21,7 @@ function withTarget(current: DesiredEntry | null, plan: RolloutPlan): DesiredEnt
  * entry set to the target; the next wave starts when every member of this one adopted or failed
  * (rolled back, refused, or no answer within waveTimeoutSec). A wave whose failure share is over
  * maxFailurePercent stops the rollout: no later wave is touched. A failed member's desired goes
- * back to what it runs. One rollout is active (running or paused) at a time. All changes run
+ * back to what it runs. A cancel stops it the same way. One rollout is active (running or paused) at a time. All changes run
  * one after another (a queue), and each is stored before the next, so a restart resumes.
  */
 export class RolloutRunner {
@@ -58,7 +58,7 @@ export class RolloutRunner {
   create(plan: RolloutPlan, by: string): Promise<StoredRollout> {
     return this.serial(async () => {
       const current = this.active();
-      if (current) throw new CloudHttpError(409, `rollout ${current.id} is ${current.state}, and one rollout is active at a time: ${current.state === 'paused' ? `resume it (fieldmesh fleet resume ${current.id}) and let it` : 'let it'} finish or stop`);
+      if (current) throw new CloudHttpError(409, `rollout ${current.id} is ${current.state}, and one rollout is active at a time: ${current.state === 'paused' ? `resume it (fieldmesh fleet resume ${current.id}) and let it` : 'let it'} finish or stop, or cancel it (fieldmesh fleet cancel ${current.id})`);
       const store = this.fleet.store;
       if (plan.version !== undefined && !store.release(plan.version)) throw new CloudHttpError(404, `no release ${plan.version}`);
       if (plan.configRevision !== undefined && !store.config(plan.configRevision)) throw new CloudHttpError(404, `no config revision ${plan.configRevision}`);
@@ -93,6 +93,29 @@ export class RolloutRunner {
       if (r.state !== 'paused') throw new CloudHttpError(409, `rollout ${id} is ${r.state}, not paused${r.state === 'running' ? ' (already running)' : ': it is over; start a new rollout'}`);
       this.save({ ...r, state: 'running' }, 'resumed', { by });
       await this.evaluate();
+      return this.get(id);
+    });
+  }
+
+  /**
+   * Stops a running or paused rollout as the failure cutoff does: adopted members keep the target
+   * (their own entries stay, `fleet clear` hands them back to their groups), later waves are
+   * never touched, and members of the current wave that have not answered yet count as failed and
+   * their desired goes back to what they run, as a timed-out member's does.
+   */
+  cancel(id: number, by: string): Promise<StoredRollout> {
+    return this.serial(async () => {
+      let r = this.get(id);
+      if (!isActive(r)) throw new CloudHttpError(409, `rollout ${id} is ${r.state}, not running or paused: it is over already${r.state === 'stopped' ? ` (${r.stopReason ?? 'stopped'})` : ''}; start a new rollout (fieldmesh fleet rollout)`);
+      const reason = `cancelled by ${by}`;
+      const unfinished = r.wave >= 0 ? r.waves[r.wave]!.filter((m) => m.outcome === 'pending').map((m) => m.gateway) : [];
+      if (unfinished.length > 0) {
+        const waves = r.waves.map((w, i) => (i === r.wave ? w.map((m) => (m.outcome === 'pending' ? { ...m, outcome: 'failed' as const, reason: 'cancelled' } : m)) : w));
+        r = { ...r, waves };
+      }
+      this.disarm();
+      this.save({ ...r, state: 'stopped', stopReason: reason }, 'stopped', { wave: r.wave, reason, by, ...(unfinished.length > 0 ? { unfinished: unfinished.slice(0, 100) } : {}) });
+      for (const gw of unfinished) await this.backToRunning(r, gw);
       return this.get(id);
     });
   }

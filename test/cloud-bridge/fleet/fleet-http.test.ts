@@ -138,6 +138,16 @@ describe('fleet HTTP routes: uploads, downloads with Range, who may do what, hos
     expect((await call(port, 'PUT', '/api/fleet/desired', { headers: json(admin), body: desired })).status).toBe(200);
     const hist = (await call(port, 'GET', '/api/fleet/history', { headers: bearer(viewer) })).json();
     expect((hist.events as Array<{ kind: string; by?: string }>).find((e) => e.kind === 'desired-set')?.by).toBe('ops');
+    // Cancel is a write: no token is 401, a live (viewer) token or a gateway 403, an admin gets past to the rollout id.
+    const cancel = (h: Record<string, string>, id = '7') => call(port, 'POST', `/api/fleet/rollouts/${id}/cancel`, { headers: { ...h, 'content-type': 'application/json' }, body: '{}' });
+    expect((await cancel({})).status).toBe(401);
+    expect((await cancel(bearer(viewer))).json()).toMatchObject({ code: 'FM_ERR_CLOUD_HTTP_FORBIDDEN', error: expect.stringMatching(/fleet admin token/) });
+    expect((await cancel(gw)).status).toBe(403);
+    const unknown = await cancel(bearer(admin));
+    expect(unknown.status).toBe(404);
+    expect(unknown.json().error).toMatch(/^no rollout 7 \(GET \/api\/fleet, fieldmesh fleet status, lists the rollouts with their ids\)/);
+    expect((await cancel(bearer(admin), 'abc')).status).toBe(404);
+    expect((await call(port, 'GET', '/api/fleet/rollouts/7/cancel', { headers: bearer(admin) })).status).toBe(404);
   });
 
   it('oversized bundles (declared or streamed) are 413 and leave no file; an empty or broken one counts for nothing', async () => {

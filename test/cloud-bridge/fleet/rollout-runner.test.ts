@@ -112,6 +112,63 @@ describe('rollout runner (ManualClock, SQLite store, recorded desired messages)'
     await expect(w.runner.resume(r.id, 'ops')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/is done, not paused: it is over/) });
   });
 
+  it('cancel a running rollout: stopped as the cutoff leaves it, later waves never get the target, a new one starts, a restart keeps it', async () => {
+    const w = setUp(8);
+    const r = await w.runner.create(plan, 'ops');
+    expect(r.waves.map((x) => x.length)).toEqual([2, 6]);
+    w.say('gw-0', adopted);
+    await w.settle();
+    const cancelled = await w.runner.cancel(r.id, 'alice');
+    expect(cancelled).toMatchObject({ state: 'stopped', stopReason: 'cancelled by alice', wave: 0 });
+    // The adopted member keeps the target; the unanswered one fails and its desired goes back to what it runs.
+    expect(cancelled.waves[0]).toEqual([{ gateway: 'gw-0', outcome: 'adopted' }, { gateway: 'gw-1', outcome: 'failed', reason: 'cancelled' }]);
+    expect(cancelled.waves[1]!.every((m) => m.outcome === 'pending')).toBe(true);
+    expect(w.store.desired('gateway:gw-0')).toMatchObject({ version: '1.1.0' });
+    expect(w.store.desired('gateway:gw-1')).toMatchObject({ version: '1.0.0' });
+    expect(w.sent.at(-1)).toMatchObject({ gateway: 'gw-1', version: '1.0.0' });
+    expect(w.store.history({ limit: 10 }).find((e) => e.detail.event === 'stopped')!.detail).toMatchObject({ rollout: r.id, reason: 'cancelled by alice', by: 'alice', wave: 0, unfinished: ['gw-1'] });
+    // Its wave timer is gone: nothing moves on past the timeout, no later wave is touched.
+    w.clock.advance(700_000);
+    await w.settle();
+    expect(w.store.rollout(r.id)!.updatedAt).toBe(cancelled.updatedAt);
+    expect(w.sent.filter((s) => s.version === '1.1.0').map((s) => s.gateway)).toEqual(['gw-0', 'gw-1']);
+    expect(w.store.allDesired().map((e) => e.scope).sort()).toEqual(['gateway:gw-0', 'gateway:gw-1']);
+    await expect(w.runner.cancel(r.id, 'alice')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/is stopped, not running or paused: it is over already \(cancelled by alice\); start a new rollout \(fieldmesh fleet rollout\)/) });
+    await expect(w.runner.cancel(99, 'alice')).rejects.toMatchObject({ status: 404, message: expect.stringMatching(/no rollout 99 .*fieldmesh fleet status/) });
+    // A restarted bridge (a new store on the same file) keeps it stopped, and takes a new rollout.
+    const store = new SqliteFleetStore(join(w.dir, 'fleet.sqlite'));
+    const fleet = new FleetService(store, { publishRetained: async () => {} }, w.clock, silentLogger, new RateLimitedLog(silentLogger, w.clock));
+    const again = new RolloutRunner(fleet, w.clock, silentLogger);
+    cleanups.push(() => {
+      again.close();
+      fleet.close();
+    });
+    await again.start();
+    expect(again.active()).toBeNull();
+    expect(store.rollout(r.id)).toMatchObject({ state: 'stopped', stopReason: 'cancelled by alice' });
+    expect((await again.create(plan, 'alice')).state).toBe('running');
+  });
+
+  it('cancel a paused rollout; then a new rollout starts at once; cancelling a done one is 409', async () => {
+    const w = setUp(4);
+    const r = await w.runner.create(plan, 'ops');
+    await w.runner.pause(r.id, 'ops');
+    await expect(w.runner.create(plan, 'ops')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(new RegExp(`or cancel it \\(fieldmesh fleet cancel ${r.id}\\)`)) });
+    w.say('gw-0', adopted);
+    await w.settle();
+    const cancelled = await w.runner.cancel(r.id, 'ops');
+    expect(cancelled).toMatchObject({ state: 'stopped', stopReason: 'cancelled by ops' });
+    expect(cancelled.waves.flat().map((m) => m.outcome)).toEqual(['adopted', 'pending', 'pending', 'pending']);
+    expect(w.sent.filter((s) => s.version === '1.1.0').map((s) => s.gateway)).toEqual(['gw-0']);
+    await expect(w.runner.resume(r.id, 'ops')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/is stopped, not paused: it is over; start a new rollout/) });
+    const next = await w.runner.create({ ...plan, canaryPercent: 100 }, 'ops');
+    expect(next).toMatchObject({ state: 'running', wave: 0 });
+    for (const id of ['gw-1', 'gw-2', 'gw-3']) w.say(id, adopted);
+    await w.settle();
+    expect(w.store.rollout(next.id)!.state).toBe('done');
+    await expect(w.runner.cancel(next.id, 'ops')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/is done, not running or paused: it is over already; start a new rollout/) });
+  });
+
   it('a config revision rolls out the same way, and a finished rollout hands it to the all entry, release entry kept', async () => {
     const w = setUp(3);
     const key = generateReleaseKey();

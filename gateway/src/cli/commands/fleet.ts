@@ -6,7 +6,7 @@ import { setConfig } from '../fleet/config-command.js';
 import type { FleetIo } from '../fleet/desired-change.js';
 import { rollback, setVersion } from '../fleet/release-commands.js';
 import { writeReleaseKeyFile } from '../fleet/release-key-file.js';
-import { clearDesired, fleetHistory, fleetStatus, pauseOrResume, startRollout } from '../fleet/rollout-commands.js';
+import { clearDesired, fleetHistory, fleetStatus, rolloutAction, startRollout } from '../fleet/rollout-commands.js';
 import { FLEET_FLAGS, type FleetSubcommand } from '../fleet/fleet-flags.js';
 
 const help = `usage: fieldmesh fleet <subcommand> [options]
@@ -29,6 +29,8 @@ its fleet.releaseKeys, installs side by side and rolls back by itself when the n
           [--max-failure PCT] [--wave-timeout SEC]
                            roll out in waves: a canary wave, then N waves; stops past the failure share
   pause ID | resume ID     hold or continue a rollout
+  cancel ID                stop a running or paused rollout for good (as the failure cutoff
+                           stops one), so a new one can start
   history [--gateway ID]   what was desired, adopted, rolled back or refused, and why
   clear TARGET             remove that desired entry (its gateways follow their groups or --all)
   rollback --version V [--config-revision N] --key K [--order N] [--note TEXT]  TARGET
@@ -79,8 +81,9 @@ const SUBCOMMANDS: Record<FleetSubcommand, (argv: string[], io: FleetIo) => Prom
   'set-version': setVersion,
   'set-config': setConfig,
   rollout: startRollout,
-  pause: (argv, io) => pauseOrResume('pause', argv, io),
-  resume: (argv, io) => pauseOrResume('resume', argv, io),
+  pause: (argv, io) => rolloutAction('pause', argv, io),
+  resume: (argv, io) => rolloutAction('resume', argv, io),
+  cancel: (argv, io) => rolloutAction('cancel', argv, io),
   history: fleetHistory,
   clear: clearDesired,
   rollback,

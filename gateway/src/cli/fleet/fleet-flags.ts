@@ -18,6 +18,7 @@ export const FLEET_FLAGS = {
   rollout: { ...CONNECTION, version: 'string', 'config-revision': 'string', group: 'string', canary: 'string', waves: 'string', 'max-failure': 'string', 'wave-timeout': 'string' },
   pause: { ...CONNECTION },
   resume: { ...CONNECTION },
+  cancel: { ...CONNECTION },
   history: { ...CONNECTION, gateway: 'string' },
   clear: { ...CONNECTION, ...TARGET },
   rollback: { ...CONNECTION, ...TARGET, version: 'string', 'config-revision': 'string', key: 'string', order: 'string', note: 'string' },

@@ -28,7 +28,7 @@ export async function fleetStatus(argv: string[], io: FleetIo): Promise<number> 
 export function rolloutNextStep(r: FleetRolloutView): string {
   if (r.state === 'stopped') return 'stopped already: fieldmesh fleet status lists each failed gateway and why, fieldmesh fleet history --gateway ID its steps';
   if (r.state === 'done') return 'done already: every gateway in scope runs it';
-  return `follow it with fieldmesh fleet status; hold it with fieldmesh fleet pause ${r.id}`;
+  return `follow it with fieldmesh fleet status; hold it with fieldmesh fleet pause ${r.id}, stop it with fieldmesh fleet cancel ${r.id}`;
 }
 
 /** `rollout (--version V | --config-revision N) [--group T] [--canary P] [--waves N] [--max-failure P] [--wave-timeout S]`. */
@@ -63,8 +63,8 @@ export async function startRollout(argv: string[], io: FleetIo): Promise<number>
   return 0;
 }
 
-/** `pause ID` / `resume ID`. */
-export async function pauseOrResume(action: 'pause' | 'resume', argv: string[], io: FleetIo): Promise<number> {
+/** `pause ID` / `resume ID` / `cancel ID`. */
+export async function rolloutAction(action: 'pause' | 'resume' | 'cancel', argv: string[], io: FleetIo): Promise<number> {
   const { flags, rest } = parseFlags(argv, FLEET_FLAGS[action]);
   if (rest.length !== 1) throw new UsageError(`${action} needs one rollout id (fieldmesh fleet status lists them)`);
   const id = rest[0]!;
@@ -73,7 +73,10 @@ export async function pauseOrResume(action: 'pause' | 'resume', argv: string[], 
   const answer = await cloud.postJson(`/api/fleet/rollouts/${encodeURIComponent(id)}/${action}`, {});
   if (flags.json) io.out(answer.text + '\n');
   else {
-    io.out(rolloutLine(answer.json as FleetRolloutView) + '\n');
+    const rollout = answer.json as FleetRolloutView;
+    // After a cancel the next step is the operator's: a corrected rollout, or handing reached gateways back.
+    const next = action === 'cancel' ? `\nno later wave gets it; a new rollout can start now (fieldmesh fleet rollout); gateways it reached keep their own entry until fieldmesh fleet clear --gateway ID\n` : '\n';
+    io.out(rolloutLine(rollout) + next);
   }
   return 0;
 }

@@ -127,6 +127,43 @@ describe('fleet CLI against a real cloud bridge', { timeout: 150_000 }, () => {
     await waitFor(async () => (await fleetJson()).rollouts.find((x) => x.id === 2)?.state === 'done', 'rollout 2 done');
   });
 
+  it('cancel stops a rollout for good, its unanswered member back on what it runs; a new one starts at once; done or unknown ids are refused', async () => {
+    // gw-b falls back to 1.1.0 and stays silent: in a north rollout it holds wave 1 open.
+    gw['gw-b']!.running = '1.1.0';
+    gw['gw-b']!.publish();
+    await waitFor(async () => (await fleetJson()).gateways.find((g) => g.id === 'gw-b')?.running?.version === '1.1.0', 'gw-b reports 1.1.0');
+    const start = await fleet(['rollout', '--version', '1.2.0', '--group', 'north', '--canary', '50', '--waves', '1', '--wave-timeout', '3600']);
+    expect(start.code, start.stderr).toBe(0);
+    const id = Number(/^rollout (\d+) /m.exec(start.stdout)![1]);
+    // gw-b's group already names 1.2.0, so no new desired message: the rollout says it reached wave 1.
+    await waitFor(() => cloud.bridge.fleet.store.rollout(id)?.wave === 1, 'rollout in wave 1');
+    const busy = await fleet(['rollout', '--version', '1.2.0']);
+    expect(busy.stderr).toMatch(new RegExp(`answered 409: .*or cancel it \\(fieldmesh fleet cancel ${id}\\)`));
+    expect((await fleet(['cancel', String(id)], viewer)).stderr).toMatch(/answered 403: .*fleet admin token/);
+    const cancelled = await fleet(['cancel', String(id)]);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toMatch(new RegExp(`^rollout ${id}  version 1\\.2\\.0 to group north: stopped \\(cancelled by ops\\); wave 1 of 1, 1 adopted, 1 failed, 0 pending$`, 'm'));
+    expect(cancelled.stdout).toMatch(/a new rollout can start now \(fieldmesh fleet rollout\)/);
+    // 1.1.0 is not at the cloud: gw-b's own entry keeps what it runs.
+    await waitFor(() => gw['gw-b']!.desired.at(-1)!.release === undefined, 'gw-b desired back to keep');
+    const st = await fleet(['status']);
+    expect(st.stdout).toMatch(new RegExp(`^rollout ${id} .*: stopped \\(cancelled by ops\\)`, 'm'));
+    expect(st.stdout).toMatch(/^ {10}failed gw-b: cancelled$/m);
+    expect((await fleet(['history'])).stdout).toMatch(new RegExp(`rollout\\s+rollout=${id} event=stopped version=1\\.2\\.0 wave=1 reason=cancelled by ops by=ops unfinished=gw-b`));
+    const again = await fleet(['cancel', String(id)]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(new RegExp(`answered 409: .*rollout ${id} is stopped, not running or paused: it is over already \\(cancelled by ops\\); start a new rollout`));
+    expect((await fleet(['cancel', '2'])).stderr).toMatch(/answered 409: .*rollout 2 is done, not running or paused/);
+    expect((await fleet(['cancel', '99'])).stderr).toMatch(/answered 404: .*no rollout 99/);
+    expect((await fleet(['cancel', 'x'])).code).toBe(2);
+    // The next rollout starts right away; cancelled too, so the fleet is left as it was.
+    const next = await fleet(['rollout', '--version', '1.2.0', '--group', 'north', '--canary', '50', '--waves', '1', '--wave-timeout', '3600', '--json']);
+    expect(next.code, next.stderr).toBe(0);
+    const nextId = (JSON.parse(next.stdout) as { id: number; state: string }).id;
+    expect(nextId).toBe(id + 1);
+    expect(JSON.parse((await fleet(['cancel', String(nextId), '--json'])).stdout)).toMatchObject({ id: nextId, state: 'stopped', stopReason: 'cancelled by ops' });
+  });
+
   it('set-config signs YAML sections as the next revision; refuses a fixed section locally', async () => {
     writeFileSync(join(dir, 'rules.yaml'), 'rules:\n  - { name: hot, series: boiler/temp, high: 85 }\n');
     const r1 = await fleet(['set-config', '--file', 'rules.yaml', '--key', 'release.key', '--gateway', 'gw-d', '--note', 'hotter']);

@@ -218,7 +218,7 @@ describe('fleet status and history text from a hostile or broken cloud answer', 
     expect(fetching).toMatch(/^gw-f\s+-\s+online\s+1\.1\.0 \/ base\s+1\.2\.0 \/ base\s+in-progress 1\.2\.0 \(fetch, 5\.00 MiB\)$/m);
     expect(fleetStatusText({ gateways: 'nope', rollouts: 7 } as unknown as FleetView, 'http://cloud')).toMatch(/0 gateways \(0 online\)/);
     // A rollout over as soon as it started is not offered a pause.
-    expect(rolloutNextStep({ id: 2, state: 'running' })).toBe('follow it with fieldmesh fleet status; hold it with fieldmesh fleet pause 2');
+    expect(rolloutNextStep({ id: 2, state: 'running' })).toBe('follow it with fieldmesh fleet status; hold it with fieldmesh fleet pause 2, stop it with fieldmesh fleet cancel 2');
     expect(rolloutNextStep({ id: 2, state: 'stopped' })).toMatch(/^stopped already: fieldmesh fleet status lists each failed gateway/);
     expect(rolloutNextStep({ id: 2, state: 'done' })).not.toMatch(/pause/);
     // The gateway's reason for a refusal is printed under the table, hostile text made harmless.
