@@ -94,9 +94,18 @@ export class FleetService {
       const rollouts = new RolloutRunner(fleet, opts.clock, logger, opts.online);
       const adminTokens = new FleetAdminTokens(fleetAdminTokensFile(opts.dataDir));
       const access = new FleetAccess(adminTokens, opts.liveTokens, opts.credentials, opts.clock);
+      // Asked for every chunk request: a release, once stored, never changes or goes, so it is
+      // looked up in the store (a query and the envelope's JSON) once per version, not per chunk.
+      const shelved = new Map<string, { bytes: number; file: string }>();
       const shelf = (version: string) => {
-        const r = fleet.store.release(version);
-        return r ? { bytes: r.envelope.body.bytes, file: library.bundle(version) } : null;
+        let s = shelved.get(version);
+        if (s === undefined) {
+          const r = fleet.store.release(version);
+          if (!r) return null;
+          s = { bytes: r.envelope.body.bytes, file: library.bundle(version) };
+          shelved.set(version, s);
+        }
+        return s;
       };
       const chunks = new BundleChunkServer(shelf, opts.sendChunk, logger, opts.chunkLimits);
       fleet.parts = { library, rollouts, adminTokens, chunks, routes: new FleetRoutes(fleet, library, rollouts, access, opts.online) };

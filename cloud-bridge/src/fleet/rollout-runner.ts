@@ -21,8 +21,9 @@ function withTarget(current: DesiredEntry | null, plan: RolloutPlan): DesiredEnt
  * entry set to the target; the next wave starts when every member of this one adopted or failed
  * (rolled back, refused, or no answer within waveTimeoutSec). A wave whose failure share is over
  * maxFailurePercent stops the rollout: no later wave is touched. A failed member's desired goes
- * back to what it runs. A cancel stops it the same way. One rollout is active (running or paused) at a time. All changes run
- * one after another (a queue), and each is stored before the next, so a restart resumes.
+ * back to what it runs. A cancel stops it the same way. One rollout is active (running or
+ * paused) at a time. All changes run one after another (a queue), and each is stored before the
+ * next, so a restart resumes.
  */
 export class RolloutRunner {
   private queue: Promise<unknown> = Promise.resolve();

@@ -36,10 +36,9 @@ export function memberOutcome(plan: Pick<RolloutPlan, 'version' | 'configRevisio
   if (r === null) return { outcome: 'pending' };
   const kind = plan.version !== undefined ? 'release' : 'config';
   const target = plan.version ?? plan.configRevision!;
-  const u = r.update;
-  const onTrial = u?.kind === kind && String(u.target) === String(target) && u.outcome === 'in-progress';
-  if (kind === 'release' ? r.running.version === target : r.running.configRevision === target) return { outcome: onTrial ? 'pending' : 'adopted' };
-  if (u && u.kind === kind && String(u.target) === String(target) && (u.outcome === 'rolled-back' || u.outcome === 'refused')) {
+  const u = r.update?.kind === kind && String(r.update.target) === String(target) ? r.update : undefined;
+  if (kind === 'release' ? r.running.version === target : r.running.configRevision === target) return { outcome: u?.outcome === 'in-progress' ? 'pending' : 'adopted' };
+  if (u && (u.outcome === 'rolled-back' || u.outcome === 'refused')) {
     return { outcome: 'failed', reason: `${u.outcome}${u.reason ? `: ${u.reason}` : ''}` };
   }
   const refusal = r.refused.find((x) => x.kind === kind && x.target === String(target));
